@@ -4,19 +4,44 @@ import tseslint from 'typescript-eslint';
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'coverage/**'] },
   js.configs.recommended,
+  {
+    // Plain JS files (configs, jest hooks) run on Node.
+    files: ['**/*.js'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', globalThis: 'readonly' } },
+  },
   ...tseslint.configs.recommended,
   {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'No default exports (DESIGN.md).' }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'ExportDefaultDeclaration', message: 'No default exports (DESIGN.md).' },
+      ],
     },
   },
-  { files: ['*.config.js'], rules: { 'no-restricted-syntax': 'off' } },
+  {
+    // Jest requires default exports from these entry points.
+    files: ['*.config.js', 'test/harness/global-*.js', 'test/harness/*-reporter.js'],
+    rules: { 'no-restricted-syntax': 'off' },
+  },
   {
     // Workflows must stay deterministic: no Node APIs, no I/O, no wall clock.
     files: ['workflows/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['node:*', 'fs', 'path', 'crypto', '@kubernetes/*', '../activities/*.js', '!../activities/types.js'] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            'node:*',
+            'fs',
+            'path',
+            'crypto',
+            '@kubernetes/*',
+            '../activities/*.js',
+            '!../activities/types.js',
+          ],
+        },
+      ],
     },
   },
 );

@@ -22,6 +22,7 @@ const common = {
 
 export default {
   testTimeout: 60_000,
+  reporters: ['default', '<rootDir>/test/harness/log-reporter.js'],
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'agents', testMatch: ['<rootDir>/test/agents/**/*.test.ts'] },
@@ -29,8 +30,9 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      globalSetup: '<rootDir>/test/harness/global-setup.ts',
-      globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+      globalSetup: '<rootDir>/test/harness/global-setup.js',
+      globalTeardown: '<rootDir>/test/harness/global-teardown.js',
+      setupFiles: ['<rootDir>/test/harness/temporal-quiet.ts'],
     },
   ],
 };

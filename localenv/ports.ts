@@ -35,3 +35,12 @@ export async function waitForPort(port: number, timeoutMs: number, host = '127.0
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** True if nothing listens on host:port right now (a bind succeeds). */
+export async function portIsFree(port: number, host = '127.0.0.1'): Promise<boolean> {
+  const server = net.createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, host, () => server.close(() => resolve(true)));
+  });
+}

@@ -46,9 +46,22 @@ export async function createCertAuthority(dir: string, commonName: string): Prom
   const certPath = path.join(dir, 'ca.crt');
   await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyPath]);
   await openssl([
-    'req', '-x509', '-new', '-key', keyPath, '-sha256', '-days', '3650', '-subj', `/CN=${commonName}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
-    '-out', certPath,
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    keyPath,
+    '-sha256',
+    '-days',
+    '3650',
+    '-subj',
+    `/CN=${commonName}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-out',
+    certPath,
   ]);
   return { certPath, keyPath, certPem: await readFile(certPath, 'utf8') };
 }
@@ -84,8 +97,22 @@ export async function issueCertificate(
     ].join('\n'),
   );
   await openssl([
-    'x509', '-req', '-in', csrPath, '-CA', ca.certPath, '-CAkey', ca.keyPath, '-CAcreateserial',
-    '-days', String(opts.days ?? 825), '-sha256', '-extfile', extPath, '-out', certPath,
+    'x509',
+    '-req',
+    '-in',
+    csrPath,
+    '-CA',
+    ca.certPath,
+    '-CAkey',
+    ca.keyPath,
+    '-CAcreateserial',
+    '-days',
+    String(opts.days ?? 825),
+    '-sha256',
+    '-extfile',
+    extPath,
+    '-out',
+    certPath,
   ]);
   return {
     certPath,

@@ -49,6 +49,10 @@ version_ok() {
     kube-apiserver)
       out=$("$2" --version 2>/dev/null | sed -n 's/^Kubernetes v\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
       [[ -n $out ]] && read -r ma mi <<<"$out" && ((ma > 1 || (ma == 1 && mi >= 33))) ;;
+    kubectl) # kubectl supports one minor version of skew against kube-apiserver
+      local want=${KUBERNETES_VERSION#v1.}; want=$(( ${want%%.*} - 1 ))
+      out=$("$2" version --client 2>/dev/null | sed -n 's/^Client Version: v\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
+      [[ -n $out ]] && read -r ma mi <<<"$out" && ((ma > 1 || (ma == 1 && mi >= want))) ;;
     temporal) "$2" --version >/dev/null 2>&1 ;;
     *) return 0 ;;
   esac
@@ -69,7 +73,10 @@ timed() { # timed NAME CMD...: run a build step, record wall time and peak RSS
 build_temporal() {
   local out; out=$(cached_path temporal)
   local tmp; tmp=$(mktemp -d "$cache/gobin.XXXX")
-  timed temporal env GOBIN="$tmp" CGO_ENABLED=0 go install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
+  # Stamp the version `go install` leaves at 0.0.0-DEV, so logs say which CLI ran.
+  timed temporal env GOBIN="$tmp" CGO_ENABLED=0 go install \
+    -ldflags "-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION#v}" \
+    "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
   mv "$tmp/temporal" "$out" && rmdir "$tmp"
 }
 
@@ -149,6 +156,11 @@ build_test_server() {
       <groupId>io.temporal</groupId>
       <artifactId>temporal-test-server</artifactId>
       <version>$TEMPORAL_TEST_SERVER_VERSION</version>
+    </dependency>
+    <dependency><!-- silences SLF4J's "no binding" warnings on every start -->
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-nop</artifactId>
+      <version>1.7.36</version>
     </dependency>
   </dependencies>
 </project>

@@ -8,7 +8,9 @@ describe('freePorts', () => {
     for (const port of ports) {
       expect(port).toBeGreaterThan(1023);
       const server = net.createServer();
-      await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+      await new Promise<void>((resolve, reject) =>
+        server.once('error', reject).listen(port, '127.0.0.1', resolve),
+      );
       await new Promise((resolve) => server.close(resolve));
     }
   });

@@ -1,0 +1,124 @@
+import { spawn } from 'node:child_process';
+import { appendFileSync, openSync, closeSync, readFileSync } from 'node:fs';
+
+/**
+ * A server process Ferry started itself: its own process group (so children die with it), stdout
+ * and stderr appended to one log file, and a stop that escalates from SIGTERM to SIGKILL.
+ */
+export interface ManagedProcess {
+  readonly name: string;
+  readonly pid: number;
+  readonly logPath: string;
+  /** Resolves with the exit code (or the signal name) when the process has exited. */
+  readonly exited: Promise<number | string>;
+  /** True until the process has exited. */
+  running(): boolean;
+  /** SIGTERM the process group, SIGKILL it after `graceMs`; resolves when it has exited. */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGKILL the process group at once (a crash, for tests); resolves when it has exited. */
+  kill(): Promise<void>;
+}
+
+export interface StartOptions {
+  name: string;
+  command: string;
+  args: string[];
+  logPath: string;
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** A file the pid is appended to, read by the reaper (localenv/reaper.ts). */
+  pidFile?: string;
+}
+
+export function startProcess(opts: StartOptions): ManagedProcess {
+  const fd = openSync(opts.logPath, 'a');
+  const child = spawn(opts.command, opts.args, {
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    stdio: ['ignore', fd, fd],
+    detached: true,
+  });
+  closeSync(fd);
+  if (child.pid === undefined) {
+    throw new Error(`could not start ${opts.name} (${opts.command}); see ${opts.logPath}`);
+  }
+  const pid = child.pid;
+  if (opts.pidFile) appendFileSync(opts.pidFile, `${pid}\n`);
+  let alive = true;
+  const exited = new Promise<number | string>((resolve) => {
+    child.once('exit', (code, signal) => {
+      alive = false;
+      resolve(code ?? signal ?? 'unknown');
+    });
+    child.once('error', (err) => {
+      alive = false;
+      appendFileSync(opts.logPath, `\n[ferry] failed to start ${opts.command}: ${err.message}\n`);
+      resolve('spawn-error');
+    });
+  });
+  // The caller decides the lifetime; never keep the parent's event loop alive for a server.
+  child.unref();
+
+  const signalGroup = (signal: NodeJS.Signals): void => {
+    try {
+      process.kill(-pid, signal);
+    } catch {
+      // already gone
+    }
+  };
+
+  return {
+    name: opts.name,
+    pid,
+    logPath: opts.logPath,
+    exited,
+    running: () => alive,
+    async stop(graceMs = 5000) {
+      if (!alive) return;
+      signalGroup('SIGTERM');
+      const timer = setTimeout(() => signalGroup('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+    async kill() {
+      if (!alive) return;
+      signalGroup('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** The last `lines` lines of a log file, for error messages that point at the cause. */
+export function tailLog(logPath: string, lines = 20): string {
+  try {
+    const text = readFileSync(logPath, 'utf8').trimEnd().split('\n');
+    return text.slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * Polls `check` until it returns true; fails early, with the log tail, if the process dies, and
+ * after `timeoutMs` otherwise.
+ */
+export async function waitUntil(
+  proc: ManagedProcess,
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!proc.running()) {
+      throw new Error(`${proc.name} exited before ${what} (log: ${proc.logPath}):\n${tailLog(proc.logPath)}`);
+    }
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `${proc.name} not ${what} after ${timeoutMs} ms (log: ${proc.logPath}):\n${tailLog(proc.logPath)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,30 @@
+import { spawn } from 'node:child_process';
+
+/**
+ * Starts a tiny detached watchdog that outlives `ownerPid`: once the owner is gone (finished,
+ * crashed, killed with SIGKILL, or a Ctrl-C that skipped clean-up), it terminates every process
+ * group listed in `pidFile`, escalating to SIGKILL. Servers therefore never outlive the run that
+ * started them. A normal stop removes nothing: the reaper simply finds the groups already gone.
+ * `pidFile` must belong to this owner alone (see ownerPidFile): a reaper that read a file shared
+ * with a later run would kill that run's servers.
+ */
+export function startReaper(ownerPid: number, pidFile: string): void {
+  const script = `
+    while kill -0 ${ownerPid} 2>/dev/null; do sleep 1; done
+    [ -f "$1" ] || exit 0
+    for p in $(cat "$1"); do kill -TERM -- "-$p" 2>/dev/null; done
+    sleep 3
+    for p in $(cat "$1"); do kill -KILL -- "-$p" 2>/dev/null; done
+    rm -f "$1"
+  `;
+  const child = spawn('bash', ['-c', script, 'ferry-reaper', pidFile], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  child.unref();
+}
+
+/** The pid file of the servers started by process `ownerPid` in `dir`. */
+export function ownerPidFile(dir: string, ownerPid = process.pid): string {
+  return `${dir}/pids.${ownerPid}`;
+}
