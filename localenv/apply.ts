@@ -2,14 +2,15 @@ import {
   KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
+  loadAllYaml,
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import { readFile } from 'node:fs/promises';
-import { parseAllDocuments } from 'yaml';
 
 /**
  * `kubectl apply --server-side` of a multi-document YAML file to the cluster of `kubeconfigPath`,
  * in file order (so a Namespace precedes what lives in it). Returns `Kind/name` of each object.
+ * Documents go through client-node's loadAllYaml so its models round-trip every field (see crds.ts).
  */
 export async function applyFile(
   kubeconfigPath: string,
@@ -20,8 +21,7 @@ export async function applyFile(
   kc.loadFromFile(kubeconfigPath);
   const client = KubernetesObjectApi.makeApiClient(kc);
   const applied: string[] = [];
-  for (const doc of parseAllDocuments(await readFile(file, 'utf8'))) {
-    const obj = doc.toJS() as KubernetesObject | null;
+  for (const obj of loadAllYaml(await readFile(file, 'utf8')) as Array<KubernetesObject | null>) {
     if (!obj?.kind) continue;
     await client.patch(obj, undefined, undefined, fieldManager, true, PatchStrategy.ServerSideApply);
     applied.push(`${obj.kind}/${obj.metadata?.name ?? ''}`);

@@ -1,18 +1,30 @@
-import { ApiextensionsV1Api, KubeConfig, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import {
+  ApiextensionsV1Api,
+  KubeConfig,
+  loadAllYaml,
+  type V1CustomResourceDefinition,
+} from '@kubernetes/client-node';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { repoRoot } from './paths.js';
 
-/** The CRD manifests generated into deploy/crds (by api/), as kubectl would apply them. */
+/**
+ * The CRD manifests generated into deploy/crds (by api/), as kubectl would apply them.
+ *
+ * Parsed with client-node's loadAllYaml on purpose: its typed APIs re-serialize a request body
+ * through their models, where `x-kubernetes-preserve-unknown-fields` is the property
+ * `xKubernetesPreserveUnknownFields`. A plain parsed object loses such fields silently (the
+ * ClusterPair CRD then rejected the seed's kubeconfig); a deserialized model keeps them.
+ */
 export async function readCrdManifests(
   dir = path.join(repoRoot(), 'deploy', 'crds'),
 ): Promise<V1CustomResourceDefinition[]> {
   const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => /\.ya?ml$/.test(f)).sort();
   const crds: V1CustomResourceDefinition[] = [];
   for (const f of files) {
-    for (const doc of parseAllDocuments(await readFile(path.join(dir, f), 'utf8'))) {
-      const obj = doc.toJS() as V1CustomResourceDefinition | null;
+    for (const obj of loadAllYaml(
+      await readFile(path.join(dir, f), 'utf8'),
+    ) as V1CustomResourceDefinition[]) {
       if (obj?.kind === 'CustomResourceDefinition') crds.push(obj);
     }
   }

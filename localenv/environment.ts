@@ -54,7 +54,7 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
   await writeFile(pidFile, '');
   startReaper(process.pid, pidFile);
 
-  const names: ServerName[] = ['temporal', 'etcd', 'kube-apiserver'];
+  const names: ServerName[] = ['temporal', 'etcd', 'kube-apiserver', 'kubectl'];
   const bins = await resolveBinaries(names);
   const versions: Record<string, string> = {};
   for (const n of names) versions[n] = await versionOf(n, bins[n]);
