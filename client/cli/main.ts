@@ -14,7 +14,7 @@ export type { CliOptions, Output } from './io.js';
 
 interface Command {
   summary: string;
-  run(cli: Cli, argv: string[]): number;
+  run(cli: Cli, argv: string[]): number | Promise<number>;
   help(program: string): string;
 }
 
@@ -25,7 +25,7 @@ const COMMANDS: Record<string, Command> = {
     help: validateHelp,
   },
   get: {
-    summary: 'Display objects from manifests (e.g. get schedulepolicy -f FILE)',
+    summary: 'Display objects from the cluster or from manifests (e.g. get schedulepolicy)',
     run: runGet,
     help: getHelp,
   },
@@ -84,7 +84,7 @@ export async function runCli(argv: string[], opts: CliOptions): Promise<number> 
     return usage(cli, hint, undefined);
   }
   try {
-    return command.run(cli, rest);
+    return await command.run(cli, rest);
   } catch (err) {
     if (err instanceof UsageError)
       return usage(cli, err.message, name === 'policy' && rest[0] === 'next' ? 'policy next' : name);

@@ -23,6 +23,20 @@ async function kubectl(cluster: 'source' | 'destination', ...args: string[]) {
   }
 }
 
+/** Runs the built storkctl/ferry binary (npm test builds dist/ first). */
+async function cli(program: 'storkctl' | 'ferry', ...args: string[]) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [
+      path.join(repoRoot(), 'dist', 'workers', `${program}.js`),
+      ...args,
+    ]);
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
 describe("Ferry's CRDs in a real kube-apiserver, through the real kubectl", () => {
   it('are installed and established in both clusters', async () => {
     for (const cluster of ['source', 'destination'] as const) {
@@ -104,5 +118,43 @@ describe("Ferry's CRDs in a real kube-apiserver, through the real kubectl", () =
     );
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toMatch(/unknown field "spec\.templat"/);
+  });
+
+  it('storkctl get reads the cluster and prints what it prints for the same YAML', async () => {
+    const kubeconfig = harness().env.clusters.source!.kubeconfigPath;
+    const fromCluster = await cli('storkctl', 'get', 'schedulepolicy', '--kubeconfig', kubeconfig);
+    const fromFile = await cli(
+      'storkctl',
+      'get',
+      'schedulepolicy',
+      '-f',
+      path.join(fixtures, 'seed', 'schedulepolicy.yaml'),
+    );
+    expect(fromCluster).toEqual({ code: 0, stdout: fromFile.stdout, stderr: '' });
+    expect(fromCluster.stdout).toMatch(
+      /^NAME\s+INTERVAL-MINUTES\s+DAILY\s+WEEKLY\s+MONTHLY\ntestpolcy\s+1\s+10:14PM\s+Thursday@10:13PM\s+14@8:05PM\n$/,
+    );
+
+    const sched = await cli(
+      'ferry',
+      'get',
+      'migrationschedule',
+      '-n',
+      'mysql',
+      '--kubeconfig',
+      kubeconfig,
+      '-o',
+      'json',
+    );
+    expect(JSON.parse(sched.stdout).metadata.name).toBe('mysqlmigrationschedule');
+
+    const missing = await cli('storkctl', 'get', 'schedulepolicy', 'nope', '--kubeconfig', kubeconfig);
+    expect(missing).toMatchObject({ code: 1, stdout: '' });
+    expect(missing.stderr.trim()).toBe(
+      'Error from server (NotFound): schedulepolicies.stork.libopenstorage.org "nope" not found',
+    );
+
+    const none = await cli('storkctl', 'get', 'migrations', '-n', 'mysql', '--kubeconfig', kubeconfig);
+    expect(none).toEqual({ code: 0, stdout: '', stderr: 'No resources found in mysql namespace.\n' });
   });
 });

@@ -1,5 +1,6 @@
-// `get RESOURCE [NAME...] -f FILE [-o json|yaml|name] [-n NAMESPACE]`: objects of one kind from
-// manifests (a cluster comes later). Schedule policies print Stork's columns:
+// `get RESOURCE [NAME...] [-f FILE] [-o json|yaml|name] [-n NAMESPACE | -A]`: objects of one kind
+// from manifests (-f) or, without -f, from the cluster of --kubeconfig / $KUBECONFIG, as kubectl
+// and storkctl read them. Schedule policies print Stork's columns:
 //   NAME  INTERVAL-MINUTES  DAILY  WEEKLY  MONTHLY   (weekly as Thursday@10:13PM, monthly as
 //   14@8:05PM, N/A for a type the policy does not set); other kinds their CRD printer columns.
 // -o json|yaml prints the objects with defaults applied: one object alone, several as a List.
@@ -15,6 +16,7 @@ import {
   type SchedulePolicy,
 } from '../../../api/index.js';
 import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '../args.js';
+import { ClusterError, listObjects } from '../../cluster.js';
 import { loadManifests, type Cli } from '../io.js';
 import { formatTable } from '../table.js';
 import { FILENAME_FLAG } from './validate.js';
@@ -34,6 +36,13 @@ const FLAGS: FlagSpec[] = [
     value: 'NAMESPACE',
     help: 'Only objects of this namespace (namespaced kinds).',
   },
+  { name: 'all-namespaces', short: 'A', help: 'Objects of every namespace (from a cluster).' },
+  {
+    name: 'kubeconfig',
+    value: 'FILE',
+    help: 'Kubeconfig of the cluster to read (default $KUBECONFIG, ~/.kube/config).',
+  },
+  { name: 'context', value: 'NAME', help: 'Kubeconfig context to use.' },
 ];
 const FORMATS = ['json', 'name', 'yaml'];
 
@@ -47,12 +56,14 @@ export function getHelp(program: string): string {
   return `Display objects of one resource type from manifest files, as storkctl/kubectl print them.
 
 Usage:
-  ${program} get RESOURCE [NAME...] -f FILE [-o json|yaml|name] [-n NAMESPACE]
+  ${program} get RESOURCE [NAME...] [-f FILE] [-o json|yaml|name] [-n NAMESPACE | -A]
 
 Resources (singular, plural or short name):
 ${resourceList()}
 
 Examples:
+  ${program} get schedulepolicy                      # from the cluster of $KUBECONFIG
+  ${program} get migrationschedule -n mysql --kubeconfig source.kubeconfig
   ${program} get schedulepolicy -f policy.yaml
   ${program} get schedulepolicy testpolcy -f policy.yaml -o yaml
 
@@ -117,7 +128,7 @@ export function printObjects(cli: Cli, format: string, objects: readonly object[
   cli.out(format === 'json' ? `${JSON.stringify(doc, null, 4)}\n` : toYaml(doc));
 }
 
-export function runGet(cli: Cli, argv: string[]): number {
+export function runGet(cli: Cli, argv: string[]): number | Promise<number> {
   const args = parseArgs(argv, FLAGS);
   if (args.help) {
     cli.out(getHelp(cli.program));
@@ -138,9 +149,7 @@ export function runGet(cli: Cli, argv: string[]): number {
     );
   }
   const files = args.flags.get('filename') ?? [];
-  if (files.length === 0) {
-    throw new UsageError(`reading ${info.plural} from a cluster is not supported yet: pass -f FILE`);
-  }
+  if (files.length === 0) return getFromCluster(cli, info, names, format, args);
   const loaded = loadManifests(cli, files);
   if (loaded.errors.length > 0) {
     for (const e of loaded.errors) cli.err(`${e}\n`);
@@ -164,11 +173,47 @@ export function runGet(cli: Cli, argv: string[]): number {
       code = 1;
     }
   }
+  print(cli, info, format, objects, code === 0 ? `No ${info.plural} found in the given files.` : undefined);
+  return code;
+}
+
+function print(
+  cli: Cli,
+  info: KindInfo,
+  format: string | undefined,
+  objects: KnownObject[],
+  noneMessage: string | undefined,
+): void {
   if (format === 'json' || format === 'yaml') printObjects(cli, format, objects);
   else if (format === 'name')
     for (const o of objects) cli.out(`${info.singular}.${API_GROUP}/${o.metadata.name}\n`);
   else if (objects.length === 0) {
-    if (code === 0) cli.err(`No ${info.plural} found in the given files.\n`);
+    if (noneMessage) cli.err(`${noneMessage}\n`);
   } else cli.out(table(info, objects, cli.now()));
-  return code;
+}
+
+async function getFromCluster(
+  cli: Cli,
+  info: KindInfo,
+  names: string[],
+  format: string | undefined,
+  args: ReturnType<typeof parseArgs>,
+): Promise<number> {
+  const namespace = flagValue(args, 'namespace');
+  const allNamespaces = flagValue(args, 'all-namespaces') === 'true';
+  try {
+    const objects = (await listObjects(
+      { kubeconfig: flagValue(args, 'kubeconfig'), context: flagValue(args, 'context') },
+      info,
+      { namespace, allNamespaces, names },
+    )) as KnownObject[];
+    const where =
+      info.scope === 'Cluster' || allNamespaces ? '' : ` in ${namespace ?? 'the current'} namespace`;
+    print(cli, info, format, objects, `No resources found${where}.`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof ClusterError)) throw err;
+    cli.err(`${err.message}\n`);
+    return 1;
+  }
 }

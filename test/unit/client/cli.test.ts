@@ -280,7 +280,7 @@ describe('help and usage', () => {
     [['--help'], 'Commands:'],
     [['help', 'validate'], 'ferry validate -f FILE'],
     [['validate', '--help'], 'ferry validate -f FILE'],
-    [['get', '-h'], 'ferry get RESOURCE [NAME...] -f FILE'],
+    [['get', '-h'], 'ferry get RESOURCE [NAME...] [-f FILE]'],
     [['policy', '--help'], 'ferry policy next -f FILE'],
     [['policy', 'next', '--help'], '--count K'],
   ])('%j prints help (exit 0)', async (argv, text) => {
@@ -302,7 +302,14 @@ describe('help and usage', () => {
       ['get', 'sp', '-f', POLICY, '-o', 'wide'],
       'error: invalid value "wide" for -o/--output: allowed formats are json, name, yaml',
     ],
-    [['get', 'sp'], 'error: reading schedulepolicies from a cluster is not supported yet: pass -f FILE'],
+    [
+      ['get', 'sp', '--kubeconfig', '/nonexistent/kubeconfig'],
+      "cannot load kubeconfig /nonexistent/kubeconfig: ENOENT: no such file or directory, open '/nonexistent/kubeconfig'",
+    ],
+    [
+      ['get', 'sp', '-A', '--kubeconfig', `${FIXTURES}seed/clusterpair.yaml`],
+      'no cluster in the kubeconfig: pass --kubeconfig FILE or set KUBECONFIG',
+    ],
     [['policy', 'last'], 'error: unknown command "last" for "ferry policy"'],
   ])('%j is a usage error (exit 1)', async (argv, message) => {
     const r = await run(argv);
