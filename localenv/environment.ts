@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveBinaries, versionOf, type ServerName } from './binaries.js';
 import { installCrds } from './crds.js';
@@ -63,6 +63,8 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
   const stopAll = async (): Promise<void> => {
     for (const stop of started.reverse()) await stop().catch(() => {});
     started.length = 0;
+    // Everything is stopped: leave the reaper nothing to signal (pids may be reused later).
+    await rm(pidFile, { force: true });
   };
   try {
     let t = Date.now();

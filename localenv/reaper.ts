@@ -3,8 +3,9 @@ import { spawn } from 'node:child_process';
 /**
  * Starts a tiny detached watchdog that outlives `ownerPid`: once the owner is gone (finished,
  * crashed, killed with SIGKILL, or a Ctrl-C that skipped clean-up), it terminates every process
- * group listed in `pidFile`, escalating to SIGKILL. Servers therefore never outlive the run that
- * started them. A normal stop removes nothing: the reaper simply finds the groups already gone.
+ * group listed in `pidFile` (and the pid itself, for a process that is not a group leader),
+ * escalating to SIGKILL. Servers therefore never outlive the run that started them. A clean stop
+ * deletes `pidFile` and the reaper then just exits.
  * `pidFile` must belong to this owner alone (see ownerPidFile): a reaper that read a file shared
  * with a later run would kill that run's servers.
  */
@@ -12,9 +13,10 @@ export function startReaper(ownerPid: number, pidFile: string): void {
   const script = `
     while kill -0 ${ownerPid} 2>/dev/null; do sleep 1; done
     [ -f "$1" ] || exit 0
-    for p in $(cat "$1"); do kill -TERM -- "-$p" 2>/dev/null; done
+    for p in $(cat "$1"); do kill -TERM -- "-$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
     sleep 3
-    for p in $(cat "$1"); do kill -KILL -- "-$p" 2>/dev/null; done
+    [ -f "$1" ] || exit 0
+    for p in $(cat "$1"); do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
     rm -f "$1"
   `;
   const child = spawn('bash', ['-c', script, 'ferry-reaper', pidFile], {
