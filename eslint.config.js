@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'bench/results/**', 'coverage/**', '.ferry/**'] },
   js.configs.recommended,
   {
     // Plain JS files (configs, jest hooks) run on Node.

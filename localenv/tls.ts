@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -105,7 +106,10 @@ export async function issueCertificate(
     ca.certPath,
     '-CAkey',
     ca.keyPath,
-    '-CAcreateserial',
+    // A random serial per certificate: -CAcreateserial shares one ca.srl file, which concurrent
+    // issues from one CA corrupt (seen in the agents' crash tests).
+    '-set_serial',
+    `0x${randomBytes(16).toString('hex')}`,
     '-days',
     String(opts.days ?? 825),
     '-sha256',

@@ -1,0 +1,149 @@
+// The agent's HTTP API: request and response payloads shared by the server (datapath/agent/) and
+// the typed client (datapath/client.ts).
+//
+// Control port (default 9001), JSON over HTTPS, `Authorization: Bearer <token>` on everything but
+// /healthz:
+//   GET    /healthz                                   → {ok: true}                       (no auth)
+//   GET    /metrics                                   → Prometheus text format
+//   GET    /v1/info                                   → AgentInfo
+//   GET    /v1/volumes                                → {volumes: VolumeInfo[]}
+//   PUT    /v1/volumes/:volume                        → VolumeInfo   (creates the directory)
+//   GET    /v1/volumes/:volume                        → VolumeInfo
+//   POST   /v1/volumes/:volume/snapshots              {full?, parent?} → SnapshotSummary (201)
+//   GET    /v1/volumes/:volume/snapshots              → {snapshots: SnapshotSummary[]}
+//   GET    /v1/volumes/:volume/snapshots/:id          → SnapshotSummary
+//   GET    /v1/volumes/:volume/snapshots/:id/manifest → Manifest (without stat identities)
+//   DELETE /v1/volumes/:volume/snapshots/:id          → 204
+//   POST   /v1/replications                           ReplicationRequest → ReplicationStatus (202)
+//   GET    /v1/replications                           → {replications: ReplicationStatus[]}
+//   GET    /v1/replications/:id                       → ReplicationStatus
+//   DELETE /v1/replications/:id                       → ReplicationStatus (cancels)
+//   GET    /v1/standby                                → {standby: StandbyInfo[]}
+//   GET    /v1/standby/:volume                        → StandbyInfo
+//   GET    /v1/standby/:volume/restore-points/:id/manifest → Manifest
+//   POST   /v1/standby/:volume/commit?retain=N&full=1 manifest JSON (Content-Encoding: br|gzip|deflate
+//                                                    allowed; X-Ferry-Session) → CommitResult
+//                                                    409 missing_chunks {details:{missing, missingCount}}
+//   POST   /v1/standby/:volume/promote                {restorePoint?, target?} → PromoteResult
+// Data port (default 9010): the bulk chunk protocol of wire.ts (/v1/chunks/have, /v1/chunks),
+// plus /healthz. Errors everywhere: {error: {code, message, retryable, details?}}; 401 bodies are
+// always exactly {"error":{"code":"unauthorized","message":"unauthorized","retryable":false}}.
+import type { ChunkerParams } from './chunker.js';
+import type { Limits } from './limits.js';
+import type { ReplicationKind } from './mode.js';
+import type { SnapshotSummary } from './volumes.js';
+
+export type { CommitResult, RestorePoint, StandbyInfo } from './standby.js';
+export type { SnapshotSummary, VolumeInfo } from './volumes.js';
+export type { SnapshotStats } from './snapshot.js';
+export type { Manifest, Entry, FileEntry, DirEntry, SymlinkEntry, ChunkRef } from './manifest.js';
+
+export interface AgentInfo {
+  agentId: string;
+  version: string;
+  dataPort: number;
+  port: number;
+  dataRoot: string;
+  hash: 'sha256';
+  chunker: ChunkerParams;
+  limits: Limits;
+  retain: number;
+  fsync: boolean;
+  startedAt: string;
+}
+
+export interface DestinationSpec {
+  /** Control URL of the destination agent, e.g. https://10.0.0.5:9001 (ClusterPair options.ip/port). */
+  url: string;
+  /** The destination's bearer token (ClusterPair options.token). Never logged, never echoed. */
+  token: string;
+  /** PEM CA bundle to trust for the destination's certificate; default: the system CAs. */
+  caCertPem?: string;
+  /** Name of the standby volume on the destination; default: the source volume name. */
+  volume?: string;
+  /** Override the data URL; default: the destination's host with the dataPort it advertises. */
+  dataUrl?: string;
+}
+
+export interface ReplicationRequest {
+  /** Idempotency key: re-POSTing an id returns the running/finished replication, or resumes a failed one. */
+  id?: string;
+  volume: string;
+  destination: DestinationSpec;
+  /** Replicate this existing snapshot instead of taking a new one. */
+  snapshotId?: string;
+  /** Force full (true) or incremental (false); when absent the ClusterPair mode rule decides. */
+  full?: boolean;
+  /** ClusterPair `options.mode` ("DisasterRecovery" → always incremental; else every 7th is full). */
+  mode?: string;
+  /** Restore points the destination keeps for this volume (default: the destination's --retain). */
+  retain?: number;
+  /** Chunk upload requests in flight (default 3). */
+  concurrency?: number;
+}
+
+export type ReplicationPhase =
+  | 'pending'
+  | 'snapshotting'
+  | 'planning'
+  | 'transferring'
+  | 'committing'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled';
+
+export interface ReplicationError {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
+
+export interface ReplicationStatus {
+  id: string;
+  volume: string;
+  destination: { url: string; volume: string };
+  kind: ReplicationKind;
+  /** Why this kind: "explicit", "mode DisasterRecovery", or "every 7th (previous N)". */
+  kindReason: string;
+  /** Earlier successful replications of this volume to this destination (input to the mode rule). */
+  previous: number;
+  snapshotId: string | null;
+  snapshot: SnapshotSummary | null;
+  restorePoint: string | null;
+  attempt: number;
+  retries: number;
+  phase: ReplicationPhase;
+  startedAt: string;
+  finishedAt: string | null;
+  /** Raw bytes of the chunks the destination lacked (known once planning is done). */
+  bytesTotal: number;
+  /** Raw bytes of those chunks the destination has accepted. */
+  bytesDone: number;
+  /** Distinct chunks in the snapshot. */
+  chunksTotal: number;
+  chunksSent: number;
+  /** Chunks the destination already had. */
+  chunksSkipped: number;
+  /** Every byte sent to the destination: queries, chunk frames (compressed), manifest. */
+  bytesOnWire: number;
+  /** Of which chunk payload (stored form). */
+  chunkBytesOnWire: number;
+  /** Logical size of the snapshot (sum of file sizes). */
+  bytesLogical: number;
+  rateBytesPerSec: number;
+  etaSeconds: number | null;
+  durationMs: number | null;
+  /** Wall time per phase so far (ms). */
+  timings: { snapshotMs: number; planMs: number; transferMs: number; commitMs: number };
+  error: ReplicationError | null;
+}
+
+export interface PromoteResult {
+  volume: string;
+  path: string;
+  restorePoint: string;
+}
+
+export interface HaveResult {
+  present: boolean[];
+}

@@ -1,0 +1,184 @@
+// The agent's route tables (see agent-api.ts for the full list and payloads).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AgentError, badRequest, notFound } from '../errors.js';
+import { validateManifest, wireManifest } from '../manifest.js';
+import { answerHave, receiveChunks } from '../receive.js';
+import type { ReplicationRequest } from '../agent-api.js';
+import { SESSION_HEADER } from '../wire.js';
+import type { AgentContext } from './context.js';
+import { parseJson, readBody, readDecodedBody, readJson, sendJson } from './http.js';
+
+export interface RouteCtx {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: string[];
+  query: URLSearchParams;
+}
+
+export interface Route {
+  method: string;
+  pattern: RegExp;
+  handler: (ctx: RouteCtx) => Promise<void>;
+}
+
+const SEG = '([^/]+)';
+
+function route(method: string, path: string, handler: Route['handler']): Route {
+  return { method, pattern: new RegExp(`^${path.replace(/:[a-z]+/g, SEG)}$`), handler };
+}
+
+function param(ctx: RouteCtx, i: number): string {
+  try {
+    return decodeURIComponent(ctx.params[i] as string);
+  } catch {
+    throw badRequest('malformed URL escape in path');
+  }
+}
+
+function intParam(q: URLSearchParams, name: string): number | undefined {
+  const v = q.get(name);
+  if (v === null) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 1000)
+    throw badRequest(`${name} ${JSON.stringify(v)}: must be an integer in 1..1000`);
+  return n;
+}
+
+function sessionOf(ctx: RouteCtx): string | undefined {
+  const s = ctx.req.headers[SESSION_HEADER];
+  if (s === undefined) return undefined;
+  if (typeof s !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(s))
+    throw badRequest(`${SESSION_HEADER}: must match [A-Za-z0-9._-]{1,128}`);
+  return s;
+}
+
+export function controlRoutes(a: AgentContext): Route[] {
+  return [
+    route('GET', '/metrics', async ({ res }) => {
+      const body = a.metrics.render();
+      res.writeHead(200, {
+        'content-type': 'text/plain; version=0.0.4',
+        'content-length': Buffer.byteLength(body),
+      });
+      res.end(body);
+    }),
+    route('GET', '/v1/info', async ({ res }) => sendJson(res, 200, a.info())),
+    route('GET', '/v1/volumes', async ({ res }) =>
+      sendJson(res, 200, { volumes: await a.snapshots.listVolumes() }),
+    ),
+    route('PUT', '/v1/volumes/:v', async (c) =>
+      sendJson(c.res, 200, await a.snapshots.createVolume(param(c, 0))),
+    ),
+    route('GET', '/v1/volumes/:v', async (c) =>
+      sendJson(c.res, 200, await a.snapshots.getVolume(param(c, 0))),
+    ),
+    route('POST', '/v1/volumes/:v/snapshots', async (c) => {
+      const body = (await readJson(c.req, a.limits.maxJsonBytes)) as { full?: unknown; parent?: unknown };
+      if (body.full !== undefined && typeof body.full !== 'boolean')
+        throw badRequest('full: must be a boolean');
+      if (body.parent !== undefined && typeof body.parent !== 'string')
+        throw badRequest('parent: must be a snapshot id');
+      const s = await a.snapshots.take(param(c, 0), {
+        ...(body.full !== undefined ? { full: body.full } : {}),
+        ...(body.parent !== undefined ? { parent: body.parent } : {}),
+      });
+      sendJson(c.res, 201, s);
+    }),
+    route('GET', '/v1/volumes/:v/snapshots', async (c) => {
+      await a.snapshots.getVolume(param(c, 0));
+      sendJson(c.res, 200, { snapshots: a.snapshots.list(param(c, 0)) });
+    }),
+    route('GET', '/v1/volumes/:v/snapshots/:id', async (c) =>
+      sendJson(c.res, 200, a.snapshots.get(param(c, 0), param(c, 1))),
+    ),
+    route('GET', '/v1/volumes/:v/snapshots/:id/manifest', async (c) =>
+      sendJson(c.res, 200, wireManifest(a.snapshots.manifest(param(c, 0), param(c, 1)))),
+    ),
+    route('DELETE', '/v1/volumes/:v/snapshots/:id', async (c) => {
+      await a.snapshots.delete(param(c, 0), param(c, 1));
+      sendJson(c.res, 204, undefined);
+    }),
+    route('POST', '/v1/replications', async (c) => {
+      const body = await readJson(c.req, a.limits.maxJsonBytes);
+      sendJson(c.res, 202, a.replications.start(body as ReplicationRequest));
+    }),
+    route('GET', '/v1/replications', async ({ res }) =>
+      sendJson(res, 200, { replications: a.replications.list() }),
+    ),
+    route('GET', '/v1/replications/:id', async (c) => sendJson(c.res, 200, a.replications.get(param(c, 0)))),
+    route('DELETE', '/v1/replications/:id', async (c) =>
+      sendJson(c.res, 200, a.replications.cancel(param(c, 0))),
+    ),
+    route('GET', '/v1/standby', async ({ res }) => sendJson(res, 200, { standby: a.standby.list() })),
+    route('GET', '/v1/standby/:v', async (c) => sendJson(c.res, 200, a.standby.get(param(c, 0)))),
+    route('GET', '/v1/standby/:v/restore-points/:id/manifest', async (c) =>
+      sendJson(c.res, 200, a.standby.manifest(param(c, 0), param(c, 1))),
+    ),
+    route('POST', '/v1/standby/:v/commit', async (c) => {
+      const volume = param(c, 0);
+      const session = sessionOf(c);
+      const body = await readDecodedBody(c.req, a.limits.maxManifestBytes, a.limits.maxManifestBytes);
+      const manifest = validateManifest(parseJson(body), a.limits);
+      const pin = session ? a.session(session) : undefined;
+      const result = await a.standby.commit(volume, manifest, {
+        ...(intParam(c.query, 'retain') !== undefined ? { retain: intParam(c.query, 'retain') } : {}),
+        full: c.query.get('full') === '1',
+        ...(pin ? { pin } : {}),
+      });
+      if (session) a.endSession(session);
+      a.log('info', 'standby committed', {
+        volume,
+        restorePoint: result.restorePoint.id,
+        previous: result.previous,
+        pruned: result.pruned,
+        filesWritten: result.filesWritten,
+        filesLinked: result.filesLinked,
+      });
+      sendJson(c.res, 200, result);
+    }),
+    route('POST', '/v1/standby/:v/promote', async (c) => {
+      const body = (await readJson(c.req, a.limits.maxJsonBytes)) as {
+        restorePoint?: unknown;
+        target?: unknown;
+      };
+      if (body.restorePoint !== undefined && typeof body.restorePoint !== 'string')
+        throw badRequest('restorePoint: must be a string');
+      if (body.target !== undefined && typeof body.target !== 'string')
+        throw badRequest('target: must be a string');
+      const r = await a.standby.promote(param(c, 0), a.snapshots.volumesDir, {
+        ...(body.restorePoint ? { restorePoint: body.restorePoint } : {}),
+        ...(body.target ? { target: body.target } : {}),
+      });
+      sendJson(c.res, 200, r);
+    }),
+  ];
+}
+
+export function dataRoutes(a: AgentContext): Route[] {
+  return [
+    route('POST', '/v1/chunks/have', async (c) => {
+      const session = sessionOf(c);
+      const body = await readBody(c.req, a.limits.maxHaveHashes * 32);
+      const answer = await answerHave(a.store, body, {
+        verify: c.query.get('verify') === '1',
+        limits: a.limits,
+        ...(session ? { pin: a.session(session) } : {}),
+      });
+      c.res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': answer.length });
+      c.res.end(answer);
+    }),
+    route('POST', '/v1/chunks', async (c) => {
+      const session = sessionOf(c);
+      const r = await receiveChunks(a.store, c.req as AsyncIterable<Buffer>, {
+        limits: a.limits,
+        ...(session ? { pin: a.session(session) } : {}),
+        onChunk: (bytes, wasNew) => a.onChunkReceived(bytes, wasNew),
+      });
+      sendJson(c.res, 200, r);
+    }),
+  ];
+}
+
+export function notFoundRoute(req: IncomingMessage): AgentError {
+  return notFound(`no route for ${req.method} ${(req.url ?? '').split('?')[0]}`);
+}

@@ -1,0 +1,349 @@
+// The storage agent: one process per cluster owning that cluster's volumes. It serves the control
+// API (JSON, default port 9001) and the bulk chunk protocol (default port 9010) over TLS, both
+// behind bearer-token auth except /healthz, and composes the chunk store, the source-side
+// snapshot and replication managers and the destination-side standby manager over one data root:
+//
+//   <root>/volumes/<handle>/     live volumes (source side)
+//   <root>/snapshots/<volume>/   snapshot manifests
+//   <root>/standby/<volume>/     restore points and the `current` standby (destination side)
+//   <root>/chunks/<hh>/<hash>    the shared content-addressed chunk store
+//   <root>/state/                replication records and per-destination replication counts
+//   <root>/agent-id              stable identity of this agent
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import type { AgentInfo } from '../agent-api.js';
+import { Chunker, DEFAULT_CHUNKER } from '../chunker.js';
+import { ChunkStore, type Pin } from '../chunk-store.js';
+import { AgentError } from '../errors.js';
+import type { Limits } from '../limits.js';
+import { DEFAULT_LIMITS } from '../limits.js';
+import { ReplicationManager } from '../replicate.js';
+import { StandbyManager } from '../standby.js';
+import { SnapshotManager } from '../volumes.js';
+import { TokenAuth, UNAUTHORIZED_BODY } from './auth.js';
+import type { AgentContext } from './context.js';
+import { drainRequest, sendError } from './http.js';
+import type { Logger } from './log.js';
+import { silentLogger } from './log.js';
+import { Metrics } from './metrics.js';
+import type { Route } from './routes.js';
+import { controlRoutes, dataRoutes, notFoundRoute } from './routes.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentConfig {
+  dataRoot: string;
+  host: string;
+  /** Control port (0 = ephemeral). */
+  port: number;
+  /** Data port (0 = ephemeral). */
+  dataPort: number;
+  token: string;
+  tlsCert: string | Buffer;
+  tlsKey: string | Buffer;
+  /** Restore points kept per standby volume unless a replication asks otherwise (default 3). */
+  retain?: number;
+  /** Snapshots kept per source volume (default 2). */
+  snapshotRetain?: number;
+  /** fsync chunks, manifests and restore points before publishing them (default false). */
+  fsync?: boolean;
+  /** Compress chunks where it pays (default true). */
+  compress?: boolean;
+  limits?: Partial<Limits>;
+  /** Upload sessions idle this long lose their GC pins (default 10 min). */
+  sessionIdleMs?: number;
+  log?: Logger;
+}
+
+export class Agent implements AgentContext {
+  readonly metrics = new Metrics();
+  readonly limits: Limits;
+  readonly log: Logger;
+  private readonly sessions = new Map<string, Pin>();
+  private readonly servers: https.Server[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private agentId = '';
+  private readonly startedAt = new Date().toISOString();
+  port = 0;
+  dataPort = 0;
+  private readonly count: {
+    http: (by?: number, l?: Record<string, string>) => void;
+    authFailures: (by?: number) => void;
+    chunksReceived: (by?: number, l?: Record<string, string>) => void;
+    bytesReceived: (by?: number) => void;
+    bytesSent: (by?: number) => void;
+    chunksSent: (by?: number) => void;
+  };
+
+  store!: ChunkStore;
+  snapshots!: SnapshotManager;
+  standby!: StandbyManager;
+  replications!: ReplicationManager;
+
+  private constructor(private readonly cfg: AgentConfig) {
+    this.limits = { ...DEFAULT_LIMITS, ...cfg.limits };
+    this.log = cfg.log ?? silentLogger;
+    const m = this.metrics;
+    this.count = {
+      http: m.counter('ferry_agent_http_requests_total', 'HTTP requests served, by server and status code.'),
+      authFailures: m.counter(
+        'ferry_agent_auth_failures_total',
+        'Requests refused for a missing or wrong bearer token.',
+      ),
+      chunksReceived: m.counter(
+        'ferry_agent_chunks_received_total',
+        'Verified chunks received, by result (stored or duplicate).',
+      ),
+      bytesReceived: m.counter(
+        'ferry_agent_bytes_received_total',
+        'Chunk payload bytes received (stored form).',
+      ),
+      bytesSent: m.counter(
+        'ferry_agent_bytes_sent_total',
+        'Bytes sent to destination agents (queries, chunks, manifests).',
+      ),
+      chunksSent: m.counter('ferry_agent_chunks_sent_total', 'Chunks sent to destination agents.'),
+    };
+  }
+
+  static async start(cfg: AgentConfig): Promise<Agent> {
+    const a = new Agent(cfg);
+    await a.open();
+    return a;
+  }
+
+  private async open(): Promise<void> {
+    const root = this.cfg.dataRoot;
+    await fs.promises.mkdir(root, { recursive: true });
+    const idFile = path.join(root, 'agent-id');
+    try {
+      this.agentId = (await fs.promises.readFile(idFile, 'utf8')).trim();
+    } catch {
+      this.agentId = crypto.randomUUID();
+      await fs.promises.writeFile(idFile, `${this.agentId}\n`);
+    }
+    const fsync = this.cfg.fsync ?? false;
+    this.store = await ChunkStore.open(path.join(root, 'chunks'), {
+      fsync,
+      maxChunkSize: this.limits.maxChunkSize,
+    });
+    const chunker = new Chunker(DEFAULT_CHUNKER);
+    this.snapshots = await SnapshotManager.open(root, this.store, chunker, {
+      retain: this.cfg.snapshotRetain ?? 2,
+      compress: this.cfg.compress ?? true,
+      fsync,
+    });
+    this.standby = await StandbyManager.open(root, this.store, { fsync, retain: this.cfg.retain ?? 3 });
+    this.replications = await ReplicationManager.open(root, this.store, this.snapshots, {
+      onBytesSent: (n) => this.count.bytesSent(n),
+      onChunksSent: (n) => this.count.chunksSent(n),
+      log: (msg, fields) => this.log('warn', msg, fields),
+      onFinished: (s) =>
+        this.log(s.phase === 'succeeded' ? 'info' : 'warn', 'replication finished', {
+          id: s.id,
+          volume: s.volume,
+          destination: s.destination.url,
+          phase: s.phase,
+          kind: s.kind,
+          bytesOnWire: s.bytesOnWire,
+          durationMs: s.durationMs,
+          ...(s.error ? { error: s.error.message } : {}),
+        }),
+    });
+    this.registerMetrics();
+    this.expireSessions();
+
+    const tls = { cert: this.cfg.tlsCert, key: this.cfg.tlsKey };
+    const control = this.listenServer('control', controlRoutes(this), this.cfg.port, tls);
+    const data = this.listenServer('data', dataRoutes(this), this.cfg.dataPort, tls);
+    [this.port, this.dataPort] = await Promise.all([control, data]);
+  }
+
+  private expireSessions(): void {
+    const idle = this.cfg.sessionIdleMs ?? 600_000;
+    this.timer = setInterval(
+      () => {
+        const cutoff = Date.now() - idle;
+        for (const [id, pin] of this.sessions) {
+          if (pin.lastUsed < cutoff) {
+            this.sessions.delete(id);
+            this.store.release(pin);
+          }
+        }
+      },
+      Math.min(60_000, idle),
+    );
+    this.timer.unref();
+  }
+
+  private registerMetrics(): void {
+    const m = this.metrics;
+    const r = this.replications;
+    m.counterFn(
+      'ferry_agent_replications_succeeded_total',
+      'Replications that succeeded.',
+      () => r.results.succeeded,
+    );
+    m.counterFn('ferry_agent_replications_failed_total', 'Replications that failed.', () => r.results.failed);
+    m.counterFn(
+      'ferry_agent_replications_cancelled_total',
+      'Replications that were cancelled.',
+      () => r.results.cancelled,
+    );
+    m.gauge(
+      'ferry_agent_replications_running',
+      'Replications in progress.',
+      () => r.list().filter((s) => !['succeeded', 'failed', 'cancelled'].includes(s.phase)).length,
+    );
+    m.counterFn('ferry_agent_snapshots_total', 'Snapshots taken.', () => this.snapshots.snapshotsTaken);
+    m.counterFn(
+      'ferry_agent_snapshot_duration_seconds_sum',
+      'Total time spent taking snapshots.',
+      () => this.snapshots.snapshotSeconds,
+    );
+    m.counterFn(
+      'ferry_agent_snapshot_bytes_read_total',
+      'File bytes read by snapshots.',
+      () => this.snapshots.snapshotBytesRead,
+    );
+    m.gauge('ferry_agent_chunk_store_chunks', 'Chunks in the local chunk store.', () => this.store.count);
+    m.counterFn(
+      'ferry_agent_chunk_store_chunks_written_total',
+      'Chunks written to the store.',
+      () => this.store.chunksWritten,
+    );
+    m.counterFn(
+      'ferry_agent_chunk_store_bytes_written_total',
+      'Stored bytes written to the store.',
+      () => this.store.bytesWritten,
+    );
+    m.counterFn(
+      'ferry_agent_chunk_store_chunks_deleted_total',
+      'Chunks garbage-collected.',
+      () => this.store.chunksDeleted,
+    );
+    m.counterFn('ferry_agent_standby_commits_total', 'Restore points committed.', () => this.standby.commits);
+  }
+
+  private listenServer(
+    name: string,
+    routes: Route[],
+    port: number,
+    tls: { cert: string | Buffer; key: string | Buffer },
+  ): Promise<number> {
+    const auth = new TokenAuth(this.cfg.token);
+    const server = https.createServer({ ...tls, keepAlive: true }, (req, res) => {
+      res.on('finish', () => this.count.http(1, { server: name, code: String(res.statusCode) }));
+      void this.handle(req, res, routes, auth);
+    });
+    server.keepAliveTimeout = 30_000;
+    server.headersTimeout = 60_000;
+    server.requestTimeout = 0;
+    this.servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, this.cfg.host, () => resolve((server.address() as AddressInfo).port));
+    });
+  }
+
+  private async handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    routes: Route[],
+    auth: TokenAuth,
+  ): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://agent');
+    try {
+      if (url.pathname === '/healthz' && req.method === 'GET') {
+        const body = JSON.stringify({ ok: true });
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+        return;
+      }
+      if (!auth.check(req.headers.authorization)) {
+        this.count.authFailures();
+        const drained = await drainRequest(req, 1024 * 1024, 1000);
+        res.writeHead(401, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(UNAUTHORIZED_BODY),
+          'www-authenticate': 'Bearer',
+          ...(drained ? {} : { connection: 'close' }),
+        });
+        res.end(UNAUTHORIZED_BODY);
+        return;
+      }
+      for (const r of routes) {
+        const m = r.method === req.method ? r.pattern.exec(url.pathname) : null;
+        if (m) {
+          await r.handler({ req, res, params: m.slice(1), query: url.searchParams });
+          return;
+        }
+      }
+      throw notFoundRoute(req);
+    } catch (err) {
+      const e =
+        err instanceof AgentError
+          ? err
+          : new AgentError(
+              500,
+              'internal',
+              `internal error: ${err instanceof Error ? err.message : String(err)}`,
+              true,
+            );
+      if (e.status >= 500)
+        this.log('error', 'request failed', { method: req.method, path: url.pathname, error: e.message });
+      await sendError(req, res, e);
+    }
+  }
+
+  info(): AgentInfo {
+    return {
+      agentId: this.agentId,
+      version: AGENT_VERSION,
+      port: this.port,
+      dataPort: this.dataPort,
+      dataRoot: this.cfg.dataRoot,
+      hash: 'sha256',
+      chunker: { ...DEFAULT_CHUNKER },
+      limits: this.limits,
+      retain: this.cfg.retain ?? 3,
+      fsync: this.cfg.fsync ?? false,
+      startedAt: this.startedAt,
+    };
+  }
+
+  session(id: string): Pin {
+    let p = this.sessions.get(id);
+    if (!p) {
+      p = this.store.pin();
+      this.sessions.set(id, p);
+    }
+    p.lastUsed = Date.now();
+    return p;
+  }
+
+  endSession(id: string): void {
+    const p = this.sessions.get(id);
+    if (p) {
+      this.sessions.delete(id);
+      this.store.release(p);
+    }
+  }
+
+  onChunkReceived(storedBytes: number, wasNew: boolean): void {
+    this.count.bytesReceived(storedBytes);
+    this.count.chunksReceived(1, { result: wasNew ? 'stored' : 'duplicate' });
+  }
+
+  /** Stops accepting requests, stops replications, and closes connections. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    for (const s of this.servers) s.close();
+    await this.replications.shutdown();
+    for (const s of this.servers) s.closeAllConnections();
+  }
+}

@@ -1,0 +1,65 @@
+// Small filesystem and concurrency helpers shared by the agent's stores.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+/** Writes a file via temp + rename so readers (and a crash) see the old or the new content. */
+export async function writeFileAtomic(file: string, data: string | Buffer, fsync = false): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${crypto.randomBytes(4).toString('hex')}`;
+  const fh = await fs.promises.open(tmp, 'wx', 0o600);
+  try {
+    await fh.writeFile(data);
+    if (fsync) await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.promises.rename(tmp, file);
+  if (fsync) fsyncDir(path.dirname(file));
+}
+
+export async function readJson<T>(file: string): Promise<T> {
+  return JSON.parse(await fs.promises.readFile(file, 'utf8')) as T;
+}
+
+/** Deletes files named like our temp files in `dir` (non-recursive). */
+export async function removeTempFiles(dir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await fs.promises.readdir(dir);
+  } catch {
+    return;
+  }
+  for (const n of names)
+    if (n.includes('.tmp-')) await fs.promises.rm(path.join(dir, n), { recursive: true, force: true });
+}
+
+/** Serialises async work per key. */
+export class KeyedMutex {
+  private readonly tails = new Map<string, Promise<unknown>>();
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    const tail = next.catch(() => undefined);
+    this.tails.set(key, tail);
+    try {
+      return await next;
+    } finally {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+/** A sortable, unique id: UTC timestamp to the millisecond plus random suffix. */
+export function newId(prefix = ''): string {
+  const ts = new Date().toISOString().replace(/[-:]/g, '').replace('.', '');
+  return `${prefix}${ts}-${crypto.randomBytes(3).toString('hex')}`;
+}
+
+export function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,33 @@
+// Bounds on everything an agent accepts from the network. Every one is configurable with an agent
+// flag (workers/agent.ts); an input beyond a bound is refused with 413 or 400 naming the bound.
+import { CHUNK_MAX } from './chunker.js';
+
+export interface Limits {
+  /** Largest raw chunk accepted (bytes); the chunker never makes larger ones. */
+  maxChunkSize: number;
+  /** Largest file a manifest may describe (bytes). */
+  maxFileSize: number;
+  /** Most entries (files + dirs + symlinks) a manifest may hold. */
+  maxEntries: number;
+  /** Longest relative path (bytes, UTF-8). */
+  maxPathLength: number;
+  /** Largest manifest request body after decompression (bytes). */
+  maxManifestBytes: number;
+  /** Largest chunk upload request body (bytes). */
+  maxBatchBytes: number;
+  /** Most hashes in one `have` query. */
+  maxHaveHashes: number;
+  /** Largest JSON control request body (bytes). */
+  maxJsonBytes: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxChunkSize: CHUNK_MAX,
+  maxFileSize: 1024 ** 4,
+  maxEntries: 5_000_000,
+  maxPathLength: 4096,
+  maxManifestBytes: 1024 ** 3,
+  maxBatchBytes: 64 * 1024 ** 2,
+  maxHaveHashes: 65_536,
+  maxJsonBytes: 1024 ** 2,
+};

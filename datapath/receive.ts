@@ -1,0 +1,119 @@
+// Destination side of the bulk protocol (wire.ts): answering `have` queries and accepting
+// chunk uploads. Every received chunk is decoded (bounded by its declared raw length and the
+// configured chunk limit) and its SHA-256 compared with the name it was sent under before it is
+// stored; the first mismatch stops the upload with 422 naming the chunk. Chunks verified before
+// the mismatch are kept (their content is correct by construction).
+import type { ChunkStore, Pin } from './chunk-store.js';
+import { decodeChunk } from './chunk-codec.js';
+import { badRequest, hashMismatch, tooLarge } from './errors.js';
+import { HASH_BYTES, hashHex } from './hash.js';
+import type { Limits } from './limits.js';
+import { ByteQueue, FRAME_HEADER } from './wire.js';
+
+export async function answerHave(
+  store: ChunkStore,
+  body: Buffer,
+  opts: { verify: boolean; pin?: Pin; limits: Limits },
+): Promise<Buffer> {
+  if (body.length % HASH_BYTES !== 0)
+    throw badRequest(`have: body of ${body.length} bytes is not a whole number of ${HASH_BYTES}-byte hashes`);
+  const n = body.length / HASH_BYTES;
+  if (n > opts.limits.maxHaveHashes)
+    throw tooLarge(`have: ${n} hashes exceed the limit of ${opts.limits.maxHaveHashes} per query`);
+  const out = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) {
+    const hex = body.toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES);
+    let present = store.has(hex);
+    if (present && opts.verify) present = await store.verify(hex);
+    if (present) {
+      out[i] = 1;
+      opts.pin?.add(hex);
+    }
+  }
+  return out;
+}
+
+const DRAIN_LIMIT = 64 * 1024 * 1024;
+
+export interface ReceiveResult {
+  received: number;
+  stored: number;
+  duplicates: number;
+  bytes: number;
+}
+
+export async function receiveChunks(
+  store: ChunkStore,
+  body: AsyncIterable<Buffer>,
+  opts: { pin?: Pin; limits: Limits; onChunk?: (storedBytes: number, wasNew: boolean) => void },
+): Promise<ReceiveResult> {
+  const q = new ByteQueue();
+  const res: ReceiveResult = { received: 0, stored: 0, duplicates: 0, bytes: 0 };
+  const maxRaw = opts.limits.maxChunkSize;
+  let header: { hash: Buffer; rawLen: number; storedLen: number } | null = null;
+  let total = 0;
+  const drain = async (): Promise<void> => {
+    for (;;) {
+      if (!header) {
+        if (q.length < FRAME_HEADER) return;
+        const h = q.take(FRAME_HEADER);
+        const rawLen = h.readUInt32BE(HASH_BYTES);
+        const storedLen = h.readUInt32BE(HASH_BYTES + 4);
+        const hash = Buffer.from(h.subarray(0, HASH_BYTES));
+        if (rawLen === 0) throw badRequest(`chunk ${hash.toString('hex')}: raw length 0`);
+        if (rawLen > maxRaw)
+          throw tooLarge(
+            `chunk ${hash.toString('hex')}: raw length ${rawLen} exceeds the chunk limit of ${maxRaw} bytes`,
+          );
+        if (storedLen === 0 || storedLen > rawLen + 1) {
+          throw tooLarge(
+            `chunk ${hash.toString('hex')}: stored length ${storedLen} is out of bounds for raw length ${rawLen}`,
+          );
+        }
+        header = { hash, rawLen, storedLen };
+      }
+      if (q.length < header.storedLen) return;
+      const stored = q.take(header.storedLen);
+      const { hash, rawLen } = header;
+      header = null;
+      const expected = hash.toString('hex');
+      const raw = await decodeChunk(stored, Math.min(rawLen, maxRaw));
+      if (raw.length !== rawLen)
+        throw hashMismatch(`chunk ${expected}: decoded to ${raw.length} bytes, declared ${rawLen}`);
+      const actual = hashHex(raw);
+      if (actual !== expected)
+        throw hashMismatch(`chunk ${expected}: content hashes to ${actual}; chunk refused`);
+      const wasNew = await store.putStored(expected, stored, opts.pin);
+      res.received++;
+      res.bytes += stored.length;
+      if (wasNew) res.stored++;
+      else res.duplicates++;
+      opts.onChunk?.(stored.length, wasNew);
+    }
+  };
+  // After a refusal keep reading (and discarding) the rest of the body, up to a bound, so the
+  // connection survives to carry the error answer; leaving the loop early would reset it.
+  let failure: unknown = null;
+  let discarded = 0;
+  for await (const piece of body) {
+    if (failure) {
+      discarded += piece.length;
+      if (discarded > DRAIN_LIMIT) break;
+      continue;
+    }
+    total += piece.length;
+    if (total > opts.limits.maxBatchBytes) {
+      failure = tooLarge(`chunk upload exceeds the limit of ${opts.limits.maxBatchBytes} bytes per request`);
+      continue;
+    }
+    q.push(piece);
+    try {
+      await drain();
+    } catch (err) {
+      failure = err;
+    }
+  }
+  if (failure) throw failure;
+  if (header || q.length > 0) throw badRequest('chunk upload ends inside a frame (truncated body)');
+  return res;
+}

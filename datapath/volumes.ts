@@ -1,0 +1,251 @@
+// Source side: the agent's volumes (directories under `<root>/volumes/<handle>`, which a PV names
+// by its volume handle) and their snapshots (`<root>/snapshots/<volume>/<id>.json`: manifest with
+// stat identities + stats). Each volume keeps its last `retain` snapshots (the newest is the
+// parent of the next incremental one); a snapshot leased by a running replication is never pruned.
+// Snapshots of one volume are taken one at a time.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Chunker } from './chunker.js';
+import type { ChunkStore } from './chunk-store.js';
+import { AgentError, badRequest, notFound } from './errors.js';
+import { KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from './fs-util.js';
+import type { Manifest } from './manifest.js';
+import { isVolumeName, manifestChunks, manifestStats } from './manifest.js';
+import type { SnapshotProgress, SnapshotStats } from './snapshot.js';
+import { takeSnapshot } from './snapshot.js';
+
+export interface SnapshotSummary {
+  id: string;
+  volume: string;
+  parent: string | null;
+  full: boolean;
+  createdAt: string;
+  files: number;
+  dirs: number;
+  symlinks: number;
+  bytes: number;
+  chunks: number;
+  uniqueChunks: number;
+  stats: SnapshotStats;
+}
+
+interface StoredSnapshot {
+  manifest: Manifest;
+  summary: SnapshotSummary;
+}
+
+export interface VolumeInfo {
+  name: string;
+  path: string;
+  snapshots: SnapshotSummary[];
+}
+
+export interface TakeOptions {
+  full?: boolean;
+  parent?: string;
+  onProgress?: (p: SnapshotProgress) => void;
+  signal?: AbortSignal;
+}
+
+export class SnapshotManager {
+  private readonly snaps = new Map<string, Map<string, StoredSnapshot>>();
+  private readonly leases = new Map<string, number>();
+  private readonly lock = new KeyedMutex();
+  readonly volumesDir: string;
+  readonly snapshotsDir: string;
+  snapshotsTaken = 0;
+  snapshotSeconds = 0;
+  snapshotBytesRead = 0;
+
+  private constructor(
+    root: string,
+    private readonly store: ChunkStore,
+    private readonly chunker: Chunker,
+    private readonly opts: { retain: number; compress: boolean; fsync: boolean },
+  ) {
+    this.volumesDir = path.join(root, 'volumes');
+    this.snapshotsDir = path.join(root, 'snapshots');
+  }
+
+  static async open(
+    root: string,
+    store: ChunkStore,
+    chunker: Chunker,
+    opts: { retain: number; compress: boolean; fsync: boolean },
+  ): Promise<SnapshotManager> {
+    const m = new SnapshotManager(root, store, chunker, opts);
+    await fs.promises.mkdir(m.volumesDir, { recursive: true });
+    await fs.promises.mkdir(m.snapshotsDir, { recursive: true });
+    for (const vol of await fs.promises.readdir(m.snapshotsDir)) {
+      const dir = path.join(m.snapshotsDir, vol);
+      await removeTempFiles(dir);
+      for (const f of (await fs.promises.readdir(dir)).sort()) {
+        if (!f.endsWith('.json')) continue;
+        const s = await readJson<StoredSnapshot>(path.join(dir, f));
+        m.volume(vol).set(s.summary.id, s);
+        store.ref(manifestChunks(s.manifest).keys());
+      }
+    }
+    return m;
+  }
+
+  private volume(name: string): Map<string, StoredSnapshot> {
+    let v = this.snaps.get(name);
+    if (!v) this.snaps.set(name, (v = new Map()));
+    return v;
+  }
+
+  volumePath(name: string): string {
+    if (!isVolumeName(name)) throw badRequest(`volume ${JSON.stringify(name)}: not a valid volume name`);
+    return path.join(this.volumesDir, name);
+  }
+
+  async createVolume(name: string): Promise<VolumeInfo> {
+    const p = this.volumePath(name);
+    await fs.promises.mkdir(p, { recursive: true });
+    return this.getVolume(name);
+  }
+
+  async listVolumes(): Promise<VolumeInfo[]> {
+    const names = (await fs.promises.readdir(this.volumesDir)).filter(isVolumeName).sort();
+    return Promise.all(names.map((n) => this.getVolume(n)));
+  }
+
+  async getVolume(name: string): Promise<VolumeInfo> {
+    const p = this.volumePath(name);
+    const st = await fs.promises.lstat(p).catch(() => null);
+    if (!st?.isDirectory()) throw notFound(`volume ${name} not found`);
+    return { name, path: p, snapshots: this.list(name) };
+  }
+
+  list(volume: string): SnapshotSummary[] {
+    return [...(this.snaps.get(volume)?.values() ?? [])]
+      .map((s) => s.summary)
+      .sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  private find(volume: string, id: string): StoredSnapshot {
+    const s = this.snaps.get(volume)?.get(id);
+    if (!s) throw notFound(`snapshot ${id} of volume ${volume} not found`);
+    return s;
+  }
+
+  get(volume: string, id: string): SnapshotSummary {
+    return this.find(volume, id).summary;
+  }
+
+  manifest(volume: string, id: string): Manifest {
+    return this.find(volume, id).manifest;
+  }
+
+  /** The manifest of snapshot `id` of any volume, if this agent still has it. */
+  manifestById(id: string): Manifest | undefined {
+    for (const v of this.snaps.values()) {
+      const s = v.get(id);
+      if (s) return s.manifest;
+    }
+    return undefined;
+  }
+
+  latest(volume: string): SnapshotSummary | undefined {
+    return this.list(volume).at(-1);
+  }
+
+  /** Keeps snapshot `id` from being pruned or deleted until the returned function is called. */
+  lease(volume: string, id: string): () => void {
+    this.find(volume, id);
+    const key = `${volume}/${id}`;
+    this.leases.set(key, (this.leases.get(key) ?? 0) + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.leases.get(key) ?? 1) - 1;
+      if (n > 0) this.leases.set(key, n);
+      else this.leases.delete(key);
+    };
+  }
+
+  async take(volume: string, opts: TakeOptions = {}): Promise<SnapshotSummary> {
+    const dir = this.volumePath(volume);
+    return this.lock.run(volume, async () => {
+      const st = await fs.promises.lstat(dir).catch(() => null);
+      if (!st?.isDirectory()) throw notFound(`volume ${volume} not found`);
+      const parent = opts.parent ? this.find(volume, opts.parent).manifest : this.latestManifest(volume);
+      const id = newId();
+      const pin = this.store.pin();
+      try {
+        const { manifest, stats } = await takeSnapshot(dir, {
+          id,
+          volume,
+          full: opts.full ?? false,
+          parent: parent ?? null,
+          store: this.store,
+          chunker: this.chunker,
+          pin,
+          compress: this.opts.compress,
+          ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
+        const ms = manifestStats(manifest);
+        const unique = manifestChunks(manifest);
+        const summary: SnapshotSummary = {
+          id,
+          volume,
+          parent: manifest.parent,
+          full: manifest.full,
+          createdAt: manifest.createdAt,
+          ...ms,
+          uniqueChunks: unique.size,
+          stats,
+        };
+        const vdir = path.join(this.snapshotsDir, volume);
+        await fs.promises.mkdir(vdir, { recursive: true });
+        await writeFileAtomic(
+          path.join(vdir, `${id}.json`),
+          JSON.stringify({ manifest, summary }),
+          this.opts.fsync,
+        );
+        this.volume(volume).set(id, { manifest, summary });
+        this.store.ref(unique.keys());
+        this.snapshotsTaken++;
+        this.snapshotSeconds += stats.durationMs / 1000;
+        this.snapshotBytesRead += stats.bytesRead;
+        await this.prune(volume);
+        return summary;
+      } finally {
+        this.store.release(pin);
+      }
+    });
+  }
+
+  private latestManifest(volume: string): Manifest | undefined {
+    const l = this.latest(volume);
+    return l ? this.find(volume, l.id).manifest : undefined;
+  }
+
+  private async prune(volume: string): Promise<void> {
+    const all = this.list(volume);
+    const excess = all.slice(0, Math.max(0, all.length - this.opts.retain));
+    for (const s of excess) if (!this.leases.has(`${volume}/${s.id}`)) await this.remove(volume, s.id);
+    await this.store.gc();
+  }
+
+  private async remove(volume: string, id: string): Promise<void> {
+    const s = this.find(volume, id);
+    await fs.promises.rm(path.join(this.snapshotsDir, volume, `${id}.json`), { force: true });
+    this.snaps.get(volume)?.delete(id);
+    this.store.unref(manifestChunks(s.manifest).keys());
+  }
+
+  async delete(volume: string, id: string): Promise<void> {
+    await this.lock.run(volume, async () => {
+      this.find(volume, id);
+      if (this.leases.has(`${volume}/${id}`)) {
+        throw new AgentError(409, 'conflict', `snapshot ${id} is in use by a running replication`, false);
+      }
+      await this.remove(volume, id);
+      await this.store.gc();
+    });
+  }
+}

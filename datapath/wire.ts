@@ -1,0 +1,70 @@
+// The bulk chunk protocol on the data port.
+//
+// POST /v1/chunks/have   body: N × 32-byte SHA-256 hashes (binary)
+//                        response: N bytes, 1 = present (and, with ?verify=1, re-verified), 0 = missing
+// POST /v1/chunks        body: a stream of frames, each
+//                          hash      32 bytes  SHA-256 of the raw chunk
+//                          rawLen     4 bytes  big-endian, raw chunk length (1..maxChunkSize)
+//                          storedLen  4 bytes  big-endian, length of `stored`
+//                          stored     storedLen bytes: encoding byte + payload (chunk-codec.ts)
+//                        response: JSON {received, stored, duplicates, bytes}
+// Both accept `X-Ferry-Session: <id>`: chunks named in a session are pinned (safe from garbage
+// collection) until the session's commit or until it has been idle for the session timeout.
+import { HASH_BYTES } from './hash.js';
+
+export const FRAME_HEADER = HASH_BYTES + 8;
+export const SESSION_HEADER = 'x-ferry-session';
+
+export function frameHeader(hash: Buffer, rawLen: number, storedLen: number): Buffer {
+  const h = Buffer.allocUnsafe(FRAME_HEADER);
+  hash.copy(h, 0);
+  h.writeUInt32BE(rawLen, HASH_BYTES);
+  h.writeUInt32BE(storedLen, HASH_BYTES + 4);
+  return h;
+}
+
+/** A FIFO of byte buffers that hands out exact-length slices without quadratic copying. */
+export class ByteQueue {
+  private parts: Buffer[] = [];
+  private head = 0;
+  length = 0;
+
+  push(b: Buffer): void {
+    if (b.length === 0) return;
+    this.parts.push(b);
+    this.length += b.length;
+  }
+
+  /** Removes and returns the first `n` bytes (caller ensures `n <= length`). */
+  take(n: number): Buffer {
+    const first = this.parts[this.head] as Buffer;
+    if (first.length >= n) {
+      const out = first.subarray(0, n);
+      if (first.length === n) this.head++;
+      else this.parts[this.head] = first.subarray(n);
+      this.length -= n;
+      this.compact();
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) {
+      const p = this.parts[this.head] as Buffer;
+      const k = Math.min(p.length, n - off);
+      p.copy(out, off, 0, k);
+      off += k;
+      if (k === p.length) this.head++;
+      else this.parts[this.head] = p.subarray(k);
+    }
+    this.length -= n;
+    this.compact();
+    return out;
+  }
+
+  private compact(): void {
+    if (this.head > 64) {
+      this.parts = this.parts.slice(this.head);
+      this.head = 0;
+    }
+  }
+}

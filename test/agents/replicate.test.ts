@@ -1,0 +1,256 @@
+// Two real agents over real TLS on loopback: replicate a tree, mutate it, replicate again, and
+// compare the destination's restore point byte for byte and mode for mode with the source.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Chunker } from '../../datapath/chunker.js';
+import type { AgentClient } from '../../datapath/client.js';
+import type { ReplicationStatus } from '../../datapath/agent-api.js';
+import { startAgent, type AgentHandle } from '../../localenv/agents.js';
+import { createCertAuthority } from '../../localenv/tls.js';
+import { describeTree, prng, sleep } from './trees.js';
+
+let dir: string;
+let src: AgentHandle;
+let dst: AgentHandle;
+let sc: AgentClient;
+let dc: AgentClient;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-agents-rep-'));
+  const ca = await createCertAuthority(path.join(dir, 'ca'), 'ferry-test-ca');
+  [src, dst] = await Promise.all([
+    startAgent({ dir: path.join(dir, 'src'), name: 'src', ca }),
+    startAgent({ dir: path.join(dir, 'dst'), name: 'dst', ca, args: ['--retain', '3'] }),
+  ]);
+  sc = src.client();
+  dc = dst.client();
+});
+
+afterAll(async () => {
+  sc?.close();
+  dc?.close();
+  await Promise.all([src?.stop(), dst?.stop()]);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const destination = () => ({ url: dst.url, token: dst.token, caCertPem: dst.caCertPem });
+
+async function replicate(volume: string, extra: Record<string, unknown> = {}): Promise<ReplicationStatus> {
+  const progress: ReplicationStatus[] = [];
+  const s = await sc.replicate(
+    { volume, destination: destination(), mode: 'DisasterRecovery', ...extra },
+    { onProgress: (p) => progress.push(p), pollMs: 50 },
+  );
+  expect(progress.length).toBeGreaterThan(0);
+  return s;
+}
+
+describe('replication between two agents', () => {
+  it('replicates a tree, then only the changes, and the standby equals the source byte for byte', async () => {
+    const vol = (await sc.createVolume('app-data')).path;
+    fs.mkdirSync(path.join(vol, 'db', 'wal'), { recursive: true });
+    fs.mkdirSync(path.join(vol, 'conf'), { mode: 0o750 });
+    fs.mkdirSync(path.join(vol, 'locked'), { mode: 0o500 });
+    fs.chmodSync(path.join(vol, 'locked'), 0o500);
+    fs.writeFileSync(path.join(vol, 'db', 'big.dat'), prng(24 << 20, 'big'));
+    fs.writeFileSync(path.join(vol, 'db', 'wal', 'seg-1'), prng(3 << 20, 'wal1'));
+    fs.writeFileSync(path.join(vol, 'conf', 'app.yaml'), 'key: value\n'.repeat(500), { mode: 0o640 });
+    fs.chmodSync(path.join(vol, 'conf', 'app.yaml'), 0o640);
+    fs.writeFileSync(path.join(vol, 'script.sh'), '#!/bin/sh\necho hi\n');
+    fs.chmodSync(path.join(vol, 'script.sh'), 0o755);
+    fs.writeFileSync(path.join(vol, 'empty'), '');
+    fs.writeFileSync(path.join(vol, 'static.bin'), prng(1 << 20, 'static'));
+    fs.writeFileSync(
+      path.join(vol, 'logs.txt'),
+      Array.from({ length: 20000 }, (_, i) => `line ${i} of the log\n`).join(''),
+    );
+    fs.symlinkSync('db/big.dat', path.join(vol, 'current-db'));
+    fs.symlinkSync('../conf/app.yaml', path.join(vol, 'db', 'config-link'));
+    fs.symlinkSync('does-not-exist', path.join(vol, 'dangling'));
+    await sleep(150); // let mtimes age past the racy margin
+
+    const first = await replicate('app-data');
+    expect(first.phase).toBe('succeeded');
+    expect(first.kind).toBe('incremental'); // DisasterRecovery, and nothing to be incremental from
+    expect(first.snapshot?.stats.filesRead).toBe(7);
+    expect(first.bytesDone).toBe(first.bytesTotal);
+    expect(first.chunkBytesOnWire).toBeLessThan(first.bytesLogical); // the text files compressed
+    const standby = await dc.getStandby('app-data');
+    expect(standby.current).toBe(first.snapshotId);
+    expect(describeTree(dst.standbyPath('app-data'))).toEqual(describeTree(vol));
+    const firstTree = describeTree(dst.standbyPath('app-data'));
+
+    // mutate: edit in place, append, insert, delete, rename, add, chmod
+    const big = path.join(vol, 'db', 'big.dat');
+    const fd = fs.openSync(big, 'r+');
+    fs.writeSync(fd, Buffer.from('EDITED-IN-PLACE'), 0, 15, 5_000_000);
+    fs.closeSync(fd);
+    fs.appendFileSync(path.join(vol, 'db', 'wal', 'seg-1'), prng(100_000, 'append'));
+    const logs = fs.readFileSync(path.join(vol, 'logs.txt'));
+    fs.writeFileSync(
+      path.join(vol, 'logs.txt'),
+      Buffer.concat([logs.subarray(0, 1000), Buffer.from('INSERTED LINE\n'), logs.subarray(1000)]),
+    );
+    fs.rmSync(path.join(vol, 'empty'));
+    fs.renameSync(path.join(vol, 'script.sh'), path.join(vol, 'run.sh'));
+    fs.writeFileSync(path.join(vol, 'db', 'wal', 'seg-2'), prng(1 << 20, 'wal2'));
+    fs.chmodSync(path.join(vol, 'conf', 'app.yaml'), 0o600);
+    await sleep(150);
+    const changed = 15 + 100_000 + 14 + (1 << 20);
+
+    const second = await replicate('app-data');
+    expect(second.phase).toBe('succeeded');
+    expect(second.kind).toBe('incremental');
+    expect(second.previous).toBe(1);
+    const st = second.snapshot?.stats;
+    expect(st?.filesReused).toBe(1); // static.bin; run.sh was renamed (new path) and app.yaml chmod-ed (new ctime)
+    expect(st?.filesRead).toBe(6);
+    // close to the changed bytes: each edit costs about one chunk (avg 64 KiB) around it
+    expect(second.chunkBytesOnWire).toBeLessThan(changed + 6 * 256 * 1024);
+    expect(second.bytesOnWire).toBeLessThan(changed * 1.1 + 0.01 * second.bytesLogical + 6 * 256 * 1024);
+    expect(second.chunksSkipped).toBeGreaterThan(0.9 * second.chunksTotal);
+
+    const info = await dc.getStandby('app-data');
+    expect(info.current).toBe(second.snapshotId);
+    expect(info.restorePoints.map((r) => r.id)).toEqual([first.snapshotId, second.snapshotId]);
+    expect(describeTree(dst.standbyPath('app-data'))).toEqual(describeTree(vol));
+    // the previous restore point is intact and still what was first replicated
+    expect(
+      describeTree(path.join(dst.dataRoot, 'standby', 'app-data', 'rp', first.snapshotId as string)),
+    ).toEqual(firstTree);
+
+    // an unchanged volume: no file contents read, no chunk sent
+    await sleep(150);
+    const third = await replicate('app-data');
+    expect(third.snapshot?.stats.bytesRead).toBe(0);
+    expect(third.chunksSent).toBe(0);
+    expect(describeTree(dst.standbyPath('app-data'))).toEqual(describeTree(vol));
+  });
+
+  it('full replication re-reads everything and heals drift on the destination', async () => {
+    const vol = (await sc.createVolume('heal')).path;
+    fs.writeFileSync(path.join(vol, 'a.bin'), prng(2 << 20, 'heal-a'));
+    fs.writeFileSync(path.join(vol, 'b.bin'), prng(1 << 20, 'heal-b'));
+    await sleep(150);
+    await replicate('heal');
+    // corrupt one chunk in the destination's store and one file in the standby tree
+    const manifest = await dc.getRestorePointManifest(
+      'heal',
+      (await dc.getStandby('heal')).current as string,
+    );
+    const a = manifest.entries.find((e) => e.path === 'a.bin');
+    if (a?.type !== 'file') throw new Error('a.bin missing');
+    const h = a.chunks[0]?.[0] as string;
+    corruptStoredChunk(dst.dataRoot, h);
+    expect(await dc.hasChunks([Buffer.from(h, 'hex')])).toEqual([true]); // not noticed without verification
+
+    const full = await replicate('heal', { full: true });
+    expect(full.kind).toBe('full');
+    expect(full.snapshot?.stats.filesRead).toBe(2);
+    expect(full.chunksSent).toBe(1); // only the drifted chunk moves again
+    expect(describeTree(dst.standbyPath('heal'))).toEqual(describeTree(vol));
+    expect(await dc.hasChunks([Buffer.from(h, 'hex')], { verify: true })).toEqual([true]);
+  });
+
+  it('default mode makes every 7th replication full; retain keeps N restore points and GC frees their chunks', async () => {
+    const vol = (await sc.createVolume('cycle')).path;
+    const kinds: string[] = [];
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      fs.writeFileSync(path.join(vol, `gen-${i}.bin`), prng(200_000, `gen-${i}`));
+      if (i > 0) fs.rmSync(path.join(vol, `gen-${i - 1}.bin`));
+      const s = await sc.replicate(
+        { volume: 'cycle', destination: destination(), retain: 2 },
+        { pollMs: 50 },
+      );
+      kinds.push(s.kind);
+      ids.push(s.snapshotId as string);
+      expect(describeTree(dst.standbyPath('cycle'))).toEqual(describeTree(vol));
+    }
+    expect(kinds).toEqual([
+      'full',
+      'incremental',
+      'incremental',
+      'incremental',
+      'incremental',
+      'incremental',
+      'incremental',
+      'full',
+    ]);
+    const info = await dc.getStandby('cycle');
+    expect(info.restorePoints.map((r) => r.id)).toEqual(ids.slice(-2));
+    expect(fs.readdirSync(path.join(dst.dataRoot, 'standby', 'cycle', 'rp')).sort()).toEqual(
+      ids.slice(-2).sort(),
+    );
+    // the chunks of gen-0..gen-5 are referenced by no restore point any more: collected
+    const live = new Set<string>();
+    for (const rp of info.restorePoints) {
+      for (const e of (await dc.getRestorePointManifest('cycle', rp.id)).entries)
+        if (e.type === 'file') for (const [h] of e.chunks) live.add(h);
+    }
+    const gone = await dc.hasChunks([Buffer.from(prngHash('gen-0'), 'hex')]);
+    expect(gone).toEqual([false]);
+    const metrics = await dc.metrics();
+    expect(metrics).toMatch(/ferry_agent_chunk_store_chunks_deleted_total [1-9]/);
+    expect(live.size).toBeGreaterThan(0);
+    expect(
+      await dc.hasChunks(
+        [...live].map((h) => Buffer.from(h, 'hex')),
+        { verify: true },
+      ),
+    ).toEqual([...live].map(() => true));
+  });
+
+  it('exposes health, info and Prometheus metrics', async () => {
+    expect(await dc.health()).toEqual({ ok: true });
+    const info = await sc.info();
+    expect(info.chunker).toEqual({ min: 16384, avg: 65536, max: 262144 });
+    expect(info.hash).toBe('sha256');
+    const m = await sc.metrics();
+    expect(m).toMatch(/^# TYPE ferry_agent_bytes_sent_total counter$/m);
+    expect(m).toMatch(/ferry_agent_replications_succeeded_total [1-9]/);
+    expect(m).toMatch(/ferry_agent_snapshot_duration_seconds_sum /);
+    // the agent never logs a token
+    expect(fs.readFileSync(src.logPath, 'utf8')).not.toContain(dst.token);
+    expect(fs.readFileSync(dst.logPath, 'utf8')).not.toContain(dst.token);
+  });
+
+  it('promotes a restore point into a writable volume for failover', async () => {
+    const info = await dc.getStandby('app-data');
+    const oldest = info.restorePoints[0]?.id as string;
+    const r = await dc.promote('app-data', { restorePoint: oldest, target: 'app-data-failover' });
+    expect(r.restorePoint).toBe(oldest);
+    expect(describeTree(r.path)).toEqual(
+      describeTree(path.join(dst.dataRoot, 'standby', 'app-data', 'rp', oldest)),
+    );
+    await expect(dc.promote('app-data', { target: 'app-data-failover' })).rejects.toMatchObject({
+      status: 409,
+    });
+  });
+});
+
+/** Hash of the first chunk of prng(200_000, seed). */
+function prngHash(seed: string): string {
+  const data = prng(200_000, seed);
+  const first = new Chunker().split(data)[0] as number;
+  return crypto.createHash('sha256').update(data.subarray(0, first)).digest('hex');
+}
+
+/** Flips bytes inside the stored payload of chunk `hex` in an agent's pack files. */
+function corruptStoredChunk(dataRoot: string, hex: string): void {
+  const dir = path.join(dataRoot, 'chunks', 'packs');
+  const needle = Buffer.from(hex, 'hex');
+  for (const f of fs.readdirSync(dir)) {
+    const file = path.join(dir, f);
+    const data = fs.readFileSync(file);
+    const at = data.indexOf(needle);
+    if (at < 0) continue;
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, Buffer.from([0xde, 0xad, 0xbe, 0xef]), 0, 4, at + 32 + 4 + 100);
+    fs.closeSync(fd);
+    return;
+  }
+  throw new Error(`chunk ${hex} not found in ${dir}`);
+}

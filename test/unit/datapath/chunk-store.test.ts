@@ -1,0 +1,167 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ChunkStore } from '../../../datapath/chunk-store.js';
+import { decodeChunk, encodeChunk, ENC_BROTLI, ENC_RAW } from '../../../datapath/chunk-codec.js';
+import { hashHex } from '../../../datapath/hash.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-store-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const open = (): Promise<ChunkStore> => ChunkStore.open(dir, { maxChunkSize: 256 * 1024 });
+
+describe('chunk codec', () => {
+  it('compresses text, keeps random data raw, and round-trips both', async () => {
+    const text = Buffer.from('the quick brown fox '.repeat(2000));
+    const rand = crypto.randomBytes(40_000);
+    const t = await encodeChunk(text, true);
+    const r = await encodeChunk(rand, true);
+    expect(t.stored[0]).toBe(ENC_BROTLI);
+    expect(t.stored.length).toBeLessThan(text.length / 10);
+    expect(r.stored[0]).toBe(ENC_RAW);
+    expect(await decodeChunk(t.stored, text.length)).toEqual(text);
+    expect(await decodeChunk(r.stored, rand.length)).toEqual(rand);
+  });
+
+  it('refuses a compressed payload that inflates beyond its bound', async () => {
+    const bomb = await encodeChunk(Buffer.alloc(200_000), true);
+    await expect(decodeChunk(bomb.stored, 1000)).rejects.toMatchObject({ status: 413 });
+  });
+
+  it('refuses unknown encodings', async () => {
+    await expect(decodeChunk(Buffer.from([7, 1, 2]), 10)).rejects.toThrow(/unknown chunk encoding 7/);
+  });
+});
+
+describe('ChunkStore', () => {
+  it('puts, dedups, reads back and verifies', async () => {
+    const s = await open();
+    const data = crypto.randomBytes(100_000);
+    const h = hashHex(data);
+    expect((await s.put(h, data)).written).toBe(true);
+    expect((await s.put(h, data)).written).toBe(false);
+    expect(s.has(h)).toBe(true);
+    expect(await s.readRaw(h)).toEqual(data);
+    expect(await s.verify(h)).toBe(true);
+    expect(s.locate(h)).toMatchObject({ storedLength: 100_001 });
+  });
+
+  it('detects a corrupted chunk, drops it, and a verified put rewrites it', async () => {
+    const s = await open();
+    const data = crypto.randomBytes(50_000);
+    const h = hashHex(data);
+    await s.put(h, data);
+    const loc = s.locate(h);
+    if (!loc) throw new Error('not stored');
+    const fd = fs.openSync(loc.file, 'r+');
+    fs.writeSync(fd, Buffer.from([0xee, 0xee]), 0, 2, loc.storedOffset + 100);
+    fs.closeSync(fd);
+    expect(await s.verify(h)).toBe(false);
+    expect(s.has(h)).toBe(false);
+    expect((await s.put(h, data, { verify: true })).written).toBe(true);
+    expect(await s.readRaw(h)).toEqual(data);
+  });
+
+  it('reopens from its packs, and truncates a torn or corrupt tail a crash left', async () => {
+    const s = await open();
+    const a = crypto.randomBytes(30_000);
+    const b = crypto.randomBytes(30_000);
+    await s.put(hashHex(a), a);
+    await s.put(hashHex(b), b);
+    const file = (s.locate(hashHex(b)) as { file: string }).file;
+    const good = fs.statSync(file).size;
+    s.close();
+    // a torn append: a header promising more bytes than exist
+    fs.appendFileSync(
+      file,
+      Buffer.concat([
+        Buffer.from('FCK1'),
+        crypto.randomBytes(32),
+        Buffer.from([0, 1, 0, 0]),
+        Buffer.alloc(10),
+      ]),
+    );
+    const again = await open();
+    expect([again.has(hashHex(a)), again.has(hashHex(b))]).toEqual([true, true]);
+    expect(again.count).toBe(2);
+    expect(fs.statSync(file).size).toBe(good);
+    expect(await again.readRaw(hashHex(b))).toEqual(b);
+    // a complete-looking last record whose content is wrong
+    const c = crypto.randomBytes(1000);
+    await again.put(hashHex(c), c);
+    const loc = again.locate(hashHex(c)) as { file: string; storedOffset: number };
+    again.close();
+    const fd = fs.openSync(loc.file, 'r+');
+    fs.writeSync(fd, Buffer.from([0xff, 0xff, 0xff]), 0, 3, loc.storedOffset + 500);
+    fs.closeSync(fd);
+    const third = await open();
+    expect(third.has(hashHex(c))).toBe(false);
+    expect(third.count).toBe(2);
+    expect(fs.statSync(file).size).toBe(good);
+    third.close();
+  });
+
+  it('garbage-collects chunks with no references and no pins, and only those', async () => {
+    const s = await open();
+    const mk = async (seed: string): Promise<string> => {
+      const d = Buffer.from(seed.repeat(100));
+      const h = hashHex(d);
+      await s.put(h, d);
+      return h;
+    };
+    const [a, b, c, d] = [await mk('a'), await mk('b'), await mk('c'), await mk('d')];
+    s.ref([a, b]);
+    s.ref([b]);
+    const pin = s.pin();
+    pin.add(c);
+    expect((await s.gc()).deleted).toBe(1); // d
+    expect([a, b, c, d].map((h) => s.has(h))).toEqual([true, true, true, false]);
+    s.unref([a, b]);
+    s.release(pin);
+    await s.gc();
+    expect([a, b, c].map((h) => s.has(h))).toEqual([false, true, false]);
+    expect(s.refCount(b)).toBe(1);
+    expect(await s.readRaw(b)).toEqual(Buffer.from('b'.repeat(100)));
+  });
+
+  it('reclaims disk: deletes dead packs and compacts mostly-dead ones, keeping live chunks readable', async () => {
+    const s = await ChunkStore.open(dir, { maxChunkSize: 256 * 1024, packBytes: 1 << 20 });
+    const chunks = Array.from({ length: 40 }, (_, i) =>
+      crypto.createHash('sha512').update(String(i)).digest().toString('hex').repeat(1000),
+    );
+    const hashes: string[] = [];
+    for (const c of chunks) {
+      const d = Buffer.from(c);
+      hashes.push(hashHex(d));
+      await s.put(hashHex(d), d);
+    }
+    const before = s.diskBytes;
+    expect(before).toBeGreaterThan(40 * 128_000);
+    const keep = hashes.filter((_, i) => i % 5 === 0);
+    s.ref(keep);
+    const r = await s.gc();
+    expect(r.deleted).toBe(32);
+    expect(r.packsCompacted).toBeGreaterThan(0);
+    expect(s.diskBytes).toBeLessThan(before / 3);
+    for (const h of keep) expect(hashHex(await s.readRaw(h))).toBe(h);
+    s.close();
+    const again = await ChunkStore.open(dir, { maxChunkSize: 256 * 1024, packBytes: 1 << 20 });
+    expect(again.count).toBe(keep.length);
+    again.close();
+  });
+
+  it('keeps references made before a chunk arrives', async () => {
+    const s = await open();
+    const data = Buffer.from('late chunk');
+    const h = hashHex(data);
+    s.ref([h]);
+    await s.put(h, data);
+    await s.gc();
+    expect(s.has(h)).toBe(true);
+    expect(s.refCount(h)).toBe(1);
+  });
+});

@@ -1,0 +1,123 @@
+import crypto from 'node:crypto';
+import { Chunker, CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, chunkFile } from '../../../datapath/chunker.js';
+
+/** Deterministic pseudo-random bytes (so the test is reproducible). */
+function bytes(n: number, seed: string): Buffer {
+  const out = Buffer.alloc(n);
+  let off = 0;
+  let i = 0;
+  while (off < n) {
+    const block = crypto.createHash('sha256').update(`${seed}-${i++}`).digest();
+    off += block.copy(out, off);
+  }
+  return out;
+}
+
+function hashes(buf: Buffer, sizes: number[]): string[] {
+  const out: string[] = [];
+  let off = 0;
+  for (const s of sizes) {
+    out.push(
+      crypto
+        .createHash('sha256')
+        .update(buf.subarray(off, off + s))
+        .digest('hex'),
+    );
+    off += s;
+  }
+  return out;
+}
+
+const chunker = new Chunker();
+const data = bytes(8 << 20, 'base');
+
+describe('Chunker (FastCDC)', () => {
+  it('is deterministic and covers the input exactly', () => {
+    const a = chunker.split(data);
+    const b = new Chunker().split(Buffer.from(data));
+    expect(a).toEqual(b);
+    expect(a.reduce((x, y) => x + y, 0)).toBe(data.length);
+  });
+
+  it('honours min and max sizes, with an average near the target', () => {
+    const sizes = chunker.split(data);
+    for (const s of sizes.slice(0, -1)) {
+      expect(s).toBeGreaterThanOrEqual(CHUNK_MIN);
+      expect(s).toBeLessThanOrEqual(CHUNK_MAX);
+    }
+    const avg = data.length / sizes.length;
+    expect(avg).toBeGreaterThan(CHUNK_AVG * 0.7);
+    expect(avg).toBeLessThan(CHUNK_AVG * 1.5);
+  });
+
+  it('cuts content without boundaries (all zeros) at max', () => {
+    const sizes = chunker.split(Buffer.alloc(1 << 20));
+    expect(sizes).toEqual([CHUNK_MAX, CHUNK_MAX, CHUNK_MAX, CHUNK_MAX]);
+  });
+
+  it('returns a short final chunk and handles tiny inputs', () => {
+    expect(chunker.split(Buffer.alloc(0))).toEqual([]);
+    expect(chunker.split(Buffer.from('x'))).toEqual([1]);
+    expect(chunker.split(Buffer.alloc(CHUNK_MIN))).toEqual([CHUNK_MIN]);
+  });
+
+  it('boundaries are content-defined: an early insert changes only nearby chunks', () => {
+    const before = new Set(hashes(data, chunker.split(data)));
+    const edited = Buffer.concat([
+      data.subarray(0, 100_000),
+      Buffer.from('inserted bytes!'),
+      data.subarray(100_000),
+    ]);
+    const after = hashes(edited, chunker.split(edited));
+    const reused = after.filter((h) => before.has(h)).length;
+    // 8 MiB ≈ 128 chunks; an insert should disturb at most a couple of them
+    expect(after.length - reused).toBeLessThanOrEqual(3);
+    expect(reused / after.length).toBeGreaterThan(0.97);
+  });
+
+  it('an append changes only the last chunk(s); a deletion only nearby ones', () => {
+    const before = new Set(hashes(data, chunker.split(data)));
+    const appended = Buffer.concat([data, bytes(10_000, 'tail')]);
+    const a = hashes(appended, chunker.split(appended));
+    expect(a.filter((h) => !before.has(h)).length).toBeLessThanOrEqual(2);
+    const cut = Buffer.concat([data.subarray(0, 3_000_000), data.subarray(3_050_000)]);
+    const c = hashes(cut, chunker.split(cut));
+    expect(c.filter((h) => !before.has(h)).length).toBeLessThanOrEqual(3);
+  });
+
+  it('fixed-size chunking would not survive the same insert (control)', () => {
+    const fixed = (b: Buffer): number[] =>
+      Array.from({ length: Math.ceil(b.length / CHUNK_AVG) }, (_, i) =>
+        Math.min(CHUNK_AVG, b.length - i * CHUNK_AVG),
+      );
+    const before = new Set(hashes(data, fixed(data)));
+    const edited = Buffer.concat([data.subarray(0, 100_000), Buffer.from('x'), data.subarray(100_000)]);
+    const after = hashes(edited, fixed(edited));
+    expect(after.filter((h) => before.has(h)).length / after.length).toBeLessThan(0.1);
+  });
+
+  it('chunkFile streams to the same boundaries as split, with bounded reads', async () => {
+    let pos = 0;
+    const reads: number[] = [];
+    const handle = {
+      read: async (buf: Buffer, off: number, len: number) => {
+        const n = Math.min(len, data.length - pos, 1_000_003);
+        data.copy(buf, off, pos, pos + n);
+        pos += n;
+        reads.push(n);
+        return { bytesRead: n };
+      },
+    };
+    const sizes: number[] = [];
+    const total = await chunkFile(handle, chunker, (c) => {
+      sizes.push(c.length);
+    });
+    expect(total).toBe(data.length);
+    expect(sizes).toEqual(chunker.split(data));
+    expect(Math.max(...reads)).toBeLessThanOrEqual(1_000_003);
+  });
+
+  it('rejects impossible parameters', () => {
+    expect(() => new Chunker({ min: 10, avg: 5, max: 20 })).toThrow(/min <= avg <= max/);
+  });
+});

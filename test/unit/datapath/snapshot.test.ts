@@ -1,0 +1,97 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Chunker } from '../../../datapath/chunker.js';
+import { ChunkStore } from '../../../datapath/chunk-store.js';
+import type { FileEntry, Manifest } from '../../../datapath/manifest.js';
+import { RACY_MARGIN_MS, takeSnapshot } from '../../../datapath/snapshot.js';
+
+let root: string;
+let vol: string;
+let store: ChunkStore;
+beforeEach(async () => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-snap-'));
+  vol = path.join(root, 'vol');
+  fs.mkdirSync(path.join(vol, 'd'), { recursive: true });
+  fs.writeFileSync(path.join(vol, 'd', 'a.bin'), crypto.randomBytes(300_000));
+  fs.writeFileSync(path.join(vol, 'b.txt'), 'hello '.repeat(10_000));
+  fs.writeFileSync(path.join(vol, 'empty'), '');
+  fs.symlinkSync('d/a.bin', path.join(vol, 'link'));
+  store = await ChunkStore.open(path.join(root, 'chunks'), { maxChunkSize: 256 * 1024 });
+});
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+async function snap(id: string, parent: Manifest | null, full = false) {
+  const pin = store.pin();
+  const r = await takeSnapshot(vol, { id, volume: 'vol', full, parent, store, chunker: new Chunker(), pin });
+  store.ref(new Set(r.manifest.entries.flatMap((e) => (e.type === 'file' ? e.chunks.map((c) => c[0]) : []))));
+  store.release(pin);
+  return r;
+}
+
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, RACY_MARGIN_MS + 50));
+
+describe('takeSnapshot', () => {
+  it('lists every entry with parents first and captures chunks into the store', async () => {
+    await settle();
+    const { manifest, stats } = await snap('s1', null);
+    expect(manifest.entries.map((e) => `${e.type}:${e.path}`)).toEqual([
+      'file:b.txt',
+      'dir:d',
+      'file:d/a.bin',
+      'file:empty',
+      'symlink:link',
+    ]);
+    const a = manifest.entries.find((e) => e.path === 'd/a.bin') as FileEntry;
+    expect(a.size).toBe(300_000);
+    expect(a.chunks.reduce((x, c) => x + c[1], 0)).toBe(300_000);
+    for (const [h] of a.chunks) expect(store.has(h)).toBe(true);
+    expect(stats.filesRead).toBe(3);
+    expect(stats.chunksCompressed).toBeGreaterThan(0); // b.txt compresses
+  });
+
+  it('an unchanged volume reads no file contents; a changed file is re-read', async () => {
+    await settle();
+    const first = await snap('s1', null);
+    const second = await snap('s2', first.manifest);
+    expect(second.stats.filesRead).toBe(0);
+    expect(second.stats.bytesRead).toBe(0);
+    expect(second.stats.filesReused).toBe(3);
+    expect(second.manifest.entries).toEqual(first.manifest.entries);
+    fs.appendFileSync(path.join(vol, 'b.txt'), 'more');
+    await settle();
+    const third = await snap('s3', second.manifest);
+    expect(third.stats.filesRead).toBe(1);
+    expect(third.stats.chunksNew).toBeGreaterThanOrEqual(1);
+  });
+
+  it('full mode ignores the parent and re-reads everything', async () => {
+    await settle();
+    const first = await snap('s1', null);
+    const full = await snap('s2', first.manifest, true);
+    expect(full.stats.filesRead).toBe(3);
+    expect(full.manifest.entries.map((e) => e.path)).toEqual(first.manifest.entries.map((e) => e.path));
+  });
+
+  it('files modified just before the walk are re-read next time (racy)', async () => {
+    const first = await snap('s1', null); // files are brand new: racy
+    const second = await snap('s2', first.manifest);
+    expect(second.stats.filesRead).toBe(3);
+  });
+
+  it('skips device files, FIFOs and sockets and reports them', async () => {
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mkfifo', [path.join(vol, 'pipe')]);
+    const { stats, manifest } = await snap('s1', null);
+    expect(stats.skipped).toEqual([{ path: 'pipe', type: 'fifo' }]);
+    expect(manifest.entries.some((e) => e.path === 'pipe')).toBe(false);
+  });
+
+  it('refuses a volume holding a symlink that escapes it', async () => {
+    fs.symlinkSync('../../etc/passwd', path.join(vol, 'd', 'evil'));
+    await expect(snap('s1', null)).rejects.toThrow(
+      /symlink "d\/evil" -> "..\/..\/etc\/passwd" escapes the volume/,
+    );
+  });
+});
