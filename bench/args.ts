@@ -1,0 +1,102 @@
+export const TOOLS = ['ferry', 'rsync', 'restic'] as const;
+export type Tool = (typeof TOOLS)[number];
+
+export interface BenchArgs {
+  sizeMiB: number;
+  seed: string;
+  workDir?: string;
+  keep: boolean;
+  tools: Tool[];
+  /** Write bench/results/*.json and docs/benchmarks.md (off with --no-save). */
+  save: boolean;
+  /** Re-run the unchanged scenario under strace to list volume files the Ferry agent reads. */
+  verifyReads: boolean;
+  /** Measure Ferry right after restarting its agents, without the warm-up replication. */
+  coldAgents: boolean;
+  help: boolean;
+}
+
+export const USAGE = `usage: npm run bench:datapath -- [options]
+
+  --size-mib N       volume size in MiB (default 2048: 10,000 small files + one big file)
+  --seed S           dataset seed (default "ferry")
+  --tools a,b        tools to measure, of ferry,rsync,restic (default all)
+  --work-dir DIR     where to put volumes, repositories and logs (default a new folder in the OS temp dir)
+  --keep             keep the work dir afterwards
+  --no-save          print only; do not write bench/results/ or docs/benchmarks.md
+  --cold-agents      measure Ferry right after restarting its agents (no warm-up replication first)
+  --no-verify-reads  skip the traced re-run of "unchanged" that checks Ferry reads no file contents
+`;
+
+export function parseArgs(argv: string[]): BenchArgs {
+  const a: BenchArgs = {
+    sizeMiB: 2048,
+    seed: 'ferry',
+    keep: false,
+    tools: [...TOOLS],
+    save: true,
+    verifyReads: true,
+    coldAgents: false,
+    help: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] =
+      arg.startsWith('--') && arg.includes('=')
+        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+        : [arg, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    switch (flag) {
+      case '--size-mib': {
+        const v = value();
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 16) throw new Error(`--size-mib must be an integer ≥ 16, got ${v}`);
+        a.sizeMiB = n;
+        break;
+      }
+      case '--seed':
+        a.seed = value();
+        break;
+      case '--tools': {
+        const v = value();
+        const list = v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
+        for (const t of list) {
+          if (!(TOOLS as readonly string[]).includes(t))
+            throw new Error(`--tools: unknown tool "${t}" (known: ${TOOLS.join(', ')})`);
+        }
+        if (list.length === 0) throw new Error('--tools needs at least one tool');
+        a.tools = TOOLS.filter((t) => list.includes(t));
+        break;
+      }
+      case '--work-dir':
+        a.workDir = value();
+        break;
+      case '--keep':
+        a.keep = true;
+        break;
+      case '--no-save':
+        a.save = false;
+        break;
+      case '--cold-agents':
+        a.coldAgents = true;
+        break;
+      case '--no-verify-reads':
+        a.verifyReads = false;
+        break;
+      case '-h':
+      case '--help':
+        a.help = true;
+        break;
+      default:
+        throw new Error(`unknown argument "${arg}"\n${USAGE}`);
+    }
+  }
+  return a;
+}

@@ -1,0 +1,273 @@
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import {
+  copyFileSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import type { ReplicationStatus } from '../../datapath/agent-api.js';
+import type { AgentClient } from '../../datapath/client.js';
+import { repoRoot } from '../../localenv/paths.js';
+import { createCertAuthority } from '../../localenv/tls.js';
+import { startAgent, type AgentHandle } from '../../localenv/agents.js';
+import {
+  round3,
+  sampleTree,
+  startCountingProxy,
+  traceFileReads,
+  nowSeconds,
+  type CountingProxy,
+  type TreeSample,
+} from '../measure.js';
+import { Keystream, MiB } from '../dataset.js';
+import type { BenchContext, ContentReads, Peer, PeerRun, ScenarioContext } from '../peer.js';
+
+export const VOLUME = 'bench';
+/** A second, tiny volume replicated before every measured run to warm the restarted agents up. */
+export const WARMUP_VOLUME = 'warmup';
+
+export const FERRY_NOTES = [
+  'Ferry runs as two real agent processes (`ferry agent`, started with localenv/agents.ts, default flags: no fsync, adaptive compression) sharing one CA. The dataset is generated straight into the source agent\'s volume folder (`<data root>/volumes/bench`), which rsync and restic read too. Each scenario is one `POST /v1/replications` to the source agent (`mode: DisasterRecovery`; the first one `full: true`): the source agent snapshots the volume (incremental on its previous snapshot), asks the destination which chunks it lacks, pushes those and commits the manifest as the destination\'s new restore point. Wall time runs from that request to the benchmark seeing phase "succeeded" (polled every 20 ms).',
+  "Ferry's agents are long-running in production, while rsync and restic start fresh processes per run. The agents are restarted before every scenario (so peak RSS is that scenario's) and then warmed up by replicating 8 MiB of fresh data on a second volume; the measured replication starts after that (`--cold-agents` skips the warm-up). The warm-up is not counted in wall time, CPU or bytes, but is inside the peak-RSS window.",
+  'The agents run from a copy of dist/ taken when the run starts (so a rebuild of the checkout during the run cannot mix builds); the table\'s "Ferry build" row names it.',
+  "The destination is given to the source agent as two counting relays (control and data port), so everything the two agents exchange is counted, TLS included; the benchmark's own status polls go to the source agent directly and are not counted. The agent's own bytesOnWire figure is kept in the details file.",
+];
+
+/** Which Ferry code the agents ran: the checkout's commit and a digest of the copied build. */
+export interface FerryCode {
+  gitDescribe: string;
+  distDigest: string;
+  ferryBin: string;
+}
+
+/**
+ * Copies the checkout's dist/ (plus package.json and a node_modules link) into `dir` and returns
+ * the copy's ferry.js. The agents are restarted before every scenario; running them from a frozen
+ * copy keeps one run on one build even when someone rebuilds dist/ meanwhile.
+ */
+export function freezeBuild(dir: string): FerryCode {
+  const root = repoRoot();
+  mkdirSync(dir, { recursive: true });
+  cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true });
+  copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));
+  symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+  const h = createHash('sha256');
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(d, name.name);
+      if (name.isDirectory()) walk(p);
+      else if (name.name.endsWith('.js')) h.update(name.name).update(readFileSync(p));
+    }
+  };
+  for (const sub of ['datapath', 'workers', 'localenv']) walk(path.join(dir, 'dist', sub));
+  let gitDescribe = 'unknown';
+  try {
+    gitDescribe = execFileSync('git', ['-C', root, 'describe', '--always', '--dirty'], {
+      encoding: 'utf8',
+    }).trim();
+  } catch {
+    // not a git checkout
+  }
+  return {
+    gitDescribe,
+    distDigest: h.digest('hex').slice(0, 16),
+    ferryBin: path.join(dir, 'dist', 'workers', 'ferry.js'),
+  };
+}
+
+interface Agents {
+  src: AgentHandle;
+  dst: AgentHandle;
+}
+
+/**
+ * Ferry's source and destination agents. Both are restarted before every scenario (same data
+ * roots, ports, token and certificates) so each scenario's VmHWM is its own.
+ */
+export function ferryPeer(ctx: BenchContext, opts: { warmUp: boolean } = { warmUp: true }): Peer {
+  const dir = path.join(ctx.workDir, 'ferry');
+  let agents: Agents | undefined;
+  let ctl: CountingProxy | undefined;
+  let data: CountingProxy | undefined;
+  let client: AgentClient | undefined;
+  let runs = 0;
+  let code: FerryCode | undefined;
+
+  const stopAll = async (): Promise<void> => {
+    client?.close();
+    client = undefined;
+    if (agents) {
+      const a = agents;
+      agents = undefined;
+      await Promise.all([a.src.stop(), a.dst.stop()]);
+      ctx.untrackPid(a.src.pid);
+      ctx.untrackPid(a.dst.pid);
+    }
+  };
+
+  const restart = async (): Promise<Agents> => {
+    if (!agents) throw new Error('ferry agents not started');
+    client?.close();
+    const old = agents;
+    const [src, dst] = await Promise.all([agents.src.restart(), agents.dst.restart()]);
+    ctx.untrackPid(old.src.pid);
+    ctx.untrackPid(old.dst.pid);
+    agents = { src, dst };
+    ctx.trackPid(src.pid);
+    ctx.trackPid(dst.pid);
+    client = src.client({ timeoutMs: 3_600_000 });
+    await client.health();
+    return agents;
+  };
+
+  const replicate = async (
+    full: boolean,
+    onPoll?: (s: ReplicationStatus) => void,
+    volume = VOLUME,
+  ): Promise<ReplicationStatus> => {
+    if (!agents || !client || !ctl || !data) throw new Error('ferry peer not set up');
+    runs++;
+    return client.replicate(
+      {
+        id: `bench-${runs}`,
+        volume,
+        destination: {
+          url: `https://127.0.0.1:${ctl.port}`,
+          dataUrl: `https://127.0.0.1:${data.port}`,
+          token: agents.dst.token,
+          caCertPem: agents.dst.caCertPem,
+        },
+        mode: 'DisasterRecovery',
+        ...(full ? { full: true } : {}),
+      },
+      { pollMs: 20, ...(onPoll ? { onProgress: onPoll } : {}) },
+    );
+  };
+
+  return {
+    name: 'ferry',
+    async setup() {
+      mkdirSync(dir, { recursive: true });
+      code = freezeBuild(path.join(dir, 'code'));
+      ctx.log(`ferry agents run a frozen copy of dist/ (${code.gitDescribe}, digest ${code.distDigest})`);
+      const ca = await createCertAuthority(path.join(dir, 'ca'), 'ferry-bench-ca');
+      const [src, dst] = await Promise.all([
+        startAgent({ dir: path.join(dir, 'src'), name: 'source', ca, ferryBin: code.ferryBin }),
+        startAgent({ dir: path.join(dir, 'dst'), name: 'destination', ca, ferryBin: code.ferryBin }),
+      ]);
+      agents = { src, dst };
+      ctx.trackPid(src.pid);
+      ctx.trackPid(dst.pid);
+      ctl = await startCountingProxy(dst.port);
+      data = await startCountingProxy(dst.dataPort);
+      client = src.client({ timeoutMs: 3_600_000 });
+      const vol = await client.createVolume(VOLUME);
+      await client.createVolume(WARMUP_VOLUME);
+      ctx.sourceDir = vol.path;
+      if (path.resolve(vol.path) !== path.resolve(src.volumePath(VOLUME))) {
+        throw new Error(`agent put volume ${VOLUME} at ${vol.path}, expected ${src.volumePath(VOLUME)}`);
+      }
+    },
+    async run(s: ScenarioContext): Promise<PeerRun> {
+      const { src, dst } = await restart();
+      if (opts.warmUp) {
+        // A long-running agent has warm code and connections; a restarted one does not. Replicate
+        // 8 MiB of fresh data on another volume first, so the measured run finds the agents warm.
+        writeFileSync(
+          path.join(src.volumePath(WARMUP_VOLUME), 'warm.bin'),
+          new Keystream('warmup', `run-${runs}`).next(8 * MiB),
+        );
+        await replicate(false, undefined, WARMUP_VOLUME);
+      }
+      ctl!.reset();
+      data!.reset();
+      const before: [TreeSample, TreeSample] = [sampleTree(src.pid), sampleTree(dst.pid)];
+      let lastLog = nowSeconds();
+      const t0 = nowSeconds();
+      const status = await replicate(s.first, (st) => {
+        if (nowSeconds() - lastLog > 10) {
+          lastLog = nowSeconds();
+          ctx.log(
+            `  ferry ${st.phase}: ${st.bytesDone}/${st.bytesTotal} bytes, ${st.chunksSent} chunks sent`,
+          );
+        }
+      });
+      const wallSeconds = nowSeconds() - t0;
+      const after: [TreeSample, TreeSample] = [sampleTree(src.pid), sampleTree(dst.pid)];
+      const c = ctl!.counts();
+      const d = data!.counts();
+      const srcCpu = after[0].cpuSeconds - before[0].cpuSeconds;
+      const dstCpu = after[1].cpuSeconds - before[1].cpuSeconds;
+      const snap = status.snapshot;
+      return {
+        wallSeconds,
+        bytesSent: c.up + c.down + d.up + d.down,
+        cpuSeconds: round3(srcCpu + dstCpu),
+        peakRssBytes: Math.max(after[0].peakRssBytes, after[1].peakRssBytes),
+        details: {
+          warmedUp: opts.warmUp,
+          gitDescribe: code?.gitDescribe ?? '',
+          distDigest: code?.distDigest ?? '',
+          kind: status.kind,
+          wireControlUp: c.up,
+          wireControlDown: c.down,
+          wireDataUp: d.up,
+          wireDataDown: d.down,
+          agentBytesOnWire: status.bytesOnWire,
+          agentChunkBytesOnWire: status.chunkBytesOnWire,
+          bytesTotal: status.bytesTotal,
+          chunksTotal: status.chunksTotal,
+          chunksSent: status.chunksSent,
+          chunksSkipped: status.chunksSkipped,
+          agentDurationMs: status.durationMs ?? -1,
+          snapshotFilesRead: snap?.stats.filesRead ?? -1,
+          snapshotFilesReused: snap?.stats.filesReused ?? -1,
+          snapshotBytesRead: snap?.stats.bytesRead ?? -1,
+          snapshotDurationMs: snap?.stats.durationMs ?? -1,
+          sourceCpuSeconds: round3(srcCpu),
+          destinationCpuSeconds: round3(dstCpu),
+          sourcePeakRssBytes: after[0].peakRssBytes,
+          destinationPeakRssBytes: after[1].peakRssBytes,
+          sourceRchar: after[0].rchar - before[0].rchar,
+          sourceReadBytes: after[0].readBytes - before[0].readBytes,
+        },
+      };
+    },
+    async traceUnchangedReads(touchOne: () => number): Promise<ContentReads> {
+      const { src } = await restart();
+      let status: ReplicationStatus | undefined;
+      const reads = await traceFileReads(
+        src.pid,
+        `${ctx.sourceDir}/`,
+        path.join(dir, 'strace.log'),
+        async () => {
+          status = await replicate(false);
+        },
+      );
+      const selfReported = status?.snapshot?.stats.bytesRead;
+      const fileSize = touchOne();
+      await new Promise((r) => setTimeout(r, 1000));
+      const control = await traceFileReads(
+        src.pid,
+        `${ctx.sourceDir}/`,
+        path.join(dir, 'strace-control.log'),
+        async () => {
+          await replicate(false);
+        },
+      );
+      return {
+        bytes: reads.bytes,
+        files: reads.files,
+        control: { bytes: control.bytes, fileSize },
+        method: `strace -f -y of the source agent during a repeated unchanged replication: read/pread64/readv/preadv/preadv2 on files under the volume${selfReported !== undefined ? `; agent reports ${selfReported} bytes read by its snapshot` : ''}${reads.examples.length ? `; e.g. ${reads.examples.join(', ')}` : ''}`,
+      };
+    },
+    build: () => (code ? `${code.gitDescribe}, dist digest ${code.distDigest}` : undefined),
+    stop: stopAll,
+  };
+}

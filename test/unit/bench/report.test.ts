@@ -1,0 +1,153 @@
+import { parseArgs } from '../../../bench/args.js';
+import {
+  checkTargets,
+  formatBytes,
+  formatChecks,
+  formatTable,
+  incrementalBudget,
+  markdownTable,
+  padMarkdownTable,
+  renderSvg,
+  type MachineLimits,
+  type ResultRow,
+} from '../../../bench/report.js';
+
+const MiB = 1024 * 1024;
+const volume = 1024 * MiB;
+const row = (
+  scenario: string,
+  tool: string,
+  wallSeconds: number,
+  bytesSent: number,
+  changedBytes: number,
+): ResultRow => ({
+  scenario,
+  tool,
+  wallSeconds,
+  bytesSent,
+  changedBytes,
+  cpuSeconds: 1,
+  peakRssBytes: 100 * MiB,
+});
+const limits: MachineLimits = { sha256MBps: 2000, seqReadCachedMBps: 10000, seqReadColdMBps: null };
+
+describe('checkTargets', () => {
+  const rows = [
+    row('full', 'ferry', 1, volume, volume), // 1073 MB/s ≥ 1000
+    row('full', 'rsync', 2, volume, volume),
+    row('pages', 'ferry', 0.5, 20 * MiB, 10 * MiB), // budget 11 + 10.24 MiB
+    row('pages', 'rsync', 1, 12 * MiB, 10 * MiB),
+    row('unchanged', 'ferry', 0.3, 11 * MiB, 0), // budget 10.24 MiB: missed
+    row('unchanged', 'rsync', 0.2, 1000, 0), // slower than rsync: missed
+  ];
+  const checks = checkTargets(rows, {
+    volumeBytes: volume,
+    limits,
+    unchangedContentReads: { bytes: 0, files: 0, method: 'strace' },
+  });
+  const met = (prefix: string): boolean | null => checks.find((c) => c.target.startsWith(prefix))!.met;
+
+  it('uses 1.1 × changed + 1% of the volume as the byte budget', () => {
+    expect(incrementalBudget(10 * MiB, volume)).toBeCloseTo(11 * MiB + 0.01 * volume);
+    expect(met('pages: bytes')).toBe(true);
+    expect(met('unchanged: bytes')).toBe(false);
+  });
+  it('compares incremental wall time with rsync, not the full run', () => {
+    expect(met('pages: wall')).toBe(true);
+    expect(met('unchanged: wall')).toBe(false);
+    expect(checks.some((c) => c.target.startsWith('full: wall'))).toBe(false);
+  });
+  it('compares full throughput with half the hashing limit', () => {
+    expect(met('full replication')).toBe(true);
+    const slow = checkTargets([row('full', 'ferry', 2, volume, volume)], { volumeBytes: volume, limits });
+    expect(slow.find((c) => c.target.startsWith('full replication'))!.met).toBe(false);
+  });
+  it('reports unmeasured targets as null', () => {
+    const none = checkTargets([row('full', 'rsync', 1, volume, volume), row('pages', 'rsync', 1, 1, 1)], {
+      volumeBytes: volume,
+      limits,
+    });
+    expect(none.every((c) => c.met === null)).toBe(true);
+    expect(formatChecks(none)).toContain('[ -- ]');
+  });
+  it('passes the unchanged-reads target only at zero bytes', () => {
+    expect(met('an unchanged volume')).toBe(true);
+    const read = checkTargets(rows, {
+      volumeBytes: volume,
+      limits,
+      unchangedContentReads: { bytes: 4096, files: 1, method: 'strace' },
+    });
+    expect(read.find((c) => c.target.startsWith('an unchanged'))!.met).toBe(false);
+  });
+});
+
+describe('formatting', () => {
+  const rows = [
+    row('full', 'ferry', 1.5, 2 * MiB, 2 * MiB),
+    row('full', 'rsync', 3, 2 * MiB, 2 * MiB),
+    row('unchanged', 'ferry', 0.1, 500, 0),
+  ];
+  it('formats bytes in binary units', () => {
+    expect(formatBytes(512)).toBe('512 B');
+    expect(formatBytes(1536)).toBe('1.5 KiB');
+    expect(formatBytes(10 * MiB)).toBe('10.0 MiB');
+    expect(formatBytes(2048 * MiB)).toBe('2.00 GiB');
+  });
+  it('prints aligned rows with the ratio to rsync', () => {
+    const t = formatTable(rows).split('\n');
+    expect(t[0]).toMatch(/^scenario\s+tool\s+wall s\s+vs rsync/);
+    expect(t.find((l) => l.startsWith('full') && l.includes('ferry'))).toContain('0.50×');
+    expect(t.find((l) => l.startsWith('unchanged'))).toContain('–');
+    expect(t).toContain('');
+  });
+  it('renders markdown and svg', () => {
+    expect(markdownTable(rows).split('\n')).toHaveLength(5);
+    const svg = renderSvg(rows);
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.match(/<rect /g)!.length).toBeGreaterThanOrEqual(1 + 2 * rows.length);
+  });
+});
+
+describe('padMarkdownTable', () => {
+  it('pads every column to its widest cell (at least 3) with alignment rules, as Prettier does', () => {
+    expect(
+      padMarkdownTable(
+        ['a', 'value'],
+        [
+          ['long name', '1'],
+          ['x', '22'],
+        ],
+        [false, true],
+      ).split('\n'),
+    ).toEqual([
+      '| a         | value |',
+      '| :-------- | ----: |',
+      '| long name |     1 |',
+      '| x         |    22 |',
+    ]);
+  });
+});
+
+describe('parseArgs', () => {
+  it('defaults to 2 GiB and every tool', () => {
+    expect(parseArgs([])).toMatchObject({
+      sizeMiB: 2048,
+      tools: ['ferry', 'rsync', 'restic'],
+      keep: false,
+      save: true,
+    });
+  });
+  it('reads flags in both spellings', () => {
+    expect(parseArgs(['--size-mib', '64', '--tools=rsync,ferry', '--keep', '--no-save'])).toMatchObject({
+      sizeMiB: 64,
+      tools: ['ferry', 'rsync'],
+      keep: true,
+      save: false,
+    });
+  });
+  it('names bad input', () => {
+    expect(() => parseArgs(['--size-mib', 'x'])).toThrow('--size-mib must be an integer');
+    expect(() => parseArgs(['--tools', 'scp'])).toThrow('unknown tool "scp"');
+    expect(() => parseArgs(['--bogus'])).toThrow('unknown argument "--bogus"');
+  });
+});
