@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, readdirSync, lstatSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { Keystream, MiB } from './dataset.js';
-import { nowSeconds } from './measure.js';
+import { forEachFile, nowSeconds } from './measure.js';
 import type { MachineInfo, MachineLimits } from './report.js';
 
 function firstLine(cmd: string, args: string[]): string {
@@ -48,21 +47,25 @@ export function measureSha256(bytes = 1024 * MiB): number {
   return best;
 }
 
-/** Sequential 1 MiB reads of `file` from start to end, MB/s. */
-export function measureSequentialRead(file: string): number {
+/** Reads `file` from start to end in `buf`-sized reads; returns the bytes read. */
+function readWhole(file: string, buf: Buffer): number {
   const fd = openSync(file, 'r');
-  const buf = Buffer.allocUnsafe(MiB);
   let total = 0;
-  const t0 = nowSeconds();
   try {
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
+      if (n === 0) return total;
       total += n;
     }
   } finally {
     closeSync(fd);
   }
+}
+
+/** Sequential 1 MiB reads of `file` from start to end, MB/s. */
+export function measureSequentialRead(file: string): number {
+  const t0 = nowSeconds();
+  const total = readWhole(file, Buffer.allocUnsafe(MiB));
   return total / 1e6 / (nowSeconds() - t0);
 }
 
@@ -81,26 +84,7 @@ export function dropCaches(): boolean {
 export function warmTree(dir: string): number {
   const buf = Buffer.allocUnsafe(MiB);
   let total = 0;
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d)) {
-      const p = path.join(d, name);
-      const st = lstatSync(p);
-      if (st.isDirectory()) walk(p);
-      else if (st.isFile()) {
-        const fd = openSync(p, 'r');
-        try {
-          for (;;) {
-            const n = readSync(fd, buf, 0, buf.length, null);
-            if (n === 0) break;
-            total += n;
-          }
-        } finally {
-          closeSync(fd);
-        }
-      }
-    }
-  };
-  walk(dir);
+  forEachFile(dir, (file) => (total += readWhole(file, buf)));
   return total;
 }
 

@@ -288,19 +288,21 @@ export async function startCountingProxy(
   };
 }
 
+/** Calls `fn` with the path and stats of every regular file under `dir` (symlinks not followed). */
+export function forEachFile(dir: string, fn: (file: string, size: number) => void): void {
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    const st = lstatSync(p);
+    if (st.isDirectory()) forEachFile(p, fn);
+    else if (st.isFile()) fn(p, st.size);
+  }
+}
+
 /** Total size in bytes of the regular files under `dir` (apparent sizes, like `du -sb`). */
 export function treeBytes(dir: string): number {
   let total = 0;
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d)) {
-      const p = path.join(d, name);
-      const st = lstatSync(p);
-      if (st.isDirectory()) walk(p);
-      else if (st.isFile()) total += st.size;
-    }
-  };
   try {
-    if (statSync(dir).isDirectory()) walk(dir);
+    if (statSync(dir).isDirectory()) forEachFile(dir, (_file, size) => (total += size));
   } catch {
     return 0;
   }
