@@ -125,9 +125,19 @@ export async function agentMain(argv: string[]): Promise<number> {
     return 2;
   }
   const log = jsonLogger();
-  const token = (await fs.promises.readFile(flags.tokenFile, 'utf8')).trim();
+  let token: string;
+  let tlsCert: Buffer;
+  let tlsKey: Buffer;
+  try {
+    token = (await readFlagFile('--token-file', flags.tokenFile)).toString('utf8').trim();
+    tlsCert = await readFlagFile('--tls-cert', flags.tlsCert);
+    tlsKey = await readFlagFile('--tls-key', flags.tlsKey);
+  } catch (err) {
+    process.stderr.write(`ferry agent: ${(err as Error).message}\n`);
+    return 2;
+  }
   if (!token) {
-    process.stderr.write(`ferry agent: token file ${flags.tokenFile} is empty\n`);
+    process.stderr.write(`ferry agent: --token-file ${flags.tokenFile}: the file is empty\n`);
     return 2;
   }
   const agent = await Agent.start({
@@ -136,8 +146,8 @@ export async function agentMain(argv: string[]): Promise<number> {
     port: flags.port,
     dataPort: flags.dataPort,
     token,
-    tlsCert: await fs.promises.readFile(flags.tlsCert),
-    tlsKey: await fs.promises.readFile(flags.tlsKey),
+    tlsCert,
+    tlsKey,
     retain: flags.retain,
     snapshotRetain: flags.snapshotRetain,
     fsync: flags.fsync,
@@ -167,4 +177,15 @@ export async function agentMain(argv: string[]): Promise<number> {
   await agent.close();
   log('info', 'agent stopped');
   return 0;
+}
+
+/** Reads the file a flag names; an error names the flag, the path and the reason. */
+async function readFlagFile(flag: string, file: string): Promise<Buffer> {
+  try {
+    return await fs.promises.readFile(file);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.message;
+    throw new Error(`${flag} ${file}: ${why}`);
+  }
 }
