@@ -15,20 +15,28 @@
 // that changes while being read is recorded as read (its size is the bytes chunked) and marked racy.
 // Device files, FIFOs and sockets are skipped and listed in the result; a symlink whose target
 // leaves the volume makes the snapshot fail (the destination would refuse it anyway).
+//
+// Reading, chunking, hashing and storing file contents is ingest.ts (reused 8 MiB-block buffers,
+// synchronous calls for small files, a read/cut/hash/write pipeline with a hash worker thread for
+// large ones, no per-chunk copy for chunks the store has or that are stored raw); see its header
+// for the profile that motivated it.
+//
+// Streaming hook: `onChunk` (SnapshotOptions, and TakeOptions in volumes.ts) is called once per
+// distinct chunk of the files this snapshot reads — { hash, size, stored } — as soon as the chunk
+// is readable from the store, so the transfer can send chunks while the walk goes on. Chunks of
+// files reused from the parent are not reported.
 import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldNow } from 'node:timers/promises';
 import type { Chunker } from './chunker.js';
-import { chunkFile } from './chunker.js';
 import type { ChunkStore, Pin } from './chunk-store.js';
 import { AgentError } from './errors.js';
-import { hashHex } from './hash.js';
-import type { ChunkRef, Entry, FileEntry, Manifest } from './manifest.js';
+import type { ChunkEvent } from './ingest.js';
+import { Ingest } from './ingest.js';
+import type { Entry, FileEntry, Manifest } from './manifest.js';
 import { symlinkEscape } from './manifest.js';
 
 export const RACY_MARGIN_MS = 100;
-/** Bytes of new chunks being compressed/written concurrently while the walk continues. */
-const MAX_INFLIGHT_BYTES = 32 * 1024 * 1024;
 
 export interface SnapshotProgress {
   filesSeen: number;
@@ -47,8 +55,20 @@ export interface SnapshotOptions {
   /** Try compression for new chunks (kept only when it saves >= 10%). */
   compress?: boolean;
   onProgress?: (p: SnapshotProgress) => void;
+  /**
+   * Streaming hook: called once per distinct chunk of the files this snapshot reads, as soon as
+   * the chunk is in the store (ChunkStore.readStored works on it from inside the callback on).
+   * `stored` is true when this snapshot wrote it (absent before, or drifted in full mode), false
+   * when the store already had it. Chunks of files reused from the parent are not reported (the
+   * parent's manifest lists them). Calls arrive in file order except that chunks compressed on
+   * the thread pool may be reported a little after chunks cut later. Must not throw; it runs
+   * synchronously inside the read loop, so keep it cheap (queue the hash, do the work elsewhere).
+   */
+  onChunk?: (c: ChunkEvent) => void;
   signal?: AbortSignal;
 }
+
+export type { ChunkEvent } from './ingest.js';
 
 export interface SnapshotStats {
   files: number;
@@ -93,6 +113,7 @@ export async function takeSnapshot(
     skipped: [],
     durationMs: 0,
   };
+  let sinceYield = 0;
   const progress: SnapshotProgress = { filesSeen: 0, filesRead: 0, bytesRead: 0 };
   const racyCutoffNs = BigInt(started - RACY_MARGIN_MS) * 1_000_000n;
   const parentFiles = new Map<string, FileEntry>();
@@ -104,39 +125,23 @@ export async function takeSnapshot(
     throw new AgentError(400, 'unsafe_volume', `volume ${opts.volume} is not a directory`, false);
 
   const entries: Entry[] = [];
-  const inflight = new Set<Promise<void>>();
-  let inflightBytes = 0;
-  let failure: unknown = null;
-  let sinceYield = 0;
-
-  const tryCompress = opts.compress ?? true;
-  const store1 = (hex: string, raw: Buffer): void => {
-    inflightBytes += raw.length;
-    const p = store
-      .put(hex, raw, { compress: tryCompress, pin, verify: opts.full })
-      .then(
-        (r) => {
-          if (r.written) {
-            stats.chunksNew++;
-            stats.bytesStored += r.storedBytes;
-            if (r.compressed) stats.chunksCompressed++;
-          }
-        },
-        (err: unknown) => {
-          failure ??= err;
-        },
-      )
-      .finally(() => {
-        inflightBytes -= raw.length;
-        inflight.delete(p);
-      });
-    inflight.add(p);
-  };
+  const ingest = new Ingest({
+    store,
+    chunker,
+    pin,
+    full: opts.full,
+    compress: opts.compress ?? true,
+    ...(opts.onChunk ? { onChunk: opts.onChunk } : {}),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onBytes: (n) => {
+      progress.bytesRead += n;
+    },
+  });
 
   const readFile = async (abs: string, rel: string, st: fs.BigIntStats): Promise<FileEntry> => {
-    const fh = await fs.promises.open(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
-      const before = await fh.stat({ bigint: true });
+      const before = fs.fstatSync(fd, { bigint: true });
       if (!before.isFile() || before.ino !== st.ino) {
         throw new AgentError(
           409,
@@ -145,20 +150,8 @@ export async function takeSnapshot(
           true,
         );
       }
-      const chunks: ChunkRef[] = [];
-      const size = await chunkFile(fh, chunker, async (chunk) => {
-        const hex = hashHex(chunk);
-        chunks.push([hex, chunk.length]);
-        progress.bytesRead += chunk.length;
-        if (store.has(hex) && !opts.full) {
-          pin.add(hex);
-        } else {
-          store1(hex, Buffer.from(chunk));
-          if (inflightBytes > MAX_INFLIGHT_BYTES) await Promise.race(inflight);
-        }
-        if (failure) throw failure;
-      });
-      const after = await fh.stat({ bigint: true });
+      const { size, chunks } = await ingest.file(fd, Number(before.size));
+      const after = fs.fstatSync(fd, { bigint: true });
       const racy =
         after.mtimeNs !== before.mtimeNs ||
         after.size !== before.size ||
@@ -186,7 +179,7 @@ export async function takeSnapshot(
             }),
       };
     } finally {
-      await fh.close();
+      fs.closeSync(fd);
     }
   };
 
@@ -207,7 +200,7 @@ export async function takeSnapshot(
       if (++sinceYield >= 512) {
         sinceYield = 0;
         await yieldNow();
-      }
+      } else await ingest.maybeYield();
       if (st.isDirectory()) {
         entries.push({ path: rel, type: 'dir', mode: Number(st.mode) & 0o7777 });
         stats.dirs++;
@@ -242,10 +235,14 @@ export async function takeSnapshot(
 
   try {
     await walk(volumeDir, '');
-  } finally {
-    await Promise.allSettled([...inflight]);
+  } catch (err) {
+    await ingest.settle();
+    throw err;
   }
-  if (failure) throw failure;
+  await ingest.finish();
+  stats.chunksNew = ingest.counters.chunksNew;
+  stats.bytesStored = ingest.counters.bytesStored;
+  stats.chunksCompressed = ingest.counters.chunksCompressed;
   const byPath = new Map(entries.map((e) => [e.path, e]));
   for (const e of entries) {
     if (e.type !== 'symlink') continue;

@@ -11,7 +11,7 @@ import { AgentError, badRequest, notFound } from './errors.js';
 import { KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from './fs-util.js';
 import type { Manifest } from './manifest.js';
 import { isVolumeName, manifestChunks, manifestStats } from './manifest.js';
-import type { SnapshotProgress, SnapshotStats } from './snapshot.js';
+import type { ChunkEvent, SnapshotProgress, SnapshotStats } from './snapshot.js';
 import { takeSnapshot } from './snapshot.js';
 
 export interface SnapshotSummary {
@@ -44,6 +44,8 @@ export interface TakeOptions {
   full?: boolean;
   parent?: string;
   onProgress?: (p: SnapshotProgress) => void;
+  /** Streaming hook, see SnapshotOptions.onChunk: each distinct chunk read, once it is in the store. */
+  onChunk?: (c: ChunkEvent) => void;
   signal?: AbortSignal;
 }
 
@@ -185,6 +187,7 @@ export class SnapshotManager {
           pin,
           compress: this.opts.compress,
           ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+          ...(opts.onChunk ? { onChunk: opts.onChunk } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
         });
         const ms = manifestStats(manifest);

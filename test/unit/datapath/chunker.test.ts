@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
-import { Chunker, CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, chunkFile } from '../../../datapath/chunker.js';
+import type { ChunkerParams } from '../../../datapath/chunker.js';
+import { Chunker, CHUNK_AVG, CHUNK_MAX, CHUNK_MIN } from '../../../datapath/chunker.js';
 
 /** Deterministic pseudo-random bytes (so the test is reproducible). */
 function bytes(n: number, seed: string): Buffer {
@@ -96,25 +97,32 @@ describe('Chunker (FastCDC)', () => {
     expect(after.filter((h) => before.has(h)).length / after.length).toBeLessThan(0.1);
   });
 
-  it('chunkFile streams to the same boundaries as split, with bounded reads', async () => {
-    let pos = 0;
-    const reads: number[] = [];
-    const handle = {
-      read: async (buf: Buffer, off: number, len: number) => {
-        const n = Math.min(len, data.length - pos, 1_000_003);
-        data.copy(buf, off, pos, pos + n);
-        pos += n;
-        reads.push(n);
-        return { bytesRead: n };
-      },
-    };
-    const sizes: number[] = [];
-    const total = await chunkFile(handle, chunker, (c) => {
-      sizes.push(c.length);
-    });
-    expect(total).toBe(data.length);
-    expect(sizes).toEqual(chunker.split(data));
-    expect(Math.max(...reads)).toBeLessThanOrEqual(1_000_003);
+  it('cuts exactly where the original (un-unrolled) loop cut: golden boundaries', () => {
+    // digests of the chunk size lists produced by the plain one-byte-per-iteration loop this
+    // chunker shipped with; changing a boundary would make existing stores dedupe worse
+    const mixed = Buffer.concat([
+      data.subarray(0, 1 << 20),
+      Buffer.alloc(700_000),
+      Buffer.from('abc'.repeat(100000)),
+      data.subarray(1 << 20, 3 << 20),
+    ]);
+    const golden: Array<[ChunkerParams | undefined, Buffer, number, string]> = [
+      [undefined, data, 114, '2a34aed05c1268b2'],
+      [undefined, mixed, 48, '59e5ac615f7a94a0'],
+      [{ min: 64, avg: 256, max: 1024 }, data, 28724, '4259954e7c781240'],
+      [{ min: 64, avg: 256, max: 1024 }, mixed, 11759, 'bb16ab1ab124f02b'],
+      [{ min: 1, avg: 2, max: 7 }, data, 2243790, 'b7abaa66fb10f150'],
+      [{ min: 1, avg: 2, max: 7 }, mixed, 1041353, 'f7f805a9d0bb25fb'],
+      [{ min: 4096, avg: 8192, max: 65536 }, data, 871, '9b316e729f9ac06f'],
+      [{ min: 4096, avg: 8192, max: 65536 }, mixed, 342, '46dd53882af2541b'],
+    ];
+    for (const [params, input, count, digest] of golden) {
+      const sizes = new Chunker(params).split(input);
+      expect([
+        sizes.length,
+        crypto.createHash('sha256').update(sizes.join(',')).digest('hex').slice(0, 16),
+      ]).toEqual([count, digest]);
+    }
   });
 
   it('rejects impossible parameters', () => {

@@ -5,6 +5,8 @@ import path from 'node:path';
 import { Chunker } from '../../../datapath/chunker.js';
 import { ChunkStore } from '../../../datapath/chunk-store.js';
 import type { FileEntry, Manifest } from '../../../datapath/manifest.js';
+import { hashHex } from '../../../datapath/hash.js';
+import type { ChunkEvent } from '../../../datapath/snapshot.js';
 import { RACY_MARGIN_MS, takeSnapshot } from '../../../datapath/snapshot.js';
 
 let root: string;
@@ -86,6 +88,66 @@ describe('takeSnapshot', () => {
     const { stats, manifest } = await snap('s1', null);
     expect(stats.skipped).toEqual([{ path: 'pipe', type: 'fifo' }]);
     expect(manifest.entries.some((e) => e.path === 'pipe')).toBe(false);
+  });
+
+  it('streams each distinct chunk of the files it reads through onChunk, once it is stored', async () => {
+    fs.writeFileSync(path.join(vol, 'big.bin'), crypto.randomBytes(3 << 20)); // read asynchronously
+    await settle();
+    const events: ChunkEvent[] = [];
+    const pin = store.pin();
+    const { manifest, stats } = await takeSnapshot(vol, {
+      id: 's1',
+      volume: 'vol',
+      full: false,
+      parent: null,
+      store,
+      chunker: new Chunker(),
+      pin,
+      onChunk: (c) => {
+        expect(store.readStored(c.hash).length).toBeGreaterThan(0);
+        events.push(c);
+      },
+    });
+    const all = new Map(
+      manifest.entries.flatMap((e) => (e.type === 'file' ? e.chunks : [])).map(([h, n]) => [h, n]),
+    );
+    expect(events.map((e) => e.hash).sort()).toEqual([...all.keys()].sort());
+    expect(events.filter((e) => e.stored).length).toBe(stats.chunksNew);
+    expect(stats.chunksNew).toBe(store.count);
+    for (const e of events) expect(e.size).toBe(all.get(e.hash));
+    // incremental: only the changed file's chunks are reported
+    store.ref(all.keys());
+    store.release(pin);
+    fs.appendFileSync(path.join(vol, 'b.txt'), 'more');
+    await settle();
+    const later: ChunkEvent[] = [];
+    const pin2 = store.pin();
+    const second = await takeSnapshot(vol, {
+      id: 's2',
+      volume: 'vol',
+      full: false,
+      parent: manifest,
+      store,
+      chunker: new Chunker(),
+      pin: pin2,
+      onChunk: (c) => later.push(c),
+    });
+    store.release(pin2);
+    const b = second.manifest.entries.find((e) => e.path === 'b.txt') as FileEntry;
+    expect(later.map((e) => e.hash).sort()).toEqual([...new Set(b.chunks.map((c) => c[0]))].sort());
+  });
+
+  it('full mode rewrites a chunk whose stored copy has drifted', async () => {
+    await settle();
+    const first = await snap('s1', null);
+    const a = first.manifest.entries.find((e) => e.path === 'd/a.bin') as FileEntry;
+    const loc = store.locate(a.chunks[0]![0])!;
+    const fd = fs.openSync(loc.file, 'r+');
+    fs.writeSync(fd, Buffer.from([1, 2, 3, 4]), 0, 4, loc.storedOffset + 10);
+    fs.closeSync(fd);
+    const full = await snap('s2', first.manifest, true);
+    expect(full.stats.chunksNew).toBe(1);
+    expect(hashHex(await store.readRaw(a.chunks[0]![0]))).toBe(a.chunks[0]![0]);
   });
 
   it('refuses a volume holding a symlink that escapes it', async () => {

@@ -1,0 +1,189 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Chunker } from '../../../datapath/chunker.js';
+import { ChunkStore } from '../../../datapath/chunk-store.js';
+import { hashHex } from '../../../datapath/hash.js';
+import { hashRanges } from '../../../datapath/hash-worker.js';
+import type { ChunkEvent } from '../../../datapath/ingest.js';
+import { BLOCK_SIZE, Ingest, SYNC_READ_MAX } from '../../../datapath/ingest.js';
+
+let dir: string;
+let store: ChunkStore;
+beforeEach(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-ingest-'));
+  store = await ChunkStore.open(path.join(dir, 'chunks'), { maxChunkSize: 256 * 1024, packBytes: 4 << 20 });
+});
+afterEach(() => {
+  store.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Deterministic incompressible bytes. */
+function keystream(n: number, seed: string): Buffer {
+  const key = crypto.createHash('sha256').update(seed).digest();
+  return crypto.createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(n));
+}
+
+/** The reference: Chunker.split over the whole file in memory, and each chunk's hash. */
+function reference(data: Buffer): Array<[string, number]> {
+  const out: Array<[string, number]> = [];
+  let off = 0;
+  for (const s of new Chunker().split(data)) {
+    out.push([hashHex(data.subarray(off, off + s)), s]);
+    off += s;
+  }
+  return out;
+}
+
+async function ingestFile(
+  data: Buffer,
+  opts: { hashWorker?: boolean; compress?: boolean; onChunk?: (c: ChunkEvent) => void } = {},
+) {
+  const file = path.join(dir, `f-${crypto.randomBytes(4).toString('hex')}`);
+  fs.writeFileSync(file, data);
+  const ingest = new Ingest({
+    store,
+    chunker: new Chunker(),
+    pin: store.pin(),
+    full: false,
+    compress: opts.compress ?? true,
+    ...(opts.hashWorker === undefined ? {} : { hashWorker: opts.hashWorker }),
+    ...(opts.onChunk ? { onChunk: opts.onChunk } : {}),
+  });
+  const fd = fs.openSync(file, 'r');
+  try {
+    const r = await ingest.file(fd, data.length);
+    await ingest.finish();
+    return { ...r, counters: ingest.counters };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+describe('Ingest (the snapshot read path)', () => {
+  const MAX = 256 * 1024;
+  const cases: Array<[string, () => Buffer]> = [
+    ['empty', () => Buffer.alloc(0)],
+    ['one byte', () => Buffer.from('x')],
+    ['a small file', () => keystream(40_000, 'small')],
+    ['exactly the sync-read limit', () => keystream(SYNC_READ_MAX, 'sync')],
+    ['just over the sync-read limit', () => keystream(SYNC_READ_MAX + 1, 'sync+1')],
+    ['exactly one block', () => keystream(BLOCK_SIZE, 'block')],
+    ['one block plus less than max', () => keystream(BLOCK_SIZE + 1000, 'block+')],
+    ['three blocks and a bit', () => keystream(3 * BLOCK_SIZE + MAX + 17, 'blocks')],
+    [
+      'zeros (max-size chunks straddling blocks) between random runs',
+      () => Buffer.concat([keystream(5_000_000, 'a'), Buffer.alloc(9_000_000), keystream(3_000_000, 'b')]),
+    ],
+  ];
+  for (const hashWorker of [true, false]) {
+    for (const [name, make] of cases) {
+      it(`cuts ${name} exactly like Chunker.split (hash worker ${hashWorker ? 'on' : 'off'})`, async () => {
+        const data = make();
+        const r = await ingestFile(data, { hashWorker });
+        expect(r.size).toBe(data.length);
+        expect(r.chunks).toEqual(reference(data));
+        for (const [h] of r.chunks) expect(hashHex(await store.readRaw(h))).toBe(h);
+      });
+    }
+  }
+
+  it('onChunk reports each distinct chunk once, readable from the store, and exactly the chunks stored', async () => {
+    const data = Buffer.concat([
+      keystream(2_000_000, 'x'),
+      Buffer.from('compressible text '.repeat(20_000)),
+      keystream(2_000_000, 'x'), // repeats the first part: deduplicated
+      keystream(12_000_000, 'y'),
+    ]);
+    const before = store.count;
+    const seen: ChunkEvent[] = [];
+    const r = await ingestFile(data, {
+      onChunk: (c) => {
+        expect(hashHex(store.readStored(c.hash).subarray(1)).length).toBe(64);
+        expect(store.has(c.hash)).toBe(true);
+        seen.push(c);
+      },
+    });
+    const distinct = new Map(r.chunks);
+    expect(seen.length).toBe(distinct.size);
+    expect(new Set(seen.map((c) => c.hash))).toEqual(new Set(distinct.keys()));
+    for (const c of seen) expect(c.size).toBe(distinct.get(c.hash));
+    expect(seen.filter((c) => c.stored).length).toBe(store.count - before);
+    expect(r.counters.chunksNew).toBe(store.count - before);
+    expect(r.counters.chunksCompressed).toBeGreaterThan(0);
+    // the same content again: everything is already there, nothing is written
+    const again: ChunkEvent[] = [];
+    const r2 = await ingestFile(data, { onChunk: (c) => again.push(c) });
+    expect(r2.chunks).toEqual(r.chunks);
+    expect(again.length).toBe(distinct.size);
+    expect(again.every((c) => !c.stored)).toBe(true);
+    expect(r2.counters.chunksNew).toBe(0);
+  });
+
+  it('a large file mixing compressible and incompressible chunks does not scatter packs', async () => {
+    store.close();
+    store = await ChunkStore.open(path.join(dir, 'chunks2'), { maxChunkSize: 256 * 1024 });
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 40; i++) {
+      parts.push(keystream(300_000, `mix${i}`), Buffer.from(`line ${i} of some text\n`.repeat(15_000)));
+    }
+    const data = Buffer.concat(parts);
+    const r = await ingestFile(data);
+    expect(r.chunks).toEqual(reference(data));
+    expect(r.counters.chunksCompressed).toBeGreaterThan(10);
+    // compressed chunks are appended while a raw batch is being written: they share one other pack
+    expect(fs.readdirSync(path.join(dir, 'chunks2', 'packs')).length).toBeLessThanOrEqual(2);
+  });
+
+  it('hashRanges on the worker matches inline hashing', async () => {
+    const buf = Buffer.from(new SharedArrayBuffer(1 << 20));
+    keystream(1 << 20, 'h').copy(buf);
+    const cuts = Int32Array.from([0, 1000, 1000, 70_000, 70_000, 1 << 20]);
+    const want = [0, 2, 4].map((i) => hashHex(buf.subarray(cuts[i], cuts[i + 1])));
+    expect(await hashRanges(buf, cuts, false)).toEqual(want);
+    expect(await hashRanges(buf, cuts, true)).toEqual(want);
+  });
+});
+
+describe('ChunkStore.appendRawBatch', () => {
+  it('async: a busy pack gets no other writer; chunks appear when the write lands', async () => {
+    const a = keystream(100_000, 'async-a');
+    const b = keystream(100_000, 'async-b');
+    const pending = store.appendRawBatchAsync([{ hex: hashHex(a), raw: a }]);
+    expect(store.has(hashHex(a))).toBe(false); // not visible before it is written
+    await store.put(hashHex(b), b); // a concurrent appender
+    expect(await pending).toEqual([hashHex(a)]);
+    const la = store.locate(hashHex(a))!;
+    const lb = store.locate(hashHex(b))!;
+    expect(la.file).not.toBe(lb.file); // b went to a new pack while a's was busy
+    expect((await store.readRaw(hashHex(a))).equals(a)).toBe(true);
+    store.close();
+    store = await ChunkStore.open(path.join(dir, 'chunks'), { maxChunkSize: 256 * 1024, packBytes: 4 << 20 });
+    expect(store.count).toBe(2);
+    expect((await store.readRaw(hashHex(b))).equals(b)).toBe(true);
+  });
+
+  it('writes raw records in one pass across pack rotations, skips duplicates, and survives reopen and a torn tail', async () => {
+    const items = Array.from({ length: 40 }, (_, i) => keystream(200_000 + i, `r${i}`)).map((raw) => ({
+      hex: hashHex(raw),
+      raw,
+    }));
+    const written = store.appendRawBatch([...items, items[0]!]);
+    expect(written).toEqual(items.map((i) => i.hex));
+    expect(store.appendRawBatch(items.slice(0, 3))).toEqual([]);
+    const packs = new Set(items.map((i) => store.locate(i.hex)!.file));
+    expect(packs.size).toBeGreaterThan(1); // 8 MB over 4 MiB packs
+    for (const i of items) expect((await store.readRaw(i.hex)).equals(i.raw)).toBe(true);
+    store.close();
+    // tear the last record of the last pack
+    const last = store.locate(items.at(-1)!.hex)!;
+    fs.truncateSync(last.file, last.storedOffset + 1000);
+    store = await ChunkStore.open(path.join(dir, 'chunks'), { maxChunkSize: 256 * 1024, packBytes: 4 << 20 });
+    expect(store.count).toBe(items.length - 1);
+    expect(store.has(items.at(-1)!.hex)).toBe(false);
+    for (const i of items.slice(0, -1)) expect((await store.readRaw(i.hex)).equals(i.raw)).toBe(true);
+    expect(fs.statSync(last.file).size).toBe(last.offset);
+  });
+});
