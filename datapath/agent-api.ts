@@ -24,6 +24,9 @@
 //   POST   /v1/standby/:volume/commit?retain=N&full=1 manifest JSON (Content-Encoding: br|gzip|deflate
 //                                                    allowed; X-Ferry-Session) → CommitResult
 //                                                    409 missing_chunks {details:{missing, missingCount}}
+//                                                    body may instead be a ManifestDelta {…header, base, ops}
+//                                                    against restore point `base` (manifest-delta.ts);
+//                                                    409 unknown_base when this agent lacks it
 //   POST   /v1/standby/:volume/promote                {restorePoint?, target?} → PromoteResult
 // Data port (default 9010): the bulk chunk protocol of wire.ts (/v1/chunks/have, /v1/chunks),
 // plus /healthz. Errors everywhere: {error: {code, message, retryable, details?}}; 401 bodies are
@@ -49,6 +52,8 @@ export interface AgentInfo {
   limits: Limits;
   retain: number;
   fsync: boolean;
+  /** Whether chunks are compressed where it pays. */
+  compress: boolean;
   startedAt: string;
 }
 
@@ -124,6 +129,8 @@ export interface ReplicationStatus {
   chunksSent: number;
   /** Chunks the destination already had. */
   chunksSkipped: number;
+  /** Of the chunks sent, those sent as sub-chunk deltas against chunks the destination held. */
+  chunksDelta: number;
   /** Every byte sent to the destination: queries, chunk frames (compressed), manifest. */
   bytesOnWire: number;
   /** Of which chunk payload (stored form). */

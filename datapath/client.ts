@@ -23,6 +23,7 @@ import type {
   VolumeInfo,
 } from './agent-api.js';
 import type { ErrorBody } from './errors.js';
+import type { ManifestDelta } from './manifest-delta.js';
 import type { ReceiveResult } from './receive.js';
 import { SESSION_HEADER } from './wire.js';
 
@@ -328,10 +329,12 @@ export class AgentClient {
   /**
    * Commits a manifest as the new restore point of standby `volume` (low level: replications do
    * this themselves). Sends it Brotli-compressed; returns the commit result and the bytes sent.
+   * A ManifestDelta (manifest-delta.ts) against a restore point the destination holds is accepted
+   * too; one against a base it lacks fails with AgentApiError code unknown_base.
    */
   async commitStandby(
     volume: string,
-    manifest: Manifest,
+    manifest: Manifest | ManifestDelta,
     opts: { retain?: number; full?: boolean; session?: string; signal?: AbortSignal } = {},
   ): Promise<{ result: CommitResult; bytesSent: number }> {
     const raw = Buffer.from(JSON.stringify(manifest));

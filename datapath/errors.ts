@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'missing_chunks'
+  | 'unknown_base'
   | 'unsafe_volume'
   | 'interrupted'
   | 'unavailable'

@@ -181,9 +181,11 @@ function isMode(v: unknown): v is number {
 /**
  * Validates an untrusted manifest and returns a clean copy (unknown fields dropped). Throws an
  * AgentError naming the offending field and value: 400 invalid_manifest, or 413 too_large for a
- * bound exceeded.
+ * bound exceeded. Entry objects in `trusted` (those of an already validated manifest, which a
+ * manifest delta copies) are taken as they are after checking their path is unique and its parent
+ * a directory listed earlier.
  */
-export function validateManifest(input: unknown, limits: Limits): Manifest {
+export function validateManifest(input: unknown, limits: Limits, trusted?: ReadonlySet<unknown>): Manifest {
   if (!isObject(input)) throw invalidManifest('manifest must be a JSON object');
   if (input.version !== 1)
     throw invalidManifest(`version ${describe(input.version)}: only version 1 is supported`);
@@ -214,6 +216,22 @@ export function validateManifest(input: unknown, limits: Limits): Manifest {
   const symlinks: SymlinkEntry[] = [];
   input.entries.forEach((raw: unknown, i: number) => {
     const at = `entries[${i}]`;
+    if (trusted?.has(raw)) {
+      // an entry object of a manifest validated before (a manifest delta's base): its fields are
+      // known good; only its place in this manifest (unique path, parent directory) is checked
+      const e = raw as Entry;
+      if (byPath.has(e.path)) throw invalidManifest(`${at}.path ${describe(e.path)}: duplicate path`);
+      const cut = e.path.lastIndexOf('/');
+      if (cut >= 0 && byPath.get(e.path.slice(0, cut))?.type !== 'dir') {
+        throw invalidManifest(
+          `${at}.path ${describe(e.path)}: parent ${describe(e.path.slice(0, cut))} is not a directory listed earlier`,
+        );
+      }
+      byPath.set(e.path, e);
+      entries.push(e);
+      if (e.type === 'symlink') symlinks.push(e);
+      return;
+    }
     if (!isObject(raw)) throw invalidManifest(`${at}: must be an object`);
     const p = raw.path;
     const problem = pathProblem(p, limits.maxPathLength);

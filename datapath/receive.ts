@@ -3,9 +3,15 @@
 // configured chunk limit) and its SHA-256 compared with the name it was sent under before it is
 // stored; the first mismatch stops the upload with 422 naming the chunk. Chunks verified before
 // the mismatch are kept (their content is correct by construction).
+//
+// A frame may instead carry a sub-chunk delta (delta.ts, encoding byte 0x02): the chunk is rebuilt
+// from base chunks this store holds, and the rebuilt bytes must hash to the frame's name (else 422,
+// as for a whole chunk). A delta naming a base this store lacks is skipped, not refused: its hash
+// is listed in `needWhole` so the sender sends that chunk whole.
 import type { ChunkStore, Pin } from './chunk-store.js';
 import { decodeChunk } from './chunk-codec.js';
-import { badRequest, hashMismatch, tooLarge } from './errors.js';
+import { applyDelta, deltaBases, ENC_DELTA } from './delta.js';
+import { AgentError, badRequest, hashMismatch, tooLarge } from './errors.js';
 import { HASH_BYTES, hashHex } from './hash.js';
 import type { Limits } from './limits.js';
 import { ByteQueue, FRAME_HEADER } from './wire.js';
@@ -40,15 +46,24 @@ export interface ReceiveResult {
   stored: number;
   duplicates: number;
   bytes: number;
+  /** Chunks received as deltas and rebuilt. */
+  deltas: number;
+  /** Chunks sent as deltas against bases this store lacks: send them whole. */
+  needWhole: string[];
 }
 
 export async function receiveChunks(
   store: ChunkStore,
   body: AsyncIterable<Buffer>,
-  opts: { pin?: Pin; limits: Limits; onChunk?: (storedBytes: number, wasNew: boolean) => void },
+  opts: {
+    pin?: Pin;
+    limits: Limits;
+    compress?: boolean;
+    onChunk?: (storedBytes: number, wasNew: boolean) => void;
+  },
 ): Promise<ReceiveResult> {
   const q = new ByteQueue();
-  const res: ReceiveResult = { received: 0, stored: 0, duplicates: 0, bytes: 0 };
+  const res: ReceiveResult = { received: 0, stored: 0, duplicates: 0, bytes: 0, deltas: 0, needWhole: [] };
   const maxRaw = opts.limits.maxChunkSize;
   let header: { hash: Buffer; rawLen: number; storedLen: number } | null = null;
   let total = 0;
@@ -77,6 +92,42 @@ export async function receiveChunks(
       const { hash, rawLen } = header;
       header = null;
       const expected = hash.toString('hex');
+      if (stored[0] === ENC_DELTA) {
+        const names = deltaBases(stored, expected);
+        if (!names.every((b) => store.has(b))) {
+          res.needWhole.push(expected);
+          res.bytes += stored.length;
+          continue;
+        }
+        for (const b of names) opts.pin?.add(b);
+        const bases: Buffer[] = [];
+        for (const b of names) bases.push(await store.readRaw(b));
+        let raw: Buffer;
+        try {
+          raw = applyDelta(stored, bases, rawLen, expected);
+        } catch (err) {
+          // A drifted (corrupt) base rebuilds the wrong bytes through no fault of the sender:
+          // re-verify the bases; if one is bad (now dropped) ask for the chunk whole instead.
+          if (!(err instanceof AgentError && err.code === 'hash_mismatch')) throw err;
+          let drifted = false;
+          for (const b of names) if (!(await store.verify(b))) drifted = true;
+          if (!drifted) throw err;
+          res.needWhole.push(expected);
+          res.bytes += stored.length;
+          continue;
+        }
+        const { written } = await store.put(expected, raw, {
+          compress: opts.compress ?? true,
+          ...(opts.pin ? { pin: opts.pin } : {}),
+        });
+        res.received++;
+        res.deltas++;
+        res.bytes += stored.length;
+        if (written) res.stored++;
+        else res.duplicates++;
+        opts.onChunk?.(stored.length, written);
+        continue;
+      }
       const raw = await decodeChunk(stored, Math.min(rawLen, maxRaw));
       if (raw.length !== rawLen)
         throw hashMismatch(`chunk ${expected}: decoded to ${raw.length} bytes, declared ${rawLen}`);

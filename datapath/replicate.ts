@@ -1,6 +1,9 @@
 // Source side of replication: push one snapshot of a volume to a destination agent.
 //
-//   snapshotting  take a snapshot (unless the request names one); full → re-read everything
+//   snapshotting  take a snapshot (unless the request names one); full → re-read everything.
+//                 With nothing to delta against (full, or no restore point at the destination yet)
+//                 chunks are streamed to the destination as the snapshot stores them (openStream),
+//                 overlapping the transfer with reading and hashing.
 //   planning      ask the destination, 8192 hashes per query, which distinct chunks it lacks.
 //                 Incremental: chunks of the destination's current restore point are known to be
 //                 there (it is one of our snapshots and restore points keep their chunks), so they
@@ -9,7 +12,13 @@
 //   transferring  send the missing chunks in their stored (compressed where it paid) form over
 //                 `concurrency` parallel streaming uploads of <= 8 MiB each; each upload awaits
 //                 'drain' (backpressure) and only `concurrency` batches are ever in memory.
-//   committing    send the manifest; the destination materialises it and switches atomically.
+//                 Incremental: a missing chunk that overlaps, at the same file offsets, chunks of
+//                 the same path in the destination's current restore point goes as a sub-chunk
+//                 delta against them (delta.ts) when that is smaller; chunks whose bases the
+//                 destination turns out to lack come back in `needWhole` and are sent whole.
+//   committing    send the manifest — incremental: as a delta against the destination's current
+//                 restore point (manifest-delta.ts), whole if it lacks that base — and the
+//                 destination materialises it and switches atomically.
 //                 409 missing_chunks (e.g. garbage-collected meanwhile) → send those, commit again.
 //
 // Resumable: content addressing makes every re-send idempotent, so any retryable failure
@@ -25,6 +34,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type {
+  CommitResult,
   DestinationSpec,
   ReplicationPhase,
   ReplicationRequest,
@@ -34,12 +44,20 @@ import type { ChunkStore } from './chunk-store.js';
 import { AgentApiError, AgentClient, isRetryable } from './client.js';
 import { AgentError, badRequest, notFound } from './errors.js';
 import { newId, readJson, writeFileAtomic } from './fs-util.js';
+import { decodeChunk } from './chunk-codec.js';
+import type { DeltaCandidate } from './delta.js';
+import { encodeDelta, planDeltas } from './delta.js';
+import type { ChunkRef, Manifest } from './manifest.js';
 import { isSnapshotId, isVolumeName, manifestChunks, wireManifest } from './manifest.js';
+import { diffManifest } from './manifest-delta.js';
 import { replicationKind } from './mode.js';
+import type { ChunkEvent } from './snapshot.js';
 import type { SnapshotManager } from './volumes.js';
 import { frameHeader } from './wire.js';
 
 const HAVE_BATCH = 8192;
+/** Chunks per `have` query while streaming during the snapshot (~16 MiB of average chunks). */
+const STREAM_BATCH = 256;
 const UPLOAD_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_KEPT = 500;
 
@@ -58,6 +76,10 @@ interface Job {
   transferStartedAt: number | null;
   lastProgressAt: number;
   planned?: boolean;
+  /** The destination refused a manifest delta (unknown base): send whole manifests. */
+  noManifestDelta?: boolean;
+  /** Chunks streamed during the snapshot and known to be at the destination (session-pinned). */
+  delivered?: Set<string>;
   phaseStartedAt?: number;
 }
 
@@ -214,6 +236,7 @@ export class ReplicationManager {
       chunksTotal: 0,
       chunksSent: 0,
       chunksSkipped: 0,
+      chunksDelta: 0,
       bytesOnWire: 0,
       chunkBytesOnWire: 0,
       bytesLogical: 0,
@@ -304,7 +327,19 @@ export class ReplicationManager {
     try {
       await this.setPhase(j, 'snapshotting');
       if (!s.snapshotId) {
-        const snap = await this.snapshots.take(req.volume, { full: s.kind === 'full', signal });
+        const stream = await this.openStream(j, dest);
+        let snap;
+        try {
+          snap = await this.snapshots.take(req.volume, {
+            full: s.kind === 'full',
+            signal,
+            ...(stream ? { onChunk: stream.push } : {}),
+          });
+        } catch (err) {
+          await stream?.close(false);
+          throw err;
+        }
+        await stream?.close(true);
         s.snapshotId = snap.id;
         s.snapshot = snap;
       }
@@ -374,14 +409,15 @@ export class ReplicationManager {
       s.restorePoint = manifest.id;
       return;
     }
+    const base = !full && standby?.current ? this.snapshots.manifestById(standby.current) : undefined;
+    // Incremental: only chunks of files whose chunk list differs from the base's can be missing;
+    // an unchanged or metadata-only snapshot asks nothing and builds no chunk sets.
+    const unique = base ? changedChunks(base, manifest) : manifestChunks(manifest);
+    s.chunksTotal = base ? (s.snapshot?.uniqueChunks ?? unique.size) : unique.size;
     const known = new Set<string>();
-    if (!full && standby?.current) {
-      const base = this.snapshots.manifestById(standby.current);
-      if (base) for (const h of manifestChunks(base).keys()) known.add(h);
-    }
-    const unique = manifestChunks(manifest);
-    s.chunksTotal = unique.size;
-    const ask = [...unique.keys()].filter((h) => !known.has(h));
+    if (base && unique.size > 0) for (const h of manifestChunks(base).keys()) known.add(h);
+    const delivered = j.delivered;
+    const ask = [...unique.keys()].filter((h) => !known.has(h) && !delivered?.has(h));
     const missing: string[] = [];
     for (let i = 0; i < ask.length; i += HAVE_BATCH) {
       const batch = ask.slice(i, i + HAVE_BATCH);
@@ -397,28 +433,41 @@ export class ReplicationManager {
     // (including chunks of an upload that failed half-way).
     if (!j.planned) {
       j.planned = true;
-      s.bytesTotal = missingBytes;
+      s.bytesTotal = s.bytesDone + missingBytes; // bytesDone: streamed during the snapshot
     } else if (missingBytes <= s.bytesTotal - s.bytesDone) {
       s.bytesDone = s.bytesTotal - missingBytes;
     } else {
       s.bytesTotal = s.bytesDone + missingBytes;
     }
-    s.chunksSkipped = unique.size - missing.length - s.chunksSent;
+    s.chunksSkipped = s.chunksTotal - missing.length - s.chunksSent;
     if (s.chunksSkipped < 0) s.chunksSkipped = 0;
 
     await this.setPhase(j, 'transferring');
     j.transferStartedAt ??= Date.now();
-    await this.sendChunks(j, dest, missing, unique, session);
+    const deltas = base ? planDeltas(manifest, base, new Set(missing)) : new Map<string, DeltaCandidate>();
+    const needWhole = await this.sendChunks(j, dest, missing, unique, session, deltas);
+    if (needWhole.length > 0) await this.sendChunks(j, dest, needWhole, unique, session);
 
     await this.setPhase(j, 'committing');
     for (let round = 0; ; round++) {
       try {
-        const { result, bytesSent } = await dest.commitStandby(destVolume, wireManifest(manifest), {
+        const opts = {
           ...(req.retain !== undefined ? { retain: req.retain } : {}),
           full,
           session,
           signal,
-        });
+        };
+        let sent: { result: CommitResult; bytesSent: number };
+        if (base && !full && !j.noManifestDelta) {
+          try {
+            sent = await dest.commitStandby(destVolume, diffManifest(base, manifest), opts);
+          } catch (err) {
+            if (!(err instanceof AgentApiError && err.code === 'unknown_base')) throw err;
+            j.noManifestDelta = true;
+            sent = await dest.commitStandby(destVolume, wireManifest(manifest), opts);
+          }
+        } else sent = await dest.commitStandby(destVolume, wireManifest(manifest), opts);
+        const { result, bytesSent } = sent;
         s.bytesOnWire += bytesSent;
         this.events.onBytesSent?.(bytesSent);
         s.restorePoint = result.restorePoint.id;
@@ -430,10 +479,11 @@ export class ReplicationManager {
             ? (err.details?.missing as string[] | undefined)
             : undefined;
         if (!more || round >= 3) throw err;
-        const extra = more.filter((h) => unique.has(h));
-        s.bytesTotal += extra.reduce((a, h) => a + (unique.get(h) ?? 0), 0);
+        const all = manifestChunks(manifest);
+        const extra = more.filter((h) => all.has(h));
+        s.bytesTotal += extra.reduce((a, h) => a + (all.get(h) ?? 0), 0);
         await this.setPhase(j, 'transferring');
-        await this.sendChunks(j, dest, extra, unique, session);
+        await this.sendChunks(j, dest, extra, all, session);
         await this.setPhase(j, 'committing');
       }
     }
@@ -445,8 +495,10 @@ export class ReplicationManager {
     hashes: string[],
     sizes: Map<string, number>,
     session: string,
-  ): Promise<void> {
+    deltas?: Map<string, DeltaCandidate>,
+  ): Promise<string[]> {
     const s = j.status;
+    const needWhole: string[] = [];
     const signal = j.abort.signal;
     const concurrency = Math.max(1, Math.min(16, j.request.concurrency ?? 3));
     let next = 0;
@@ -471,6 +523,14 @@ export class ReplicationManager {
                 false,
               );
             }
+            const cand = deltas?.get(h);
+            if (cand) {
+              const d = await this.delta(stored, cand);
+              if (d) {
+                stored = d;
+                s.chunksDelta++;
+              }
+            }
             const head = frameHeader(Buffer.from(h, 'hex'), sizes.get(h) as number, stored.length);
             await upload.write(head);
             await upload.write(stored);
@@ -480,13 +540,15 @@ export class ReplicationManager {
             s.chunkBytesOnWire += stored.length;
             wire += head.length + stored.length;
           }
-          await upload.finish();
+          const answer = await upload.finish();
+          for (const h of answer.needWhole ?? []) if (sizes.has(h)) needWhole.push(h);
         } catch (err) {
           upload.abort();
           throw err;
         }
         s.chunksSent += batch.length;
         s.bytesDone += batch.reduce((a, h) => a + (sizes.get(h) ?? 0), 0);
+        s.bytesDone -= needWhole.reduce((a, h) => a + (batch.includes(h) ? (sizes.get(h) ?? 0) : 0), 0);
         j.lastProgressAt = Date.now();
         this.events.onBytesSent?.(wire);
         this.events.onChunksSent?.(batch.length);
@@ -495,7 +557,119 @@ export class ReplicationManager {
     await Promise.all(
       Array.from({ length: Math.min(concurrency, Math.ceil(hashes.length / 4) || 1) }, worker),
     );
+    return needWhole;
   }
+
+  /**
+   * Streaming during the snapshot, when there is nothing to delta against (a full replication, or
+   * a destination without a restore point of the volume): each chunk the snapshot reads is queued
+   * as soon as it is in the store; batches are asked about (`have`, verified when full) and the
+   * missing ones sent at once, so the transfer overlaps the snapshot instead of following it.
+   * Chunks confirmed at the destination are remembered in `j.delivered` (pinned there by the
+   * session) and skipped by planning. Best effort: a failure stops the stream quietly and planning
+   * sends whatever did not make it.
+   */
+  private async openStream(
+    j: Job,
+    dest: AgentClient,
+  ): Promise<{ push: (c: ChunkEvent) => void; close: (drain: boolean) => Promise<void> } | null> {
+    const s = j.status;
+    const full = s.kind === 'full';
+    if (!full) {
+      const standby = await dest.findStandby(s.destination.volume).catch(() => undefined);
+      if (standby === undefined || standby?.current) return null;
+    }
+    const delivered = (j.delivered ??= new Set<string>());
+    const sizes = new Map<string, number>();
+    let queue: string[] = [];
+    let closed = false;
+    let failed = false;
+    let wake: (() => void) | null = null;
+    const session = s.id;
+    const signal = j.abort.signal;
+    const pump = async (): Promise<void> => {
+      for (;;) {
+        if (queue.length < STREAM_BATCH && !closed) {
+          await new Promise<void>((r) => (wake = r));
+          continue;
+        }
+        if (queue.length === 0) return;
+        const batch = queue.slice(0, STREAM_BATCH);
+        queue = queue.slice(batch.length);
+        s.bytesOnWire += batch.length * 32;
+        const present = await dest.hasChunks(
+          batch.map((h) => Buffer.from(h, 'hex')),
+          { verify: full, session, signal },
+        );
+        const missing = batch.filter((_, k) => !present[k]);
+        for (const h of missing) s.bytesTotal += sizes.get(h) ?? 0;
+        const need = await this.sendChunks(j, dest, missing, sizes, session);
+        const back = new Set(need);
+        for (const h of batch) if (!back.has(h)) delivered.add(h);
+      }
+    };
+    const running = pump().catch((err: unknown) => {
+      failed = true;
+      this.events.log?.('streaming during the snapshot stopped', { id: s.id, error: (err as Error).message });
+    });
+    return {
+      push: (c: ChunkEvent) => {
+        if (failed || sizes.has(c.hash)) return;
+        sizes.set(c.hash, c.size);
+        queue.push(c.hash);
+        if (queue.length >= STREAM_BATCH && wake) {
+          const w = wake as () => void;
+          wake = null;
+          w();
+        }
+      },
+      close: async (drain: boolean) => {
+        closed = true;
+        if (!drain) queue = [];
+        if (wake) (wake as () => void)();
+        await running;
+      },
+    };
+  }
+
+  /** The delta form of a chunk (stored form `stored`) when it is smaller, else null. */
+  private async delta(stored: Buffer, cand: DeltaCandidate): Promise<Buffer | null> {
+    try {
+      if (!cand.bases.every((b) => this.store.has(b.hash))) return null;
+      const raw = await decodeChunk(stored, this.store.maxChunkSize);
+      const bases = [];
+      for (const b of cand.bases) {
+        const r = await this.store.readRaw(b.hash);
+        if (r.length !== b.length) return null;
+        bases.push({ hash: b.hash, offset: b.offset, raw: r });
+      }
+      const d = encodeDelta(raw, cand.offset, bases);
+      return d && d.length < stored.length * 0.9 ? d : null;
+    } catch {
+      return null; // e.g. a base collected meanwhile: send whole
+    }
+  }
+}
+
+/** Chunks (hash → length) of the files of `next` whose chunk list differs from the same path's in `base`. */
+function changedChunks(base: Manifest, next: Manifest): Map<string, number> {
+  const before = new Map<string, ChunkRef[]>();
+  for (const e of base.entries) if (e.type === 'file') before.set(e.path, e.chunks);
+  const out = new Map<string, number>();
+  for (const e of next.entries) {
+    if (e.type !== 'file') continue;
+    const b = before.get(e.path);
+    if (b && sameChunkList(b, e.chunks)) continue;
+    for (const [h, n] of e.chunks) out.set(h, n);
+  }
+  return out;
+}
+
+function sameChunkList(a: ChunkRef[], b: ChunkRef[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if ((a[i] as ChunkRef)[0] !== (b[i] as ChunkRef)[0]) return false;
+  return true;
 }
 
 function validateRequest(req: ReplicationRequest): void {

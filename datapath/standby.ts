@@ -4,6 +4,9 @@
 //   rp/<id>/            a materialised restore point (a whole snapshot, read-only by convention)
 //   manifests/<id>.json its manifest + commit sequence; a restore point exists iff both exist
 //   current -> rp/<id>  the standby volume a PV points at; switched by rename(2) of a new symlink
+//   rp/<id> -> <other>  a restore point whose tree is identical to an earlier one's (nothing changed
+//                       between the snapshots) is a symlink to that tree, which is kept while any
+//                       restore point uses it
 //   tmp/                staging, emptied on start
 //
 // Commit = check every chunk is present (else 409 missing_chunks listing them, so the sender
@@ -14,8 +17,16 @@
 // are kept so a failover can pick an older one; older ones are removed and chunks no restore point
 // (or source snapshot) uses are garbage-collected.
 //
+// Committing a snapshot identical to the current restore point (same entries, same root mode) is
+// O(entries) in memory and O(1) on disk: no tree is built, the new restore point shares the
+// current one's. Pruning moves a tree out of rp/ at once and deletes its files in the background.
+//
 // Materialising: an incremental commit hard-links files whose entry (chunks, size, mode, mtime)
-// is unchanged from the current restore point, so it costs O(changed bytes + entries); a full
+// is unchanged from the current restore point, so it costs O(changed bytes + entries); a changed
+// file of 1 MiB or more that keeps at least half its chunks at the same offsets is copied from
+// the current restore point in the kernel and only its changed chunks written (patchFile);
+// directory creation, links and symlinks run with a bounded number in flight on the thread pool.
+// A full
 // commit writes every file afresh from chunks re-verified by the full replication's `have`
 // queries (or verified on receipt), healing any drift in older restore points' files. Because of the
 // links, restore points must not be written to: a failover promotes a restore point into a
@@ -28,6 +39,7 @@ import { AgentError, notFound } from './errors.js';
 import { fsyncDir, KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from './fs-util.js';
 import type { Entry, FileEntry, Manifest } from './manifest.js';
 import { isVolumeName, manifestChunks, manifestStats } from './manifest.js';
+import { sameEntry } from './manifest-delta.js';
 
 export interface RestorePoint {
   id: string;
@@ -67,15 +79,20 @@ interface Record_ {
   seq: number;
   committedAt: string;
   manifest: Manifest;
+  /** The rp/ folder holding this restore point's files when it shares another's (else its own id). */
+  tree?: string;
 }
 
 /** Restore point files are written with the mode bits minus setuid/setgid. */
 const MODE_MASK = 0o1777;
 const MAX_MISSING_LISTED = 10_000;
+/** Changed files at least this large are patched from their previous version (patchFile). */
+const PATCH_MIN_BYTES = 1024 * 1024;
 
 export class StandbyManager {
   private readonly vols = new Map<string, Map<string, Record_>>();
   private readonly lock = new KeyedMutex();
+  private readonly removing = new Set<Promise<void>>();
   readonly dir: string;
   commits = 0;
 
@@ -114,7 +131,9 @@ export class StandbyManager {
         recs.set(id, rec);
         store.ref(manifestChunks(rec.manifest).keys());
       }
-      for (const id of trees) if (!recs.has(id)) await forceRemove(path.join(vdir, 'rp', id));
+      const used = new Set([...recs].map(([id, r]) => r.tree ?? id));
+      for (const id of trees)
+        if (!recs.has(id) && !used.has(id)) await forceRemove(path.join(vdir, 'rp', id));
     }
     return m;
   }
@@ -249,17 +268,35 @@ export class StandbyManager {
         await fs.promises.mkdir(path.join(vdir, 'manifests'), { recursive: true });
         await fs.promises.mkdir(path.join(vdir, 'tmp'), { recursive: true });
         const prev = cur && !opts.full ? recs.get(cur) : undefined;
-        const staging = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
-        const stats = await this.materialise(
-          staging,
-          manifest,
-          prev ? { dir: path.join(vdir, 'rp', cur as string), manifest: prev.manifest } : null,
-        );
         const final = path.join(vdir, 'rp', manifest.id);
-        await fs.promises.rename(staging, final);
+        let stats = { filesWritten: 0, filesLinked: 0, bytesWritten: 0 };
+        let tree: string | undefined;
+        if (prev && sameTree(prev.manifest, manifest)) {
+          // Nothing changed since the current restore point: the new one shares its (read-only)
+          // tree through a symlink instead of linking every file again.
+          tree = prev.tree ?? (cur as string);
+          const tmp = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
+          await fs.promises.symlink(tree, tmp);
+          await fs.promises.rename(tmp, final);
+        } else {
+          const staging = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
+          stats = await this.materialise(
+            staging,
+            manifest,
+            prev
+              ? { dir: path.join(vdir, 'rp', prev.tree ?? (cur as string)), manifest: prev.manifest }
+              : null,
+          );
+          await fs.promises.rename(staging, final);
+        }
         if (this.opts.fsync) fsyncDir(path.dirname(final));
         const seq = Math.max(0, ...[...recs.values()].map((r) => r.seq)) + 1;
-        const rec: Record_ = { seq, committedAt: new Date().toISOString(), manifest };
+        const rec: Record_ = {
+          seq,
+          committedAt: new Date().toISOString(),
+          manifest,
+          ...(tree ? { tree } : {}),
+        };
         await writeFileAtomic(
           path.join(vdir, 'manifests', `${manifest.id}.json`),
           JSON.stringify(rec),
@@ -306,9 +343,25 @@ export class StandbyManager {
       await fs.promises.rm(path.join(vdir, 'manifests', `${id}.json`), { force: true });
       recs.delete(id);
       this.store.unref(manifestChunks(rec.manifest).keys());
-      const trash = path.join(vdir, 'tmp', `trash-${id}-${newId()}`);
-      await fs.promises.rename(path.join(vdir, 'rp', id), trash);
-      await forceRemove(trash);
+      const tree = rec.tree ?? id;
+      const used = [...recs].some(([rid, r]) => (r.tree ?? rid) === tree);
+      // its own symlink (a shared tree), then the tree itself once no restore point uses it
+      if (tree !== id) await fs.promises.rm(path.join(vdir, 'rp', id), { force: true });
+      if (!used && !recs.has(tree)) {
+        const trash = path.join(vdir, 'tmp', `trash-${tree}-${newId()}`);
+        const moved = await fs.promises
+          .rename(path.join(vdir, 'rp', tree), trash)
+          .then(() => true)
+          .catch(() => false);
+        // Deleting the files is off the commit's path: the tree is already out of rp/ (and
+        // tmp/ is emptied on start should the agent stop before this finishes).
+        if (moved) {
+          const p = forceRemove(trash)
+            .catch(() => undefined)
+            .finally(() => this.removing.delete(p));
+          this.removing.add(p);
+        }
+      }
       pruned.push(id);
     }
     return pruned;
@@ -323,41 +376,123 @@ export class StandbyManager {
     if (prev) for (const e of prev.manifest.entries) if (e.type === 'file') prevFiles.set(e.path, e);
     let filesWritten = 0;
     let filesLinked = 0;
+    let filesPatched = 0;
     let bytesWritten = 0;
     fs.mkdirSync(dir, { mode: 0o700 });
-    const dirs: Entry[] = [];
-    let n = 0;
+    // Directories level by level (a parent before its children), then files and symlinks, each
+    // with MATERIALISE_CONCURRENCY operations in flight on the thread pool: on a busy ext4 a
+    // create/link waits on the journal, and overlapping them measured ~2× faster than one by one.
+    const dirs: Array<Entry & { type: 'dir' }> = [];
+    const rest: Entry[] = [];
+    const levels: Array<Array<Entry & { type: 'dir' }>> = [];
     for (const e of manifest.entries) {
-      const target = path.join(dir, e.path);
       if (e.type === 'dir') {
-        fs.mkdirSync(target, { mode: 0o700 });
         dirs.push(e);
-      } else if (e.type === 'symlink') {
-        fs.symlinkSync(e.target, target);
-      } else {
-        const p = prevFiles.get(e.path);
-        if (prev && p && sameFile(p, e)) {
-          try {
-            fs.linkSync(path.join(prev.dir, e.path), target);
-            filesLinked++;
-            continue;
-          } catch {
-            // fall through to a fresh copy (e.g. link count limit, or drifted previous tree)
-          }
+        let depth = 0;
+        for (let k = e.path.indexOf('/'); k >= 0; k = e.path.indexOf('/', k + 1)) depth++;
+        (levels[depth] ??= []).push(e);
+      } else rest.push(e);
+    }
+    for (const level of levels)
+      if (level) await pool(level, (e) => fs.promises.mkdir(path.join(dir, e.path), { mode: 0o700 }));
+    await pool(rest, async (e) => {
+      const target = path.join(dir, e.path);
+      if (e.type === 'symlink') {
+        await fs.promises.symlink(e.target, target);
+        return;
+      }
+      if (e.type !== 'file') return;
+      const p = prevFiles.get(e.path);
+      if (prev && p && sameFile(p, e)) {
+        try {
+          await fs.promises.link(path.join(prev.dir, e.path), target);
+          filesLinked++;
+          return;
+        } catch {
+          // fall through to a fresh copy (e.g. link count limit, or drifted previous tree)
         }
+      }
+      const patched = prev && p ? await this.patchFile(target, e, path.join(prev.dir, e.path), p) : -1;
+      if (patched >= 0) {
+        bytesWritten += patched;
+        filesPatched++;
+      } else {
         bytesWritten += await this.writeFile(target, e);
         filesWritten++;
       }
-      if (++n % 256 === 0) await new Promise((r) => setImmediate(r));
-    }
+    });
     for (let i = dirs.length - 1; i >= 0; i--) {
-      const d = dirs[i] as Entry & { mode: number };
+      const d = dirs[i] as Entry & { type: 'dir' };
       fs.chmodSync(path.join(dir, d.path), d.mode & MODE_MASK);
       if (this.opts.fsync) fsyncDir(path.join(dir, d.path));
     }
     fs.chmodSync(dir, manifest.rootMode & MODE_MASK);
     if (this.opts.fsync) fsyncDir(dir);
-    return { filesWritten, filesLinked, bytesWritten };
+    return { filesWritten: filesWritten + filesPatched, filesLinked, bytesWritten };
+  }
+
+  /**
+   * Writes a changed file that shares at least half its bytes (chunks at the same offsets) with its
+   * previous version: the previous restore point's copy is copied in the kernel (copy_file_range,
+   * or a reflink where the filesystem can; off the event loop) and only the differing chunks are
+   * written over it. Returns the chunk bytes written, or -1 when it does not pay or the previous
+   * copy is unusable (the caller then writes the file from chunks).
+   */
+  private async patchFile(target: string, e: FileEntry, prevPath: string, p: FileEntry): Promise<number> {
+    if (e.size < PATCH_MIN_BYTES) return -1;
+    const prevAt = new Map<number, string>();
+    let off = 0;
+    for (const [h, len] of p.chunks) {
+      prevAt.set(off, `${h}/${len}`);
+      off += len;
+    }
+    const changed: Array<[string, number, number]> = [];
+    let same = 0;
+    off = 0;
+    for (const [h, len] of e.chunks) {
+      if (prevAt.get(off) === `${h}/${len}`) same += len;
+      else changed.push([h, len, off]);
+      off += len;
+    }
+    if (same * 2 < e.size) return -1;
+    try {
+      const st = await fs.promises.lstat(prevPath);
+      if (!st.isFile() || st.size !== p.size) return -1;
+      await fs.promises.copyFile(
+        prevPath,
+        target,
+        fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE,
+      );
+    } catch {
+      await fs.promises.rm(target, { force: true });
+      return -1;
+    }
+    await fs.promises.chmod(target, 0o600);
+    const fd = fs.openSync(target, 'r+');
+    let written = 0;
+    try {
+      for (const [h, len, at] of changed) {
+        const raw = await this.store.readRaw(h);
+        if (raw.length !== len) {
+          throw new AgentError(
+            500,
+            'internal',
+            `chunk ${h} in the store is corrupt; a full replication will replace it`,
+            true,
+          );
+        }
+        let k = 0;
+        while (k < raw.length) k += fs.writeSync(fd, raw, k, raw.length - k, at + k);
+        written += raw.length;
+      }
+      if (e.size !== p.size) fs.ftruncateSync(fd, e.size);
+      fs.fchmodSync(fd, e.mode & MODE_MASK);
+      fs.futimesSync(fd, e.mtimeMs / 1000, e.mtimeMs / 1000);
+      if (this.opts.fsync) fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return written;
   }
 
   /**
@@ -365,6 +500,7 @@ export class StandbyManager {
    * was received, and a full replication re-verified every chunk it did not resend (have?verify=1).
    */
   private async writeFile(target: string, e: FileEntry): Promise<number> {
+    // Synchronous writes: for data, a thread-pool hop per chunk costs more than it overlaps.
     const fd = fs.openSync(target, 'wx', 0o600);
     let written = 0;
     try {
@@ -415,7 +551,7 @@ export class StandbyManager {
     const dest = path.join(volumesDir, target);
     if (fs.existsSync(dest)) throw new AgentError(409, 'conflict', `volume ${target} already exists`, false);
     const tmp = `${dest}.tmp-${process.pid}-${newId()}`;
-    await fs.promises.cp(path.join(vdir, 'rp', id), tmp, {
+    await fs.promises.cp(await fs.promises.realpath(path.join(vdir, 'rp', id)), tmp, {
       recursive: true,
       preserveTimestamps: true,
       verbatimSymlinks: true,
@@ -424,6 +560,34 @@ export class StandbyManager {
     await fs.promises.rename(tmp, dest);
     return { volume: target, path: dest, restorePoint: id };
   }
+}
+
+/** Operations in flight while materialising a tree (the thread pool has 4 threads by default). */
+const MATERIALISE_CONCURRENCY = 16;
+
+/** Runs `fn` over `items` with MATERIALISE_CONCURRENCY in flight; the first failure stops it. */
+async function pool<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      try {
+        await fn(items[next++] as T);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(MATERIALISE_CONCURRENCY, items.length) }, worker));
+}
+
+/** Same entries in the same order and the same root mode: the materialised trees are identical. */
+function sameTree(a: Manifest, b: Manifest): boolean {
+  if (a.rootMode !== b.rootMode || a.entries.length !== b.entries.length) return false;
+  for (let i = 0; i < a.entries.length; i++)
+    if (!sameEntry(a.entries[i] as Entry, b.entries[i] as Entry)) return false;
+  return true;
 }
 
 function sameFile(a: FileEntry, b: FileEntry): boolean {

@@ -6,8 +6,12 @@
 //                          hash      32 bytes  SHA-256 of the raw chunk
 //                          rawLen     4 bytes  big-endian, raw chunk length (1..maxChunkSize)
 //                          storedLen  4 bytes  big-endian, length of `stored`
-//                          stored     storedLen bytes: encoding byte + payload (chunk-codec.ts)
-//                        response: JSON {received, stored, duplicates, bytes}
+//                          stored     storedLen bytes: encoding byte + payload (chunk-codec.ts),
+//                                     or encoding 0x02: a sub-chunk delta against chunks the
+//                                     receiver holds (delta.ts); rebuilt and verified on receipt
+//                        response: JSON {received, stored, duplicates, bytes, deltas, needWhole}
+//                          needWhole: hashes sent as deltas whose bases the receiver lacks
+//                          (nothing stored for them): send those chunks whole
 // Both accept `X-Ferry-Session: <id>`: chunks named in a session are pinned (safe from garbage
 // collection) until the session's commit or until it has been idle for the session timeout.
 import { HASH_BYTES } from './hash.js';

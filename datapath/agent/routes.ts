@@ -2,6 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AgentError, badRequest, notFound } from '../errors.js';
 import { validateManifest, wireManifest } from '../manifest.js';
+import { applyManifestDelta, isManifestDelta, unknownBase } from '../manifest-delta.js';
 import { answerHave, receiveChunks } from '../receive.js';
 import type { ReplicationRequest } from '../agent-api.js';
 import { SESSION_HEADER } from '../wire.js';
@@ -118,7 +119,22 @@ export function controlRoutes(a: AgentContext): Route[] {
       const volume = param(c, 0);
       const session = sessionOf(c);
       const body = await readDecodedBody(c.req, a.limits.maxManifestBytes, a.limits.maxManifestBytes);
-      const manifest = validateManifest(parseJson(body), a.limits);
+      const parsed = parseJson(body);
+      let input: unknown = parsed;
+      let trusted: Set<unknown> | undefined;
+      if (isManifestDelta(parsed)) {
+        const d = parsed as Record<string, unknown>;
+        let base;
+        try {
+          base = typeof d.base === 'string' ? a.standby.manifest(volume, d.base) : undefined;
+        } catch {
+          base = undefined;
+        }
+        if (!base) throw unknownBase(d.base);
+        input = applyManifestDelta(d, base, a.limits);
+        trusted = new Set(base.entries);
+      }
+      const manifest = validateManifest(input, a.limits, trusted);
       const pin = session ? a.session(session) : undefined;
       const result = await a.standby.commit(volume, manifest, {
         ...(intParam(c.query, 'retain') !== undefined ? { retain: intParam(c.query, 'retain') } : {}),
@@ -171,6 +187,7 @@ export function dataRoutes(a: AgentContext): Route[] {
       const session = sessionOf(c);
       const r = await receiveChunks(a.store, c.req as AsyncIterable<Buffer>, {
         limits: a.limits,
+        compress: a.info().compress,
         ...(session ? { pin: a.session(session) } : {}),
         onChunk: (bytes, wasNew) => a.onChunkReceived(bytes, wasNew),
       });

@@ -312,6 +312,7 @@ export class Agent implements AgentContext {
       limits: this.limits,
       retain: this.cfg.retain ?? 3,
       fsync: this.cfg.fsync ?? false,
+      compress: this.cfg.compress ?? true,
       startedAt: this.startedAt,
     };
   }

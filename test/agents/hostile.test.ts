@@ -8,6 +8,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { AgentApiError, AgentClient } from '../../datapath/client.js';
 import type { Manifest } from '../../datapath/manifest.js';
+import { encodeDelta } from '../../datapath/delta.js';
 import { frameHeader } from '../../datapath/wire.js';
 import { startAgent, type AgentHandle } from '../../localenv/agents.js';
 import { createCertAuthority } from '../../localenv/tls.js';
@@ -190,6 +191,32 @@ describe('hostile manifests', () => {
     expect(err.details?.missing).toEqual([H]);
   });
 
+  it('refuses a manifest delta against a base it does not hold (409 unknown_base) or running past its base (400)', async () => {
+    const m = manifest([{ path: 'x', type: 'dir', mode: 0o755 }]);
+    const { entries: _e, ...header } = m;
+    const err = await refusal(client.commitStandby('victim', { ...header, base: 'no-such-rp', ops: [1] }));
+    expect(err.status).toBe(409);
+    expect(err.code).toBe('unknown_base');
+    // give the volume a restore point to be the base, then run past it / smuggle '..'
+    const first = await client.commitStandby('victim', m);
+    const base = first.result.restorePoint.id;
+    const past = await refusal(
+      client.commitStandby('victim', { ...header, id: 'evil-next', base, ops: [2] }),
+    );
+    expect(past.status).toBe(400);
+    expect(past.message).toMatch(/runs past the 1 entries of base/);
+    const dots = await refusal(
+      client.commitStandby('victim', {
+        ...header,
+        id: 'evil-next',
+        base,
+        ops: [1, { e: { path: 'x/../../etc', type: 'dir', mode: 0o755 } }],
+      } as never),
+    );
+    expect(dots.status).toBe(400);
+    expect(dots.message).toMatch(/'\.\.' segment/);
+  });
+
   it('refuses a body that is not JSON', async () => {
     const r = await raw(`${agent.url}/v1/standby/victim/commit`, {
       method: 'POST',
@@ -257,6 +284,51 @@ describe('hostile chunks', () => {
     const err = await refusal(upload(frames));
     expect(err.status).toBe(413);
     expect(err.message).toMatch(/exceeds the limit of 2097152 bytes per request/);
+  });
+
+  it('rebuilds a sub-chunk delta, refuses a forged one (422) and asks for a chunk whole when it lacks the base', async () => {
+    const base = prng(60_000, 'delta-base');
+    const baseHash = crypto.createHash('sha256').update(base).digest();
+    const baseStored = Buffer.concat([Buffer.from([0]), base]);
+    await upload([frameHeader(baseHash, base.length, baseStored.length), baseStored]);
+    const next = Buffer.from(base);
+    prng(4096, 'delta-page').copy(next, 8192);
+    const nextHash = crypto.createHash('sha256').update(next).digest();
+    const d = encodeDelta(next, 0, [{ hash: baseHash.toString('hex'), offset: 0, raw: base }]) as Buffer;
+    expect(d.length).toBeLessThan(4096 + 100);
+    await expect(upload([frameHeader(nextHash, next.length, d.length), d])).resolves.toMatchObject({
+      received: 1,
+      stored: 1,
+      deltas: 1,
+      needWhole: [],
+    });
+    expect(await client.hasChunks([nextHash], { verify: true })).toEqual([true]);
+
+    // forged: the delta rebuilds bytes that do not hash to the announced name
+    const other = Buffer.from(next);
+    other[9000] = (other[9000] as number) ^ 0xff;
+    const otherHash = crypto.createHash('sha256').update(other).digest();
+    const err = await refusal(upload([frameHeader(otherHash, other.length, d.length), d]));
+    expect(err.status).toBe(422);
+    expect(err.code).toBe('hash_mismatch');
+    expect(await client.hasChunks([otherHash])).toEqual([false]);
+
+    // a copy out of the base's bounds is malformed (400)
+    const oob = Buffer.from(d);
+    oob.writeUInt32BE(59_000, 2 + 32 + 2 + 4); // first op: COPY base 0, offset 0 → length 59000 > 8192-run
+    oob.writeUInt32BE(60_000, 2 + 32 + 2);
+    const err2 = await refusal(upload([frameHeader(otherHash, other.length, oob.length), oob]));
+    expect(err2.status).toBe(400);
+    expect(err2.message).toMatch(/malformed delta/);
+
+    // a base this agent does not hold: nothing stored, the chunk is asked for whole
+    const ghost = crypto.createHash('sha256').update('never sent').digest('hex');
+    const d2 = encodeDelta(other, 0, [{ hash: ghost, offset: 0, raw: next }]) as Buffer;
+    await expect(upload([frameHeader(otherHash, other.length, d2.length), d2])).resolves.toMatchObject({
+      received: 0,
+      needWhole: [otherHash.toString('hex')],
+    });
+    expect(await client.hasChunks([otherHash])).toEqual([false]);
   });
 
   it('refuses a truncated frame (400)', async () => {

@@ -126,7 +126,93 @@ describe('replication between two agents', () => {
     const third = await replicate('app-data');
     expect(third.snapshot?.stats.bytesRead).toBe(0);
     expect(third.chunksSent).toBe(0);
+    expect(third.bytesOnWire).toBeLessThan(2048); // the manifest went as a one-op delta
     expect(describeTree(dst.standbyPath('app-data'))).toEqual(describeTree(vol));
+  });
+
+  it('an unchanged snapshot commits without building a tree; shared trees live while a restore point uses them', async () => {
+    const vol = (await sc.createVolume('noop')).path;
+    fs.mkdirSync(path.join(vol, 'd'));
+    fs.writeFileSync(path.join(vol, 'd', 'f.bin'), prng(300_000, 'noop'));
+    await sleep(150);
+    const rp = path.join(dst.dataRoot, 'standby', 'noop', 'rp');
+    const run = () =>
+      sc.replicate(
+        { volume: 'noop', destination: destination(), mode: 'DisasterRecovery', retain: 2 },
+        { pollMs: 20 },
+      );
+    const a = (await run()).snapshotId as string;
+    const treeA = describeTree(vol);
+    const b = (await run()).snapshotId as string;
+    expect(fs.readlinkSync(path.join(rp, b))).toBe(a); // shares a's tree
+    const c = (await run()).snapshotId as string;
+    expect(fs.readlinkSync(path.join(rp, c))).toBe(a); // still a's tree, not a chain
+    // a's restore point is pruned (retain 2), its tree lives on for b and c
+    expect((await dc.getStandby('noop')).restorePoints.map((r) => r.id)).toEqual([b, c]);
+    expect(fs.readdirSync(rp).sort()).toEqual([a, b, c].sort());
+    expect(describeTree(path.join(rp, b))).toEqual(treeA);
+    expect(describeTree(dst.standbyPath('noop'))).toEqual(treeA);
+
+    fs.writeFileSync(path.join(vol, 'd', 'g.bin'), prng(1000, 'noop-g'));
+    await sleep(150);
+    const d = (await run()).snapshotId as string;
+    expect(fs.lstatSync(path.join(rp, d)).isDirectory()).toBe(true);
+    expect(describeTree(dst.standbyPath('noop'))).toEqual(describeTree(vol));
+    expect(describeTree(path.join(rp, c))).toEqual(treeA);
+    fs.rmSync(path.join(vol, 'd', 'g.bin'));
+    await sleep(150);
+    const e = (await run()).snapshotId as string;
+    // c was pruned, and with it the last user of a's tree
+    expect(fs.readdirSync(rp).sort()).toEqual([d, e].sort());
+    expect(describeTree(dst.standbyPath('noop'))).toEqual(treeA);
+    // promoting a shared restore point copies the files, not the symlink
+    const f = (await run()).snapshotId as string;
+    expect(fs.readlinkSync(path.join(rp, f))).toBe(e);
+    const promoted = await dc.promote('noop', { restorePoint: f, target: 'noop-promoted' });
+    expect(fs.lstatSync(promoted.path).isDirectory()).toBe(true);
+    expect(describeTree(promoted.path)).toEqual(treeA);
+  });
+
+  it('sends in-place page writes as sub-chunk deltas, and whole chunks when a base has drifted', async () => {
+    const vol = (await sc.createVolume('pages')).path;
+    const db = path.join(vol, 'data.db');
+    fs.writeFileSync(db, prng(16 << 20, 'pages'));
+    await sleep(150);
+    await replicate('pages');
+
+    const pages = 40;
+    const fd = fs.openSync(db, 'r+');
+    for (let i = 0; i < pages; i++) {
+      const page = Math.floor((i * 4093 * 7919) % 4096); // spread over the 4096 pages of 16 MiB
+      fs.writeSync(fd, prng(4096, `page-${i}`), 0, 4096, page * 4096);
+    }
+    fs.closeSync(fd);
+    await sleep(150);
+    const second = await replicate('pages');
+    expect(second.chunksDelta).toBeGreaterThan(0);
+    expect(second.chunksDelta).toBe(second.chunksSent);
+    // about one 4 KiB block per page (a page never straddles two blocks: both are file-aligned)
+    expect(second.chunkBytesOnWire).toBeLessThan(pages * 4096 * 1.1 + 16 * 1024);
+    expect(second.bytesOnWire).toBeLessThan(pages * 4096 * 1.1 + 0.01 * second.bytesLogical);
+    expect(describeTree(dst.standbyPath('pages'))).toEqual(describeTree(vol));
+
+    // drift: the destination's copy of the chunk a delta will be based on is corrupt → sent whole
+    const current = (await dc.getStandby('pages')).current as string;
+    const m = await dc.getRestorePointManifest('pages', current);
+    const e = m.entries.find((x) => x.path === 'data.db');
+    if (e?.type !== 'file') throw new Error('data.db missing');
+    const [h, len] = e.chunks[5] as [string, number];
+    const start = e.chunks.slice(0, 5).reduce((a, c) => a + c[1], 0);
+    corruptStoredChunk(dst.dataRoot, h);
+    const at = Math.ceil((start + len / 2) / 4096) * 4096;
+    const fd2 = fs.openSync(db, 'r+');
+    fs.writeSync(fd2, prng(4096, 'drift-page'), 0, 4096, at);
+    fs.closeSync(fd2);
+    await sleep(150);
+    const third = await replicate('pages');
+    expect(third.phase).toBe('succeeded');
+    expect(third.chunkBytesOnWire).toBeGreaterThan(len / 2); // the whole chunk went
+    expect(describeTree(dst.standbyPath('pages'))).toEqual(describeTree(vol));
   });
 
   it('full replication re-reads everything and heals drift on the destination', async () => {
