@@ -472,23 +472,10 @@ export class StandbyManager {
     let written = 0;
     try {
       for (const [h, len, at] of changed) {
-        const raw = await this.store.readRaw(h);
-        if (raw.length !== len) {
-          throw new AgentError(
-            500,
-            'internal',
-            `chunk ${h} in the store is corrupt; a full replication will replace it`,
-            true,
-          );
-        }
-        let k = 0;
-        while (k < raw.length) k += fs.writeSync(fd, raw, k, raw.length - k, at + k);
-        written += raw.length;
+        written += writeFully(fd, await this.chunkBytes(h, len), at);
       }
       if (e.size !== p.size) fs.ftruncateSync(fd, e.size);
-      fs.fchmodSync(fd, e.mode & MODE_MASK);
-      fs.futimesSync(fd, e.mtimeMs / 1000, e.mtimeMs / 1000);
-      if (this.opts.fsync) fs.fsyncSync(fd);
+      this.finishFile(fd, e);
     } finally {
       fs.closeSync(fd);
     }
@@ -504,27 +491,33 @@ export class StandbyManager {
     const fd = fs.openSync(target, 'wx', 0o600);
     let written = 0;
     try {
-      for (const [h, len] of e.chunks) {
-        const raw = await this.store.readRaw(h);
-        if (raw.length !== len) {
-          throw new AgentError(
-            500,
-            'internal',
-            `chunk ${h} in the store is corrupt; a full replication will replace it`,
-            true,
-          );
-        }
-        let off = 0;
-        while (off < raw.length) off += fs.writeSync(fd, raw, off, raw.length - off);
-        written += raw.length;
-      }
-      fs.fchmodSync(fd, e.mode & MODE_MASK);
-      fs.futimesSync(fd, e.mtimeMs / 1000, e.mtimeMs / 1000);
-      if (this.opts.fsync) fs.fsyncSync(fd);
+      for (const [h, len] of e.chunks) written += writeFully(fd, await this.chunkBytes(h, len), null);
+      this.finishFile(fd, e);
     } finally {
       fs.closeSync(fd);
     }
     return written;
+  }
+
+  /** A chunk's bytes from the store; a length other than the manifest's means the store is corrupt. */
+  private async chunkBytes(h: string, len: number): Promise<Buffer> {
+    const raw = await this.store.readRaw(h);
+    if (raw.length !== len) {
+      throw new AgentError(
+        500,
+        'internal',
+        `chunk ${h} in the store is corrupt; a full replication will replace it`,
+        true,
+      );
+    }
+    return raw;
+  }
+
+  /** Gives a restored file its manifest mode and mtime, and fsyncs it when asked to. */
+  private finishFile(fd: number, e: FileEntry): void {
+    fs.fchmodSync(fd, e.mode & MODE_MASK);
+    fs.futimesSync(fd, e.mtimeMs / 1000, e.mtimeMs / 1000);
+    if (this.opts.fsync) fs.fsyncSync(fd);
   }
 
   /**
@@ -614,4 +607,12 @@ export async function forceRemove(dir: string): Promise<void> {
   if (!st) return;
   if (st.isDirectory()) await fix(dir);
   await fs.promises.rm(dir, { recursive: true, force: true });
+}
+
+/** Writes all of `buf` at `position` (null: the file's current offset); returns its length. */
+function writeFully(fd: number, buf: Buffer, position: number | null): number {
+  let k = 0;
+  while (k < buf.length)
+    k += fs.writeSync(fd, buf, k, buf.length - k, position === null ? null : position + k);
+  return buf.length;
 }

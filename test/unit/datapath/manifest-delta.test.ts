@@ -4,22 +4,12 @@ import { DEFAULT_LIMITS } from '../../../datapath/limits.js';
 import type { ChunkRef, Entry, Manifest } from '../../../datapath/manifest.js';
 import { validateManifest } from '../../../datapath/manifest.js';
 import { applyManifestDelta, diffManifest, isManifestDelta } from '../../../datapath/manifest-delta.js';
+import { manifest as baseManifest } from './manifests.js';
 
 const h = (s: string): string => crypto.createHash('sha256').update(s).digest('hex');
 
 function manifest(id: string, entries: Entry[]): Manifest {
-  return {
-    version: 1,
-    id,
-    volume: 'vol',
-    parent: null,
-    full: false,
-    createdAt: '2024-01-01T00:00:00.000Z',
-    hash: 'sha256',
-    chunker: { min: 16384, avg: 65536, max: 262144 },
-    rootMode: 0o755,
-    entries,
-  };
+  return baseManifest(entries, { id }) as unknown as Manifest;
 }
 
 function file(p: string, chunks: ChunkRef[], extra: Partial<Entry> = {}): Entry {

@@ -8,24 +8,9 @@ import {
   type Entry,
   type Manifest,
 } from '../../../datapath/manifest.js';
+import { manifest } from './manifests.js';
 
 const H = 'a'.repeat(64);
-
-function manifest(entries: unknown[], extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    version: 1,
-    id: 'snap-1',
-    volume: 'vol',
-    parent: null,
-    full: false,
-    createdAt: '2024-01-01T00:00:00.000Z',
-    hash: 'sha256',
-    chunker: { min: 16384, avg: 65536, max: 262144 },
-    rootMode: 0o755,
-    entries,
-    ...extra,
-  };
-}
 
 const good = [
   { path: 'dir', type: 'dir', mode: 0o755 },
