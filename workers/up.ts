@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 // `npm run up`: Ferry's embedded default, on one machine, with real servers only: a Temporal dev
 // server with its Web UI, two clusters ("source" and "destination", each a real etcd and
-// kube-apiserver), Ferry's CRDs in both, and the sample app on the source. It prints where
-// everything is and runs until Ctrl-C, then stops every server it started.
+// kube-apiserver), Ferry's CRDs in both, one storage agent per cluster, and the sample app on the
+// source, whose volume is replicated once to the destination's agent. It prints where everything
+// is and runs until Ctrl-C, then stops every server it started.
 //
 //   npm run up [-- --dir DIR] [--exit]
 //
 // --exit stops right after everything is up and checked (CI uses it to keep this command true).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { startAgent, type AgentHandle } from '../localenv/agents.js';
 import { applyFile } from '../localenv/apply.js';
 import { resolveBinaries } from '../localenv/binaries.js';
 import { startEnvironment } from '../localenv/environment.js';
@@ -51,10 +54,12 @@ async function main(): Promise<void> {
     ...(wellKnown ? { temporalPorts: { port: 7233, uiPort: 8233 } } : {}),
   });
   let stopping = false;
+  const agents: AgentHandle[] = [];
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     say('stopping every server');
+    await Promise.all(agents.map((a) => a.stop().catch(() => {})));
     await env.stop();
     process.exit(code);
   };
@@ -67,6 +72,18 @@ async function main(): Promise<void> {
     say(`sample app on source: ${applied.join(', ')}`);
     const { kubectl } = await resolveBinaries(['kubectl']);
 
+    // One storage agent per cluster, sharing one CA, then the sample volume's first replication.
+    const source0 = await startAgent({ dir: path.join(args.dir, 'agents', 'source'), name: 'source' });
+    agents.push(source0);
+    const dest0 = await startAgent({
+      dir: path.join(args.dir, 'agents', 'destination'),
+      name: 'destination',
+      ca: source0.ca ?? undefined,
+    });
+    agents.push(dest0);
+    say(`agents: source ${source0.url}, destination ${dest0.url}`);
+    const replicated = await replicateSample(source0, dest0, say);
+
     const dest = env.state.clusters.destination!;
     const lines = [
       '',
@@ -77,14 +94,17 @@ async function main(): Promise<void> {
       `  source        ${source.server}  kubeconfig ${source.kubeconfigPath}`,
       `  destination   ${dest.server}  kubeconfig ${dest.kubeconfigPath}`,
       `  kubectl       ${kubectl}`,
+      `  agents        source ${source0.url} (data ${source0.dataUrl}), destination ${dest0.url}`,
+      `  standby       ${replicated.standby}  (volume mysql-data, ${replicated.summary})`,
       '',
       'Try:',
       `  ${kubectl} --kubeconfig ${source.kubeconfigPath} get deploy,pvc,svc -n mysql`,
       `  ${kubectl} --kubeconfig ${source.kubeconfigPath} get crd`,
       `  ${env.state.bins.temporal} workflow list --address ${env.state.temporal.address}`,
       '',
-      "What runs today: the servers above, the CRDs and the sample app. Ferry's worker (the",
-      'MigrationSchedule and Migration workflows) is not built yet, so nothing replicates yet.',
+      'What runs today: the servers above, the CRDs, the sample app, and its volume replicated once',
+      "by the agents. Ferry's worker (the MigrationSchedule and Migration workflows) is not built",
+      'yet, so nothing replicates on a schedule yet.',
       '',
     ];
     process.stdout.write(lines.join('\n') + '\n');
@@ -94,6 +114,13 @@ async function main(): Promise<void> {
     say('running; press Ctrl-C to stop everything');
     // Watch the servers: one that dies is reported with its log, and everything stops.
     const processes = [env.temporal.process, ...env.clusters.flatMap((c) => [c.etcd, c.apiserver])];
+    for (const a of agents) {
+      void a.exited.then(() => {
+        if (stopping) return;
+        say(`agent ${a.name} exited unexpectedly; its log: ${a.logPath}\n${tailLog(a.logPath)}`);
+        void stop(1);
+      });
+    }
     setInterval(() => {
       const dead = processes.find((p) => !p.running());
       if (!dead || stopping) return;
@@ -110,3 +137,39 @@ main().catch((err: unknown) => {
   process.stderr.write(`[up] ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });
+
+/**
+ * Writes the sample app's data into the source agent's `mysql-data` volume and replicates it to
+ * the destination agent, as a Migration's volume stage will.
+ */
+async function replicateSample(
+  source: AgentHandle,
+  dest: AgentHandle,
+  say: (line: string) => void,
+): Promise<{ standby: string; summary: string }> {
+  const client = source.client();
+  try {
+    await client.createVolume('mysql-data');
+    const dir = source.volumePath('mysql-data');
+    await mkdir(path.join(dir, 'mysql'), { recursive: true });
+    const page = Buffer.alloc(16 * 1024);
+    const data = Buffer.alloc(8 * 1024 * 1024);
+    for (let off = 0; off < data.length; off += page.length) {
+      page.fill(off / page.length);
+      page.copy(data, off);
+    }
+    await writeFile(path.join(dir, 'ibdata1'), data);
+    await writeFile(path.join(dir, 'mysql', 'users.ibd'), 'id,name\n1,ferry\n');
+    const t0 = Date.now();
+    const status = await client.replicate({
+      volume: 'mysql-data',
+      destination: { url: dest.url, token: dest.token, caCertPem: dest.caCertPem },
+      mode: 'DisasterRecovery',
+    });
+    const summary = `${(status.bytesTotal / 1048576).toFixed(1)} MiB, ${status.chunksSent} chunks sent in ${((Date.now() - t0) / 1000).toFixed(1)} s`;
+    say(`replicated volume mysql-data: ${summary}`);
+    return { standby: dest.standbyPath('mysql-data'), summary };
+  } finally {
+    client.close();
+  }
+}
