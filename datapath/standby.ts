@@ -24,7 +24,8 @@
 // Materialising: an incremental commit hard-links files whose entry (chunks, size, mode, mtime)
 // is unchanged from the current restore point, so it costs O(changed bytes + entries); a changed
 // file of 1 MiB or more that keeps at least half its chunks at the same offsets is copied from
-// the current restore point in the kernel and only its changed chunks written (patchFile);
+// the current restore point (reflink, else O_DIRECT writes: copyPrevious) and only its changed
+// chunks written (patchFile);
 // directory creation, links and symlinks run with a bounded number in flight on the thread pool.
 // A full
 // commit writes every file afresh from chunks re-verified by the full replication's `have`
@@ -433,9 +434,9 @@ export class StandbyManager {
 
   /**
    * Writes a changed file that shares at least half its bytes (chunks at the same offsets) with its
-   * previous version: the previous restore point's copy is copied in the kernel (copy_file_range,
-   * or a reflink where the filesystem can; off the event loop) and only the differing chunks are
-   * written over it. Returns the chunk bytes written, or -1 when it does not pay or the previous
+   * previous version: the previous restore point's copy is copied (copyPrevious: a reflink where
+   * the filesystem can, else O_DIRECT writes, else copy_file_range; off the event loop) and only the
+   * differing chunks are written over it. Returns the chunk bytes written, or -1 when it does not pay or the previous
    * copy is unusable (the caller then writes the file from chunks).
    */
   private async patchFile(target: string, e: FileEntry, prevPath: string, p: FileEntry): Promise<number> {
@@ -458,11 +459,7 @@ export class StandbyManager {
     try {
       const st = await fs.promises.lstat(prevPath);
       if (!st.isFile() || st.size !== p.size) return -1;
-      await fs.promises.copyFile(
-        prevPath,
-        target,
-        fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE,
-      );
+      await copyPrevious(prevPath, target, p.size);
     } catch {
       await fs.promises.rm(target, { force: true });
       return -1;
@@ -553,6 +550,138 @@ export class StandbyManager {
     await fs.promises.rename(tmp, dest);
     return { volume: target, path: dest, restorePoint: id };
   }
+}
+
+/** O_DIRECT needs buffers, offsets and lengths aligned to the logical block size (4096 covers all). */
+const DIRECT_ALIGN = 4096;
+/** Bytes per read/write while copying a previous version with O_DIRECT. */
+const DIRECT_BLOCK = 8 * 1024 * 1024;
+
+/**
+ * Copies a previous restore point's file (`size` bytes) to a new `target` for patching: a reflink
+ * where the filesystem can; else with O_DIRECT writes (copyDirect); else copy_file_range.
+ * Why O_DIRECT: measured on the reference VM during the 2 GiB benchmark, copying the 1.7 GiB file
+ * through the page cache (copy_file_range) cost ~4 s of system time while the previous commit's
+ * gigabytes of dirty pages were being written back (memcpy into fresh page-cache pages at
+ * ~440 MB/s), and it adds 1.7 GiB more dirty pages; O_DIRECT writes straight from a reused buffer
+ * (pages-1pct 8.0 → 6.0 s, append-10MiB 5.9 → 4.3 s). The trade-off: with no write-back pending
+ * (the 1 GiB benchmark) the page-cache copy was ~0.3 s faster for 0.85 GiB.
+ */
+async function copyPrevious(prevPath: string, target: string, size: number): Promise<void> {
+  try {
+    await fs.promises.copyFile(
+      prevPath,
+      target,
+      fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE_FORCE,
+    );
+    return;
+  } catch {
+    await fs.promises.rm(target, { force: true });
+  }
+  try {
+    if (await copyDirect(prevPath, target, size)) return;
+  } catch {
+    // e.g. an O_DIRECT write refused: fall back to the kernel copy below
+  }
+  await fs.promises.rm(target, { force: true });
+  await fs.promises.copyFile(prevPath, target, fs.constants.COPYFILE_EXCL);
+}
+
+/**
+ * Copies the first `size` bytes of `src` to a new file `target`: whole 4 KiB blocks with O_DIRECT
+ * (reads buffered, the next block read while the previous one is written), the tail buffered.
+ * Returns false when the filesystem or platform does not support O_DIRECT. Throws when `src` is
+ * shorter than `size`.
+ */
+export async function copyDirect(src: string, target: string, size: number): Promise<boolean> {
+  const O_DIRECT = fs.constants.O_DIRECT;
+  if (!O_DIRECT) return false;
+  let out: fs.promises.FileHandle;
+  try {
+    out = await fs.promises.open(
+      target,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_DIRECT,
+      0o600,
+    );
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EINVAL') return false;
+    throw err;
+  }
+  const whole = size - (size % DIRECT_ALIGN);
+  const inp = await fs.promises.open(src, 'r').catch(async (err: unknown) => {
+    await out.close();
+    throw err;
+  });
+  try {
+    const bufs: Buffer[] = [];
+    for (let k = 0; k < 2 && whole > 0; k++) {
+      const b = alignedBuffer(out.fd);
+      if (!b) return false;
+      bufs.push(b);
+    }
+    const readFull = async (buf: Buffer, at: number, len: number): Promise<void> => {
+      for (let got = 0; got < len;) {
+        const { bytesRead } = await inp.read(buf, got, len - got, at + got);
+        if (bytesRead === 0) throw new Error(`${src} is shorter than ${size} bytes`);
+        got += bytesRead;
+      }
+    };
+    let next: Promise<void> | null =
+      whole > 0 ? readFull(bufs[0] as Buffer, 0, Math.min(DIRECT_BLOCK, whole)) : null;
+    try {
+      for (let at = 0, k = 0; at < whole; at += DIRECT_BLOCK, k ^= 1) {
+        const len = Math.min(DIRECT_BLOCK, whole - at);
+        await next;
+        const nextAt = at + len;
+        next =
+          nextAt < whole
+            ? readFull(bufs[k ^ 1] as Buffer, nextAt, Math.min(DIRECT_BLOCK, whole - nextAt))
+            : null;
+        const buf = bufs[k] as Buffer;
+        for (let put = 0; put < len;) {
+          const { bytesWritten } = await out.write(buf, put, len - put, at + put);
+          put += bytesWritten;
+        }
+      }
+    } catch (err) {
+      await next?.catch(() => undefined);
+      throw err;
+    }
+    if (size > whole) {
+      const tail = Buffer.allocUnsafe(size - whole);
+      await readFull(tail, whole, tail.length);
+      const fd = fs.openSync(target, 'r+');
+      try {
+        writeFully(fd, tail, whole);
+      } finally {
+        fs.closeSync(fd);
+      }
+    }
+    return true;
+  } finally {
+    await inp.close();
+    await out.close();
+  }
+}
+
+/**
+ * A DIRECT_BLOCK-byte buffer whose address is DIRECT_ALIGN-aligned. JavaScript cannot see a
+ * buffer's address, so this over-allocates and probes offsets with a one-block O_DIRECT write at
+ * position 0 of `fd` (a file about to be overwritten from position 0): the kernel refuses a
+ * misaligned buffer with EINVAL. Null when no offset works.
+ */
+function alignedBuffer(fd: number): Buffer | null {
+  const raw = Buffer.allocUnsafeSlow(DIRECT_BLOCK + DIRECT_ALIGN);
+  raw.fill(0, 0, 2 * DIRECT_ALIGN);
+  for (let off = 0; off < DIRECT_ALIGN; off += 8) {
+    try {
+      fs.writeSync(fd, raw, off, DIRECT_ALIGN, 0);
+      return raw.subarray(off, off + DIRECT_BLOCK);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EINVAL') return null;
+    }
+  }
+  return null;
 }
 
 /** Operations in flight while materialising a tree (the thread pool has 4 threads by default). */
