@@ -1,19 +1,21 @@
 // Starting real storage agents (`ferry agent`) on loopback for tests, benchmarks and the local
 // environment. startAgent creates what is not given (a CA + server certificate, a random token,
 // a data root), spawns `node dist/workers/ferry.js agent` on ephemeral ports (or the ports asked
-// for), waits for its ready line, and sends its stdout/stderr to a log file.
+// for) as a ManagedProcess (localenv/process.ts: its own process group, output in a log file),
+// waits for its ready line, and registers it with a reaper so it never outlives its starter.
 //
 //   const a = await startAgent({ dir: '/tmp/run/a' });
 //   const client = a.client();                     // AgentClient with token and CA
 //   await a.kill(); const a2 = await a.restart();  // same data root, ports, token and certs
 //
 // Build first (`npx tsc -p tsconfig.build.json`): the agent always runs from dist/.
-import { spawn, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentClient, type AgentEndpoint, type ClientOptions } from '../datapath/client.js';
+import { startProcess } from './process.js';
+import { ownerPidFile, startReaper } from './reaper.js';
 import { createCertAuthority, issueCertificate, type CertAuthority } from './tls.js';
 
 export interface StartAgentOptions {
@@ -61,7 +63,7 @@ export interface AgentHandle {
   client(opts?: ClientOptions): AgentClient;
   /** Resolves with the exit code (or null if killed by a signal) once the process exits. */
   exited: Promise<number | null>;
-  /** SIGTERM and wait for exit. */
+  /** SIGTERM (SIGKILL after 5 s) and wait for exit. */
   stop(): Promise<void>;
   /** SIGKILL and wait for exit. */
   kill(): Promise<void>;
@@ -91,7 +93,12 @@ interface Resolved {
   host: string;
   logPath: string;
   ferryBin: string;
+  /** The reaper's pid file: the agent is killed if the process that started it dies. */
+  pidFile: string;
 }
+
+/** Directories whose reaper this process already started (one reaper per directory). */
+const reaped = new Set<string>();
 
 export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> {
   const name = opts.name ?? 'agent';
@@ -135,7 +142,12 @@ export async function startAgent(opts: StartAgentOptions): Promise<AgentHandle> 
     host: opts.host ?? '127.0.0.1',
     logPath: path.join(dir, `${name}.log`),
     ferryBin: opts.ferryBin ?? defaultFerryBin(),
+    pidFile: ownerPidFile(dir),
   };
+  if (!reaped.has(dir)) {
+    reaped.add(dir);
+    startReaper(process.pid, r.pidFile);
+  }
   return spawnAgent(r, opts.port ?? 0, opts.dataPort ?? 0, opts);
 }
 
@@ -166,25 +178,27 @@ async function spawnAgent(
     String(dataPort),
     ...(opts.args ?? []),
   ];
-  const log = fs.openSync(r.logPath, 'a');
-  const child: ChildProcess = spawn(process.execPath, args, {
-    stdio: ['ignore', 'pipe', log],
+  const proc = startProcess({
+    name: `agent(${r.name})`,
+    command: process.execPath,
+    args,
+    logPath: r.logPath,
     env: { ...process.env, ...opts.env },
+    pidFile: r.pidFile,
+    pipeStdout: true,
   });
-  fs.closeSync(log);
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = proc.exited.then((code) => (typeof code === 'number' ? code : null));
   const ready = await new Promise<{ port: number; dataPort: number }>((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      void proc.kill();
       reject(
         new Error(`agent ${r.name} not ready within ${opts.readyTimeoutMs ?? 20_000} ms; see ${r.logPath}`),
       );
     }, opts.readyTimeoutMs ?? 20_000);
-    const stdout = child.stdout as NodeJS.ReadableStream;
+    const stdout = proc.stdout as NodeJS.ReadableStream;
     stdout.setEncoding('utf8');
     stdout.on('data', (d: string) => {
-      fs.appendFileSync(r.logPath, d);
       buf += d;
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
@@ -208,14 +222,6 @@ async function spawnAgent(
   const url = `https://${r.host.includes(':') ? `[${r.host}]` : r.host}:${ready.port}`;
   const dataUrl = `https://${r.host.includes(':') ? `[${r.host}]` : r.host}:${ready.dataPort}`;
   const endpoint: AgentEndpoint = { url, token: r.token, caCertPem: r.caCertPem, dataUrl };
-  let running = true;
-  void exited.then(() => {
-    running = false;
-  });
-  const signal = async (sig: NodeJS.Signals): Promise<void> => {
-    if (running) child.kill(sig);
-    await exited;
-  };
   const handle: AgentHandle = {
     name: r.name,
     url,
@@ -227,7 +233,7 @@ async function spawnAgent(
     caCertPem: r.caCertPem,
     caCertPath: r.caCertPath,
     ca: r.ca,
-    pid: child.pid as number,
+    pid: proc.pid,
     logPath: r.logPath,
     dataRoot: r.dataRoot,
     volumePath: (v) => path.join(r.dataRoot, 'volumes', v),
@@ -235,10 +241,10 @@ async function spawnAgent(
     endpoint,
     client: (o) => new AgentClient(endpoint, o),
     exited,
-    stop: () => signal('SIGTERM'),
-    kill: () => signal('SIGKILL'),
+    stop: () => proc.stop(),
+    kill: () => proc.kill(),
     restart: async () => {
-      await signal('SIGTERM');
+      await proc.stop();
       return spawnAgent(r, ready.port, ready.dataPort, opts);
     },
   };

@@ -11,6 +11,8 @@ export interface ManagedProcess {
   readonly logPath: string;
   /** Resolves with the exit code (or the signal name) when the process has exited. */
   readonly exited: Promise<number | string>;
+  /** The process's stdout, when started with `pipeStdout` (also copied to the log). */
+  readonly stdout?: NodeJS.ReadableStream;
   /** True until the process has exited. */
   running(): boolean;
   /** SIGTERM the process group, SIGKILL it after `graceMs`; resolves when it has exited. */
@@ -28,6 +30,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** A file the pid is appended to, read by the reaper (localenv/reaper.ts). */
   pidFile?: string;
+  /** Pipe stdout to the caller (e.g. to read a ready line) while still copying it to the log. */
+  pipeStdout?: boolean;
 }
 
 export function startProcess(opts: StartOptions): ManagedProcess {
@@ -35,7 +39,7 @@ export function startProcess(opts: StartOptions): ManagedProcess {
   const child = spawn(opts.command, opts.args, {
     cwd: opts.cwd,
     env: opts.env ?? process.env,
-    stdio: ['ignore', fd, fd],
+    stdio: ['ignore', opts.pipeStdout ? 'pipe' : fd, fd],
     detached: true,
   });
   closeSync(fd);
@@ -43,6 +47,7 @@ export function startProcess(opts: StartOptions): ManagedProcess {
     throw new Error(`could not start ${opts.name} (${opts.command}); see ${opts.logPath}`);
   }
   const pid = child.pid;
+  child.stdout?.on('data', (d: Buffer | string) => appendFileSync(opts.logPath, d));
   if (opts.pidFile) appendFileSync(opts.pidFile, `${pid}\n`);
   let alive = true;
   const exited = new Promise<number | string>((resolve) => {
@@ -72,6 +77,7 @@ export function startProcess(opts: StartOptions): ManagedProcess {
     pid,
     logPath: opts.logPath,
     exited,
+    ...(child.stdout ? { stdout: child.stdout } : {}),
     running: () => alive,
     async stop(graceMs = 5000) {
       if (!alive) return;
