@@ -84,18 +84,21 @@ export const migrationVolumeInfoSchema = object({
   volume: string(),
   status: string({ enum: ['', ...MIGRATION_STATUSES] }),
   reason: string(),
-  totalSize: int({ format: 'int64' }),
-  actualSize: int({ format: 'int64' }),
+  bytesTotal: int({ format: 'int64', description: 'Bytes the transfer had to send (Stork).' }),
+  bytesDone: int({ format: 'int64', description: 'Of bytesTotal, bytes the standby has accepted (Ferry).' }),
+  replicationKind: string({ description: 'full or incremental (Ferry).' }),
+  restorePoint: string({ description: "The standby's restore point this migration made (Ferry)." }),
 });
 
 export const migrationSummarySchema = object({
   totalNumberOfVolumes: int({ format: 'int64' }),
-  numberOfMigratedVolumes: int({ format: 'int64' }),
+  numOfMigratedVolumes: int({ format: 'int64' }),
   totalNumberOfResources: int({ format: 'int64' }),
-  numberOfMigratedResources: int({ format: 'int64' }),
+  numOfMigratedResources: int({ format: 'int64' }),
   totalBytesMigrated: int({ format: 'int64' }),
-  elapsedTimeForVolumeMigration: string(),
-  elapsedTimeForResourceMigration: string(),
+  elapsedTimeForVolumeMigration: string({ description: "Go duration, e.g. 5m0s (Stork)." }),
+  elapsedTimeForResourceMigration: string({ description: 'Go duration, e.g. 1m0s (Stork).' }),
+  elapsedTimePerStage: map(string(), { description: 'Go duration of each stage that ran (Ferry).' }),
 });
 
 export const migrationStatusSchema = object(
@@ -108,6 +111,8 @@ export const migrationStatusSchema = object(
     volumeMigrationFinishTimestamp: time('When the volume stage finished.'),
     resourceMigrationFinishTimestamp: time('When the resource stage finished.'),
     summary: migrationSummarySchema,
+    reason: string({ description: 'Why the migration failed or partly failed (Ferry).' }),
+    workflowId: string({ description: 'The Temporal workflow that runs this migration (Ferry).' }),
   },
   { description: 'Observed state, written by Ferry.' },
 );

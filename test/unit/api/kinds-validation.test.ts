@@ -121,10 +121,10 @@ describe('Migration', () => {
     namespace: a
     volume: pvc-1
     status: Successful
-    totalSize: 1024
+    bytesTotal: 1024
   resources:
   - {name: web, namespace: a, group: apps, version: v1, kind: Deployment, status: Successful}
-  summary: {totalNumberOfVolumes: 1, numberOfMigratedVolumes: 1}
+  summary: {totalNumberOfVolumes: 1, numOfMigratedVolumes: 1}
 `;
     expect(check(yaml).errors).toEqual([]);
     expect(check(yaml.replace('stage: Final', 'stage: Done')).errors).toEqual([
