@@ -11,3 +11,4 @@ export * from './validate.js';
 export * from './yaml-io.js';
 export * from './crds.js';
 export { formatPath, type PathSegment, type SchemaIssue, type Severity } from './schema/index.js';
+export * from './go-duration.js';

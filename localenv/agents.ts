@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentClient, type AgentEndpoint, type ClientOptions } from '../datapath/client.js';
-import { startProcess } from './process.js';
+import { startProcess, waitForReadyLine } from './process.js';
 import { ownerPidFile, startReaper } from './reaper.js';
 import { createCertAuthority, issueCertificate, type CertAuthority } from './tls.js';
 
@@ -188,37 +188,10 @@ async function spawnAgent(
     pipeStdout: true,
   });
   const exited = proc.exited.then((code) => (typeof code === 'number' ? code : null));
-  const ready = await new Promise<{ port: number; dataPort: number }>((resolve, reject) => {
-    let buf = '';
-    const timer = setTimeout(() => {
-      void proc.kill();
-      reject(
-        new Error(`agent ${r.name} not ready within ${opts.readyTimeoutMs ?? 20_000} ms; see ${r.logPath}`),
-      );
-    }, opts.readyTimeoutMs ?? 20_000);
-    const stdout = proc.stdout as NodeJS.ReadableStream;
-    stdout.setEncoding('utf8');
-    stdout.on('data', (d: string) => {
-      buf += d;
-      const nl = buf.indexOf('\n');
-      if (nl < 0) return;
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
-      try {
-        const msg = JSON.parse(line) as { ready?: boolean; port: number; dataPort: number };
-        if (msg.ready) {
-          clearTimeout(timer);
-          resolve(msg);
-        }
-      } catch {
-        // not the ready line
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`agent ${r.name} exited with ${code} before it was ready; see ${r.logPath}`));
-    });
-  });
+  const ready = await waitForReadyLine<{ ready: boolean; port: number; dataPort: number }>(
+    proc,
+    opts.readyTimeoutMs ?? 20_000,
+  );
   const url = `https://${r.host.includes(':') ? `[${r.host}]` : r.host}:${ready.port}`;
   const dataUrl = `https://${r.host.includes(':') ? `[${r.host}]` : r.host}:${ready.dataPort}`;
   const endpoint: AgentEndpoint = { url, token: r.token, caCertPem: r.caCertPem, dataUrl };

@@ -128,3 +128,43 @@ export async function waitUntil(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/**
+ * Waits for the first stdout line of `proc` that parses as JSON with `ready: true` (Ferry's
+ * servers print one when they serve); rejects, killing the process, after `timeoutMs`, or when
+ * the process exits first. Started with `pipeStdout`.
+ */
+export function waitForReadyLine<T extends { ready?: boolean }>(
+  proc: ManagedProcess,
+  timeoutMs: number,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => {
+      void proc.kill();
+      reject(new Error(`${proc.name} not ready within ${timeoutMs} ms; see ${proc.logPath}`));
+    }, timeoutMs);
+    const stdout = proc.stdout as NodeJS.ReadableStream;
+    stdout.setEncoding('utf8');
+    stdout.on('data', (d: string) => {
+      buf += d;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        try {
+          const msg = JSON.parse(line) as T;
+          if (msg.ready) {
+            clearTimeout(timer);
+            resolve(msg);
+          }
+        } catch {
+          // not the ready line
+        }
+      }
+    });
+    void proc.exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`${proc.name} exited with ${code} before it was ready; see ${proc.logPath}`));
+    });
+  });
+}

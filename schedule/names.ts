@@ -6,6 +6,11 @@ import type { DateTime } from 'luxon';
 import type { PolicyType } from './policy-types.js';
 
 export function migrationName(scheduleName: string, type: PolicyType, time: DateTime): string {
-  const iso = new Date(time.toMillis()).toISOString(); // 2019-02-14T22:16:51.000Z
-  return `${scheduleName}-${type}-${iso.slice(0, 10)}-${iso.slice(11, 19).replaceAll(':', '')}`;
+  return `${scheduleName}-${type}-${utcStamp(time.toMillis())}`;
+}
+
+/** YYYY-MM-DD-HHMMSS in UTC: Stork's migration-name suffix and `migrationTime` annotation. */
+export function utcStamp(epochMs: number): string {
+  const iso = new Date(epochMs).toISOString(); // 2019-02-14T22:16:51.000Z
+  return `${iso.slice(0, 10)}-${iso.slice(11, 19).replaceAll(':', '')}`;
 }

@@ -9,6 +9,10 @@ async function main(): Promise<number> {
       const { agentMain } = await import('./agent.js');
       return agentMain(rest);
     }
+    case 'worker': {
+      const { workerMain } = await import('./worker.js');
+      return workerMain(rest);
+    }
     default: {
       const { runCli } = await import('../client/cli/main.js');
       return runCli(process.argv.slice(2), { program: 'ferry' });

@@ -1,0 +1,25 @@
+// The worker's activities, bound to what they share (the protected cluster and its agent).
+// Each is a thin function in its own file over plain, tested logic in resources/ and datapath/.
+import { checkClusterPair } from './cluster-pair.js';
+import type { ActivityDeps } from './deps.js';
+import { prepareMigration, publishMigrationStatus } from './migration-cr.js';
+import { planMigration } from './plan.js';
+import { migrateResources } from './resources.js';
+import { runRule } from './rules.js';
+import type { MigrationActivities } from './types.js';
+import { snapshotVolumes, transferVolume } from './volumes.js';
+
+export type { ActivityDeps } from './deps.js';
+
+export function createActivities(deps: ActivityDeps): MigrationActivities {
+  return {
+    prepareMigration: (input) => prepareMigration(deps, input),
+    checkClusterPair: (input) => checkClusterPair(deps, input),
+    planMigration: (input) => planMigration(deps, input),
+    runRule: (input) => runRule(deps, input),
+    snapshotVolumes: (input) => snapshotVolumes(deps, input),
+    transferVolume: (input) => transferVolume(deps, input),
+    migrateResources: (input) => migrateResources(deps, input),
+    publishMigrationStatus: (input) => publishMigrationStatus(deps, input),
+  };
+}

@@ -1,0 +1,52 @@
+// What a migration covers, read from the source: its namespaces (listed ones that exist, plus
+// those whose labels match namespaceSelectors) and each PVC's volume on the source agent.
+import { Context } from '@temporalio/activity';
+import { AgentClient } from '../datapath/client.js';
+import { matchesSelectors } from '../resources/select.js';
+import { labelsOf, nameOf } from '../resources/objects.js';
+import { resolveVolume } from '../resources/volumes.js';
+import type { ActivityDeps } from './deps.js';
+import { fail } from './errors.js';
+import { KINDS } from './kube/client.js';
+import { NON_RETRYABLE, type MigrationPlan, type PlanInput } from './types.js';
+import path from 'node:path';
+
+export async function planMigration(deps: ActivityDeps, input: PlanInput): Promise<MigrationPlan> {
+  const signal = Context.current().cancellationSignal;
+  const spec = input.spec;
+  const all = (await deps.source.list(KINDS.namespace, undefined, { signal })).items;
+  const existing = new Set(all.map(nameOf));
+  const listed = spec.namespaces ?? [];
+  const skippedNamespaces = listed.filter((n) => !existing.has(n));
+  if (skippedNamespaces.length > 0 && spec.skipDeletedNamespaces === false) {
+    fail(
+      NON_RETRYABLE.notFound,
+      `spec.namespaces: namespace ${skippedNamespaces.join(', ')} not found on the source (skipDeletedNamespaces is false)`,
+    );
+  }
+  const selectors = spec.namespaceSelectors;
+  const selected =
+    selectors && Object.keys(selectors).length > 0
+      ? all.filter((ns) => matchesSelectors(labelsOf(ns), selectors, undefined)).map(nameOf)
+      : [];
+  const namespaces = [...new Set([...listed.filter((n) => existing.has(n)), ...selected])].sort();
+
+  const volumes: MigrationPlan['volumes'] = [];
+  if (spec.includeVolumes !== false && namespaces.length > 0) {
+    const agent = new AgentClient(deps.agent, { timeoutMs: 15_000 });
+    try {
+      const volumesRoot = path.join((await agent.info()).dataRoot, 'volumes');
+      const pvs = (await deps.source.list(KINDS.pv, undefined, { signal })).items;
+      for (const ns of namespaces) {
+        const pvcs = (await deps.source.list(KINDS.pvc, ns, { signal })).items;
+        for (const pvc of pvcs) {
+          if (!matchesSelectors(labelsOf(pvc), spec.selectors, spec.excludeSelectors)) continue;
+          volumes.push(resolveVolume(pvc, pvs, volumesRoot));
+        }
+      }
+    } finally {
+      agent.close();
+    }
+  }
+  return { namespaces, skippedNamespaces, volumes };
+}

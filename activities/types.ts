@@ -1,0 +1,141 @@
+// The activities' contract with the workflows: inputs and results only, no implementation, so
+// workflow code can import it (eslint allows workflows this one file of activities/).
+// Inputs carry names and references, never credentials: kubeconfigs and tokens are read inside
+// the activities from the ClusterPair, so no secret is ever written to a workflow history.
+import type { MigrationResourceInfo, MigrationSpec, MigrationStatus } from '../api/index.js';
+
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+}
+
+export interface PrepareMigrationInput extends ObjectRef {
+  /** Given when the migration is started without a CR (SDK, temporal CLI): the CR is created. */
+  spec?: unknown;
+  /** Labels and annotations for a CR created here (a schedule's ownership marks). */
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface PreparedMigration {
+  spec: MigrationSpec;
+  uid: string;
+  creationTimestamp: string;
+}
+
+export interface ClusterPairCheck {
+  /** ClusterPair options.mode: "DisasterRecovery" or "". */
+  mode: string;
+  /** Whether the pair names a storage agent (options.ip and token). */
+  storage: boolean;
+  /** kube-apiserver version of the standby. */
+  standbyVersion: string;
+}
+
+export interface PlanInput extends ObjectRef {
+  spec: MigrationSpec;
+}
+
+export interface PlannedVolume {
+  namespace: string;
+  pvc: string;
+  pv?: string;
+  volume?: string;
+  error?: string;
+}
+
+export interface MigrationPlan {
+  /** Namespaces migrated: `namespaces` (minus missing ones when skipDeletedNamespaces) plus those chosen by namespaceSelectors. */
+  namespaces: string[];
+  /** Listed namespaces that do not exist on the source and were skipped. */
+  skippedNamespaces: string[];
+  volumes: PlannedVolume[];
+}
+
+export interface RuleInput {
+  /** Namespace of the Rule (the migration's). */
+  namespace: string;
+  rule: string;
+  /** Namespaces whose pods the rule's selectors pick from. */
+  podNamespaces: string[];
+  stage: 'PreExecRule' | 'PostExecRule';
+}
+
+export interface RuleResult {
+  /** One line per command run: "<ns>/<pod>: <command>". */
+  ran: string[];
+}
+
+export interface SnapshotResult {
+  /** Agent volume -> snapshot id. */
+  snapshots: Record<string, string>;
+}
+
+export interface TransferInput {
+  migration: ObjectRef;
+  clusterPair: string;
+  volume: string;
+  snapshotId: string;
+}
+
+export interface TransferResult {
+  volume: string;
+  kind: 'full' | 'incremental';
+  bytesTotal: number;
+  bytesDone: number;
+  bytesOnWire: number;
+  restorePoint: string;
+  /** Where the standby's data is promoted on failover: the path the standby PV names. */
+  standbyPath: string;
+}
+
+export interface ResourcesInput {
+  migration: ObjectRef;
+  spec: MigrationSpec;
+  namespaces: string[];
+  /** PV name -> standby path, for the volumes replicated by this migration. */
+  volumePaths: Record<string, string>;
+  /** `2006-01-02-150405` (UTC) */
+  migrationTime: string;
+}
+
+export interface ResourcesResult {
+  resources: MigrationResourceInfo[];
+  created: number;
+  updated: number;
+  unchanged: number;
+  purged: number;
+  failed: number;
+}
+
+export interface KubeEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface PublishInput extends ObjectRef {
+  status: MigrationStatus;
+  events: KubeEvent[];
+}
+
+export interface MigrationActivities {
+  prepareMigration(input: PrepareMigrationInput): Promise<PreparedMigration>;
+  checkClusterPair(input: ObjectRef): Promise<ClusterPairCheck>;
+  planMigration(input: PlanInput): Promise<MigrationPlan>;
+  runRule(input: RuleInput): Promise<RuleResult>;
+  snapshotVolumes(input: { volumes: string[] }): Promise<SnapshotResult>;
+  transferVolume(input: TransferInput): Promise<TransferResult>;
+  migrateResources(input: ResourcesInput): Promise<ResourcesResult>;
+  publishMigrationStatus(input: PublishInput): Promise<void>;
+}
+
+/** Error types a workflow must not retry: the input is wrong, not the world. */
+export const NON_RETRYABLE = {
+  invalidSpec: 'InvalidSpec',
+  notFound: 'NotFound',
+  clusterPair: 'ClusterPairError',
+  unauthorized: 'Unauthorized',
+  rule: 'RuleFailed',
+  volume: 'VolumeError',
+} as const;

@@ -1,0 +1,113 @@
+// Volume activities over the storage agents. Data never passes through here: the source agent
+// snapshots and pushes chunks straight to the destination agent; these activities start that,
+// heartbeat its progress and report the result.
+//
+// A transfer's replication id is derived from the workflow run and the volume, so a retried
+// activity (a worker killed mid-transfer) re-posts the same id and the agent resumes that
+// replication instead of starting over. Cancelling the activity cancels the replication; the
+// destination then stays on its last whole restore point.
+import { Context } from '@temporalio/activity';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import type { ReplicationStatus } from '../datapath/agent-api.js';
+import { AgentApiError, AgentClient } from '../datapath/client.js';
+import type { ActivityDeps } from './deps.js';
+import { loadClusterPair } from './cluster-pair.js';
+import { fail } from './errors.js';
+import { NON_RETRYABLE, type SnapshotResult, type TransferInput, type TransferResult } from './types.js';
+
+const POLL_MS = 500;
+
+/** Snapshots every volume at once, so they are as close to one point in time as the agent allows. */
+export async function snapshotVolumes(
+  deps: ActivityDeps,
+  input: { volumes: string[] },
+): Promise<SnapshotResult> {
+  const agent = new AgentClient(deps.agent);
+  try {
+    const taken = await Promise.all(
+      input.volumes.map(async (v) => {
+        try {
+          return [v, (await agent.createSnapshot(v)).id] as const;
+        } catch (err) {
+          if (err instanceof AgentApiError && !err.retryable)
+            fail(NON_RETRYABLE.volume, `volume ${v}: snapshot failed: ${err.message}`);
+          throw err;
+        }
+      }),
+    );
+    return { snapshots: Object.fromEntries(taken) };
+  } finally {
+    agent.close();
+  }
+}
+
+export function replicationId(workflowId: string, runId: string, volume: string): string {
+  return `m-${createHash('sha256').update(`${workflowId}\n${runId}\n${volume}`).digest('hex').slice(0, 40)}`;
+}
+
+export async function transferVolume(deps: ActivityDeps, input: TransferInput): Promise<TransferResult> {
+  const ctx = Context.current();
+  const run = ctx.info.workflowExecution;
+  const id = replicationId(run?.workflowId ?? '', run?.runId ?? '', input.volume);
+  const pair = await loadClusterPair(
+    deps,
+    { namespace: input.migration.namespace, name: input.clusterPair },
+    ctx.cancellationSignal,
+  );
+  if (!pair.destination)
+    fail(
+      NON_RETRYABLE.clusterPair,
+      `ClusterPair ${input.migration.namespace}/${input.clusterPair} names no storage agent (spec.options.ip and token): volumes cannot be migrated`,
+    );
+  const destination = new AgentClient(pair.destination, { timeoutMs: 15_000 });
+  const source = new AgentClient(deps.agent);
+  try {
+    const standbyRoot = (await destination.info()).dataRoot;
+    let status: ReplicationStatus = await source.startReplication({
+      id,
+      volume: input.volume,
+      snapshotId: input.snapshotId,
+      mode: pair.mode,
+      destination: {
+        url: pair.destination.url,
+        token: pair.destination.token,
+        caCertPem: pair.destination.caCertPem,
+        volume: input.volume,
+      },
+    });
+    try {
+      while (!['succeeded', 'failed', 'cancelled'].includes(status.phase)) {
+        ctx.heartbeat({
+          id,
+          phase: status.phase,
+          bytesDone: status.bytesDone,
+          bytesTotal: status.bytesTotal,
+        });
+        await ctx.sleep(POLL_MS);
+        status = await source.getReplication(id);
+      }
+    } catch (err) {
+      // Cancelled (or the worker is shutting down): stop the agents' transfer too.
+      await source.cancelReplication(id).catch(() => undefined);
+      throw err;
+    }
+    if (status.phase !== 'succeeded') {
+      const message = `volume ${input.volume}: replication ${status.phase}: ${status.error?.message ?? 'no reason given'}`;
+      if (status.error && !status.error.retryable) fail(NON_RETRYABLE.volume, message);
+      throw new Error(message);
+    }
+    return {
+      volume: input.volume,
+      kind: status.kind,
+      bytesTotal: status.bytesTotal,
+      bytesDone: status.bytesDone,
+      bytesOnWire: status.bytesOnWire,
+      restorePoint: status.restorePoint ?? '',
+      standbyPath: path.join(standbyRoot, 'volumes', input.volume),
+    };
+  } finally {
+    source.close();
+    destination.close();
+  }
+}

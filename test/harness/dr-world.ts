@@ -1,0 +1,141 @@
+// A disaster-recovery world for integration tests, over the run's shared clusters and Temporal:
+// one storage agent per cluster (started here, sharing a CA), a `ferry worker` process protecting
+// the source on a task queue of its own, kubectl and REST clients for both clusters, and a
+// ClusterPair to the destination. Each test file starts one and stops it in afterAll.
+//
+//   const world = await startDrWorld('migration');
+//   await world.kubectl('source', ['apply', '-f', '-'], yaml);
+//   const m = await world.waitForMigration('shop', 'm1');
+import { Client, Connection } from '@temporalio/client';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { KubeClient } from '../../activities/kube/client.js';
+import { startAgent, type AgentHandle } from '../../localenv/agents.js';
+import { startWorker, type WorkerHandle } from '../../localenv/worker.js';
+import { createCertAuthority } from '../../localenv/tls.js';
+import { harness } from './context.js';
+
+export type ClusterName = 'source' | 'destination';
+
+export interface DrWorld {
+  dir: string;
+  taskQueue: string;
+  agents: Record<ClusterName, AgentHandle>;
+  worker: WorkerHandle;
+  kube: Record<ClusterName, KubeClient>;
+  temporal: Client;
+  kubeconfig(cluster: ClusterName): string;
+  /** Runs the real kubectl against a cluster; rejects with its stderr on a non-zero exit. */
+  kubectl(cluster: ClusterName, args: string[], stdin?: string): Promise<string>;
+  /** A ClusterPair manifest to the destination (its kubeconfig inlined, the agent's options). */
+  clusterPairYaml(namespace: string, name: string, options?: Record<string, string>): Promise<string>;
+  /** Polls the Migration CR until its status is final; returns the CR. */
+  waitForMigration(namespace: string, name: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  restartWorker(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startDrWorld(name: string): Promise<DrWorld> {
+  const { env, workflowBundlePath } = harness();
+  const dir = path.join(env.dir, 'worlds', `${name}-${process.pid}`);
+  const ca = await createCertAuthority(path.join(dir, 'ca'), `ferry-test-${name}`);
+  const [source, destination] = await Promise.all([
+    startAgent({ dir: path.join(dir, 'source'), name: 'source', ca }),
+    startAgent({ dir: path.join(dir, 'destination'), name: 'destination', ca }),
+  ]);
+  const agents = { source, destination };
+  const kubeconfig = (c: ClusterName) => env.clusters[c]!.kubeconfigPath;
+  const taskQueue = `ferry-${name}-${process.pid}`;
+  const workerOpts = {
+    dir: path.join(dir, 'worker'),
+    temporal: env.temporal,
+    taskQueue,
+    kubeconfigPath: kubeconfig('source'),
+    agent: { url: source.url, tokenFile: source.tokenFile, caCertPath: source.caCertPath },
+    workflowBundlePath,
+  };
+  let worker = await startWorker(workerOpts);
+  const kube = {
+    source: KubeClient.fromString(await readFile(kubeconfig('source'), 'utf8')),
+    destination: KubeClient.fromString(await readFile(kubeconfig('destination'), 'utf8')),
+  };
+  const connection = await Connection.connect({ address: env.temporal.address });
+  const temporal = new Client({ connection, namespace: env.temporal.namespace });
+  const kubectl = (cluster: ClusterName, args: string[], stdin?: string) =>
+    new Promise<string>((resolve, reject) => {
+      const child = execFile(
+        env.bins.kubectl!,
+        ['--kubeconfig', kubeconfig(cluster), ...args],
+        { timeout: 30_000 },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
+      );
+      if (stdin !== undefined) child.stdin?.end(stdin);
+    });
+  const world: DrWorld = {
+    dir,
+    taskQueue,
+    agents,
+    get worker() {
+      return worker;
+    },
+    kube,
+    temporal,
+    kubeconfig,
+    kubectl,
+    async clusterPairYaml(namespace, pairName, options = {}) {
+      const config = await readFile(kubeconfig('destination'), 'utf8');
+      const url = new URL(destination.url);
+      const opts = {
+        ip: url.hostname,
+        port: url.port,
+        token: destination.token,
+        caCert: Buffer.from(destination.caCertPem).toString('base64'),
+        ...options,
+      };
+      const indented = config
+        .trimEnd()
+        .split('\n')
+        .map((l) => `    ${l}`)
+        .join('\n');
+      return [
+        'apiVersion: stork.libopenstorage.org/v1alpha1',
+        'kind: ClusterPair',
+        `metadata: {name: ${pairName}, namespace: ${namespace}}`,
+        'spec:',
+        '  config:',
+        indented,
+        '  options:',
+        ...Object.entries(opts).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`),
+        '',
+      ].join('\n');
+    },
+    async waitForMigration(namespace, migration, timeoutMs = 90_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last: Record<string, unknown> | undefined;
+      while (Date.now() < deadline) {
+        last = (await kube.source.request(
+          'GET',
+          `/apis/stork.libopenstorage.org/v1alpha1/namespaces/${namespace}/migrations/${migration}`,
+        )) as Record<string, unknown>;
+        const status = (last['status'] ?? {}) as { status?: string };
+        if (status.status && ['Successful', 'PartialSuccess', 'Failed'].includes(status.status)) return last;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      throw new Error(
+        `Migration ${namespace}/${migration} not final within ${timeoutMs} ms: ${JSON.stringify(last?.['status'])}; worker log ${worker.logPath}`,
+      );
+    },
+    async restartWorker() {
+      await worker.stop().catch(() => undefined);
+      worker = await startWorker(workerOpts);
+    },
+    async stop() {
+      await worker.stop().catch(() => undefined);
+      await Promise.all([source.stop(), destination.stop()]);
+      await connection.close();
+    },
+  };
+  return world;
+}

@@ -1,0 +1,2 @@
+// Every workflow the Ferry worker runs; the worker bundles this file.
+export * from './migration.js';

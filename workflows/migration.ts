@@ -1,0 +1,319 @@
+// The Migration workflow: one run of a Migration, id `migration/<namespace>/<name>`.
+//
+//   prepare        read the CR (or create it from the given spec), validate the spec
+//   ClusterPair    the standby's API and the destination agent answer (few quick retries)
+//   plan           namespaces, and each PVC's volume on the source agent
+//   PreExecRule    commands in the selected pods (e.g. a database checkpoint)
+//   Volumes        snapshot every volume at once
+//   PostExecRule   commands after the snapshot (e.g. resume writes)
+//   Volumes        transfer each snapshot to the destination agent (heartbeats, resumable)
+//   Applications   collect, rewrite and apply resources on the standby (scaled to zero)
+//   Final          Successful, PartialSuccess (a resource failed) or Failed (anything else)
+//
+// Status is Stork's shape; the `status` query returns it and every stage mirrors it to the CR
+// with Events. Resource bodies and volume bytes never enter the history: activities return
+// names, counts and per-item statuses. Cancelling (temporal workflow cancel, or deleting the
+// CR) cancels the running transfer on the agents, so each standby stays on its last whole
+// restore point, and leaves the status Failed with reason "cancelled".
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  CancellationScope,
+  defineQuery,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { goDuration } from '../api/go-duration.js';
+import type { MigrationSpec, MigrationStatus, MigrationVolumeInfo } from '../api/kinds/migration.js';
+import { utcStamp } from '../schedule/names.js';
+import type {
+  KubeEvent,
+  MigrationActivities,
+  PrepareMigrationInput,
+  TransferResult,
+} from '../activities/types.js';
+import { NON_RETRYABLE } from '../activities/types.js';
+
+export type MigrationWorkflowInput = PrepareMigrationInput;
+
+export const migrationStatusQuery = defineQuery<MigrationStatus>('status');
+
+export function migrationWorkflowId(namespace: string, name: string): string {
+  return `migration/${namespace}/${name}`;
+}
+
+const nonRetryableErrorTypes = Object.values(NON_RETRYABLE);
+
+/** Reads and writes of the API servers: brief, retried through short outages. */
+const api = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '10 seconds',
+    maximumAttempts: 6,
+    nonRetryableErrorTypes,
+  },
+});
+/** The pairing check fails fast: a wrong ClusterPair must fail in seconds, not after retries. */
+const pairing = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes },
+});
+const rules = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', maximumAttempts: 2, nonRetryableErrorTypes },
+});
+/** Transfers heartbeat; a lost worker is noticed within the heartbeat timeout and the retry resumes. */
+const transfers = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '24 hours',
+  heartbeatTimeout: '15 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '2 seconds',
+    maximumInterval: '1 minute',
+    maximumAttempts: 30,
+    nonRetryableErrorTypes,
+  },
+});
+const resources = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: {
+    initialInterval: '2 seconds',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes,
+  },
+});
+
+class StageFailure extends Error {}
+
+export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<MigrationStatus> {
+  const ref = { namespace: input.namespace, name: input.name };
+  const status: MigrationStatus = {
+    stage: '',
+    status: 'Pending',
+    volumes: [],
+    resources: [],
+    summary: {
+      totalNumberOfVolumes: 0,
+      numOfMigratedVolumes: 0,
+      totalNumberOfResources: 0,
+      numOfMigratedResources: 0,
+      totalBytesMigrated: 0,
+      elapsedTimeForVolumeMigration: '',
+      elapsedTimeForResourceMigration: '',
+      elapsedTimePerStage: {},
+    },
+    workflowId: workflowInfo().workflowId,
+  };
+  setHandler(migrationStatusQuery, () => status);
+  const events: KubeEvent[] = [];
+  const publish = () => api.publishMigrationStatus({ ...ref, status, events: events.splice(0) });
+  const started = Date.now();
+  let stageStart = started;
+  const enter = async (stage: MigrationStatus['stage']) => {
+    closeStage();
+    status.stage = stage;
+    status.status = 'InProgress';
+    stageStart = Date.now();
+    await publish();
+  };
+  const closeStage = () => {
+    if (status.stage) {
+      const per = (status.summary!.elapsedTimePerStage ??= {});
+      per[status.stage] = goDuration(Date.now() - stageStart + parseGo(per[status.stage]));
+    }
+  };
+
+  try {
+    const prepared = await api.prepareMigration(input);
+    const spec: MigrationSpec = prepared.spec;
+    await pairing.checkClusterPair({ namespace: input.namespace, name: spec.clusterPair });
+    const plan = await api.planMigration({ ...ref, spec });
+    status.volumes = plan.volumes.map((v) => volumeItem(v.namespace, v.pvc, v.volume ?? '', v.error));
+    status.summary!.totalNumberOfVolumes = status.volumes.length;
+    const broken = status.volumes.filter((v) => v.status === 'Failed');
+    for (const v of broken)
+      events.push({
+        type: 'Warning',
+        reason: 'Failed',
+        message: `Error migrating volume ${v.persistentVolumeClaim}: ${v.reason}`,
+      });
+    if (broken.length > 0)
+      throw new StageFailure(
+        `${broken.length} of ${status.volumes.length} volumes cannot be migrated: ${broken[0]!.reason}`,
+      );
+
+    if (spec.preExecRule) await runRule(spec.preExecRule, 'PreExecRule', plan.namespaces);
+    const volumeStart = Date.now();
+    let snapshots: Record<string, string> = {};
+    if (status.volumes.length > 0) {
+      await enter('Volumes');
+      snapshots = (await api.snapshotVolumes({ volumes: status.volumes.map((v) => v.volume) })).snapshots;
+    }
+    if (spec.postExecRule) await runRule(spec.postExecRule, 'PostExecRule', plan.namespaces);
+
+    const volumePaths: Record<string, string> = {};
+    if (status.volumes.length > 0) {
+      await enter('Volumes');
+      const results = await Promise.allSettled(
+        status.volumes.map((v) =>
+          transfers.transferVolume({
+            migration: ref,
+            clusterPair: spec.clusterPair,
+            volume: v.volume,
+            snapshotId: snapshots[v.volume]!,
+          }),
+        ),
+      );
+      results.forEach((r, i) => {
+        const v = status.volumes![i]!;
+        const pv = plan.volumes[i]!.pv;
+        if (r.status === 'fulfilled') {
+          recordTransfer(v, r.value);
+          if (pv) volumePaths[pv] = r.value.standbyPath;
+          events.push({
+            type: 'Normal',
+            reason: 'Successful',
+            message: `Volume ${v.persistentVolumeClaim} migrated successfully`,
+          });
+        } else {
+          if (isCancellation(r.reason)) throw r.reason;
+          v.status = 'Failed';
+          v.reason = failureMessage(r.reason);
+          events.push({
+            type: 'Warning',
+            reason: 'Failed',
+            message: `Error migrating volume ${v.persistentVolumeClaim}: ${v.reason}`,
+          });
+        }
+      });
+      status.summary!.numOfMigratedVolumes = status.volumes.filter((v) => v.status === 'Successful').length;
+      status.summary!.totalBytesMigrated = status.volumes.reduce((n, v) => n + (v.bytesDone ?? 0), 0);
+      status.summary!.elapsedTimeForVolumeMigration = goDuration(Date.now() - volumeStart);
+      status.volumeMigrationFinishTimestamp = new Date().toISOString();
+      const failed = status.volumes.filter((v) => v.status === 'Failed');
+      if (failed.length > 0)
+        throw new StageFailure(
+          `${failed.length} of ${status.volumes.length} volumes failed: ${failed[0]!.reason}`,
+        );
+    }
+
+    if (spec.includeResources) {
+      await enter('Applications');
+      const resourceStart = Date.now();
+      const result = await resources.migrateResources({
+        migration: ref,
+        spec,
+        namespaces: plan.namespaces,
+        volumePaths,
+        migrationTime: utcStamp(Date.now()),
+      });
+      status.resources = result.resources;
+      const failed = result.resources.filter((r) => r.status === 'Failed');
+      for (const r of failed.slice(0, 20)) {
+        events.push({
+          type: 'Warning',
+          reason: 'Failed',
+          message: `${r.group === 'core' ? '' : `${r.group}/`}${r.version}, Kind=${r.kind} ${r.namespace}/${r.name}: ${r.reason}`,
+        });
+      }
+      status.summary!.totalNumberOfResources = result.resources.filter((r) => r.status !== 'Purged').length;
+      status.summary!.numOfMigratedResources = result.resources.filter(
+        (r) => r.status === 'Successful',
+      ).length;
+      status.summary!.elapsedTimeForResourceMigration = goDuration(Date.now() - resourceStart);
+      status.resourceMigrationFinishTimestamp = new Date().toISOString();
+      if (failed.length > 0)
+        status.reason = `${failed.length} of ${result.resources.length} resources failed: ${failed[0]!.reason}`;
+    }
+
+    closeStage();
+    status.stage = 'Final';
+    status.status = status.reason ? 'PartialSuccess' : 'Successful';
+    status.finishTimestamp = new Date().toISOString();
+    events.push(
+      status.status === 'Successful'
+        ? { type: 'Normal', reason: 'Successful', message: `Migration ${input.name} completed successfully` }
+        : {
+            type: 'Warning',
+            reason: 'PartialSuccess',
+            message: `Migration ${input.name} partially succeeded: ${status.reason}`,
+          },
+    );
+    await publish();
+    return status;
+  } catch (err) {
+    const cancelled = isCancellation(err);
+    closeStage();
+    status.status = 'Failed';
+    status.reason = cancelled ? 'cancelled' : failureMessage(err);
+    status.finishTimestamp = new Date().toISOString();
+    const stage = status.stage || 'Initial';
+    status.stage = 'Final';
+    events.push({ type: 'Warning', reason: 'Failed', message: failureEvent(stage, status.reason) });
+    // Even when cancelled: the CR must say how the migration ended.
+    await CancellationScope.nonCancellable(() => publish()).catch(() => undefined);
+    if (cancelled) throw err;
+    throw ApplicationFailure.nonRetryable(status.reason, 'MigrationFailed');
+  }
+
+  async function runRule(rule: string, stage: 'PreExecRule' | 'PostExecRule', podNamespaces: string[]) {
+    await enter(stage);
+    try {
+      await rules.runRule({ namespace: input.namespace, rule, podNamespaces, stage });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      throw new StageFailure(`Error running ${stage}: ${failureMessage(err)}`);
+    }
+  }
+}
+
+function volumeItem(namespace: string, pvc: string, volume: string, error?: string): MigrationVolumeInfo {
+  return {
+    persistentVolumeClaim: pvc,
+    namespace,
+    volume,
+    status: error ? 'Failed' : 'Pending',
+    reason: error ?? '',
+    bytesTotal: 0,
+    bytesDone: 0,
+  };
+}
+
+function recordTransfer(v: MigrationVolumeInfo, r: TransferResult): void {
+  v.status = 'Successful';
+  v.bytesTotal = r.bytesTotal;
+  v.bytesDone = r.bytesDone;
+  v.replicationKind = r.kind;
+  v.restorePoint = r.restorePoint;
+}
+
+function failureEvent(stage: string, reason: string): string {
+  if (reason.startsWith('Error ')) return reason;
+  if (stage === 'Applications') return `Error migrating resources: ${reason}`;
+  return `Migration failed: ${reason}`;
+}
+
+/** The innermost message: an activity's ApplicationFailure, not "Activity task failed". */
+function failureMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause && typeof e.cause === 'object') e = e.cause as { message?: string; cause?: unknown };
+  return e?.message ?? String(err);
+}
+
+/** Milliseconds of a goDuration string (only what goDuration writes); 0 when empty. */
+function parseGo(s: string | undefined): number {
+  if (!s) return 0;
+  let ms = 0;
+  for (const [, n, unit] of s.matchAll(/([0-9.]+)(h|ms|m|s)/g)) {
+    const v = Number(n);
+    ms += unit === 'h' ? v * 3_600_000 : unit === 'm' ? v * 60_000 : unit === 's' ? v * 1000 : v;
+  }
+  return ms;
+}
