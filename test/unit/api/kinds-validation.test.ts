@@ -1,5 +1,11 @@
 // Table tests for ClusterPair, Migration, MigrationSchedule, Rule, metadata and documents.
-import { parseKind, parseObject, ValidationError, parseYamlDocuments } from '../../../api/index.js';
+import {
+  NAMESPACES_MISSING,
+  parseKind,
+  parseObject,
+  ValidationError,
+  parseYamlDocuments,
+} from '../../../api/index.js';
 import { check } from './helpers.js';
 
 const HEAD = (kind: string, name = 'x', ns = 'mysql') =>
@@ -89,8 +95,9 @@ describe('Migration', () => {
   });
   it.each([
     ['  namespaces: [mysql]\n', 'spec.clusterPair: required field is missing'],
-    ['  clusterPair: remotecluster\n', 'spec.namespaces: required field is missing'],
-    ['  clusterPair: r\n  namespaces: []\n', 'spec.namespaces: must not be empty'],
+    ['  clusterPair: remotecluster\n', `spec: ${NAMESPACES_MISSING}`],
+    ['  clusterPair: r\n  namespaces: []\n', `spec: ${NAMESPACES_MISSING}`],
+    ['  clusterPair: r\n  namespaces: []\n  namespaceSelectors: {}\n', `spec: ${NAMESPACES_MISSING}`],
     [
       '  clusterPair: r\n  namespaces: [My_NS]\n',
       `spec.namespaces[0]: "My_NS" is not a valid namespace name: lower-case letters, digits and '-', starting and ending with a letter or digit`,
@@ -106,7 +113,7 @@ describe('Migration', () => {
     ['  clusterPair: r\n  namespaces: a\n', 'spec.namespaces: "a" is not a list (got a string)'],
     [
       '  clusterPair: r\n  namespaces: [a]\n  namespaceSelector: {}\n',
-      'spec.namespaceSelector: unknown field',
+      'spec.namespaceSelector: unknown field (did you mean "namespaceSelectors"?)',
     ],
   ])('rejects %j', (spec, message) => {
     expect(check(migration(spec)).errors).toEqual([`Migration/m: ${message}`]);
@@ -240,7 +247,7 @@ describe('documents', () => {
     ],
     [
       'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n',
-      'Deployment/a: kind: "Deployment" is not a kind of stork.libopenstorage.org/v1alpha1 (one of ClusterPair, SchedulePolicy, NamespacedSchedulePolicy, MigrationSchedule, Migration, Rule)',
+      'Deployment/a: kind: "Deployment" is not a kind of stork.libopenstorage.org/v1alpha1 (one of ClusterPair, SchedulePolicy, NamespacedSchedulePolicy, MigrationSchedule, Migration, Rule, ResourceTransformation)',
     ],
     ['- a\n- b\n', 'document 1: a manifest must be an object, got ["a","b"]'],
   ])('rejects %j', (yaml, message) => {
