@@ -1,5 +1,6 @@
 // Table tests for ClusterPair, Migration, MigrationSchedule, Rule, metadata and documents.
 import {
+  ADMIN_CLUSTER_PAIR_IGNORED,
   NAMESPACES_MISSING,
   parseKind,
   parseObject,
@@ -136,6 +137,42 @@ describe('Migration', () => {
     expect(check(yaml).errors).toEqual([]);
     expect(check(yaml.replace('stage: Final', 'stage: Done')).errors).toEqual([
       'Migration/m: status.stage: "Done" is not one of "", "Initial", "PreExecRule", "PostExecRule", "Volumes", "Applications", "Final"',
+    ]);
+  });
+});
+
+describe("Migration: Stork's newer fields", () => {
+  it('takes namespaceSelectors instead of namespaces, and defaults the new booleans as Stork', () => {
+    const { errors, warnings, objects } = check(
+      migration('  clusterPair: r\n  namespaceSelectors: {team: payments}\n  namespaces: null\n'),
+    );
+    expect(errors).toEqual([]);
+    expect(warnings).toEqual([]);
+    expect(objects[0]?.kind === 'Migration' && objects[0].spec).toEqual({
+      clusterPair: 'r',
+      namespaceSelectors: { team: 'payments' },
+      includeResources: true,
+      includeVolumes: true,
+      startApplications: false,
+      purgeDeletedResources: false,
+      skipServiceUpdate: false,
+      skipDeletedNamespaces: true,
+      ignoreOwnerReferencesCheck: false,
+      includeNetworkPolicyWithCIDR: false,
+    });
+  });
+  it('warns once about a set adminClusterPair, not about an empty one', () => {
+    expect(
+      check(migration('  clusterPair: r\n  namespaces: [a]\n  adminClusterPair: ""\n')).warnings,
+    ).toEqual([]);
+    expect(
+      check(migration('  clusterPair: r\n  namespaces: [a]\n  adminClusterPair: admin\n')).warnings,
+    ).toEqual([`Migration/m: spec.adminClusterPair: ${ADMIN_CLUSTER_PAIR_IGNORED}`]);
+  });
+  it('reports a missing namespace together with the other errors', () => {
+    expect(check(migration('  clusterPair: r\n  transformSpecs: [Bad_Name]\n')).errors).toEqual([
+      `Migration/m: spec.transformSpecs[0]: "Bad_Name" is not a valid name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit`,
+      `Migration/m: spec: ${NAMESPACES_MISSING}`,
     ]);
   });
 });
