@@ -25,6 +25,21 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
+    // resources/ holds pure object transformations: it may import api/ only (DESIGN.md layout).
+    files: ['resources/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*', '@kubernetes/*', '@temporalio/*'], message: 'resources/ is pure: no I/O.' },
+            { group: ['../*', '!../api', '!../api/**'], message: 'resources/ may import api/ only.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Workflows must stay deterministic: no Node APIs, no I/O, no wall clock.
     files: ['workflows/**/*.ts'],
     rules: {

@@ -1,9 +1,11 @@
 // ClusterPair (namespaced): how to reach the destination cluster. `spec.config` is a kubeconfig
 // (kept as written, free-form); `spec.options` is Stork's map[string]string: ip, port (default
 // 9001), token and mode of the destination's storage agent, plus any other string option.
+// `spec.platformOptions.rancher.projectMappings` (Stork's Rancher support) is accepted, stored and
+// ignored with a warning.
 
 import { freeObject, map, object, string, type InOf, type OutOf } from '../schema/index.js';
-import { apiVersionField, kindField } from './common.js';
+import { apiVersionField, ignoredByFerry, kindField } from './common.js';
 import { objectMeta } from './meta.js';
 
 export const CLUSTER_PAIR_STATUSES = [
@@ -54,6 +56,30 @@ export const clusterPairOptionsSchema = map(string(), {
   },
 });
 
+export const RANCHER_PROJECT_MAPPINGS_IGNORED = ignoredByFerry(
+  'Stork moves migrated namespaces between Rancher projects; Ferry keeps namespace labels and annotations as ' +
+    'they are and knows no Rancher projects',
+);
+
+export const platformOptionsSchema = object(
+  {
+    rancher: object(
+      {
+        projectMappings: map(string(), {
+          description:
+            'Stork: Rancher project on the source -> project on the destination. Accepted and stored; Ferry ' +
+            'ignores it (a warning says so).',
+          check: (v, report) => {
+            if (Object.keys(v).length > 0) report.warning(RANCHER_PROJECT_MAPPINGS_IGNORED);
+          },
+        }),
+      },
+      { description: 'Stork: Rancher options.' },
+    ),
+  },
+  { description: 'Stork: options of the Kubernetes platform provider.' },
+);
+
 export const clusterPairSpecSchema = object(
   {
     config: freeObject({
@@ -61,6 +87,7 @@ export const clusterPairSpecSchema = object(
         'Kubeconfig of the destination cluster, kept as written (clusters, contexts, users, current-context).',
     }),
     options: clusterPairOptionsSchema,
+    platformOptions: platformOptionsSchema,
   },
   { description: 'How to reach the destination cluster and its storage agent.', required: ['config'] },
 );

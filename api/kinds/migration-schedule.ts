@@ -1,4 +1,6 @@
-// MigrationSchedule (namespaced): a Migration template triggered by a SchedulePolicy.
+// MigrationSchedule (namespaced): a Migration template triggered by a SchedulePolicy. Stork's
+// spec (template.spec, schedulePolicyName, suspend, autoSuspend) and status (items per policy
+// type, applicationActivated).
 
 import { array, bool, object, string, type InOf, type OutOf } from '../schema/index.js';
 import { apiVersionField, kindField } from './common.js';
@@ -28,6 +30,10 @@ export const migrationScheduleStatusSchema = object(
       },
       { description: 'Per policy type (Stork spells the keys Interval, Daily, Weekly, Monthly).' },
     ),
+    applicationActivated: bool({
+      description:
+        'True once the applications this schedule migrates were activated on the standby (storkctl activate).',
+    }),
   },
   { description: 'Observed state, written by Ferry.' },
 );
@@ -42,6 +48,12 @@ export const migrationScheduleSpecSchema = object(
       "Name of the SchedulePolicy (or a NamespacedSchedulePolicy in the schedule's namespace) that triggers it.",
     ),
     suspend: bool({ description: 'While true, no migration is triggered (default false).', default: false }),
+    autoSuspend: bool({
+      description:
+        'Suspend this schedule by itself once its applications are activated on the standby, so that the two ' +
+        'sides never both write (default false; storkctl create migrationschedule sets true).',
+      default: false,
+    }),
   },
   {
     description: 'A migration template and the policy that triggers it.',

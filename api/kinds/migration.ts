@@ -1,9 +1,12 @@
 // Migration (namespaced): one run that copies namespaces' resources and volume data to the
 // cluster of a ClusterPair. Stork's spec fields and status shape; defaults as Stork's controller
-// sets them (includeResources/includeVolumes true, startApplications/purge/skipServiceUpdate false).
+// sets them (includeResources/includeVolumes/skipDeletedNamespaces true, startApplications, purge,
+// skipServiceUpdate, ignoreOwnerReferencesCheck, includeNetworkPolicyWithCIDR false). The
+// namespaces to migrate are `namespaces` joined with those `namespaceSelectors` select: at least
+// one of the two must be set. adminClusterPair is accepted, stored and ignored (with a warning).
 
 import { array, bool, int, map, object, string, type InOf, type OutOf } from '../schema/index.js';
-import { apiVersionField, kindField } from './common.js';
+import { apiVersionField, ignoredByFerry, kindField } from './common.js';
 import { namespaceName, objectMeta, objectName } from './meta.js';
 
 export const MIGRATION_STAGES = [
@@ -31,13 +34,34 @@ const ruleRef = (when: string) =>
 
 const labelMap = (description: string) => map(string(), { description });
 
+const NAMESPACES_MISSING_CEL =
+  'must list namespaces or set namespaceSelectors: neither names a namespace to migrate';
+export const NAMESPACES_MISSING = `${NAMESPACES_MISSING_CEL} (e.g. namespaces: [mysql])`;
+
+export const ADMIN_CLUSTER_PAIR_IGNORED = ignoredByFerry(
+  "Stork's admin ClusterPair (in Stork's admin namespace) carries the cluster-scoped resources of " +
+    'migrations in other namespaces; Ferry migrates with the ClusterPair named by clusterPair only',
+);
+
 export const migrationSpecSchema = object(
   {
     clusterPair: objectName("Name of the ClusterPair (in the migration's namespace) to migrate to."),
-    namespaces: array(namespaceName('A namespace to migrate.'), {
-      description: 'Namespaces whose resources and volumes are migrated.',
-      minItems: 1,
+    adminClusterPair: string({
+      description:
+        "Stork: a ClusterPair in Stork's admin namespace used for cluster-scoped resources. Accepted and stored; " +
+        'Ferry ignores it (a warning says so).',
+      check: (v, report) => {
+        if (v !== '') report.warning(ADMIN_CLUSTER_PAIR_IGNORED);
+      },
     }),
+    namespaces: array(namespaceName('A namespace to migrate.'), {
+      description:
+        'Namespaces whose resources and volumes are migrated, joined with those namespaceSelectors select. ' +
+        'Set namespaces, namespaceSelectors or both.',
+    }),
+    namespaceSelectors: labelMap(
+      'Namespaces carrying any of these labels (label key -> value, OR-ed) are migrated too, joined with namespaces.',
+    ),
     selectors: labelMap('Only resources with all these labels are migrated (label key -> value).'),
     excludeSelectors: labelMap('Resources with any of these labels are not migrated (label key -> value).'),
     includeResources: bool({ description: 'Migrate Kubernetes resources (default true).', default: true }),
@@ -56,6 +80,29 @@ export const migrationSpecSchema = object(
       description: 'Do not update Services that already exist on the destination.',
       default: false,
     }),
+    skipDeletedNamespaces: bool({
+      description:
+        'A listed namespace that no longer exists on the source is skipped instead of failing the migration ' +
+        '(default true).',
+      default: true,
+    }),
+    ignoreOwnerReferencesCheck: bool({
+      description:
+        'Migrate objects that have owner references too, even when their owner is migrated (default false).',
+      default: false,
+    }),
+    includeNetworkPolicyWithCIDR: bool({
+      description:
+        'Migrate NetworkPolicies whose rules have ipBlock CIDRs; they are skipped unless true (default false).',
+      default: false,
+    }),
+    transformSpecs: array(
+      objectName('Name of a ResourceTransformation in the namespace of the resources it transforms.'),
+      {
+        description:
+          'ResourceTransformations applied, in order, to the resources before they reach the standby.',
+      },
+    ),
     preExecRule: ruleRef('before the volumes are snapshotted'),
     postExecRule: ruleRef('after the volumes are snapshotted'),
     includeOptionalResourceTypes: array(string(), {
@@ -78,7 +125,24 @@ export const migrationSpecSchema = object(
       default: false,
     }),
   },
-  { description: 'What to migrate and where to.', required: ['clusterPair', 'namespaces'] },
+  {
+    description: 'What to migrate and where to.',
+    required: ['clusterPair'],
+    checkReads: ['namespaces', 'namespaceSelectors'],
+    check: (spec, report) => {
+      const listed = (spec.namespaces ?? []).length > 0;
+      const selected = Object.keys(spec.namespaceSelectors ?? {}).length > 0;
+      if (!listed && !selected) report.error(NAMESPACES_MISSING);
+    },
+    celRules: [
+      {
+        rule:
+          '(has(self.namespaces) && size(self.namespaces) > 0) || ' +
+          '(has(self.namespaceSelectors) && size(self.namespaceSelectors) > 0)',
+        message: NAMESPACES_MISSING_CEL,
+      },
+    ],
+  },
 );
 
 const time = (description: string) => string({ description, format: 'date-time', nullable: true });

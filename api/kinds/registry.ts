@@ -6,6 +6,7 @@ import type { AnySchema } from '../schema/index.js';
 import { clusterPairSchema, type ClusterPair } from './cluster-pair.js';
 import { migrationScheduleSchema, type MigrationSchedule } from './migration-schedule.js';
 import { migrationSchema, type Migration } from './migration.js';
+import { resourceTransformationSchema, type ResourceTransformation } from './resource-transformation.js';
 import { ruleSchema, type Rule } from './rule.js';
 import {
   namespacedSchedulePolicySchema,
@@ -36,7 +37,13 @@ export interface KindInfo {
 
 /** Every kind, validated and defaulted: discriminated by `kind`. */
 export type KnownObject =
-  ClusterPair | SchedulePolicy | NamespacedSchedulePolicy | MigrationSchedule | Migration | Rule;
+  | ClusterPair
+  | SchedulePolicy
+  | NamespacedSchedulePolicy
+  | MigrationSchedule
+  | Migration
+  | Rule
+  | ResourceTransformation;
 export type KindName = KnownObject['kind'];
 
 const age: PrinterColumn = { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' };
@@ -138,6 +145,16 @@ export const KINDS: readonly KindInfo[] = [
     schema: ruleSchema,
     hasStatus: false,
     printerColumns: [age],
+  },
+  {
+    kind: 'ResourceTransformation',
+    plural: 'resourcetransformations',
+    singular: 'resourcetransformation',
+    shortNames: [],
+    scope: 'Namespaced',
+    schema: resourceTransformationSchema,
+    hasStatus: true,
+    printerColumns: [{ name: 'Status', type: 'string', jsonPath: '.status.status' }, age],
   },
 ];
 

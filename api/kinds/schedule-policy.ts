@@ -1,6 +1,8 @@
 // SchedulePolicy (cluster-scoped) and NamespacedSchedulePolicy (namespaced): when something
 // should be triggered. Stork's shape: a top-level `policy` (not `spec`) with up to four types.
 // Beyond Stork (optional, documented): policy.timezone and policy.catchupWindow.
+// Stork's driver-only fields (`options` of each type, daily.forceFullSnapshotDay) are accepted and
+// stored; Ferry ignores them and says so with a warning.
 
 import {
   DEFAULT_CATCHUP_WINDOW,
@@ -12,8 +14,8 @@ import {
   parseGoDuration,
   weekdayMessage,
 } from '../policy-values.js';
-import { int, object, string, type InOf, type OutOf } from '../schema/index.js';
-import { apiVersionField, kindField } from './common.js';
+import { int, map, object, string, type InOf, type OutOf } from '../schema/index.js';
+import { apiVersionField, ignoredByFerry, kindField } from './common.js';
 import { objectMeta } from './meta.js';
 
 const kitchenTime = (what: string) =>
@@ -31,6 +33,24 @@ const retain = (type: keyof typeof DEFAULT_RETAIN) =>
     outOfRange: (v) => `${v} is not a valid retain count: must be at least 1`,
   });
 
+export const POLICY_OPTIONS_IGNORED = ignoredByFerry(
+  'Stork hands these options to its storage driver (Portworx) with each object the policy triggers; ' +
+    "Ferry's storage agent takes no per-policy options",
+);
+export const FORCE_FULL_SNAPSHOT_DAY_IGNORED = ignoredByFerry(
+  'Portworx takes a full instead of an incremental snapshot on that day; Ferry sends only the chunks the ' +
+    'standby lacks, every time',
+);
+
+const driverOptions = () =>
+  map(string(), {
+    description:
+      'Stork: options for the storage driver (Portworx), as strings. Accepted and stored; Ferry ignores them (a warning says so).',
+    check: (v, report) => {
+      if (Object.keys(v).length > 0) report.warning(POLICY_OPTIONS_IGNORED);
+    },
+  });
+
 export const intervalPolicySchema = object(
   {
     intervalMinutes: int({
@@ -39,12 +59,27 @@ export const intervalPolicySchema = object(
       outOfRange: (v) => `${v} is not a valid interval: must be at least 1 minute`,
     }),
     retain: retain('interval'),
+    options: driverOptions(),
   },
   { description: 'Trigger every intervalMinutes minutes.', required: ['intervalMinutes'] },
 );
 
 export const dailyPolicySchema = object(
-  { time: kitchenTime('of the daily trigger'), retain: retain('daily') },
+  {
+    time: kitchenTime('of the daily trigger'),
+    retain: retain('daily'),
+    options: driverOptions(),
+    forceFullSnapshotDay: string({
+      description:
+        'Stork: day of the week on which Portworx takes a full snapshot. Accepted and stored; Ferry ignores it ' +
+        '(a warning says so).',
+      pattern: `^$|${WEEKDAY_PATTERN}`,
+      mismatch: weekdayMessage,
+      check: (v, report) => {
+        if (v !== '') report.warning(FORCE_FULL_SNAPSHOT_DAY_IGNORED);
+      },
+    }),
+  },
   { description: 'Trigger every day at a time.', required: ['time'] },
 );
 
@@ -57,6 +92,7 @@ export const weeklyPolicySchema = object(
     }),
     time: kitchenTime('on that day'),
     retain: retain('weekly'),
+    options: driverOptions(),
   },
   { description: 'Trigger every week on a day at a time.', required: ['day', 'time'] },
 );
@@ -73,6 +109,7 @@ export const monthlyPolicySchema = object(
     }),
     time: kitchenTime('on that date'),
     retain: retain('monthly'),
+    options: driverOptions(),
   },
   { description: 'Trigger every month on a date at a time.', required: ['date', 'time'] },
 );

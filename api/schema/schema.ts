@@ -383,8 +383,24 @@ export interface ObjectOpts<P extends Props, R extends keyof P & string> extends
   required?: readonly R[];
   /** Cross-field rule, run only when the object's own fields are free of errors. */
   check?: (value: ObjectIn<P, R>, report: Reporter) => void;
+  /**
+   * The fields `check` reads, when it reads only some: it then runs whenever those are free of
+   * errors, so its error shows up together with the others' (every problem at once).
+   */
+  checkReads?: readonly (keyof P & string)[];
   /** Replaces the generated CRD node (e.g. `metadata`, which a CRD may not describe). */
   openApiOverride?: OpenApiSchema;
+  /**
+   * The apiserver's share of `check`: CEL rules written to the CRD as x-kubernetes-validations, so
+   * kubectl refuses what the check refuses. Keep each rule and its message in step with `check`.
+   */
+  celRules?: readonly CelRule[];
+}
+
+/** One x-kubernetes-validations entry: a CEL expression over `self` and the message when false. */
+export interface CelRule {
+  rule: string;
+  message: string;
 }
 
 export class ObjectSchema<P extends Props, R extends keyof P & string> extends Schema<
@@ -407,7 +423,7 @@ export class ObjectSchema<P extends Props, R extends keyof P & string> extends S
       wrongType(value, 'an object', path, issues);
       return issues;
     }
-    const before = issues.filter((i) => i.severity === 'error').length;
+    const start = issues.length;
     const names = Object.keys(this.props);
     for (const [k, v] of Object.entries(value)) {
       if (Object.hasOwn(this.props, k)) continue;
@@ -435,9 +451,13 @@ export class ObjectSchema<P extends Props, R extends keyof P & string> extends S
       }
       schema.validate(v, [...path, k], issues);
     }
-    const after = issues.filter((i) => i.severity === 'error').length;
+    const reads = this.s.checkReads;
+    const counted = (i: SchemaIssue) =>
+      i.severity === 'error' &&
+      (reads === undefined ||
+        (i.path.length > path.length && (reads as readonly PathSegment[]).includes(i.path[path.length]!)));
     const check = this.s.check as ((v: unknown, r: Reporter) => void) | undefined;
-    if (check && after === before) check(value, reporter(path, issues, value));
+    if (check && !issues.slice(start).some(counted)) check(value, reporter(path, issues, value));
     return issues;
   }
   protected validateShape(): void {
@@ -466,6 +486,8 @@ export class ObjectSchema<P extends Props, R extends keyof P & string> extends S
     for (const [k, schema] of Object.entries(this.props)) properties[k] = schema.openApi();
     const node: OpenApiSchema = { properties };
     if (this.required.length > 0) node['required'] = [...this.required];
+    if (this.s.celRules && this.s.celRules.length > 0)
+      node['x-kubernetes-validations'] = this.s.celRules.map((r) => ({ ...r }));
     return node;
   }
 }

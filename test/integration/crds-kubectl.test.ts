@@ -46,6 +46,7 @@ describe("Ferry's CRDs in a real kube-apiserver, through the real kubectl", () =
         'customresourcedefinition.apiextensions.k8s.io/migrations.stork.libopenstorage.org',
         'customresourcedefinition.apiextensions.k8s.io/migrationschedules.stork.libopenstorage.org',
         'customresourcedefinition.apiextensions.k8s.io/namespacedschedulepolicies.stork.libopenstorage.org',
+        'customresourcedefinition.apiextensions.k8s.io/resourcetransformations.stork.libopenstorage.org',
         'customresourcedefinition.apiextensions.k8s.io/rules.stork.libopenstorage.org',
         'customresourcedefinition.apiextensions.k8s.io/schedulepolicies.stork.libopenstorage.org',
       ]);

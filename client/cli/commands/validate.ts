@@ -17,12 +17,13 @@ const FLAGS: FlagSpec[] = [FILENAME_FLAG];
 
 export function validateHelp(program: string): string {
   return `Validate stork.libopenstorage.org/v1alpha1 manifests (ClusterPair, SchedulePolicy,
-NamespacedSchedulePolicy, MigrationSchedule, Migration, Rule) without a cluster.
+NamespacedSchedulePolicy, MigrationSchedule, Migration, Rule, ResourceTransformation) without
+a cluster.
 
 Every document of every file is checked; all errors are printed, one per line, as
   <Kind>/<name>: <field path>: <message>
-and the exit code is 1. Warnings (e.g. a MigrationSchedule naming a policy not in the files)
-are printed to stderr and do not fail.
+and the exit code is 1. Warnings (e.g. a MigrationSchedule naming a policy not in the files, or a
+Stork field Ferry accepts but ignores) are printed to stderr and do not fail.
 
 Usage:
   ${program} validate -f FILE [-f FILE...]

@@ -72,6 +72,7 @@ describe('CRD manifests', () => {
     ['MigrationSchedule', 'Namespaced', true, ['Policy', 'Suspend', 'Age']],
     ['Migration', 'Namespaced', true, ['ClusterPair', 'Stage', 'Status', 'Age']],
     ['Rule', 'Namespaced', false, ['Age']],
+    ['ResourceTransformation', 'Namespaced', true, ['Status', 'Age']],
   ])('%s: scope %s, status subresource %s, printer columns', (kind, scope, status, columns) => {
     const crd = crdManifests().find((c) => ((c['spec'] as Node)['names'] as Node)['kind'] === kind)!;
     const spec = crd['spec'] as { scope: string; group: string; versions: Array<Node> };
@@ -93,6 +94,7 @@ describe('CRD manifests', () => {
       'migrationschedules',
       'migrations',
       'rules',
+      'resourcetransformations',
     ]);
   });
 });

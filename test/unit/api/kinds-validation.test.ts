@@ -1,5 +1,12 @@
 // Table tests for ClusterPair, Migration, MigrationSchedule, Rule, metadata and documents.
-import { parseKind, parseObject, ValidationError, parseYamlDocuments } from '../../../api/index.js';
+import {
+  ADMIN_CLUSTER_PAIR_IGNORED,
+  NAMESPACES_MISSING,
+  parseKind,
+  parseObject,
+  ValidationError,
+  parseYamlDocuments,
+} from '../../../api/index.js';
 import { check } from './helpers.js';
 
 const HEAD = (kind: string, name = 'x', ns = 'mysql') =>
@@ -89,8 +96,9 @@ describe('Migration', () => {
   });
   it.each([
     ['  namespaces: [mysql]\n', 'spec.clusterPair: required field is missing'],
-    ['  clusterPair: remotecluster\n', 'spec.namespaces: required field is missing'],
-    ['  clusterPair: r\n  namespaces: []\n', 'spec.namespaces: must not be empty'],
+    ['  clusterPair: remotecluster\n', `spec: ${NAMESPACES_MISSING}`],
+    ['  clusterPair: r\n  namespaces: []\n', `spec: ${NAMESPACES_MISSING}`],
+    ['  clusterPair: r\n  namespaces: []\n  namespaceSelectors: {}\n', `spec: ${NAMESPACES_MISSING}`],
     [
       '  clusterPair: r\n  namespaces: [My_NS]\n',
       `spec.namespaces[0]: "My_NS" is not a valid namespace name: lower-case letters, digits and '-', starting and ending with a letter or digit`,
@@ -106,7 +114,7 @@ describe('Migration', () => {
     ['  clusterPair: r\n  namespaces: a\n', 'spec.namespaces: "a" is not a list (got a string)'],
     [
       '  clusterPair: r\n  namespaces: [a]\n  namespaceSelector: {}\n',
-      'spec.namespaceSelector: unknown field',
+      'spec.namespaceSelector: unknown field (did you mean "namespaceSelectors"?)',
     ],
   ])('rejects %j', (spec, message) => {
     expect(check(migration(spec)).errors).toEqual([`Migration/m: ${message}`]);
@@ -129,6 +137,42 @@ describe('Migration', () => {
     expect(check(yaml).errors).toEqual([]);
     expect(check(yaml.replace('stage: Final', 'stage: Done')).errors).toEqual([
       'Migration/m: status.stage: "Done" is not one of "", "Initial", "PreExecRule", "PostExecRule", "Volumes", "Applications", "Final"',
+    ]);
+  });
+});
+
+describe("Migration: Stork's newer fields", () => {
+  it('takes namespaceSelectors instead of namespaces, and defaults the new booleans as Stork', () => {
+    const { errors, warnings, objects } = check(
+      migration('  clusterPair: r\n  namespaceSelectors: {team: payments}\n  namespaces: null\n'),
+    );
+    expect(errors).toEqual([]);
+    expect(warnings).toEqual([]);
+    expect(objects[0]?.kind === 'Migration' && objects[0].spec).toEqual({
+      clusterPair: 'r',
+      namespaceSelectors: { team: 'payments' },
+      includeResources: true,
+      includeVolumes: true,
+      startApplications: false,
+      purgeDeletedResources: false,
+      skipServiceUpdate: false,
+      skipDeletedNamespaces: true,
+      ignoreOwnerReferencesCheck: false,
+      includeNetworkPolicyWithCIDR: false,
+    });
+  });
+  it('warns once about a set adminClusterPair, not about an empty one', () => {
+    expect(
+      check(migration('  clusterPair: r\n  namespaces: [a]\n  adminClusterPair: ""\n')).warnings,
+    ).toEqual([]);
+    expect(
+      check(migration('  clusterPair: r\n  namespaces: [a]\n  adminClusterPair: admin\n')).warnings,
+    ).toEqual([`Migration/m: spec.adminClusterPair: ${ADMIN_CLUSTER_PAIR_IGNORED}`]);
+  });
+  it('reports a missing namespace together with the other errors', () => {
+    expect(check(migration('  clusterPair: r\n  transformSpecs: [Bad_Name]\n')).errors).toEqual([
+      `Migration/m: spec.transformSpecs[0]: "Bad_Name" is not a valid name: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit`,
+      `Migration/m: spec: ${NAMESPACES_MISSING}`,
     ]);
   });
 });
@@ -240,7 +284,7 @@ describe('documents', () => {
     ],
     [
       'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\n',
-      'Deployment/a: kind: "Deployment" is not a kind of stork.libopenstorage.org/v1alpha1 (one of ClusterPair, SchedulePolicy, NamespacedSchedulePolicy, MigrationSchedule, Migration, Rule)',
+      'Deployment/a: kind: "Deployment" is not a kind of stork.libopenstorage.org/v1alpha1 (one of ClusterPair, SchedulePolicy, NamespacedSchedulePolicy, MigrationSchedule, Migration, Rule, ResourceTransformation)',
     ],
     ['- a\n- b\n', 'document 1: a manifest must be an object, got ["a","b"]'],
   ])('rejects %j', (yaml, message) => {

@@ -1,4 +1,5 @@
 // Table tests for every SchedulePolicy validation rule (Stork's plus Ferry's optional fields).
+import { FORCE_FULL_SNAPSHOT_DAY_IGNORED, POLICY_OPTIONS_IGNORED } from '../../../api/index.js';
 import { check, policyYaml } from './helpers.js';
 
 const KITCHEN = `is not a time in Go's time.Kitchen form (e.g. 1:02PM or 1:02pm)`;
@@ -211,5 +212,36 @@ describe('policy shape', () => {
     expect(warnings).toEqual([
       'SchedulePolicy/p: metadata.namespace: "mysql" is ignored: SchedulePolicy is cluster-scoped',
     ]);
+  });
+});
+
+describe("Stork's driver-only policy fields: stored, ignored, one warning each", () => {
+  it('warns about non-empty options and a forceFullSnapshotDay, not about empty ones', () => {
+    const quiet = check(
+      policyYaml(
+        'daily:\n  time: 1:00AM\n  options: {}\n  forceFullSnapshotDay: ""\ninterval:\n  intervalMinutes: 5\n  options: null',
+      ),
+    );
+    expect(quiet.errors).toEqual([]);
+    expect(quiet.warnings).toEqual([]);
+    const loud = check(
+      policyYaml(
+        'daily:\n  time: 1:00AM\n  forceFullSnapshotDay: sun\n  options: {a: b}\nweekly:\n  day: Mon\n  time: 1:00AM\n  options: {c: d}\nmonthly:\n  date: 1\n  time: 1:00AM\n  options: {e: f}',
+      ),
+    );
+    expect(loud.errors).toEqual([]);
+    expect(loud.warnings).toEqual([
+      `SchedulePolicy/p: policy.daily.options: ${POLICY_OPTIONS_IGNORED}`,
+      `SchedulePolicy/p: policy.daily.forceFullSnapshotDay: ${FORCE_FULL_SNAPSHOT_DAY_IGNORED}`,
+      `SchedulePolicy/p: policy.weekly.options: ${POLICY_OPTIONS_IGNORED}`,
+      `SchedulePolicy/p: policy.monthly.options: ${POLICY_OPTIONS_IGNORED}`,
+    ]);
+    const p = loud.objects[0];
+    expect(p?.kind === 'SchedulePolicy' && p.policy.daily).toEqual({
+      time: '1:00AM',
+      retain: 30,
+      forceFullSnapshotDay: 'sun',
+      options: { a: 'b' },
+    });
   });
 });

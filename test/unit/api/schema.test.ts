@@ -78,6 +78,35 @@ describe('schema DSL', () => {
     });
   });
 
+  it('runs a check with checkReads as soon as the fields it reads are free of errors', () => {
+    const pair = object(
+      { a: array(string()), b: map(string()), c: int() },
+      {
+        checkReads: ['a', 'b'],
+        check: (v, report) => {
+          if (!v.a?.length && !Object.keys(v.b ?? {}).length) report.error('set a or b');
+        },
+      },
+    );
+    const messages = (v: unknown) => pair.validate(v).map((i) => `${formatPath(i.path)}: ${i.message}`);
+    expect(messages({ c: 'x' })).toEqual(['c: "x" is not an integer (got a string)', '(root): set a or b']);
+    expect(messages({ a: [1], c: 'x' })).toEqual([
+      'a[0]: 1 is not a string (got an integer); quote it: "1"',
+      'c: "x" is not an integer (got a string)',
+    ]);
+    expect(messages({ b: { k: 'v' } })).toEqual([]);
+    const plain = object({ a: array(string()), c: int() }, { check: (_v, r) => r.error('always') });
+    expect(plain.validate({ c: 'x' }).map((i) => i.message)).toEqual([
+      '"x" is not an integer (got a string)',
+    ]);
+  });
+
+  it('writes CEL rules to the CRD as x-kubernetes-validations', () => {
+    const node = object({ a: string() }, { celRules: [{ rule: 'has(self.a)', message: 'set a' }] }).openApi();
+    expect(node['x-kubernetes-validations']).toEqual([{ rule: 'has(self.a)', message: 'set a' }]);
+    expect('x-kubernetes-validations' in object({ a: string() }).openApi()).toBe(false);
+  });
+
   it('infers input and defaulted output types (compile-time checks)', () => {
     type In = InOf<typeof thing>;
     type Out = OutOf<typeof thing>;

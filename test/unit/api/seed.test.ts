@@ -56,6 +56,10 @@ describe('the seed', () => {
       startApplications: false,
       purgeDeletedResources: false,
       skipServiceUpdate: false,
+      skipDeletedNamespaces: true,
+      ignoreOwnerReferencesCheck: false,
+      includeNetworkPolicyWithCIDR: false,
     });
+    expect(s.spec.autoSuspend).toBe(false);
   });
 });

@@ -2,6 +2,7 @@
 import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { NAMESPACES_MISSING } from '../../../api/index.js';
 import { FIXTURES, lines, run } from './run.js';
 
 const SEED = `${FIXTURES}seed`;
@@ -73,8 +74,8 @@ describe('ferry validate', () => {
         'SchedulePolicy/nightly: policy.daily.time: "2:30" is not a time in Go\'s time.Kitchen form (e.g. 1:02PM or 1:02pm)',
         'SchedulePolicy/nightly: policy.timezone: "Mars/Olympus_Mons" is not an IANA time zone name (e.g. UTC, America/New_York)',
         'Migration/once: spec.includeVolume: unknown field (did you mean "includeVolumes"?)',
-        'Migration/once: spec.namespaces: must not be empty',
         'Migration/once: spec.startApplications: "false" is not a boolean (got a string); write true or false without quotes',
+        `Migration/once: spec: ${NAMESPACES_MISSING}`,
         'Rule/flush: apiVersion: "stork.libopenstorage.org/v1" is not supported: use stork.libopenstorage.org/v1alpha1',
         'MigrationSchedul/typo: kind: "MigrationSchedul" is not a kind of stork.libopenstorage.org/v1alpha1 (did you mean "MigrationSchedule"?)',
       ],
