@@ -25,10 +25,10 @@ export async function planMigration(deps: ActivityDeps, input: PlanInput): Promi
     );
   }
   const selectors = spec.namespaceSelectors;
-  const selected =
-    selectors && Object.keys(selectors).length > 0
-      ? all.filter((ns) => matchesSelectors(labelsOf(ns), selectors, undefined)).map(nameOf)
-      : [];
+  // Stork ORs namespaceSelectors: a namespace carrying any one of the labels is selected.
+  const selected = Object.entries(selectors ?? {}).flatMap(([k, v]) =>
+    all.filter((ns) => labelsOf(ns)[k] === v).map(nameOf),
+  );
   const namespaces = [...new Set([...listed.filter((n) => existing.has(n)), ...selected])].sort();
 
   const volumes: MigrationPlan['volumes'] = [];

@@ -9,7 +9,16 @@
 // purgeDeletedResources, what an earlier migration put on the standby and the source no longer
 // has is deleted (resources/plan.ts says what qualifies).
 import { Context } from '@temporalio/activity';
-import type { MigrationResourceInfo } from '../api/index.js';
+import {
+  formatIssue,
+  validateObject,
+  type MigrationResourceInfo,
+  type ResourceTransformationSpec,
+} from '../api/index.js';
+import { applyTransformations } from '../resources/transformation.js';
+import { fail } from './errors.js';
+import { storkKind } from './kube/stork.js';
+import { NON_RETRYABLE } from './types.js';
 import {
   isPlainObject,
   nameOf,
@@ -26,6 +35,7 @@ import { KINDS, KubeClient, KubeError } from './kube/client.js';
 import type { ResourcesInput, ResourcesResult } from './types.js';
 
 const PARALLEL = 8;
+const RESOURCE_TRANSFORMATION = storkKind('ResourceTransformation');
 
 export async function migrateResources(deps: ActivityDeps, input: ResourcesInput): Promise<ResourcesResult> {
   const ctx = Context.current();
@@ -57,6 +67,12 @@ export async function migrateResources(deps: ActivityDeps, input: ResourcesInput
     if (status === 'Failed') result.failed++;
     ctx.heartbeat({ done: result.resources.length });
   };
+  const transformations = await loadTransformations(
+    deps,
+    input.migration.namespace,
+    spec.transformSpecs ?? [],
+    signal,
+  );
   const standbyCtx: StandbyContext = {
     migrationName: input.migration.name,
     migrationNamespace: input.migration.namespace,
@@ -140,9 +156,15 @@ export async function migrateResources(deps: ActivityDeps, input: ResourcesInput
 
   for (const step of plan) {
     const existing = await standbyObjects(standby, step.kind, step.namespace, signal);
-    await inParallel(step.objects, PARALLEL, (o) =>
-      apply(step.kind, toStandby(step.kind, o, standbyCtx), existing.get(nameOf(o))),
-    );
+    await inParallel(step.objects, PARALLEL, async (o) => {
+      let transformed: KubeObject;
+      try {
+        transformed = transformations.length > 0 ? applyTransformations(o, transformations).object : o;
+      } catch (err) {
+        return record(step.kind, o, 'Failed', `Error transforming resource: ${(err as Error).message}`);
+      }
+      await apply(step.kind, toStandby(step.kind, transformed, standbyCtx), existing.get(nameOf(o)));
+    });
     if (!spec.purgeDeletedResources) continue;
     for (const gone of purgeList(step.kind, [...existing.values()], step.sourceNames)) {
       try {
@@ -156,6 +178,31 @@ export async function migrateResources(deps: ActivityDeps, input: ResourcesInput
     }
   }
   return result;
+}
+
+/** The ResourceTransformations a migration names (spec.transformSpecs), validated, in order. */
+async function loadTransformations(
+  deps: ActivityDeps,
+  namespace: string,
+  names: readonly string[],
+  signal: AbortSignal,
+): Promise<ResourceTransformationSpec[]> {
+  const specs: ResourceTransformationSpec[] = [];
+  for (const [i, name] of names.entries()) {
+    const raw = await deps.source.get(RESOURCE_TRANSFORMATION, namespace, name, signal);
+    if (!raw)
+      fail(
+        NON_RETRYABLE.notFound,
+        `spec.transformSpecs[${i}]: ResourceTransformation ${namespace}/${name} not found`,
+      );
+    const { object, issues } = validateObject({ ...raw, status: undefined });
+    if (!object || object.kind !== 'ResourceTransformation') {
+      const errors = issues.filter((x) => x.severity === 'error').map(formatIssue);
+      fail(NON_RETRYABLE.invalidSpec, `spec.transformSpecs[${i}]: ${errors.join('; ')}`);
+    }
+    specs.push(object.specs);
+  }
+  return specs;
 }
 
 /** Server-side apply; a change to an immutable field is applied by deleting and re-creating. */

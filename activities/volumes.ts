@@ -42,6 +42,21 @@ export async function snapshotVolumes(
   }
 }
 
+const CANCEL_WAIT_MS = 30_000;
+
+async function stopReplication(source: AgentClient, id: string): Promise<void> {
+  try {
+    let status = await source.cancelReplication(id);
+    const deadline = Date.now() + CANCEL_WAIT_MS;
+    while (!['succeeded', 'failed', 'cancelled'].includes(status.phase) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      status = await source.getReplication(id);
+    }
+  } catch {
+    // The agent is unreachable: its replication cannot commit without it either.
+  }
+}
+
 export function replicationId(workflowId: string, runId: string, volume: string): string {
   return `m-${createHash('sha256').update(`${workflowId}\n${runId}\n${volume}`).digest('hex').slice(0, 40)}`;
 }
@@ -88,8 +103,9 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
         status = await source.getReplication(id);
       }
     } catch (err) {
-      // Cancelled (or the worker is shutting down): stop the agents' transfer too.
-      await source.cancelReplication(id).catch(() => undefined);
+      // Cancelled (or the worker is shutting down): stop the agents' transfer too, and report
+      // only once it has stopped, so the workflow never ends while a transfer still runs.
+      await stopReplication(source, id);
       throw err;
     }
     if (status.phase !== 'succeeded') {

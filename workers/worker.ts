@@ -256,6 +256,9 @@ export async function workerMain(argv: string[]): Promise<number> {
     activities: createActivities({ source: kube, agent }),
     shutdownGraceTime: `${config.drainSeconds} seconds`,
     maxCachedWorkflows: 500,
+    // Cancellation reaches an activity only in a heartbeat's answer: send heartbeats at most a
+    // second apart, so deleting a Migration stops its transfer within about a second.
+    maxHeartbeatThrottleInterval: '1 second',
   });
   const controller = new MigrationController({
     kube,

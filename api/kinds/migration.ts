@@ -109,21 +109,6 @@ export const migrationSpecSchema = object(
       description: 'Resource kinds migrated only when listed (e.g. Job).',
     }),
     excludeResourceTypes: array(string(), { description: 'Resource kinds never migrated (e.g. Secret).' }),
-    namespaceSelectors: labelMap(
-      'Namespaces with all these labels are migrated too, joined with namespaces.',
-    ),
-    skipDeletedNamespaces: bool({
-      description: 'A listed namespace missing on the source is skipped instead of failing (default true).',
-      default: true,
-    }),
-    ignoreOwnerReferencesCheck: bool({
-      description: 'Migrate objects owned by other migrated objects too (default false).',
-      default: false,
-    }),
-    includeNetworkPolicyWithCIDR: bool({
-      description: 'Migrate NetworkPolicies with ipBlock (CIDR) rules (default false).',
-      default: false,
-    }),
   },
   {
     description: 'What to migrate and where to.',
