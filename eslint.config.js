@@ -25,14 +25,18 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
-    // resources/ holds pure object transformations: it may import api/ only (DESIGN.md layout).
+    // resources/ holds pure object transformations: it may import api/ only (DESIGN.md layout),
+    // and of Node only what computes without I/O (hashes, path arithmetic).
     files: ['resources/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['node:*', '@kubernetes/*', '@temporalio/*'], message: 'resources/ is pure: no I/O.' },
+            {
+              group: ['node:*', '!node:crypto', '!node:path', '@kubernetes/*', '@temporalio/*'],
+              message: 'resources/ is pure: no I/O.',
+            },
             { group: ['../*', '!../api', '!../api/**'], message: 'resources/ may import api/ only.' },
           ],
         },
