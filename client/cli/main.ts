@@ -2,9 +2,10 @@
 // workers/storkctl.ts). kubectl habits: -f, -o json|yaml, -n, --help; exit 0 ok, 1 error; a
 // usage error names the flag and the value. Server roles (`ferry agent`) are routed before this.
 //
-// Commands: validate, get, policy next. runCli returns the exit code and never exits itself.
+// Commands: validate, get, generate clusterpair, policy next. runCli returns the exit code and never exits itself.
 
 import { UsageError } from './args.js';
+import { generateHelp, runGenerate } from './commands/generate.js';
 import { getHelp, runGet } from './commands/get.js';
 import { policyHelp, runPolicy } from './commands/policy.js';
 import { runValidate, validateHelp } from './commands/validate.js';
@@ -29,6 +30,11 @@ const COMMANDS: Record<string, Command> = {
     run: runGet,
     help: getHelp,
   },
+  generate: {
+    summary: 'Generate a ClusterPair for the current kubeconfig (generate clusterpair NAME)',
+    run: runGenerate,
+    help: generateHelp,
+  },
   policy: {
     summary: 'Schedule policy tools (policy next: the next triggers)',
     run: runPolicy,
@@ -39,7 +45,10 @@ const COMMANDS: Record<string, Command> = {
 export function mainHelp(program: string): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}   ${c.summary}`);
-  const agent = program === 'ferry' ? '\n  agent      Run a storage agent (server role)' : '';
+  const agent =
+    program === 'ferry'
+      ? '\n  agent      Run a storage agent (server role)\n  worker     Run the Temporal worker and controllers (server role)'
+      : '';
   return `${program}: asynchronous disaster recovery for Kubernetes, speaking the Stork async-DR API
 (stork.libopenstorage.org/v1alpha1).
 

@@ -6,11 +6,13 @@
 //   const world = await startDrWorld('migration');
 //   await world.kubectl('source', ['apply', '-f', '-'], yaml);
 //   const m = await world.waitForMigration('shop', 'm1');
+import { KubeConfig } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KubeClient } from '../../activities/kube/client.js';
+import { clusterPairManifest } from '../../client/cluster-pair.js';
 import { startAgent, type AgentHandle } from '../../localenv/agents.js';
 import { startWorker, type WorkerHandle } from '../../localenv/worker.js';
 import { createCertAuthority } from '../../localenv/tls.js';
@@ -85,31 +87,17 @@ export async function startDrWorld(name: string): Promise<DrWorld> {
     kubeconfig,
     kubectl,
     async clusterPairYaml(namespace, pairName, options = {}) {
-      const config = await readFile(kubeconfig('destination'), 'utf8');
+      const kc = new KubeConfig();
+      kc.loadFromFile(kubeconfig('destination'));
       const url = new URL(destination.url);
-      const opts = {
+      const manifest = clusterPairManifest(pairName, namespace, kc, {
         ip: url.hostname,
         port: url.port,
         token: destination.token,
-        caCert: Buffer.from(destination.caCertPem).toString('base64'),
-        ...options,
-      };
-      const indented = config
-        .trimEnd()
-        .split('\n')
-        .map((l) => `    ${l}`)
-        .join('\n');
-      return [
-        'apiVersion: stork.libopenstorage.org/v1alpha1',
-        'kind: ClusterPair',
-        `metadata: {name: ${pairName}, namespace: ${namespace}}`,
-        'spec:',
-        '  config:',
-        indented,
-        '  options:',
-        ...Object.entries(opts).map(([k, v]) => `    ${k}: ${JSON.stringify(v)}`),
-        '',
-      ].join('\n');
+        caCertPem: destination.caCertPem,
+      }) as { spec: { options: Record<string, string> } };
+      Object.assign(manifest.spec.options, options);
+      return JSON.stringify(manifest);
     },
     async waitForMigration(namespace, migration, timeoutMs = 90_000) {
       const deadline = Date.now() + timeoutMs;

@@ -56,7 +56,7 @@ export class MigrationController {
     while (!this.stopped) {
       try {
         const list = await this.opts.kube.list(MIGRATION);
-        for (const cr of list.items) this.enqueue(cr);
+        for (const cr of list.items) this.enqueue(cr, true);
         await this.watch(list.resourceVersion);
       } catch (err) {
         if (!this.stopped)
@@ -74,7 +74,7 @@ export class MigrationController {
           KubeClient.path(MIGRATION),
           { resourceVersion, allowWatchBookmarks: true },
           (type: string, obj: KubeObject) => {
-            if (type === 'ADDED' || type === 'MODIFIED') this.enqueue(obj);
+            if (type === 'ADDED' || type === 'MODIFIED') this.enqueue(obj, false);
           },
           (err: unknown) => (err && !this.stopped ? reject(err as Error) : resolve()),
         )
@@ -86,11 +86,11 @@ export class MigrationController {
   }
 
   /** One reconcile at a time per object, in order. */
-  private enqueue(cr: KubeObject): void {
+  private enqueue(cr: KubeObject, listed: boolean): void {
     const key = `${namespaceOf(cr)}/${nameOf(cr)}`;
     const prev = this.queues.get(key) ?? Promise.resolve();
     const next = prev
-      .then(() => this.reconcile(cr))
+      .then(() => this.reconcile(cr, listed))
       .catch((err: unknown) => {
         this.opts.onReconcile?.('error');
         this.opts.log.error({ migration: key, err: (err as Error).message }, 'reconcile failed');
@@ -101,7 +101,12 @@ export class MigrationController {
     });
   }
 
-  async reconcile(cr: KubeObject): Promise<void> {
+  /**
+   * `listed`: the CR comes from a (re)list, after a start or a watch error, so its workflow may
+   * never have been started; a watch event of a CR that already has a status (which only its
+   * workflow writes) needs no start.
+   */
+  async reconcile(cr: KubeObject, listed: boolean): Promise<void> {
     const namespace = namespaceOf(cr);
     const name = nameOf(cr);
     const workflowId = migrationWorkflowId(namespace, name);
@@ -132,6 +137,7 @@ export class MigrationController {
       this.opts.onReconcile?.('finished');
       return;
     }
+    if (status !== '' && !listed) return;
     const spec = isPlainObject(cr['spec']) ? cr['spec'] : {};
     const handle = await this.opts.temporal.workflow.start('migrationWorkflow', {
       workflowId,
@@ -155,7 +161,7 @@ export class MigrationController {
     } catch (err) {
       if (!(err instanceof KubeError && err.code === 409)) throw err;
       const fresh = await this.opts.kube.get(MIGRATION, namespaceOf(cr), nameOf(cr));
-      if (fresh) this.enqueue(fresh);
+      if (fresh) this.enqueue(fresh, true);
       throw new Error('the CR changed while it was reconciled; reconciling its newer version');
     }
   }
