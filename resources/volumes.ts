@@ -1,7 +1,8 @@
 // Which volumes of the source a migration replicates, and where each is on the agent.
 //
 // A PVC is resolved to its PV by `spec.volumeName`, else by a PV whose claimRef names the PVC
-// (a pre-bound pair works where no controller has set the phase). The PV's data must be a
+// (a pre-bound pair works where no controller has set the phase) and, when it carries a uid,
+// this PVC's uid rather than a deleted PVC's of the same name. The PV's data must be a
 // directory the source agent serves: a `hostPath` or `local` PV whose path is
 // `<agent volumes root>/<volume>`, which is what local-path-provisioner creates when its root
 // is the agent's. Anything else is a per-volume failure with the reason.
@@ -41,11 +42,19 @@ export function resolveVolume(pvc: KubeObject, pvs: readonly KubeObject[], volum
   const spec = isPlainObject(pvc['spec']) ? pvc['spec'] : {};
   const byName =
     typeof spec['volumeName'] === 'string' && spec['volumeName'] ? spec['volumeName'] : undefined;
+  // A claimRef with a uid names one PVC: a Released PV still names the deleted PVC it belonged
+  // to, whose successor of the same name is not its owner (Kubernetes will not bind them).
+  const uid = pvc.metadata?.uid;
   const pv = byName
     ? pvs.find((p) => nameOf(p) === byName)
     : pvs.find((p) => {
         const claim = isPlainObject(p['spec']) ? p['spec']['claimRef'] : undefined;
-        return isPlainObject(claim) && claim['name'] === ref.pvc && claim['namespace'] === ref.namespace;
+        return (
+          isPlainObject(claim) &&
+          claim['name'] === ref.pvc &&
+          claim['namespace'] === ref.namespace &&
+          (claim['uid'] === undefined || uid === undefined || claim['uid'] === uid)
+        );
       });
   if (!pv) {
     ref.error = byName ? `PersistentVolume ${byName} not found` : 'not bound to a PersistentVolume';
