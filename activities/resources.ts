@@ -35,6 +35,8 @@ import { KINDS, KubeClient, KubeError } from './kube/client.js';
 import type { ResourcesInput, ResourcesResult } from './types.js';
 
 const PARALLEL = 8;
+/** Successful objects listed one by one; failures and purges are always listed. */
+export const LISTED_SUCCESSES = 500;
 const RESOURCE_TRANSFORMATION = storkKind('ResourceTransformation');
 
 export async function migrateResources(deps: ActivityDeps, input: ResourcesInput): Promise<ResourcesResult> {
@@ -48,13 +50,26 @@ export async function migrateResources(deps: ActivityDeps, input: ResourcesInput
   );
   const result: ResourcesResult = {
     resources: [],
+    unlisted: 0,
+    succeeded: 0,
     created: 0,
     updated: 0,
     unchanged: 0,
     purged: 0,
     failed: 0,
   };
+  let done = 0;
   const record = (kind: ResourceKind, o: KubeObject, status: string, reason = '') => {
+    done++;
+    ctx.heartbeat({ done });
+    if (status === 'Successful') {
+      result.succeeded++;
+      // Past the cap a success is only counted: history and the CR stay bounded (see types.ts).
+      if (result.succeeded > LISTED_SUCCESSES) {
+        result.unlisted++;
+        return;
+      }
+    }
     result.resources.push({
       name: nameOf(o),
       namespace: namespaceOf(o),
@@ -65,7 +80,6 @@ export async function migrateResources(deps: ActivityDeps, input: ResourcesInput
       reason,
     } as MigrationResourceInfo);
     if (status === 'Failed') result.failed++;
-    ctx.heartbeat({ done: result.resources.length });
   };
   const transformations = await loadTransformations(
     deps,

@@ -100,7 +100,16 @@ export interface ResourcesInput {
 }
 
 export interface ResourcesResult {
+  /**
+   * Every failed and purged object, and the first 500 successful ones: a status of 10,000
+   * objects would not fit a Temporal payload (2 MiB) nor an etcd object (1.5 MiB). Counts below
+   * cover every object.
+   */
   resources: MigrationResourceInfo[];
+  /** Successful objects migrated but not listed in `resources`. */
+  unlisted: number;
+  /** Objects applied or found unchanged (created + updated + unchanged). */
+  succeeded: number;
   created: number;
   updated: number;
   unchanged: number;

@@ -113,7 +113,16 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
   };
   setHandler(migrationStatusQuery, () => status);
   const events: KubeEvent[] = [];
-  const publish = () => api.publishMigrationStatus({ ...ref, status, events: events.splice(0) });
+  // The status goes to the CR as a merge patch: a field left out stays as it is there. The
+  // per-resource list, the one big field, is sent only when it changed, so a 1,000-object
+  // migration's history holds it twice (the activity's result, one status write), not per stage.
+  let resourcesPublished = 0;
+  const publish = () => {
+    const { resources: list, ...rest } = status;
+    const changed = (list?.length ?? 0) !== resourcesPublished;
+    resourcesPublished = list?.length ?? 0;
+    return api.publishMigrationStatus({ ...ref, status: changed ? status : rest, events: events.splice(0) });
+  };
   const started = Date.now();
   let stageStart = started;
   const enter = async (stage: MigrationStatus['stage']) => {
@@ -223,14 +232,14 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
           message: `${r.group === 'core' ? '' : `${r.group}/`}${r.version}, Kind=${r.kind} ${r.namespace}/${r.name}: ${r.reason}`,
         });
       }
-      status.summary!.totalNumberOfResources = result.resources.filter((r) => r.status !== 'Purged').length;
-      status.summary!.numOfMigratedResources = result.resources.filter(
-        (r) => r.status === 'Successful',
-      ).length;
+      status.summary!.totalNumberOfResources =
+        result.succeeded + result.failed - failedPurges(result.resources);
+      status.summary!.numOfMigratedResources = result.succeeded;
+      status.resourcesNotListed = result.unlisted;
       status.summary!.elapsedTimeForResourceMigration = goDuration(Date.now() - resourceStart);
       status.resourceMigrationFinishTimestamp = new Date().toISOString();
       if (failed.length > 0)
-        status.reason = `${failed.length} of ${result.resources.length} resources failed: ${failed[0]!.reason}`;
+        status.reason = `${failed.length} of ${result.succeeded + failed.length} resources failed: ${failed[0]!.reason}`;
     }
 
     closeStage();
@@ -272,6 +281,11 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
       throw new StageFailure(`Error running ${stage}: ${failureMessage(err)}`);
     }
   }
+}
+
+/** Purges that failed count as failures but not as resources of the source. */
+function failedPurges(items: readonly { status?: string; reason?: string }[]): number {
+  return items.filter((r) => r.status === 'Failed' && (r.reason ?? '').startsWith('Error purging')).length;
 }
 
 function volumeItem(namespace: string, pvc: string, volume: string, error?: string): MigrationVolumeInfo {

@@ -177,6 +177,10 @@ export const migrationStatusSchema = object(
     summary: migrationSummarySchema,
     reason: string({ description: 'Why the migration failed or partly failed (Ferry).' }),
     workflowId: string({ description: 'The Temporal workflow that runs this migration (Ferry).' }),
+    resourcesNotListed: int({
+      description:
+        'Successful resources counted in the summary but not listed in resources (Ferry lists the first 500).',
+    }),
   },
   { description: 'Observed state, written by Ferry.' },
 );
