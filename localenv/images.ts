@@ -27,7 +27,11 @@ export interface LocalImage {
 export const BUSYBOX = '/bin/busybox';
 
 /** The idle loop of the pause container: exits on SIGTERM/SIGINT, else sleeps forever. */
-export const IDLE_COMMAND = ['/bin/sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'];
+export const IDLE_COMMAND = [
+  '/bin/sh',
+  '-c',
+  'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done',
+];
 
 export function cacheDir(): string {
   return (
@@ -77,7 +81,10 @@ export async function busyboxImage(): Promise<LocalImage> {
     ...[...dirs].sort().map((d) => ({ path: d, mode: d === 'tmp' ? 0o1777 : 0o755 })),
     { path: 'bin/busybox', data: await readFile(BUSYBOX), mode: 0o755 },
     ...links.sort().map((l) => ({ path: l, link: '/bin/busybox' })),
-    { path: 'etc/passwd', data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n') },
+    {
+      path: 'etc/passwd',
+      data: Buffer.from('root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n'),
+    },
     { path: 'etc/group', data: Buffer.from('root:x:0:\nnogroup:x:65534:\n') },
   ];
   const image = ociImageTarball({

@@ -149,7 +149,9 @@ export function ociImageTarball(opts: OciImageOptions): Buffer {
 }
 
 function goArch(arch: string): string {
-  return ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' } as const)[
-    arch as 'x64'
-  ] ?? arch;
+  return (
+    ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' } as const)[
+      arch as 'x64'
+    ] ?? arch
+  );
 }
