@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -146,7 +146,7 @@ roots=(${p.mountRoots.map(q).join(' ')})
 shopt -s nullglob
 for round in 1 2 3; do
   # Every process of every container of this node: they live in the node's cgroup parent.
-  pids=$(find /sys/fs/cgroup/*/"$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
+  pids=$(find /sys/fs/cgroup/"$cg" /sys/fs/cgroup/*/"$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
   # The containerd shims of this node's containerd, known by its socket.
   for d in /proc/[0-9]*; do
     c=$(tr '\\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
@@ -160,11 +160,22 @@ done
 for root in "\${roots[@]}"; do
   awk -v r="$root" '$5 == r || index($5, r "/") == 1 { print $5 }' /proc/self/mountinfo
 done | sort -r -u | while read -r m; do umount -l "$m" 2>/dev/null; done
-for c in /sys/fs/cgroup/*/"$cg"; do find "$c" -depth -type d -exec rmdir {} \\; 2>/dev/null; done
+for c in /sys/fs/cgroup/"$cg" /sys/fs/cgroup/*/"$cg"; do find "$c" -depth -type d -exec rmdir {} \\; 2>/dev/null; done
 ip link del "$bridge" 2>/dev/null
 rm -rf "$rundir"
 exit 0
 `;
+}
+
+/** Creates cgroup `name` in every mounted hierarchy (cgroup v1, hybrid or v2). */
+async function createCgroup(name: string): Promise<void> {
+  const base = '/sys/fs/cgroup';
+  const roots = existsSync(path.join(base, 'cgroup.controllers'))
+    ? [base]
+    : (await readdir(base, { withFileTypes: true }))
+        .filter((d) => d.isDirectory() && existsSync(path.join(base, d.name, 'cgroup.procs')))
+        .map((d) => path.join(base, d.name));
+  for (const root of roots) await mkdir(path.join(root, name), { recursive: true });
 }
 
 async function getNode(
@@ -356,6 +367,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     });
     const [port, healthzPort] = (await freePorts(2)) as [number, number];
     kubeletPort = port;
+    // The kubelet wants its cgroup root to exist in every hierarchy already.
+    await createCgroup(cgroupRoot);
     const kubeletConfig = path.join(dir, 'kubelet.yaml');
     await writeFile(
       kubeletConfig,
@@ -379,11 +392,14 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         authorization: { mode: 'Webhook' },
         containerRuntimeEndpoint: `unix://${socket}`,
         imageServiceEndpoint: `unix://${socket}`,
-        // What this machine allows (checked on it): cgroup v1 with cgroupfs, no QoS cgroups and
-        // no node-allocatable enforcement, swap tolerated, no negative oom_score_adj.
+        // What this machine allows (checked on it): cgroup v1 with cgroupfs, no node-allocatable
+        // enforcement, swap tolerated, no negative oom_score_adj.
         failCgroupV1: false,
         cgroupDriver: 'cgroupfs',
-        cgroupsPerQOS: false,
+        // Pods go under <cgroupRoot>/kubepods/<qos>/pod<uid>: each node keeps its own cgroup parent.
+        // (With cgroupsPerQOS: false the kubelet passes no parent, and containerd puts every
+        // node's containers under one shared /k8s.io.)
+        cgroupsPerQOS: true,
         cgroupRoot,
         enforceNodeAllocatable: [],
         failSwapOn: false,
