@@ -96,7 +96,7 @@ export const migrationSummarySchema = object({
   totalNumberOfResources: int({ format: 'int64' }),
   numOfMigratedResources: int({ format: 'int64' }),
   totalBytesMigrated: int({ format: 'int64' }),
-  elapsedTimeForVolumeMigration: string({ description: "Go duration, e.g. 5m0s (Stork)." }),
+  elapsedTimeForVolumeMigration: string({ description: 'Go duration, e.g. 5m0s (Stork).' }),
   elapsedTimeForResourceMigration: string({ description: 'Go duration, e.g. 1m0s (Stork).' }),
   elapsedTimePerStage: map(string(), { description: 'Go duration of each stage that ran (Ferry).' }),
 });
