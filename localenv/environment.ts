@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { resolveBinaries, versionOf, type ServerName } from './binaries.js';
 import { installCrds } from './crds.js';
-import { busyboxImage, type LocalImage } from './images.js';
+import { busyboxImage, postgresImage, type LocalImage } from './images.js';
 import { startLocalCluster, stopLocalCluster, type LocalCluster } from './kube.js';
 import { checkNodePrerequisites } from './node.js';
 import { cleanupFile, ownerPidFile, startReaper } from './reaper.js';
@@ -36,6 +36,11 @@ export interface EnvironmentOptions {
    * Debian's containerd, runc, containernetworking-plugins and busybox-static; implies controlPlane.
    */
   nodes?: boolean;
+  /**
+   * Images beyond busybox to build and import into every node: 'postgres' is PostgreSQL from
+   * Debian's postgresql-15 (deploy/samples/postgres.yaml runs it).
+   */
+  nodeImages?: Array<'postgres'>;
   /** Temporal's ports; default: free ones. `up` asks for the well-known 7233/8233 when free. */
   temporalPorts?: { port: number; uiPort: number };
   /** Progress lines ("started etcd v3.6.5 in 0.4 s"). */
@@ -48,7 +53,7 @@ export interface EnvironmentState {
   temporal: { address: string; namespace: string; uiUrl?: string; logPath: string };
   clusters: Record<string, ClusterState>;
   /** Images every node has (imported from local tarballs): use them with imagePullPolicy: Never. */
-  images?: { busybox: string };
+  images?: { busybox: string; postgres?: string };
   versions: Record<string, string>;
   /** The binaries that run, so users can call the same temporal CLI. */
   bins: Record<string, string>;
@@ -103,6 +108,8 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
   if (nodes) names.push('kubelet');
   const bins = await resolveBinaries(names);
   const images: LocalImage[] = nodes ? [await busyboxImage()] : [];
+  const postgres = nodes && opts.nodeImages?.includes('postgres') ? await postgresImage() : undefined;
+  if (postgres) images.push(postgres);
   const versions: Record<string, string> = {};
   for (const n of names) versions[n] = await versionOf(n, bins[n]);
 
@@ -197,7 +204,9 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
           } satisfies ClusterState,
         ]),
       ),
-      ...(images[0] ? { images: { busybox: images[0].name } } : {}),
+      ...(images[0]
+        ? { images: { busybox: images[0].name, ...(postgres ? { postgres: postgres.name } : {}) } }
+        : {}),
       versions,
       bins,
       pids: [temporal.process.pid, ...clusters.flatMap((c) => processesOf(c).map((p) => p.pid))],

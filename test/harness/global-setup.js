@@ -40,6 +40,8 @@ export default async function globalSetup() {
     crds: true,
     controlPlane: true,
     nodes,
+    // PostgreSQL's image for deploy/samples/postgres.yaml (test/integration/postgres-sample.test.ts).
+    ...(nodes ? { nodeImages: ['postgres'] } : {}),
     log: say,
   });
   globalThis.__ferryEnvironment = env;
