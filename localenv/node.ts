@@ -22,7 +22,8 @@ const run = promisify(execFile);
  * (ferry<hash of its dir>, on a free 10.244.N.0/24, with no route anywhere else), the node's InternalIP is the bridge's
  * 10.244.N.1, where the kubelet serves with a certificate of the cluster's CA. Images come from
  * local tarballs (images.ts) and the pause image is the busybox image: pods use
- * `imagePullPolicy: Never`. Everything it leaves (containers, shims, mounts, network namespaces,
+ * `imagePullPolicy: Never` (containerd can pull from nowhere: its proxy is a dead loopback port).
+ * Everything it leaves (containers, shims, mounts, network namespaces,
  * cgroups, the bridge) is removed by a generated cleanup.sh, which stop() runs and which the
  * reaper runs if the owner dies first.
  *
@@ -165,6 +166,22 @@ ip link del "$bridge" 2>/dev/null
 rm -rf "$rundir"
 exit 0
 `;
+}
+
+/** containerd's environment: this process's, with every proxy variable set to a dead loopback port. */
+export function noPullEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/_proxy$/i.test(k)) env[k] = v;
+  const dead = 'http://127.0.0.1:9';
+  return {
+    ...env,
+    HTTP_PROXY: dead,
+    HTTPS_PROXY: dead,
+    http_proxy: dead,
+    https_proxy: dead,
+    NO_PROXY: '',
+    no_proxy: '',
+  };
 }
 
 /** Creates cgroup `name` in every mounted hierarchy (cgroup v1, hybrid or v2). */
@@ -329,6 +346,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
       name: `containerd(${name})`,
       command: 'containerd',
       args: ['--config', containerdConfig, '--log-level', 'warn'],
+      // No image is ever pulled: every registry request goes to a proxy on a loopback port where
+      // nothing listens, so a pod with a missing image fails at once (ErrImagePull) without a
+      // single packet, not even a DNS query, leaving this machine.
+      env: noPullEnv(),
       logPath: path.join(dir, 'containerd.log'),
       pidFile: opts.pidFile,
     });

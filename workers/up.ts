@@ -5,12 +5,15 @@
 // source, whose volume is replicated once to the destination's agent. It prints where everything
 // is and runs until Ctrl-C, then stops every server it started.
 //
-//   npm run up [-- --dir DIR] [--exit]
+//   npm run up [-- --dir DIR] [--exit] [--nodes]
 //
 // --exit stops right after everything is up and checked (CI uses it to keep this command true).
+// --nodes gives each cluster a node (containerd + kubelet; root and Debian's containerd, runc,
+// containernetworking-plugins, busybox-static and postgresql-15 needed) and runs the PostgreSQL
+// StatefulSet sample (deploy/samples/postgres.yaml) on the source, its data under DIR/volumes.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { startAgent, type AgentHandle } from '../localenv/agents.js';
 import { applyFile } from '../localenv/apply.js';
 import { resolveBinaries } from '../localenv/binaries.js';
@@ -22,18 +25,20 @@ import { tailLog } from '../localenv/process.js';
 interface UpArgs {
   dir: string;
   exit: boolean;
+  nodes: boolean;
 }
 
 function parseArgs(argv: string[]): UpArgs {
-  const args: UpArgs = { dir: path.join(repoRoot(), '.ferry', 'up'), exit: false };
+  const args: UpArgs = { dir: path.join(repoRoot(), '.ferry', 'up'), exit: false, nodes: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--exit') args.exit = true;
+    else if (a === '--nodes') args.nodes = true;
     else if (a === '--dir' && argv[i + 1]) args.dir = path.resolve(argv[++i]!);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run up [-- --dir DIR] [--exit]\n');
+      process.stdout.write('usage: npm run up [-- --dir DIR] [--exit] [--nodes]\n');
       process.exit(0);
-    } else throw new Error(`unknown argument '${a}' (expected --dir DIR or --exit)`);
+    } else throw new Error(`unknown argument '${a}' (expected --dir DIR, --exit or --nodes)`);
   }
   return args;
 }
@@ -50,6 +55,8 @@ async function main(): Promise<void> {
     clusters: ['source', 'destination'],
     ui: true,
     crds: true,
+    nodes: args.nodes,
+    ...(args.nodes ? { nodeImages: ['postgres' as const] } : {}),
     log: say,
     ...(wellKnown ? { temporalPorts: { port: 7233, uiPort: 8233 } } : {}),
   });
@@ -70,6 +77,16 @@ async function main(): Promise<void> {
     const sample = path.join(repoRoot(), 'deploy', 'samples', 'mysql.yaml');
     const applied = await applyFile(source.kubeconfigPath, sample);
     say(`sample app on source: ${applied.join(', ')}`);
+    if (args.nodes) {
+      // The PostgreSQL sample, its hostPath PV under this environment's own directory.
+      const text = await readFile(path.join(repoRoot(), 'deploy', 'samples', 'postgres.yaml'), 'utf8');
+      const file = path.join(args.dir, 'postgres-sample.yaml');
+      await writeFile(
+        file,
+        text.replaceAll('/var/lib/ferry/volumes', path.join(args.dir, 'volumes', 'source')),
+      );
+      say(`postgres sample on source: ${(await applyFile(source.kubeconfigPath, file)).join(', ')}`);
+    }
     const { kubectl } = await resolveBinaries(['kubectl']);
 
     // One storage agent per cluster, sharing one CA, then the sample volume's first replication.
@@ -93,6 +110,9 @@ async function main(): Promise<void> {
       `  Web UI        ${env.state.temporal.uiUrl}`,
       `  source        ${source.server}  kubeconfig ${source.kubeconfigPath}`,
       `  destination   ${dest.server}  kubeconfig ${dest.kubeconfigPath}`,
+      ...Object.entries(env.state.clusters).flatMap(([name, c]) =>
+        c.node ? [`  node          ${c.node.name} (${name}): ${c.node.ip}, pods ${c.node.podSubnet}`] : [],
+      ),
       `  kubectl       ${kubectl}`,
       `  agents        source ${source0.url} (data ${source0.dataUrl}), destination ${dest0.url}`,
       `  standby       ${replicated.standby}  (volume mysql-data, ${replicated.summary})`,
@@ -100,6 +120,7 @@ async function main(): Promise<void> {
       'Try:',
       `  ${kubectl} --kubeconfig ${source.kubeconfigPath} get deploy,pvc,svc -n mysql`,
       `  ${kubectl} --kubeconfig ${source.kubeconfigPath} get crd`,
+      ...(args.nodes ? [`  ${kubectl} --kubeconfig ${source.kubeconfigPath} get nodes,pods -A -o wide`] : []),
       `  ${env.state.bins.temporal} workflow list --address ${env.state.temporal.address}`,
       '',
       'What runs today: the servers above, the CRDs, the sample app, and its volume replicated once',
@@ -113,7 +134,15 @@ async function main(): Promise<void> {
     if (args.exit) return await stop(0);
     say('running; press Ctrl-C to stop everything');
     // Watch the servers: one that dies is reported with its log, and everything stops.
-    const processes = [env.temporal.process, ...env.clusters.flatMap((c) => [c.etcd, c.apiserver])];
+    const processes = [
+      env.temporal.process,
+      ...env.clusters.flatMap((c) => [
+        c.etcd,
+        c.apiserver,
+        ...(c.controlPlane ? [c.controlPlane.controllerManager, c.controlPlane.scheduler] : []),
+        ...(c.node ? [c.node.containerd, c.node.kubelet] : []),
+      ]),
+    ];
     for (const a of agents) {
       void a.exited.then(() => {
         if (stopping) return;

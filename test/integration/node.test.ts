@@ -113,6 +113,31 @@ describeNodes.each(['source', 'destination'])('node of cluster %s', (cluster) =>
     expect(await kubectl('exec', 'writer', '--', 'cat', '/data/out.txt')).toBe('written\n');
   });
 
+  it('never pulls an image: a registry request goes to a dead loopback proxy, not out', async () => {
+    await core.createNamespacedPod({
+      namespace: ns,
+      body: {
+        metadata: { name: 'no-pull' },
+        spec: {
+          containers: [
+            {
+              name: 'main',
+              image: 'docker.io/library/ferry-never-pulled:1',
+              imagePullPolicy: 'IfNotPresent',
+            },
+          ],
+        },
+      },
+    });
+    const message = await eventually('ErrImagePull', async () => {
+      const p = await core.readNamespacedPod({ name: 'no-pull', namespace: ns });
+      const waiting = p.status?.containerStatuses?.[0]?.state?.waiting;
+      // (ImagePullBackOff, between two tries, has no message worth checking.)
+      return waiting?.reason === 'ErrImagePull' ? (waiting.message ?? '') : undefined;
+    });
+    expect(message).toContain('proxyconnect tcp: dial tcp 127.0.0.1:9');
+  });
+
   afterAll(async () => {
     await core?.deleteNamespace({ name: ns, gracePeriodSeconds: 0 }).catch(() => {});
   });
