@@ -7,7 +7,7 @@ import { resolveBinaries, versionOf, type ServerName } from './binaries.js';
 import { installCrds } from './crds.js';
 import { busyboxImage, postgresImage, type LocalImage } from './images.js';
 import { startLocalCluster, stopLocalCluster, type LocalCluster } from './kube.js';
-import { checkNodePrerequisites } from './node.js';
+import { checkNodePrerequisites } from './nodehost.js';
 import { cleanupFile, ownerPidFile, startReaper } from './reaper.js';
 import type { ManagedProcess } from './process.js';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal.js';

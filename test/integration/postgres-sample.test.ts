@@ -78,4 +78,13 @@ describeNodes('PostgreSQL StatefulSet sample (deploy/samples/postgres.yaml)', ()
       (await readFile(path.join(volumes, 'postgres-data-0', 'pgdata', 'PG_VERSION'), 'utf8')).trim(),
     ).toMatch(/^\d+$/);
   }, 120_000);
+
+  afterAll(async () => {
+    // Stop PostgreSQL: the rest of the suite runs on the same two cores.
+    const kc = new KubeConfig();
+    kc.loadFromFile(harness().env.clusters.source!.kubeconfigPath);
+    const core = kc.makeApiClient(CoreV1Api);
+    await core.deleteNamespace({ name: 'postgres', gracePeriodSeconds: 0 }).catch(() => {});
+    await core.deletePersistentVolume({ name: 'postgres-data-0' }).catch(() => {});
+  });
 });
