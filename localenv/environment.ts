@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { resolveBinaries, versionOf, type ServerName } from './binaries.js';
@@ -236,10 +236,19 @@ function processesOf(c: LocalCluster): ManagedProcess[] {
  */
 export async function cleanupStaleNodes(dir: string): Promise<void> {
   const clusters = await readdir(path.join(dir, 'clusters')).catch(() => [] as string[]);
+  const nodes: Array<{ script: string; started: number }> = [];
   for (const c of clusters) {
-    const script = path.join(dir, 'clusters', c, 'node', 'cleanup.sh');
-    if (existsSync(script)) await run('bash', [script]).catch(() => {});
+    const nodeDir = path.join(dir, 'clusters', c, 'node');
+    const script = path.join(nodeDir, 'cleanup.sh');
+    if (!existsSync(script)) continue;
+    const started = await stat(path.join(nodeDir, 'sysctl-before-kubelet')).then(
+      (s) => s.mtimeMs,
+      () => 0,
+    );
+    nodes.push({ script, started });
   }
+  // Last started first, as a clean stop does (a node restores what the one before it saw).
+  for (const n of nodes.sort((a, b) => b.started - a.started)) await run('bash', [n.script]).catch(() => {});
 }
 
 /** One environment per directory: refuse a directory a live process still runs servers from. */

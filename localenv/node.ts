@@ -11,7 +11,13 @@ import { writeKubeconfig } from './kubeconfig.js';
 import { freePorts } from './ports.js';
 import { startProcess, tailLog, waitUntil, type ManagedProcess } from './process.js';
 import { startContainerd } from './containerd.js';
-import { checkNodePrerequisites, claimBridge, cleanupScriptText, createCgroup } from './nodehost.js';
+import {
+  checkNodePrerequisites,
+  claimBridge,
+  cleanupScriptText,
+  createCgroup,
+  saveKernelTunables,
+} from './nodehost.js';
 import { cleanupFile } from './reaper.js';
 import { issueCertificate } from './tls.js';
 
@@ -102,6 +108,7 @@ export async function startNode(opts: NodeOptions): Promise<LocalNode> {
 
   const bridge = `ferry${id.slice(0, 10)}`; // at most 15 characters, as Linux wants
   const cleanupScript = path.join(dir, 'cleanup.sh');
+  const sysctlFile = path.join(dir, 'sysctl-before-kubelet');
   await writeFile(
     cleanupScript,
     cleanupScriptText({
@@ -111,6 +118,7 @@ export async function startNode(opts: NodeOptions): Promise<LocalNode> {
       bridge,
       runDir,
       mountRoots: [kubeletRoot, containerdRoot, runDir],
+      sysctlFile,
     }),
     { mode: 0o755 },
   );
@@ -177,6 +185,7 @@ export async function startNode(opts: NodeOptions): Promise<LocalNode> {
     kubeletPort = port;
     // The kubelet wants its cgroup root to exist in every hierarchy already.
     await createCgroup(cgroupRoot);
+    await saveKernelTunables(sysctlFile);
     const kubeletConfig = path.join(dir, 'kubelet.yaml');
     await writeFile(
       kubeletConfig,

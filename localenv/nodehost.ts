@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -82,6 +82,8 @@ export function cleanupScriptText(p: {
   bridge: string;
   runDir: string;
   mountRoots: string[];
+  /** Written by saveKernelTunables before the kubelet starts. */
+  sysctlFile: string;
 }): string {
   const q = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
   return `#!/usr/bin/env bash
@@ -91,6 +93,7 @@ sock=${q(p.socket)}
 cg=${q(p.cgroupRoot.replace(/^\//, ''))}
 bridge=${q(p.bridge)}
 rundir=${q(p.runDir)}
+sysctls=${q(p.sysctlFile)}
 roots=(${p.mountRoots.map(q).join(' ')})
 shopt -s nullglob
 for round in 1 2 3; do
@@ -115,6 +118,11 @@ ip link del "$bridge" 2>/dev/null
 for a in "$rundir"/containerd/io.containerd.runtime.v2.task/*/*/address; do
   s=$(sed 's#^unix://##' "$a" 2>/dev/null); [[ $s == /run/containerd/s/* ]] && rm -f "$s"
 done
+# The kernel settings the kubelet changed at start, back to what they were before it.
+if [[ -f $sysctls ]]; then
+  while read -r key value; do echo "$value" >"/proc/sys/$key" 2>/dev/null; done <"$sysctls"
+  rm -f "$sysctls"
+fi
 rm -rf "$rundir"
 exit 0
 `;
@@ -129,4 +137,29 @@ export async function createCgroup(name: string): Promise<void> {
         .filter((d) => d.isDirectory() && existsSync(path.join(base, d.name, 'cgroup.procs')))
         .map((d) => path.join(base, d.name));
   for (const root of roots) await mkdir(path.join(root, name), { recursive: true });
+}
+
+/**
+ * The kernel settings a kubelet sets at start (vm.overcommit_memory=1, kernel.panic=10,
+ * kernel.panic_on_oops=1, ...: pkg/kubelet/cm's setupKernelTunables). They are the machine's, not
+ * the node's, so the cleanup script puts back what saveKernelTunables recorded.
+ */
+export const KUBELET_SYSCTLS = [
+  'vm/overcommit_memory',
+  'vm/panic_on_oom',
+  'kernel/panic',
+  'kernel/panic_on_oops',
+  'kernel/keys/root_maxkeys',
+  'kernel/keys/root_maxbytes',
+];
+
+/** Records the current values of KUBELET_SYSCTLS in `file`, unless a previous start's are still there. */
+export async function saveKernelTunables(file: string): Promise<void> {
+  if (existsSync(file)) return; // not restored yet: those are the values from before any kubelet
+  const lines: string[] = [];
+  for (const key of KUBELET_SYSCTLS) {
+    const value = await readFile(`/proc/sys/${key}`, 'utf8').catch(() => undefined);
+    if (value !== undefined) lines.push(`${key} ${value.trim()}`);
+  }
+  await writeFile(file, `${lines.join('\n')}\n`);
 }

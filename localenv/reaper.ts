@@ -19,7 +19,8 @@ export function startReaper(ownerPid: number, pidFile: string): void {
     [ -f "$1" ] || exit 0
     for p in $(cat "$1"); do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
     if [ -f "$1.cleanup" ]; then
-      while read -r s; do [ -f "$s" ] && bash "$s" >/dev/null 2>&1; done < "$1.cleanup"
+      # Last registered first, as a clean stop does (a node restores what the one before it saw).
+      tac "$1.cleanup" | while read -r s; do [ -f "$s" ] && bash "$s" >/dev/null 2>&1; done
     fi
     rm -f "$1" "$1.cleanup"
   `;
