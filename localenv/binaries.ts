@@ -5,7 +5,15 @@ import { repoRoot } from './paths.js';
 
 const run = promisify(execFile);
 
-export type ServerName = 'temporal' | 'temporal-test-server' | 'etcd' | 'kube-apiserver' | 'kubectl';
+export type ServerName =
+  | 'temporal'
+  | 'temporal-test-server'
+  | 'etcd'
+  | 'kube-apiserver'
+  | 'kubectl'
+  | 'kube-controller-manager'
+  | 'kube-scheduler'
+  | 'kubelet';
 
 /**
  * Paths of the real server binaries, resolved by tools/servers.sh: $FERRY_<NAME>_BIN, then PATH,

@@ -1,9 +1,15 @@
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { resolveBinaries, versionOf, type ServerName } from './binaries.js';
 import { installCrds } from './crds.js';
+import { busyboxImage, postgresImage, type LocalImage } from './images.js';
 import { startLocalCluster, stopLocalCluster, type LocalCluster } from './kube.js';
-import { ownerPidFile, startReaper } from './reaper.js';
+import { checkNodePrerequisites } from './nodehost.js';
+import { cleanupFile, ownerPidFile, startReaper } from './reaper.js';
+import type { ManagedProcess } from './process.js';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal.js';
 
 /**
@@ -20,6 +26,21 @@ export interface EnvironmentOptions {
   ui?: boolean;
   /** Install the CRDs in deploy/crds into every cluster. */
   crds?: boolean;
+  /**
+   * Start each cluster's kube-controller-manager and kube-scheduler (default true): PVCs bind,
+   * namespaces finalize, garbage is collected, Deployments get ReplicaSets and Pods.
+   */
+  controlPlane?: boolean;
+  /**
+   * Start one node per cluster (containerd + kubelet; default false), so pods run. Needs root,
+   * Debian's containerd, runc, containernetworking-plugins and busybox-static; implies controlPlane.
+   */
+  nodes?: boolean;
+  /**
+   * Images beyond busybox to build and import into every node: 'postgres' is PostgreSQL from
+   * Debian's postgresql-15 (deploy/samples/postgres.yaml runs it).
+   */
+  nodeImages?: Array<'postgres'>;
   /** Temporal's ports; default: free ones. `up` asks for the well-known 7233/8233 when free. */
   temporalPorts?: { port: number; uiPort: number };
   /** Progress lines ("started etcd v3.6.5 in 0.4 s"). */
@@ -30,11 +51,32 @@ export interface EnvironmentOptions {
 export interface EnvironmentState {
   dir: string;
   temporal: { address: string; namespace: string; uiUrl?: string; logPath: string };
-  clusters: Record<string, { server: string; kubeconfigPath: string; token: string; logPaths: string[] }>;
+  clusters: Record<string, ClusterState>;
+  /** Images every node has (imported from local tarballs): use them with imagePullPolicy: Never. */
+  images?: { busybox: string; postgres?: string };
   versions: Record<string, string>;
   /** The binaries that run, so users can call the same temporal CLI. */
   bins: Record<string, string>;
   pids: number[];
+}
+
+export interface ClusterState {
+  server: string;
+  kubeconfigPath: string;
+  token: string;
+  logPaths: string[];
+  /** kube-controller-manager and kube-scheduler run. */
+  controlPlane: boolean;
+  /** The cluster's one node, when started with `nodes: true`. */
+  node?: {
+    name: string;
+    /** The node's InternalIP (its bridge's address), where its kubelet serves. */
+    ip: string;
+    kubeletPort: number;
+    podSubnet: string;
+    bridge: string;
+    containerdSocket: string;
+  };
 }
 
 export interface Environment {
@@ -46,16 +88,28 @@ export interface Environment {
 
 export const STATE_FILE = 'state.json';
 
+const run = promisify(execFile);
+
 export async function startEnvironment(opts: EnvironmentOptions): Promise<Environment> {
   const log = opts.log ?? (() => {});
   await mkdir(opts.dir, { recursive: true });
   await claimDir(opts.dir);
+  await cleanupStaleNodes(opts.dir);
   const pidFile = ownerPidFile(opts.dir);
   await writeFile(pidFile, '');
   startReaper(process.pid, pidFile);
 
+  const nodes = opts.nodes ?? false;
+  const controlPlane = nodes || (opts.controlPlane ?? true);
+  // Fail before building anything when the machine cannot run nodes.
+  if (nodes) await checkNodePrerequisites();
   const names: ServerName[] = ['temporal', 'etcd', 'kube-apiserver', 'kubectl'];
+  if (controlPlane) names.push('kube-controller-manager', 'kube-scheduler');
+  if (nodes) names.push('kubelet');
   const bins = await resolveBinaries(names);
+  const images: LocalImage[] = nodes ? [await busyboxImage()] : [];
+  const postgres = nodes && opts.nodeImages?.includes('postgres') ? await postgresImage() : undefined;
+  if (postgres) images.push(postgres);
   const versions: Record<string, string> = {};
   for (const n of names) versions[n] = await versionOf(n, bins[n]);
 
@@ -65,6 +119,7 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
     started.length = 0;
     // Everything is stopped: leave the reaper nothing to signal (pids may be reused later).
     await rm(pidFile, { force: true });
+    await rm(cleanupFile(pidFile), { force: true });
   };
   try {
     let t = Date.now();
@@ -88,12 +143,27 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
         dir: path.join(opts.dir, 'clusters', name),
         etcdBin: bins.etcd,
         apiserverBin: bins['kube-apiserver'],
+        ...(controlPlane
+          ? {
+              controlPlane: {
+                controllerManagerBin: bins['kube-controller-manager'],
+                schedulerBin: bins['kube-scheduler'],
+              },
+            }
+          : {}),
+        ...(nodes ? { node: { kubeletBin: bins.kubelet, images } } : {}),
         pidFile,
       });
       started.push(() => stopLocalCluster(cluster));
       clusters.push(cluster);
+      const parts = [
+        controlPlane ? 'etcd, apiserver, controller-manager, scheduler' : 'etcd, apiserver',
+        ...(cluster.node
+          ? [`node ${cluster.node.name} (${cluster.node.ip}, pods ${cluster.node.podSubnet})`]
+          : []),
+      ];
       log(
-        `cluster ${name}: ${versions['kube-apiserver']}, ${versions.etcd}, ready at ${cluster.server} in ${secs(t)}`,
+        `cluster ${name}: ${versions['kube-apiserver']}, ${parts.join(', ')}, ready at ${cluster.server} in ${secs(t)}`,
       );
     }
     if (opts.crds) {
@@ -117,13 +187,29 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
             server: c.server,
             kubeconfigPath: c.kubeconfigPath,
             token: c.token,
-            logPaths: [c.etcd.logPath, c.apiserver.logPath],
-          },
+            logPaths: processesOf(c).map((p) => p.logPath),
+            controlPlane: Boolean(c.controlPlane),
+            ...(c.node
+              ? {
+                  node: {
+                    name: c.node.name,
+                    ip: c.node.ip,
+                    kubeletPort: c.node.kubeletPort,
+                    podSubnet: c.node.podSubnet,
+                    bridge: c.node.bridge,
+                    containerdSocket: c.node.containerdSocket,
+                  },
+                }
+              : {}),
+          } satisfies ClusterState,
         ]),
       ),
+      ...(images[0]
+        ? { images: { busybox: images[0].name, ...(postgres ? { postgres: postgres.name } : {}) } }
+        : {}),
       versions,
       bins,
-      pids: [temporal.process.pid, ...clusters.flatMap((c) => [c.etcd.pid, c.apiserver.pid])],
+      pids: [temporal.process.pid, ...clusters.flatMap((c) => processesOf(c).map((p) => p.pid))],
     };
     await writeFile(path.join(opts.dir, STATE_FILE), JSON.stringify(state, null, 2), { mode: 0o600 });
     return { state, temporal, clusters, stop: stopAll };
@@ -131,6 +217,38 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
     await stopAll();
     throw err;
   }
+}
+
+/** Every server process of a cluster, in start order. */
+function processesOf(c: LocalCluster): ManagedProcess[] {
+  return [
+    c.etcd,
+    c.apiserver,
+    ...(c.controlPlane ? [c.controlPlane.controllerManager, c.controlPlane.scheduler] : []),
+    ...(c.node ? [c.node.containerd, c.node.kubelet] : []),
+  ];
+}
+
+/**
+ * Runs the cleanup script of every node a previous environment in `dir` left (one whose owner and
+ * reaper were both killed): its containers, mounts and bridge go, so the directory can be removed
+ * and reused. Call it only when no live process owns `dir`.
+ */
+export async function cleanupStaleNodes(dir: string): Promise<void> {
+  const clusters = await readdir(path.join(dir, 'clusters')).catch(() => [] as string[]);
+  const nodes: Array<{ script: string; started: number }> = [];
+  for (const c of clusters) {
+    const nodeDir = path.join(dir, 'clusters', c, 'node');
+    const script = path.join(nodeDir, 'cleanup.sh');
+    if (!existsSync(script)) continue;
+    const started = await stat(path.join(nodeDir, 'sysctl-before-kubelet')).then(
+      (s) => s.mtimeMs,
+      () => 0,
+    );
+    nodes.push({ script, started });
+  }
+  // Last started first, as a clean stop does (a node restores what the one before it saw).
+  for (const n of nodes.sort((a, b) => b.started - a.started)) await run('bash', [n.script]).catch(() => {});
 }
 
 /** One environment per directory: refuse a directory a live process still runs servers from. */

@@ -4,17 +4,21 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { stringify } from 'yaml';
 import { freePorts } from './ports.js';
 import { startProcess, waitUntil, type ManagedProcess } from './process.js';
-import { createCertAuthority, issueCertificate } from './tls.js';
+import { startControlPlane, type ControlPlane } from './controlplane.js';
+import { writeKubeconfig } from './kubeconfig.js';
+import { startNode, type LocalNode, type NodeOptions } from './node.js';
+import { createCertAuthority, issueCertificate, type CertAuthority } from './tls.js';
 
 const run = promisify(execFile);
 
 /**
  * One simulated Kubernetes cluster: a real etcd and a real kube-apiserver on loopback, TLS with a
- * private CA, static bearer-token auth (the token's user is in system:masters) and RBAC. Nothing
- * runs pods: there is no kubelet, scheduler or controller-manager.
+ * private CA, static bearer-token auth (the token's user is in system:masters), Node and RBAC
+ * authorization. Optionally its control plane (kube-controller-manager, kube-scheduler; see
+ * controlplane.ts) and one node (containerd + kubelet; see node.ts). Without the control plane
+ * nothing binds, finalizes, collects garbage or runs pods; without a node pods stay Pending.
  */
 export interface LocalCluster {
   name: string;
@@ -23,8 +27,14 @@ export interface LocalCluster {
   kubeconfigPath: string;
   token: string;
   caCertPem: string;
+  /** The cluster's private CA (signs serving and client certificates, and CSRs). */
+  ca: CertAuthority;
+  /** Where certificates, keys and component kubeconfigs live. */
+  pkiDir: string;
   etcd: ManagedProcess;
   apiserver: ManagedProcess;
+  controlPlane?: ControlPlane;
+  node?: LocalNode;
 }
 
 export interface LocalClusterOptions {
@@ -32,6 +42,10 @@ export interface LocalClusterOptions {
   dir: string;
   etcdBin: string;
   apiserverBin: string;
+  /** Start kube-controller-manager and kube-scheduler too. */
+  controlPlane?: { controllerManagerBin: string; schedulerBin: string };
+  /** Start one node (containerd + kubelet); needs `controlPlane` to be useful. */
+  node?: Omit<NodeOptions, 'cluster' | 'dir' | 'pidFile'>;
   pidFile?: string;
 }
 
@@ -60,6 +74,12 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const serving = await issueCertificate(ca, pki, 'apiserver', {
     sans: ['127.0.0.1', 'localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc'],
     usages: ['serverAuth'],
+  });
+  // The apiserver's client certificate for kubelets (exec, logs, port-forward): system:masters.
+  const kubeletClient = await issueCertificate(ca, pki, 'apiserver-kubelet-client', {
+    organization: 'system:masters',
+    sans: [],
+    usages: ['clientAuth'],
   });
   const saKey = path.join(pki, 'sa.key');
   const saPub = path.join(pki, 'sa.pub');
@@ -119,14 +139,22 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       `--client-ca-file=${ca.certPath}`,
       `--token-auth-file=${tokenFile}`,
       '--anonymous-auth=false',
-      '--authorization-mode=RBAC',
+      // Node: kubelets (system:node:<name> in system:nodes) get exactly what their pods need.
+      '--authorization-mode=Node,RBAC',
+      '--enable-admission-plugins=NodeRestriction',
+      `--kubelet-client-certificate=${kubeletClient.certPath}`,
+      `--kubelet-client-key=${kubeletClient.keyPath}`,
+      // Kubelets serve with a certificate of this cluster's CA for their node IP (node.ts).
+      `--kubelet-certificate-authority=${ca.certPath}`,
+      '--kubelet-preferred-address-types=InternalIP',
       '--service-account-issuer=https://kubernetes.default.svc',
       `--service-account-key-file=${saPub}`,
       `--service-account-signing-key-file=${saKey}`,
       '--service-cluster-ip-range=10.96.0.0/16',
       '--allow-privileged=true',
-      // Nothing runs pods here, so admission that waits for a controller-manager only gets in the way.
-      '--disable-admission-plugins=ServiceAccount',
+      // Without a controller-manager no "default" service account ever appears, and ServiceAccount
+      // admission would then refuse every pod; with one, pods get their token volume as usual.
+      ...(opts.controlPlane ? [] : ['--disable-admission-plugins=ServiceAccount']),
       '--enable-priority-and-fairness=false',
       '--endpoint-reconciler-type=none',
       '--profiling=false',
@@ -143,29 +171,46 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   );
 
   const kubeconfigPath = path.join(dir, 'kubeconfig');
-  const context = `ferry-${opts.name}`;
-  await writeFile(
+  await writeKubeconfig(kubeconfigPath, { name: `ferry-${opts.name}`, server, caCertPem: ca.certPem, token });
+  const cluster: LocalCluster = {
+    name: opts.name,
+    server,
     kubeconfigPath,
-    stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [
-        {
-          name: context,
-          cluster: { server, 'certificate-authority-data': Buffer.from(ca.certPem).toString('base64') },
-        },
-      ],
-      users: [{ name: `${context}-admin`, user: { token } }],
-      contexts: [{ name: context, context: { cluster: context, user: `${context}-admin` } }],
-      'current-context': context,
-      preferences: {},
-    }),
-    { mode: 0o600 },
-  );
-  return { name: opts.name, server, kubeconfigPath, token, caCertPem: ca.certPem, etcd, apiserver };
+    token,
+    caCertPem: ca.certPem,
+    ca,
+    pkiDir: pki,
+    etcd,
+    apiserver,
+  };
+  try {
+    if (opts.controlPlane) {
+      cluster.controlPlane = await startControlPlane({
+        ...opts.controlPlane,
+        cluster,
+        dir,
+        serviceAccountKeyPath: saKey,
+        pidFile: opts.pidFile,
+      });
+    }
+    if (opts.node) {
+      cluster.node = await startNode({
+        ...opts.node,
+        cluster,
+        dir: path.join(dir, 'node'),
+        pidFile: opts.pidFile,
+      });
+    }
+  } catch (err) {
+    await stopLocalCluster(cluster);
+    throw err;
+  }
+  return cluster;
 }
 
 export async function stopLocalCluster(cluster: LocalCluster): Promise<void> {
+  await cluster.node?.stop();
+  await cluster.controlPlane?.stop();
   await cluster.apiserver.stop();
   await cluster.etcd.stop();
 }

@@ -24,6 +24,8 @@ export interface IssuedCert {
 export interface IssueOptions {
   /** Subject alternative names: IPs (127.0.0.1, ::1) and DNS names (localhost). */
   sans?: string[];
+  /** Subject common name (kube-apiserver's user name for client certificates); default: `name`. */
+  commonName?: string;
   /** Subject organization; kube-apiserver maps it to groups for client certificates. */
   organization?: string;
   /** Extended key usages; default server and client auth. */
@@ -85,7 +87,7 @@ export async function issueCertificate(
   const extPath = path.join(dir, `${name}.ext`);
   const sans = opts.sans ?? ['127.0.0.1', 'localhost'];
   const usages = opts.usages ?? ['serverAuth', 'clientAuth'];
-  const subject = `/CN=${name}${opts.organization ? `/O=${opts.organization}` : ''}`;
+  const subject = `/CN=${opts.commonName ?? name}${opts.organization ? `/O=${opts.organization}` : ''}`;
   await openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyPath]);
   await openssl(['req', '-new', '-key', keyPath, '-subj', subject, '-out', csrPath]);
   await writeFile(

@@ -5,7 +5,8 @@
 #   tools/servers.sh env                print FERRY_<NAME>_BIN=path for every server (builds if missing)
 #   tools/servers.sh versions           print each resolved binary's own version line
 #
-# NAME is one of: temporal, temporal-test-server, kube-apiserver, kubectl, etcd.
+# NAME is one of: temporal, temporal-test-server, kube-apiserver, kubectl, etcd,
+# kube-controller-manager, kube-scheduler, kubelet.
 # Lookup order per binary: $FERRY_<NAME>_BIN, then PATH (if its version is new enough), then the
 # cache ($FERRY_CACHE_DIR, default ~/.cache/ferry), then a build from the registries into the cache.
 # Builds print their wall time and peak memory (GNU time) to stderr and to the cache's logs/.
@@ -18,7 +19,7 @@ cache=${FERRY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry}
 bindir=$cache/bin
 logdir=$cache/logs
 mkdir -p "$bindir" "$logdir"
-ALL=(temporal temporal-test-server etcd kube-apiserver kubectl)
+ALL=(temporal temporal-test-server etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet)
 
 log() { printf '[servers] %s\n' "$*" >&2; }
 die() { printf '[servers] error: %s\n' "$*" >&2; exit 1; }
@@ -35,6 +36,7 @@ cached_path() {
     etcd) echo "$bindir/etcd-$ETCD_VERSION" ;;
     kube-apiserver) echo "$bindir/kube-apiserver-$KUBERNETES_VERSION" ;;
     kubectl) echo "$bindir/kubectl-$KUBERNETES_VERSION" ;;
+    kube-controller-manager | kube-scheduler | kubelet) echo "$bindir/$1-$KUBERNETES_VERSION" ;;
     *) die "unknown server '$1' (expected one of: ${ALL[*]})" ;;
   esac
 }
@@ -46,7 +48,7 @@ version_ok() {
     etcd)
       out=$("$2" --version 2>/dev/null | sed -n 's/^etcd Version: \([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
       [[ -n $out ]] && read -r ma mi <<<"$out" && ((ma > 3 || (ma == 3 && mi >= 5))) ;;
-    kube-apiserver)
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet)
       out=$("$2" --version 2>/dev/null | sed -n 's/^Kubernetes v\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
       [[ -n $out ]] && read -r ma mi <<<"$out" && ((ma > 1 || (ma == 1 && mi >= 33))) ;;
     kubectl) # kubectl supports one minor version of skew against kube-apiserver
@@ -125,7 +127,7 @@ kube_module() { # prepare the wrapper module for k8s.io/kubernetes; prints its d
   echo "$mod"
 }
 
-build_kube() { # build_kube kube-apiserver|kubectl
+build_kube() { # build_kube kube-apiserver|kubectl|kube-controller-manager|kube-scheduler|kubelet
   local name=$1 out mod
   out=$(cached_path "$name")
   mod=$(kube_module)
@@ -193,7 +195,7 @@ resolve() { # resolve NAME [build]: print the path of NAME's binary; build into 
       temporal) build_temporal ;;
       temporal-test-server) build_test_server ;;
       etcd) build_etcd ;;
-      kube-apiserver|kubectl) build_kube "$name" ;;
+      kube-apiserver | kubectl | kube-controller-manager | kube-scheduler | kubelet) build_kube "$name" ;;
     esac
   fi
   echo "$path"
@@ -204,7 +206,7 @@ version_of() {
     temporal) "$2" --version 2>&1 | head -n1 ;;
     temporal-test-server) echo "io.temporal:temporal-test-server:$TEMPORAL_TEST_SERVER_VERSION (java $(java -version 2>&1 | sed -n '1s/.*"\(.*\)".*/\1/p'))" ;;
     etcd) "$2" --version 2>&1 | head -n1 ;;
-    kube-apiserver) "$2" --version 2>&1 | head -n1 ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubelet) "$2" --version 2>&1 | head -n1 ;;
     kubectl) "$2" version --client 2>&1 | head -n1 ;;
   esac
 }

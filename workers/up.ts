@@ -7,9 +7,12 @@
 // Migration workflow, prints where everything is and runs until Ctrl-C, then stops every server
 // it started. <dir>/state.json (written once everything is ready) tells scripts where things are.
 //
-//   npm run up [-- --dir DIR] [--exit]
+//   npm run up [-- --dir DIR] [--exit] [--nodes]
 //
 // --exit stops right after everything is up and checked (CI uses it to keep this command true).
+// --nodes gives each cluster a node (containerd + kubelet; root and Debian's containerd, runc,
+// containernetworking-plugins, busybox-static and postgresql-15 needed) and runs the PostgreSQL
+// StatefulSet sample (deploy/samples/postgres.yaml) on the source, its data under DIR/volumes.
 import { KubeConfig } from '@kubernetes/client-node';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -29,18 +32,20 @@ import { startWorker, type WorkerHandle } from '../localenv/worker.js';
 interface UpArgs {
   dir: string;
   exit: boolean;
+  nodes: boolean;
 }
 
 function parseArgs(argv: string[]): UpArgs {
-  const args: UpArgs = { dir: path.join(repoRoot(), '.ferry', 'up'), exit: false };
+  const args: UpArgs = { dir: path.join(repoRoot(), '.ferry', 'up'), exit: false, nodes: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--exit') args.exit = true;
+    else if (a === '--nodes') args.nodes = true;
     else if (a === '--dir' && argv[i + 1]) args.dir = path.resolve(argv[++i]!);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run up [-- --dir DIR] [--exit]\n');
+      process.stdout.write('usage: npm run up [-- --dir DIR] [--exit] [--nodes]\n');
       process.exit(0);
-    } else throw new Error(`unknown argument '${a}' (expected --dir DIR or --exit)`);
+    } else throw new Error(`unknown argument '${a}' (expected --dir DIR, --exit or --nodes)`);
   }
   return args;
 }
@@ -57,6 +62,8 @@ async function main(): Promise<void> {
     clusters: ['source', 'destination'],
     ui: true,
     crds: true,
+    nodes: args.nodes,
+    ...(args.nodes ? { nodeImages: ['postgres' as const] } : {}),
     log: say,
     ...(wellKnown ? { temporalPorts: { port: 7233, uiPort: 8233 } } : {}),
   });
@@ -98,6 +105,16 @@ async function main(): Promise<void> {
     await writeFile(pvFile, JSON.stringify(samplePv(source0.volumePath(SAMPLE_VOLUME))));
     applied.push(...(await applyFile(source.kubeconfigPath, pvFile)));
     say(`sample app on source: ${applied.join(', ')}`);
+    if (args.nodes) {
+      // The PostgreSQL sample, its hostPath PV under this environment's own directory.
+      const text = await readFile(path.join(repoRoot(), 'deploy', 'samples', 'postgres.yaml'), 'utf8');
+      const file = path.join(args.dir, 'postgres-sample.yaml');
+      await writeFile(
+        file,
+        text.replaceAll('/var/lib/ferry/volumes', path.join(args.dir, 'volumes', 'source')),
+      );
+      say(`postgres sample on source: ${(await applyFile(source.kubeconfigPath, file)).join(', ')}`);
+    }
 
     const workerLogDir = path.join(args.dir, 'worker');
     const worker = await startWorker({
@@ -165,6 +182,9 @@ async function main(): Promise<void> {
       `  Web UI        ${env.state.temporal.uiUrl}`,
       `  source        ${source.server}  kubeconfig ${source.kubeconfigPath}`,
       `  destination   ${dest.server}  kubeconfig ${dest.kubeconfigPath}`,
+      ...Object.entries(env.state.clusters).flatMap(([name, c]) =>
+        c.node ? [`  node          ${c.node.name} (${name}): ${c.node.ip}, pods ${c.node.podSubnet}`] : [],
+      ),
       `  kubectl       ${kubectl}`,
       `  agents        source ${source0.url}, destination ${dest0.url}`,
       `  worker        pid ${worker.pid}, log ${worker.logPath}, metrics http://${worker.http}/metrics`,
@@ -175,14 +195,15 @@ async function main(): Promise<void> {
       `  ${k(source)} get migrations -n mysql`,
       `  ${k(source)} describe migration -n mysql mysql-first`,
       `  ${k(dest)} get deploy,pvc,pv,svc -n mysql          # the app on the standby, scaled to 0`,
+      ...(args.nodes ? [`  ${k(source)} get nodes,pods -A -o wide`] : []),
       `  ${env.state.bins.temporal} workflow list --address ${env.state.temporal.address}`,
       `  ${env.state.bins.temporal} workflow query --address ${env.state.temporal.address} -w migration/mysql/mysql-first --name status`,
       '',
       'Migrate again after a change: apply another Migration (a new name) to the source, e.g.',
       `  ${k(source)} apply -f - <<< '{"apiVersion":"${GROUP_VERSION}","kind":"Migration","metadata":{"name":"mysql-2","namespace":"mysql"},"spec":{"clusterPair":"remote","namespaces":["mysql"]}}'`,
       '',
-      'Not yet: MigrationSchedules do not run (their workflow is the next piece), and the local',
-      'clusters run no pods (API servers only), so the app is stored, not started.',
+      'Not yet: MigrationSchedules do not run (their workflow is the next piece), and there is no',
+      'activate (failover) command, so the app waits on the standby scaled to 0.',
       '',
     ];
     process.stdout.write(lines.join('\n') + '\n');
@@ -191,7 +212,15 @@ async function main(): Promise<void> {
     if (args.exit) return await stop(0);
     say('running; press Ctrl-C to stop everything');
     // Watch the servers: one that dies is reported with its log, and everything stops.
-    const processes = [env.temporal.process, ...env.clusters.flatMap((c) => [c.etcd, c.apiserver])];
+    const processes = [
+      env.temporal.process,
+      ...env.clusters.flatMap((c) => [
+        c.etcd,
+        c.apiserver,
+        ...(c.controlPlane ? [c.controlPlane.controllerManager, c.controlPlane.scheduler] : []),
+        ...(c.node ? [c.node.containerd, c.node.kubelet] : []),
+      ]),
+    ];
     for (const a of [...agents, ...workers]) {
       void a.exited.then(() => {
         if (stopping) return;

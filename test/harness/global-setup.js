@@ -1,5 +1,5 @@
 // Jest global setup of the `integration` project: starts Ferry's local environment once per run
-// (a Temporal dev server and two clusters, all real) and bundles the workflow code once, then
+// (a Temporal dev server and two clusters with a node each, all real) and bundles the workflow code once, then
 // hands both to the tests through <env dir>/harness.json (see context.ts). The servers die with
 // this process even if jest is killed (localenv/reaper.ts); logs stay in the env dir.
 //
@@ -18,18 +18,32 @@ const dist = (p) => {
 };
 
 export default async function globalSetup() {
-  const { startEnvironment } = await dist('localenv/environment.js');
+  const { startEnvironment, cleanupStaleNodes } = await dist('localenv/environment.js');
   const { resolveBinaries } = await dist('localenv/binaries.js');
   const { bundleWorkflows } = await dist('workers/workflow-bundle.js');
 
   const dir = process.env.FERRY_TEST_ENV_DIR ?? path.join(root, '.ferry', 'test-env');
+  // A previous run's nodes may have left mounts under dir if that run and its reaper were killed.
+  await cleanupStaleNodes(dir);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   process.env.FERRY_TEST_ENV_DIR = dir;
   const say = (line) => void process.stderr.write(`[harness] ${line}\n`);
   say(`starting the local environment in ${dir}`);
   const t0 = Date.now();
-  const env = await startEnvironment({ dir, clusters: ['source', 'destination'], crds: true, log: say });
+  // Both clusters run their control plane and one node each (containerd + kubelet), so tests can
+  // run pods; FERRY_TEST_NODES=0 leaves the nodes out (test/integration/node.test.ts then skips).
+  const nodes = process.env.FERRY_TEST_NODES !== '0';
+  const env = await startEnvironment({
+    dir,
+    clusters: ['source', 'destination'],
+    crds: true,
+    controlPlane: true,
+    nodes,
+    // PostgreSQL's image for deploy/samples/postgres.yaml (test/integration/postgres-sample.test.ts).
+    ...(nodes ? { nodeImages: ['postgres'] } : {}),
+    log: say,
+  });
   globalThis.__ferryEnvironment = env;
   const stopOnSignal = (signal) => {
     say(`${signal}: stopping servers`);
