@@ -15,6 +15,8 @@ const swc = [
 ];
 const common = {
   testEnvironment: 'node',
+  // Servers' state (etcd's *.snap files look like jest snapshots) and build output are not tests.
+  modulePathIgnorePatterns: ['<rootDir>/.ferry/', '<rootDir>/dist/'],
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': swc },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
