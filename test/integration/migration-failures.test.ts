@@ -140,4 +140,14 @@ describe('Migration failures', () => {
     ]);
     expect(out).toBe('Successful');
   });
+
+  it('the worker serves /healthz and /metrics, and on SIGTERM drains and exits 0', async () => {
+    const health = await fetch(`http://${world.worker.http}/healthz`);
+    expect(health.status).toBe(200);
+    const metrics = await (await fetch(`http://${world.worker.http}/metrics`)).text();
+    expect(metrics).toMatch(/^ferry_controller_reconciles_total\{outcome="started"\} [1-9]/m);
+    expect(metrics).toContain('ferry_worker_process_resident_memory_bytes');
+    await world.worker.stop();
+    expect(await world.worker.exited).toBe(0);
+  });
 });
