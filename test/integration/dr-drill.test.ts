@@ -99,6 +99,7 @@ describeNodes('DR drill: PostgreSQL on real nodes', () => {
       ['apply', '-f', '-'],
       rule('checkpoint', 'psql -h /tmp -U postgres -c CHECKPOINT'),
     );
+    await world.kubectl('source', ['apply', '-f', '-'], rule('mark', 'date +%s > /tmp/post-exec-ran'));
     await world.kubectl('source', ['apply', '-f', '-'], rule('broken', 'echo "disk on fire" >&2; exit 3'));
     await ready('source');
   });
@@ -132,7 +133,12 @@ describeNodes('DR drill: PostgreSQL on real nodes', () => {
     await world.kubectl(
       'source',
       ['apply', '-f', '-'],
-      migrationYaml(NS, 'drill', { clusterPair: 'remote', namespaces: [NS], preExecRule: 'checkpoint' }),
+      migrationYaml(NS, 'drill', {
+        clusterPair: 'remote',
+        namespaces: [NS],
+        preExecRule: 'checkpoint',
+        postExecRule: 'mark',
+      }),
     );
     const status = (await world.waitForMigration(NS, 'drill', 180_000))['status'] as Obj;
     expect(status.reason ?? '').toBe('');
