@@ -14,7 +14,9 @@
 // containernetworking-plugins, busybox-static and postgresql-15 needed) and runs the PostgreSQL
 // StatefulSet sample (deploy/samples/postgres.yaml) on the source, its data under DIR/volumes.
 import { KubeConfig } from '@kubernetes/client-node';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
 import path from 'node:path';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { KubeClient } from '../activities/kube/client.js';
@@ -26,26 +28,31 @@ import { resolveBinaries } from '../localenv/binaries.js';
 import { STATE_FILE, startEnvironment } from '../localenv/environment.js';
 import { repoRoot } from '../localenv/paths.js';
 import { portIsFree } from '../localenv/ports.js';
+import { checkNodePrerequisites } from '../localenv/nodehost.js';
 import { tailLog } from '../localenv/process.js';
 import { startWorker, type WorkerHandle } from '../localenv/worker.js';
+
+const run = promisify(execFile);
 
 interface UpArgs {
   dir: string;
   exit: boolean;
-  nodes: boolean;
+  /** undefined: nodes when this machine can run them (root, containerd, runc, CNI plugins). */
+  nodes?: boolean;
 }
 
 function parseArgs(argv: string[]): UpArgs {
-  const args: UpArgs = { dir: path.join(repoRoot(), '.ferry', 'up'), exit: false, nodes: false };
+  const args: UpArgs = { dir: path.join(repoRoot(), '.ferry', 'up'), exit: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--exit') args.exit = true;
     else if (a === '--nodes') args.nodes = true;
+    else if (a === '--no-nodes') args.nodes = false;
     else if (a === '--dir' && argv[i + 1]) args.dir = path.resolve(argv[++i]!);
     else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run up [-- --dir DIR] [--exit] [--nodes]\n');
+      process.stdout.write('usage: npm run up [-- --dir DIR] [--exit] [--nodes | --no-nodes]\n');
       process.exit(0);
-    } else throw new Error(`unknown argument '${a}' (expected --dir DIR, --exit or --nodes)`);
+    } else throw new Error(`unknown argument '${a}' (expected --dir DIR, --exit, --nodes or --no-nodes)`);
   }
   return args;
 }
@@ -54,6 +61,14 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const say = (line: string): void => void process.stderr.write(`[up] ${line}\n`);
   const t0 = Date.now();
+  if (args.nodes === undefined) {
+    const missing = await checkNodePrerequisites().then(
+      () => '',
+      (err: Error) => err.message,
+    );
+    args.nodes = missing === '';
+    if (!args.nodes) say(`no nodes (pods will not run): ${missing.split('\n')[0]}; --no-nodes hides this`);
+  }
   say(`starting Ferry's local environment in ${args.dir} (first run builds the servers: minutes)`);
   // Temporal's well-known ports when free, so localhost:8233 is the UI as users expect.
   const wellKnown = (await portIsFree(7233)) && (await portIsFree(8233));
@@ -97,24 +112,11 @@ async function main(): Promise<void> {
     agents.push(dest0);
     say(`agents: source ${source0.url}, destination ${dest0.url}`);
 
-    // The sample app, its data on the source agent's volume, and a PV that names it.
-    await writeSampleData(source0);
-    const sample = path.join(repoRoot(), 'deploy', 'samples', 'mysql.yaml');
-    const applied = await applyFile(source.kubeconfigPath, sample);
-    const pvFile = path.join(args.dir, 'sample-pv.json');
-    await writeFile(pvFile, JSON.stringify(samplePv(source0.volumePath(SAMPLE_VOLUME))));
-    applied.push(...(await applyFile(source.kubeconfigPath, pvFile)));
-    say(`sample app on source: ${applied.join(', ')}`);
-    if (args.nodes) {
-      // The PostgreSQL sample, its hostPath PV under this environment's own directory.
-      const text = await readFile(path.join(repoRoot(), 'deploy', 'samples', 'postgres.yaml'), 'utf8');
-      const file = path.join(args.dir, 'postgres-sample.yaml');
-      await writeFile(
-        file,
-        text.replaceAll('/var/lib/ferry/volumes', path.join(args.dir, 'volumes', 'source')),
-      );
-      say(`postgres sample on source: ${(await applyFile(source.kubeconfigPath, file)).join(', ')}`);
-    }
+    // The sample app on the source, its volume one of the source agent's.
+    const sample = args.nodes
+      ? await postgresSample(source0, source.kubeconfigPath, args.dir, kubectl, say)
+      : await mysqlSample(source0, source.kubeconfigPath, args.dir, say);
+    const { namespace: ns, volume: sampleVolume } = sample;
 
     const workerLogDir = path.join(args.dir, 'worker');
     const worker = await startWorker({
@@ -132,7 +134,7 @@ async function main(): Promise<void> {
     const kc = new KubeConfig();
     kc.loadFromFile(dest.kubeconfigPath);
     const destUrl = new URL(dest0.url);
-    const pair = clusterPairManifest('remote', 'mysql', kc, {
+    const pair = clusterPairManifest('remote', ns, kc, {
       ip: destUrl.hostname,
       port: destUrl.port,
       token: dest0.token,
@@ -142,16 +144,16 @@ async function main(): Promise<void> {
     const migration = {
       apiVersion: GROUP_VERSION,
       kind: 'Migration',
-      metadata: { name: 'mysql-first', namespace: 'mysql' },
-      spec: { clusterPair: 'remote', namespaces: ['mysql'] },
+      metadata: { name: 'first', namespace: ns },
+      spec: { clusterPair: 'remote', namespaces: [ns], ...sample.migration },
     };
     const drFile = path.join(args.dir, 'sample-dr.json');
     await writeFile(drFile, [pair, migration].map((o) => JSON.stringify(o)).join('\n---\n'), {
       mode: 0o600,
     });
     await applyFile(source.kubeconfigPath, drFile);
-    say('applied ClusterPair mysql/remote and Migration mysql/mysql-first; waiting for it');
-    const outcome = await waitForMigration(source.kubeconfigPath, 'mysql', 'mysql-first', say);
+    say(`applied ClusterPair ${ns}/remote and Migration ${ns}/first; waiting for it`);
+    const outcome = await waitForMigration(source.kubeconfigPath, ns, 'first', say);
 
     const state = {
       ...env.state,
@@ -188,19 +190,25 @@ async function main(): Promise<void> {
       `  kubectl       ${kubectl}`,
       `  agents        source ${source0.url}, destination ${dest0.url}`,
       `  worker        pid ${worker.pid}, log ${worker.logPath}, metrics http://${worker.http}/metrics`,
-      `  migration     mysql/mysql-first ${outcome}`,
-      `  standby       ${dest0.standbyPath(SAMPLE_VOLUME)}`,
+      `  sample        ${sample.describe}`,
+      `  migration     ${ns}/first ${outcome}`,
+      `  standby       ${dest0.standbyPath(sampleVolume)}`,
       '',
       'Try:',
-      `  ${k(source)} get migrations -n mysql`,
-      `  ${k(source)} describe migration -n mysql mysql-first`,
-      `  ${k(dest)} get deploy,pvc,pv,svc -n mysql          # the app on the standby, scaled to 0`,
-      ...(args.nodes ? [`  ${k(source)} get nodes,pods -A -o wide`] : []),
+      `  ${k(source)} get migrations -n ${ns}`,
+      `  ${k(source)} describe migration -n ${ns} first`,
+      `  ${k(dest)} get all,pvc,pv -n ${ns}          # the app on the standby, scaled to 0`,
+      ...(args.nodes
+        ? [
+            `  ${k(source)} get nodes,pods -A -o wide`,
+            `  ${k(source)} -n ${ns} exec postgres-0 -c postgres -- psql -h /tmp -U postgres -c 'SELECT count(*) FROM orders'`,
+          ]
+        : []),
       `  ${env.state.bins.temporal} workflow list --address ${env.state.temporal.address}`,
-      `  ${env.state.bins.temporal} workflow query --address ${env.state.temporal.address} -w migration/mysql/mysql-first --name status`,
+      `  ${env.state.bins.temporal} workflow query --address ${env.state.temporal.address} -w migration/${ns}/first --name status`,
       '',
       'Migrate again after a change: apply another Migration (a new name) to the source, e.g.',
-      `  ${k(source)} apply -f - <<< '{"apiVersion":"${GROUP_VERSION}","kind":"Migration","metadata":{"name":"mysql-2","namespace":"mysql"},"spec":{"clusterPair":"remote","namespaces":["mysql"]}}'`,
+      `  ${k(source)} apply -f - <<< '${JSON.stringify({ apiVersion: GROUP_VERSION, kind: 'Migration', metadata: { name: 'second', namespace: ns }, spec: { clusterPair: 'remote', namespaces: [ns], ...sample.migration } })}'`,
       '',
       'Not yet: MigrationSchedules do not run (their workflow is the next piece), and there is no',
       'activate (failover) command, so the app waits on the standby scaled to 0.',
@@ -245,31 +253,104 @@ main().catch((err: unknown) => {
   process.exit(1);
 });
 
-const SAMPLE_VOLUME = 'mysql-data';
+interface Sample {
+  namespace: string;
+  volume: string;
+  /** Migration spec fields beyond clusterPair and namespaces. */
+  migration: Record<string, unknown>;
+  describe: string;
+}
 
-/** The sample database's files, in the source agent's `mysql-data` volume. */
-async function writeSampleData(source: AgentHandle): Promise<void> {
-  const client = source.client();
+/**
+ * PostgreSQL on the source's node (deploy/samples/postgres.yaml): its PV a volume of the source
+ * agent, a writer inserting a row a second, and the Rule that checkpoints it before a snapshot.
+ */
+async function postgresSample(
+  agent: AgentHandle,
+  kubeconfig: string,
+  dir: string,
+  kubectl: string,
+  say: (line: string) => void,
+): Promise<Sample> {
+  const volume = 'postgres-data-0';
+  const client = agent.client();
   try {
-    await client.createVolume(SAMPLE_VOLUME);
+    await client.createVolume(volume);
   } finally {
     client.close();
   }
-  const dir = source.volumePath(SAMPLE_VOLUME);
-  await mkdir(path.join(dir, 'mysql'), { recursive: true });
-  const page = Buffer.alloc(16 * 1024);
-  const data = Buffer.alloc(8 * 1024 * 1024);
-  for (let off = 0; off < data.length; off += page.length) {
-    page.fill(off / page.length);
-    page.copy(data, off);
+  const text = await readFile(path.join(repoRoot(), 'deploy', 'samples', 'postgres.yaml'), 'utf8');
+  const file = path.join(dir, 'postgres-sample.yaml');
+  await writeFile(file, text.replaceAll('/var/lib/ferry/volumes', path.join(agent.dataRoot, 'volumes')));
+  say(`sample on source: ${(await applyFile(kubeconfig, file)).join(', ')}`);
+  const rows = async () => {
+    const { stdout } = await run(kubectl, [
+      '--kubeconfig',
+      kubeconfig,
+      '-n',
+      'postgres',
+      'exec',
+      'postgres-0',
+      '-c',
+      'postgres',
+      '--',
+      'psql',
+      '-h',
+      '/tmp',
+      '-U',
+      'postgres',
+      '-tAc',
+      'SELECT count(*) FROM orders',
+    ]);
+    return Number(stdout.trim());
+  };
+  const t0 = Date.now();
+  for (let n = 0; ;) {
+    n = await rows().catch(() => 0);
+    if (n >= 3) break;
+    if (Date.now() - t0 > 120_000)
+      throw new Error('the PostgreSQL sample did not start writing within 120 s');
+    await new Promise((r) => setTimeout(r, 1000));
   }
-  await writeFile(path.join(dir, 'ibdata1'), data);
-  await writeFile(path.join(dir, 'mysql', 'users.ibd'), 'id,name\n1,ferry\n');
+  const count = await rows();
+  say(
+    `PostgreSQL runs on the source's node and takes writes: ${count} rows in orders after ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  return {
+    namespace: 'postgres',
+    volume,
+    migration: { preExecRule: 'postgres-checkpoint' },
+    describe: `PostgreSQL StatefulSet postgres/postgres-0 with a writer (${count} rows when migrated)`,
+  };
 }
 
-/** A hostPath PV on the agent's volume, pre-bound to the sample's claim (no provisioner runs). */
-function samplePv(volumePath: string): Record<string, unknown> {
-  return {
+/** Without nodes: the mysql sample's objects, and a volume of files standing in for its data. */
+async function mysqlSample(
+  agent: AgentHandle,
+  kubeconfig: string,
+  dir: string,
+  say: (line: string) => void,
+): Promise<Sample> {
+  const volume = 'mysql-data';
+  const client = agent.client();
+  try {
+    await client.createVolume(volume);
+  } finally {
+    client.close();
+  }
+  const data = agent.volumePath(volume);
+  await mkdir(path.join(data, 'mysql'), { recursive: true });
+  const page = Buffer.alloc(16 * 1024);
+  const bytes = Buffer.alloc(8 * 1024 * 1024);
+  for (let off = 0; off < bytes.length; off += page.length) {
+    page.fill(off / page.length);
+    page.copy(bytes, off);
+  }
+  await writeFile(path.join(data, 'ibdata1'), bytes);
+  await writeFile(path.join(data, 'mysql', 'users.ibd'), 'id,name\n1,ferry\n');
+  const applied = await applyFile(kubeconfig, path.join(repoRoot(), 'deploy', 'samples', 'mysql.yaml'));
+  // A hostPath PV on the agent's volume, pre-bound to the sample's claim.
+  const pv = {
     apiVersion: 'v1',
     kind: 'PersistentVolume',
     metadata: { name: 'pv-mysql-data', labels: { 'app.kubernetes.io/part-of': 'ferry-sample' } },
@@ -277,9 +358,19 @@ function samplePv(volumePath: string): Record<string, unknown> {
       capacity: { storage: '1Gi' },
       accessModes: ['ReadWriteOnce'],
       persistentVolumeReclaimPolicy: 'Delete',
-      hostPath: { path: volumePath, type: 'Directory' },
+      hostPath: { path: data, type: 'Directory' },
       claimRef: { namespace: 'mysql', name: 'mysql-data' },
     },
+  };
+  const pvFile = path.join(dir, 'sample-pv.json');
+  await writeFile(pvFile, JSON.stringify(pv));
+  applied.push(...(await applyFile(kubeconfig, pvFile)));
+  say(`sample on source (no nodes: stored, not run): ${applied.join(', ')}`);
+  return {
+    namespace: 'mysql',
+    volume,
+    migration: {},
+    describe: 'mysql objects and 8 MiB of files (no nodes: not running)',
   };
 }
 

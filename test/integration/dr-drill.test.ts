@@ -128,7 +128,7 @@ describeNodes('DR drill: PostgreSQL on real nodes', () => {
   it('migrates, fails over by hand, and the standby answers with the rows written before the migration', async () => {
     await psql(
       'source',
-      'CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 100);',
+      'CREATE TABLE drill (id int PRIMARY KEY); INSERT INTO drill SELECT generate_series(1, 100);',
     );
     await world.kubectl(
       'source',
@@ -147,8 +147,8 @@ describeNodes('DR drill: PostgreSQL on real nodes', () => {
       expect.arrayContaining(['PreExecRule', 'Volumes', 'Applications']),
     );
     // Written after the migration: must not be on the standby.
-    await psql('source', 'INSERT INTO orders SELECT generate_series(101, 150);');
-    expect(await psql('source', 'SELECT count(*) FROM orders')).toBe('150');
+    await psql('source', 'INSERT INTO drill SELECT generate_series(101, 150);');
+    expect(await psql('source', 'SELECT count(*) FROM drill')).toBe('150');
 
     // On the standby: scaled to 0, with the count to restore.
     const sts = (await world.kube.destination.request(
@@ -166,7 +166,7 @@ describeNodes('DR drill: PostgreSQL on real nodes', () => {
     expect(promoted.path).toBe(pv.spec.hostPath.path);
     await world.kubectl('destination', ['-n', NS, 'scale', 'statefulset', 'postgres', '--replicas=1']);
     await ready('destination');
-    expect(await psql('destination', 'SELECT count(*), max(id) FROM orders')).toBe('100|100');
+    expect(await psql('destination', 'SELECT count(*), max(id) FROM drill')).toBe('100|100');
     expect(harness().env.clusters.destination!.node).toBeDefined();
   });
 });

@@ -25,6 +25,9 @@ describeNodes('PostgreSQL StatefulSet sample (deploy/samples/postgres.yaml)', ()
     expect(await applyFile(cluster.kubeconfigPath, file)).toEqual([
       'Namespace/postgres',
       'PersistentVolume/postgres-data-0',
+      'ConfigMap/postgres-config',
+      'Secret/postgres-credentials',
+      'Rule/postgres-checkpoint',
       'Service/postgres',
       'StatefulSet/postgres',
     ]);
@@ -77,6 +80,11 @@ describeNodes('PostgreSQL StatefulSet sample (deploy/samples/postgres.yaml)', ()
     expect(
       (await readFile(path.join(volumes, 'postgres-data-0', 'pgdata', 'PG_VERSION'), 'utf8')).trim(),
     ).toMatch(/^\d+$/);
+    // The writer beside it inserts a row a second.
+    const count = async () => Number(await psql('SELECT count(*) FROM orders').catch(() => '0'));
+    const first = await count();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await count()).toBeGreaterThan(first);
   }, 120_000);
 
   afterAll(async () => {
