@@ -123,8 +123,9 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
     resourcesPublished = list?.length ?? 0;
     return api.publishMigrationStatus({ ...ref, status: changed ? status : rest, events: events.splice(0) });
   };
-  const started = Date.now();
-  let stageStart = started;
+  let stageStart = Date.now();
+  /** Milliseconds spent in each stage; Volumes is entered twice (snapshot, then transfer). */
+  const stageMs: Record<string, number> = {};
   const enter = async (stage: MigrationStatus['stage']) => {
     closeStage();
     status.stage = stage;
@@ -133,10 +134,11 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
     await publish();
   };
   const closeStage = () => {
-    if (status.stage) {
-      const per = (status.summary!.elapsedTimePerStage ??= {});
-      per[status.stage] = goDuration(Date.now() - stageStart + parseGo(per[status.stage]));
-    }
+    if (!status.stage) return;
+    stageMs[status.stage] = (stageMs[status.stage] ?? 0) + Date.now() - stageStart;
+    status.summary!.elapsedTimePerStage = Object.fromEntries(
+      Object.entries(stageMs).map(([stage, ms]) => [stage, goDuration(ms)]),
+    );
   };
 
   try {
@@ -319,15 +321,4 @@ function failureMessage(err: unknown): string {
   let e = err as { message?: string; cause?: unknown } | undefined;
   while (e?.cause && typeof e.cause === 'object') e = e.cause as { message?: string; cause?: unknown };
   return e?.message ?? String(err);
-}
-
-/** Milliseconds of a goDuration string (only what goDuration writes); 0 when empty. */
-function parseGo(s: string | undefined): number {
-  if (!s) return 0;
-  let ms = 0;
-  for (const [, n, unit] of s.matchAll(/([0-9.]+)(h|ms|m|s)/g)) {
-    const v = Number(n);
-    ms += unit === 'h' ? v * 3_600_000 : unit === 'm' ? v * 60_000 : unit === 's' ? v * 1000 : v;
-  }
-  return ms;
 }
