@@ -101,23 +101,37 @@ const psql = async (cluster: ClusterName, sql: string) =>
     ])
   ).trim();
 
-/** The built storkctl against the standby, with its agent's flags; never rejects. */
-function storkctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/**
+ * The built storkctl against `cluster` (default the standby); `agent` passes the standby agent's
+ * flags, or the same through FERRY_AGENT_* variables, or nothing. Never rejects.
+ */
+function storkctl(
+  args: string[],
+  opts: { agent?: 'flags' | 'env' | 'none'; cluster?: ClusterName } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const agent = world.agents.destination;
+  const how = opts.agent ?? 'flags';
   const argv = [
     path.join(repoRoot(), 'dist', 'workers', 'storkctl.js'),
     ...args,
     '--kubeconfig',
-    world.kubeconfig('destination'),
-    '--agent-url',
-    agent.url,
-    '--agent-token-file',
-    agent.tokenFile,
-    '--agent-ca-file',
-    agent.caCertPath,
+    world.kubeconfig(opts.cluster ?? 'destination'),
+    ...(how === 'flags'
+      ? ['--agent-url', agent.url, '--agent-token-file', agent.tokenFile, '--agent-ca-file', agent.caCertPath]
+      : []),
   ];
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env['FERRY_AGENT_URL'];
+  delete env['FERRY_AGENT_TOKEN_FILE'];
+  delete env['FERRY_AGENT_CA_FILE'];
+  if (how === 'env')
+    Object.assign(env, {
+      FERRY_AGENT_URL: agent.url,
+      FERRY_AGENT_TOKEN_FILE: agent.tokenFile,
+      FERRY_AGENT_CA_FILE: agent.caCertPath,
+    });
   return new Promise((resolve) => {
-    execFile(process.execPath, argv, { timeout: 120_000 }, (err, stdout, stderr) =>
+    execFile(process.execPath, argv, { timeout: 120_000, env }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
     );
   });
@@ -186,6 +200,44 @@ describeNodes('storkctl activate / deactivate migrations', () => {
     expect(status.status).toBe('Successful');
     await psql('source', 'INSERT INTO orders SELECT generate_series(101, 150);');
     expect(await replicas(NS, 'statefulsets', 'postgres')).toBe(0);
+
+    // storkctl's tables of the source's migration and cluster pair.
+    const got = await storkctl(['get', 'migrations', '-n', NS], { cluster: 'source', agent: 'none' });
+    expect(got.code).toBe(0);
+    const [header, row, ...rest] = lines(got.stdout).map((l) => l.trimEnd().split(/ {3,}/));
+    expect(header).toEqual([
+      'NAME',
+      'CLUSTERPAIR',
+      'STAGE',
+      'STATUS',
+      'VOLUMES',
+      'RESOURCES',
+      'CREATED',
+      'ELAPSED',
+      'TOTAL BYTES TRANSFERRED',
+    ]);
+    expect(rest).toEqual([]);
+    const s = status.summary as Obj;
+    expect(row).toEqual([
+      'm1',
+      'remote',
+      'Final',
+      'Successful',
+      '1/1',
+      `${s.numOfMigratedResources}/${s.totalNumberOfResources}`,
+      expect.stringMatching(/^\d\d [A-Z][a-z]{2} \d\d \d\d:\d\d UTC$/),
+      `Volumes (${s.elapsedTimeForVolumeMigration}) Resources (${s.elapsedTimeForResourceMigration})`,
+      String(s.totalBytesMigrated),
+    ]);
+    expect(Number(s.totalBytesMigrated)).toBeGreaterThan(0);
+    const all = await storkctl(['get', 'migrations', '-A'], { cluster: 'source', agent: 'none' });
+    expect(lines(all.stdout)[0]).toMatch(/^NAMESPACE +NAME +CLUSTERPAIR /);
+    expect(lines(all.stdout).some((l) => l.startsWith(`${NS} `) && l.includes(' m1 '))).toBe(true);
+    const pair = await storkctl(['get', 'clusterpair', '-n', NS], { cluster: 'source', agent: 'none' });
+    expect(lines(pair.stdout).map((l) => l.trimEnd().split(/ {3,}/))).toEqual([
+      ['NAME', 'STORAGE-STATUS', 'SCHEDULER-STATUS', 'CREATED'],
+      ['remote', 'Ready', 'Ready', expect.stringMatching(/ UTC$/)],
+    ]);
 
     const pv = (await world.kube.destination.request('GET', `/api/v1/persistentvolumes/${VOLUME}`)) as Obj;
     const path_ = pv.spec.hostPath.path as string;
@@ -280,7 +332,16 @@ describeNodes('storkctl activate / deactivate migrations', () => {
           selector: { matchLabels: { app: 'ghost' } },
           template: {
             metadata: { labels: { app: 'ghost' } },
-            spec: { containers: [{ name: 'app', image: 'ferry.local/postgres:15' }] },
+            spec: {
+              containers: [
+                {
+                  name: 'app',
+                  image: 'ferry.local/postgres:15',
+                  imagePullPolicy: 'Never',
+                  command: ['sleep', '3600'],
+                },
+              ],
+            },
           },
         },
       },
@@ -291,13 +352,26 @@ describeNodes('storkctl activate / deactivate migrations', () => {
       JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }),
     );
 
-    const r = await storkctl(['activate', 'migrations', '-n', GHOST_NS]);
+    const r = await storkctl(['activate', 'migrations', '-n', GHOST_NS], { agent: 'env' });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(lines(r.stderr)).toEqual([
       `error: pvc ${GHOST_NS}/data: volume ghost-data has no restore point on the standby's agent (never migrated there?)`,
       'error: nothing was activated: every migrated volume needs a restore point first',
     ]);
+    expect(await replicas(GHOST_NS, 'deployments', 'app')).toBe(0);
+
+    // Without an agent, volumes are skipped with a warning and the apps are scaled all the same.
+    const blind = await storkctl(['activate', 'migrations', '-n', GHOST_NS], { agent: 'none' });
+    expect(blind.code).toBe(0);
+    expect(lines(blind.stderr)).toEqual([
+      `Warning: pvc ${GHOST_NS}/data: volume of pv ghost-pv not promoted: no agent given (--agent-url or FERRY_AGENT_URL)`,
+    ]);
+    expect(lines(blind.stdout)).toEqual([`Updated replicas for deployment ${GHOST_NS}/app to 2`]);
+    expect(await replicas(GHOST_NS, 'deployments', 'app')).toBe(2);
+    const off = await storkctl(['deactivate', 'migrations', '-a'], { agent: 'none' });
+    expect(off.code).toBe(0);
+    expect(lines(off.stdout)).toContain(`Updated replicas for deployment ${GHOST_NS}/app to 0`);
     expect(await replicas(GHOST_NS, 'deployments', 'app')).toBe(0);
   });
 });
