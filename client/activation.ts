@@ -10,6 +10,8 @@
 //     `migrationReplicas` get that count (activate) or 0 (deactivate); CronJobs annotated
 //     `migrated: "true"` get `suspend: false` (activate) or true (deactivate). An object already
 //     so is left alone and reported as unchanged, so a second run changes nothing.
+//   * MigrationSchedules whose template lists an activated namespace get
+//     `status.applicationActivated` true (activate) or false (deactivate), as Stork does.
 import {
   ANNOTATIONS,
   annotationsOf,
@@ -213,4 +215,63 @@ export function alreadyPromotedMessage(v: MigratedVolume): string {
 function sortByKey(objects: readonly KubeObject[]): KubeObject[] {
   const key = (o: KubeObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
   return [...objects].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+export const MIGRATION_SCHEDULE_KIND: ResourceKind = {
+  group: 'stork.libopenstorage.org',
+  version: 'v1alpha1',
+  kind: 'MigrationSchedule',
+  plural: 'migrationschedules',
+  namespaced: true,
+};
+
+export interface ScheduleChange {
+  namespace: string;
+  name: string;
+  /** The status patch to send; undefined when the schedule already says so. */
+  patch: { status: { applicationActivated: boolean } } | undefined;
+  message: string;
+}
+
+/**
+ * Stork marks the MigrationSchedules that feed an activated namespace (their template's
+ * `namespaces` list it) `status.applicationActivated: true`, and deactivate sets it back to
+ * false, so a schedule can tell (autoSuspend) that its apps now run on the standby. `namespaces`
+ * undefined means every namespace (-a). Schedules that pick namespaces by label only are left out.
+ */
+export function planSchedules(
+  direction: Direction,
+  schedules: readonly KubeObject[],
+  namespaces: ReadonlySet<string> | undefined,
+): ScheduleChange[] {
+  const activated = direction === 'activate';
+  const out: ScheduleChange[] = [];
+  for (const s of sortByKey(schedules)) {
+    const template = isPlainObject(s['spec']) ? s['spec']['template'] : undefined;
+    const spec = isPlainObject(template) && isPlainObject(template['spec']) ? template['spec'] : {};
+    const fed = Array.isArray(spec['namespaces'])
+      ? spec['namespaces'].filter((n): n is string => typeof n === 'string')
+      : [];
+    if (fed.length === 0 || (namespaces && !fed.some((n) => namespaces.has(n)))) continue;
+    const status = isPlainObject(s['status']) ? s['status'] : {};
+    const namespace = s.metadata?.namespace ?? '';
+    const name = s.metadata?.name ?? '';
+    const where = `migrationschedule ${namespace}/${name}`;
+    out.push(
+      (status['applicationActivated'] === true) === activated
+        ? {
+            namespace,
+            name,
+            patch: undefined,
+            message: `Application activated for ${where} already ${activated}`,
+          }
+        : {
+            namespace,
+            name,
+            patch: { status: { applicationActivated: activated } },
+            message: `Updated application activated for ${where} to ${activated}`,
+          },
+    );
+  }
+  return out;
 }

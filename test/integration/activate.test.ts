@@ -247,12 +247,29 @@ describeNodes('storkctl activate / deactivate migrations', () => {
     dest.close();
     expect(restorePoint).toBeTruthy();
 
+    // A schedule on the standby that feeds the namespace (as a failback schedule would).
+    await world.kubectl(
+      'destination',
+      ['apply', '-f', '-'],
+      JSON.stringify({
+        apiVersion: 'stork.libopenstorage.org/v1alpha1',
+        kind: 'MigrationSchedule',
+        metadata: { name: 'back', namespace: NS },
+        spec: {
+          schedulePolicyName: 'absent',
+          suspend: true,
+          template: { spec: { clusterPair: 'home', namespaces: [NS] } },
+        },
+      }),
+    );
+
     const first = await storkctl(['activate', 'migrations', '-n', NS]);
     expect(first.stderr).toBe('');
     expect(lines(first.stdout)).toEqual([
       `Promoted volume ${VOLUME} (restore point ${restorePoint}) to ${path_} for pvc ${NS}/data-postgres-0`,
       `Updated replicas for statefulset ${NS}/postgres to 1`,
       `Updated suspend option for cronjob ${NS}/vacuum to false`,
+      `Updated application activated for migrationschedule ${NS}/back to true`,
     ]);
     expect(first.code).toBe(0);
     await ready('destination');
@@ -269,6 +286,7 @@ describeNodes('storkctl activate / deactivate migrations', () => {
       `Volume ${VOLUME} for pvc ${NS}/data-postgres-0 already promoted at ${path_}`,
       `Replicas for statefulset ${NS}/postgres already 1`,
       `Suspend option for cronjob ${NS}/vacuum already false`,
+      `Application activated for migrationschedule ${NS}/back already true`,
     ]);
     // The promoted volume is the live one: what the app wrote there survives a second activate.
     await psql('destination', 'INSERT INTO orders VALUES (1000);');
@@ -279,12 +297,14 @@ describeNodes('storkctl activate / deactivate migrations', () => {
     expect(lines(off.stdout)).toEqual([
       `Updated replicas for statefulset ${NS}/postgres to 0`,
       `Updated suspend option for cronjob ${NS}/vacuum to true`,
+      `Updated application activated for migrationschedule ${NS}/back to false`,
     ]);
     expect(await replicas(NS, 'statefulsets', 'postgres')).toBe(0);
     const offAgain = await storkctl(['deactivate', 'migrations', '-n', NS]);
     expect(lines(offAgain.stdout)).toEqual([
       `Replicas for statefulset ${NS}/postgres already 0`,
       `Suspend option for cronjob ${NS}/vacuum already true`,
+      `Application activated for migrationschedule ${NS}/back already false`,
     ]);
   });
 

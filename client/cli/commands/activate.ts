@@ -2,16 +2,21 @@
 // standby of --kubeconfig. Activate first promotes, through the standby's agent (--agent-url), the
 // latest restore point of every migrated volume not yet promoted, then scales the migrated
 // workloads to their `migrationReplicas` and resumes migrated CronJobs; deactivate scales them to
-// 0 and suspends the CronJobs (volumes untouched). Everything is read and checked before the first
-// change: a volume without a restore point refuses the whole activation. Both are idempotent.
+// 0 and suspends the CronJobs (volumes untouched); both set `status.applicationActivated` on the
+// MigrationSchedules whose template lists the namespace. Everything is read and checked before
+// the first change: a volume without a restore point refuses the whole activation. Both are
+// idempotent.
 // The decisions are client/activation.ts; this file reads, prints and writes.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KubeClient, KubeError, KINDS } from '../../../activities/kube/client.js';
+import type { KubeObject } from '../../../resources/objects.js';
 import { AgentApiError, AgentClient, AgentUnreachableError } from '../../../datapath/client.js';
 import {
   alreadyPromotedMessage,
   migratedVolumes,
+  MIGRATION_SCHEDULE_KIND,
+  planSchedules,
   planVolumes,
   planWorkloads,
   promotedMessage,
@@ -145,6 +150,11 @@ async function run(cli: Cli, argv: string[], direction: Direction): Promise<numb
       const items = (await kube.list(WORKLOAD_KINDS[kind], namespace)).items;
       workloads.push(...planWorkloads(direction, kind, items));
     }
+    const schedules = planSchedules(
+      direction,
+      await listSchedules(kube),
+      namespace === undefined ? undefined : new Set([namespace]),
+    );
     let volumes = planVolumes([], new Map());
     if (direction === 'activate') {
       const pvcs = (await kube.list(KINDS.pvc, namespace)).items;
@@ -164,7 +174,7 @@ async function run(cli: Cli, argv: string[], direction: Direction): Promise<numb
       }
     }
     for (const w of workloads.filter((c) => c.warning)) cli.err(`Warning: ${w.message}\n`);
-    if (volumes.promote.length + volumes.alreadyPromoted.length === 0 && workloads.length === 0) {
+    if (volumes.promote.length + volumes.alreadyPromoted.length + workloads.length + schedules.length === 0) {
       cli.err(`No migrated applications found${namespace ? ` in namespace ${namespace}` : ''}.\n`);
       return 0;
     }
@@ -175,6 +185,13 @@ async function run(cli: Cli, argv: string[], direction: Direction): Promise<numb
     }
     for (const c of workloads.filter((c) => !c.warning)) {
       if (c.patch) await kube.mergePatch(WORKLOAD_KINDS[c.kind], c.namespace, c.name, c.patch);
+      cli.out(`${c.message}\n`);
+    }
+    for (const c of schedules) {
+      if (c.patch)
+        await kube.mergePatch(MIGRATION_SCHEDULE_KIND, c.namespace, c.name, c.patch, {
+          subresource: 'status',
+        });
       cli.out(`${c.message}\n`);
     }
     return 0;
@@ -192,6 +209,16 @@ async function run(cli: Cli, argv: string[], direction: Direction): Promise<numb
     throw err;
   } finally {
     client?.close();
+  }
+}
+
+/** Every MigrationSchedule of the standby; none when Ferry's CRDs are not installed there. */
+async function listSchedules(kube: KubeClient): Promise<KubeObject[]> {
+  try {
+    return (await kube.list(MIGRATION_SCHEDULE_KIND)).items;
+  } catch (err) {
+    if (err instanceof KubeError && err.notFound) return [];
+    throw err;
   }
 }
 

@@ -1,6 +1,7 @@
 // What activate/deactivate decide from the standby's objects and the agent's answers.
 import {
   migratedVolumes,
+  planSchedules,
   planVolumes,
   planWorkloads,
   promotedMessage,
@@ -293,5 +294,62 @@ describe('planWorkloads', () => {
         (c) => `${c.namespace}/${c.name}`,
       ),
     ).toEqual(['a/b', 'a/z', 'b/a']);
+  });
+});
+
+describe('planSchedules', () => {
+  const schedule = (name: string, namespaces: string[] | undefined, activated?: boolean): KubeObject => ({
+    metadata: { namespace: 'admin', name },
+    spec: { template: { spec: namespaces ? { namespaces } : { namespaceSelectors: { dr: 'yes' } } } },
+    ...(activated === undefined ? {} : { status: { applicationActivated: activated } }),
+  });
+
+  it.each<[string, 'activate' | 'deactivate', KubeObject, string[] | undefined, string | null]>([
+    [
+      'marks a schedule feeding the namespace',
+      'activate',
+      schedule('s', ['shop', 'db']),
+      ['db'],
+      'Updated application activated for migrationschedule admin/s to true',
+    ],
+    [
+      'leaves one already marked',
+      'activate',
+      schedule('s', ['shop'], true),
+      ['shop'],
+      'Application activated for migrationschedule admin/s already true',
+    ],
+    [
+      'unmarks on deactivate',
+      'deactivate',
+      schedule('s', ['shop'], true),
+      ['shop'],
+      'Updated application activated for migrationschedule admin/s to false',
+    ],
+    [
+      'an unset status is false',
+      'deactivate',
+      schedule('s', ['shop']),
+      ['shop'],
+      'Application activated for migrationschedule admin/s already false',
+    ],
+    ['ignores a schedule of other namespaces', 'activate', schedule('s', ['other']), ['shop'], null],
+    [
+      '-a takes every schedule',
+      'activate',
+      schedule('s', ['other']),
+      undefined,
+      'Updated application activated for migrationschedule admin/s to true',
+    ],
+    ['label-selected namespaces are left out', 'activate', schedule('s', undefined), undefined, null],
+  ])('%s', (_, direction, object, namespaces, message) => {
+    const changes = planSchedules(direction, [object], namespaces && new Set(namespaces));
+    expect(changes.map((c) => c.message)).toEqual(message === null ? [] : [message]);
+    for (const c of changes)
+      expect(c.patch).toEqual(
+        message!.includes('already')
+          ? undefined
+          : { status: { applicationActivated: direction === 'activate' } },
+      );
   });
 });
