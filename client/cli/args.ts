@@ -13,6 +13,8 @@ export interface FlagSpec {
   /** Long name without dashes, e.g. "filename". */
   name: string;
   short?: string;
+  /** Other one-letter names, e.g. -A beside -a (not shown in help). */
+  shortAliases?: string[];
   /** Placeholder shown in help; a flag without one is boolean. */
   value?: string;
   repeatable?: boolean;
@@ -46,13 +48,15 @@ export function parseArgs(argv: readonly string[], specs: readonly FlagSpec[]): 
     const body = arg.slice(long ? 2 : 1);
     const eq = body.indexOf('=');
     const key = eq >= 0 ? body.slice(0, eq) : body;
-    const spec = all.find((s) => (long ? s.name === key : s.short === key));
+    const spec = all.find((s) =>
+      long ? s.name === key : s.short === key || (s.shortAliases ?? []).includes(key),
+    );
     if (!spec) throw new UsageError(`unknown flag: ${long ? '--' : '-'}${key}`);
     if (spec === HELP_FLAG) {
       help = true;
       continue;
     }
-    const shown = long ? `--${spec.name}` : `-${spec.short}`;
+    const shown = long ? `--${spec.name}` : `-${key}`;
     let value: string;
     if (spec.value === undefined) {
       if (eq >= 0) {

@@ -2,9 +2,10 @@
 // workers/storkctl.ts). kubectl habits: -f, -o json|yaml, -n, --help; exit 0 ok, 1 error; a
 // usage error names the flag and the value. Server roles (`ferry agent`) are routed before this.
 //
-// Commands: validate, get, generate clusterpair, policy next. runCli returns the exit code and never exits itself.
+// Commands: validate, get, generate clusterpair, activate|deactivate migrations, policy next. runCli returns the exit code and never exits itself.
 
 import { UsageError } from './args.js';
+import { activateHelp, deactivateHelp, runActivate, runDeactivate } from './commands/activate.js';
 import { generateHelp, runGenerate } from './commands/generate.js';
 import { getHelp, runGet } from './commands/get.js';
 import { policyHelp, runPolicy } from './commands/policy.js';
@@ -34,6 +35,16 @@ const COMMANDS: Record<string, Command> = {
     summary: 'Generate a ClusterPair for the current kubeconfig (generate clusterpair NAME)',
     run: runGenerate,
     help: generateHelp,
+  },
+  activate: {
+    summary: 'Fail over: promote migrated volumes and start migrated apps (activate migrations -n NS)',
+    run: runActivate,
+    help: activateHelp,
+  },
+  deactivate: {
+    summary: 'Stop migrated apps again: scale to 0, suspend CronJobs (deactivate migrations -n NS)',
+    run: runDeactivate,
+    help: deactivateHelp,
   },
   policy: {
     summary: 'Schedule policy tools (policy next: the next triggers)',

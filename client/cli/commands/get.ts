@@ -3,6 +3,8 @@
 // and storkctl read them. Schedule policies print Stork's columns:
 //   NAME  INTERVAL-MINUTES  DAILY  WEEKLY  MONTHLY   (weekly as Thursday@10:13PM, monthly as
 //   14@8:05PM, N/A for a type the policy does not set); other kinds their CRD printer columns.
+// Migrations and cluster pairs print storkctl's columns (cli/columns.ts); -c/--clusterpair keeps
+// the migrations (and migration schedules) of one pair; -A (or -a) adds a leading NAMESPACE.
 // -o json|yaml prints the objects with defaults applied: one object alone, several as a List.
 
 import {
@@ -19,6 +21,7 @@ import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '..
 import { ClusterError, listObjects } from '../../cluster.js';
 import { loadManifests, type Cli } from '../io.js';
 import { formatTable } from '../table.js';
+import { CLUSTER_PAIR_COLUMNS, clusterPairRow, MIGRATION_COLUMNS, migrationRow } from '../columns.js';
 import { FILENAME_FLAG } from './validate.js';
 
 export const OUTPUT_FLAG: FlagSpec = {
@@ -36,7 +39,18 @@ const FLAGS: FlagSpec[] = [
     value: 'NAMESPACE',
     help: 'Only objects of this namespace (namespaced kinds).',
   },
-  { name: 'all-namespaces', short: 'A', help: 'Objects of every namespace (from a cluster).' },
+  {
+    name: 'all-namespaces',
+    short: 'A',
+    shortAliases: ['a'],
+    help: 'Objects of every namespace (from a cluster; -a as in storkctl).',
+  },
+  {
+    name: 'clusterpair',
+    short: 'c',
+    value: 'NAME',
+    help: 'Only migrations (and migration schedules) of this ClusterPair.',
+  },
   {
     name: 'kubeconfig',
     value: 'FILE',
@@ -45,11 +59,17 @@ const FLAGS: FlagSpec[] = [
   { name: 'context', value: 'NAME', help: 'Kubeconfig context to use.' },
 ];
 const FORMATS = ['json', 'name', 'yaml'];
+/** storkctl's short names that are not the CRDs' own. */
+const STORKCTL_ALIASES: Record<string, string> = { cp: 'clusterpair' };
 
 function resourceList(): string {
-  return KINDS.map(
-    (k) => `  ${k.singular}${k.shortNames.length ? ` (${k.shortNames.join(', ')})` : ''}`,
-  ).join('\n');
+  return KINDS.map((k) => {
+    const short = [
+      ...k.shortNames,
+      ...Object.keys(STORKCTL_ALIASES).filter((a) => STORKCTL_ALIASES[a] === k.singular),
+    ];
+    return `  ${k.singular}${short.length ? ` (${short.join(', ')})` : ''}`;
+  }).join('\n');
 }
 
 export function getHelp(program: string): string {
@@ -103,11 +123,14 @@ export function age(created: unknown, now: number): string {
   return `${Math.floor(s / (365 * 86400))}y`;
 }
 
-function table(info: KindInfo, objects: KnownObject[], now: number): string {
+/** Header and rows of a kind's table: Stork's columns where storkctl has them, else the CRD's. */
+function columnsOf(info: KindInfo, objects: KnownObject[], now: number): [string[], string[][]] {
   if (info.kind === 'SchedulePolicy' || info.kind === 'NamespacedSchedulePolicy') {
     const rows = objects.map((o) => policyRow(o as SchedulePolicy));
-    return formatTable(['NAME', 'INTERVAL-MINUTES', 'DAILY', 'WEEKLY', 'MONTHLY'], rows);
+    return [['NAME', 'INTERVAL-MINUTES', 'DAILY', 'WEEKLY', 'MONTHLY'], rows];
   }
+  if (info.kind === 'Migration') return [MIGRATION_COLUMNS, objects.map(migrationRow)];
+  if (info.kind === 'ClusterPair') return [CLUSTER_PAIR_COLUMNS, objects.map(clusterPairRow)];
   const columns = info.printerColumns.filter((c) => !c.priority);
   const rows = objects.map((o) => [
     o.metadata.name,
@@ -117,7 +140,17 @@ function table(info: KindInfo, objects: KnownObject[], now: number): string {
       return v === undefined || v === null ? '' : String(v);
     }),
   ]);
-  return formatTable(['NAME', ...columns.map((c) => c.name.toUpperCase())], rows);
+  return [['NAME', ...columns.map((c) => c.name.toUpperCase())], rows];
+}
+
+/** The table; with `withNamespace` (-A on a namespaced kind) a leading NAMESPACE column. */
+function table(info: KindInfo, objects: KnownObject[], now: number, withNamespace = false): string {
+  const [header, rows] = columnsOf(info, objects, now);
+  if (!withNamespace) return formatTable(header, rows);
+  return formatTable(
+    ['NAMESPACE', ...header],
+    rows.map((r, i) => [objects[i]!.metadata.namespace ?? '', ...r]),
+  );
 }
 
 export function printObjects(cli: Cli, format: string, objects: readonly object[]): void {
@@ -140,7 +173,7 @@ export function runGet(cli: Cli, argv: string[]): number | Promise<number> {
       `you must specify the type of resource to get, e.g. "${cli.program} get schedulepolicy -f FILE"`,
     );
   }
-  const info = resourceInfo(resource);
+  const info = resourceInfo(STORKCTL_ALIASES[resource] ?? resource);
   if (!info) throw new UsageError(`unknown resource type "${resource}"; one of:\n${resourceList()}`);
   const format = flagValue(args, 'output');
   if (format !== undefined && !FORMATS.includes(format)) {
@@ -165,6 +198,7 @@ export function runGet(cli: Cli, argv: string[]): number | Promise<number> {
         namespace === undefined ||
         (o.metadata.namespace ?? namespace) === namespace,
     );
+  objects = byClusterPair(objects, info, flagValue(args, 'clusterpair'));
   let code = 0;
   if (names.length > 0) {
     objects = names.flatMap((n) => objects.filter((o) => o.metadata.name === n));
@@ -183,13 +217,23 @@ function print(
   format: string | undefined,
   objects: KnownObject[],
   noneMessage: string | undefined,
+  withNamespace = false,
 ): void {
   if (format === 'json' || format === 'yaml') printObjects(cli, format, objects);
   else if (format === 'name')
     for (const o of objects) cli.out(`${info.singular}.${API_GROUP}/${o.metadata.name}\n`);
   else if (objects.length === 0) {
     if (noneMessage) cli.err(`${noneMessage}\n`);
-  } else cli.out(table(info, objects, cli.now()));
+  } else cli.out(table(info, objects, cli.now(), withNamespace));
+}
+
+/** -c/--clusterpair: a Migration's spec.clusterPair, a MigrationSchedule's template's. */
+function byClusterPair(objects: KnownObject[], info: KindInfo, pair: string | undefined): KnownObject[] {
+  if (pair === undefined) return objects;
+  if (info.kind === 'Migration') return objects.filter((o) => jsonPath(o, 'spec.clusterPair') === pair);
+  if (info.kind === 'MigrationSchedule')
+    return objects.filter((o) => jsonPath(o, 'spec.template.spec.clusterPair') === pair);
+  throw new UsageError(`-c/--clusterpair applies to migrations and migrationschedules, not ${info.plural}`);
 }
 
 async function getFromCluster(
@@ -202,14 +246,25 @@ async function getFromCluster(
   const namespace = flagValue(args, 'namespace');
   const allNamespaces = flagValue(args, 'all-namespaces') === 'true';
   try {
-    const objects = (await listObjects(
-      { kubeconfig: flagValue(args, 'kubeconfig'), context: flagValue(args, 'context') },
+    const objects = byClusterPair(
+      (await listObjects(
+        { kubeconfig: flagValue(args, 'kubeconfig'), context: flagValue(args, 'context') },
+        info,
+        { namespace, allNamespaces, names },
+      )) as KnownObject[],
       info,
-      { namespace, allNamespaces, names },
-    )) as KnownObject[];
+      flagValue(args, 'clusterpair'),
+    );
     const where =
       info.scope === 'Cluster' || allNamespaces ? '' : ` in ${namespace ?? 'the current'} namespace`;
-    print(cli, info, format, objects, `No resources found${where}.`);
+    print(
+      cli,
+      info,
+      format,
+      objects,
+      `No resources found${where}.`,
+      allNamespaces && info.scope === 'Namespaced',
+    );
     return 0;
   } catch (err) {
     if (!(err instanceof ClusterError)) throw err;
