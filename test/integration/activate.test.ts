@@ -188,7 +188,7 @@ describeNodes('storkctl activate / deactivate migrations', () => {
   it('activate promotes the volume and starts the app; again changes nothing; deactivate stops it', async () => {
     await psql(
       'source',
-      'CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 100);',
+      'CREATE TABLE drill (id int PRIMARY KEY); INSERT INTO drill SELECT generate_series(1, 100);',
     );
     await world.kubectl(
       'source',
@@ -198,7 +198,7 @@ describeNodes('storkctl activate / deactivate migrations', () => {
     const status = (await world.waitForMigration(NS, 'm1', 180_000))['status'] as Obj;
     expect(status.reason ?? '').toBe('');
     expect(status.status).toBe('Successful');
-    await psql('source', 'INSERT INTO orders SELECT generate_series(101, 150);');
+    await psql('source', 'INSERT INTO drill SELECT generate_series(101, 150);');
     expect(await replicas(NS, 'statefulsets', 'postgres')).toBe(0);
 
     // storkctl's tables of the source's migration and cluster pair.
@@ -273,7 +273,7 @@ describeNodes('storkctl activate / deactivate migrations', () => {
     ]);
     expect(first.code).toBe(0);
     await ready('destination');
-    expect(await psql('destination', 'SELECT count(*), max(id) FROM orders')).toBe('100|100');
+    expect(await psql('destination', 'SELECT count(*), max(id) FROM drill')).toBe('100|100');
     const cron = (await world.kube.destination.request(
       'GET',
       `/apis/batch/v1/namespaces/${NS}/cronjobs/vacuum`,
@@ -289,8 +289,8 @@ describeNodes('storkctl activate / deactivate migrations', () => {
       `Application activated for migrationschedule ${NS}/back already true`,
     ]);
     // The promoted volume is the live one: what the app wrote there survives a second activate.
-    await psql('destination', 'INSERT INTO orders VALUES (1000);');
-    expect(await psql('destination', 'SELECT count(*) FROM orders')).toBe('101');
+    await psql('destination', 'INSERT INTO drill VALUES (1000);');
+    expect(await psql('destination', 'SELECT count(*) FROM drill')).toBe('101');
 
     const off = await storkctl(['deactivate', 'migrations', '-n', NS]);
     expect(off.code).toBe(0);
