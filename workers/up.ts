@@ -210,8 +210,14 @@ async function main(): Promise<void> {
       'Migrate again after a change: apply another Migration (a new name) to the source, e.g.',
       `  ${k(source)} apply -f - <<< '${JSON.stringify({ apiVersion: GROUP_VERSION, kind: 'Migration', metadata: { name: 'second', namespace: ns }, spec: { clusterPair: 'remote', namespaces: [ns], ...sample.migration } })}'`,
       '',
-      'Not yet: MigrationSchedules do not run (their workflow is the next piece), and there is no',
-      'activate (failover) command, so the app waits on the standby scaled to 0.',
+      'Fail over (the standby takes over: its volume promoted, the app scaled up):',
+      `  npm run --silent storkctl -- activate migrations -n ${ns} --kubeconfig ${dest.kubeconfigPath} \\`,
+      `      --agent-url ${dest0.url} --agent-token-file ${dest0.tokenFile} --agent-ca-file ${dest0.caCertPath}`,
+      ...(args.nodes
+        ? [
+            `  ${k(dest)} -n ${ns} exec postgres-0 -c postgres -- psql -h /tmp -U postgres -c 'SELECT count(*) FROM orders'`,
+          ]
+        : []),
       '',
     ];
     process.stdout.write(lines.join('\n') + '\n');
