@@ -35,6 +35,8 @@ describe("Temporal's time-skipping test server (real JVM)", () => {
     const wallMs = performance.now() - started;
     process.stderr.write(`[time-skipping] 30 simulated days took ${wallMs.toFixed(0)} ms of wall time\n`);
     expect(slept).toBeGreaterThanOrEqual(30 * 24 * 3600 * 1000);
-    expect(wallMs).toBeLessThan(1000);
+    // Skipped, not slept: 30 days in seconds. The bound leaves room for a 2-core machine that also
+    // runs two clusters with nodes and PostgreSQL (1.0-1.4 s measured there, 0.5-0.9 s idle).
+    expect(wallMs).toBeLessThan(10_000);
   });
 });
