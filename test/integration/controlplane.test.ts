@@ -1,6 +1,7 @@
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import path from 'node:path';
 import { harness } from '../harness/context.js';
+import { eventually } from '../harness/eventually.js';
 
 // What kube-controller-manager and kube-scheduler do, checked on both clusters of the harness:
 // PVs bind to PVCs, namespaces finalize on delete, owner references cascade, Deployments get
@@ -11,27 +12,6 @@ function clients(kubeconfigPath: string): { core: CoreV1Api; apps: AppsV1Api } {
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfigPath);
   return { core: kc.makeApiClient(CoreV1Api), apps: kc.makeApiClient(AppsV1Api) };
-}
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 45_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const got = await probe();
-      if (got !== undefined) return got;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
 }
 
 const gone = async (read: () => Promise<unknown>): Promise<true | undefined> => {

@@ -6,12 +6,11 @@
 // migrationReplicas), and a query there returns exactly the rows written before the migration.
 // A failing Rule fails a migration with the pod and the command's output in the reason.
 import { jest } from '@jest/globals';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { migrationYaml } from '../fixtures/apps/shop.js';
 import { harness } from '../harness/context.js';
-import { startDrWorld, type ClusterName, type DrWorld } from '../harness/dr-world.js';
-import { repoRoot } from '../../localenv/paths.js';
+import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
+import { postgresIn, postgresSampleYaml } from '../harness/postgres.js';
 
 jest.setTimeout(300_000);
 
@@ -23,56 +22,7 @@ const VOLUME = 'pgdrill-data-0';
 
 let world: DrWorld;
 
-/** deploy/samples/postgres.yaml in namespace pgdrill, its PV a volume of the source agent. */
-async function sampleYaml(volumeRoot: string): Promise<string> {
-  const text = await readFile(path.join(repoRoot(), 'deploy', 'samples', 'postgres.yaml'), 'utf8');
-  return text
-    .replace('kind: Namespace\nmetadata:\n  name: postgres', `kind: Namespace\nmetadata:\n  name: ${NS}`)
-    .replaceAll('namespace: postgres', `namespace: ${NS}`)
-    .replaceAll('postgres-data-0', VOLUME)
-    .replaceAll('/var/lib/ferry/volumes', volumeRoot);
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 120_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const got = await probe();
-      if (got !== undefined) return got;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (${String(last ?? '')})`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-const ready = (cluster: ClusterName) =>
-  until(`postgres-0 Ready on ${cluster}`, async () => {
-    const pod = (await world.kube[cluster].request('GET', `/api/v1/namespaces/${NS}/pods/postgres-0`)) as Obj;
-    return pod.status?.conditions?.some((c: Obj) => c.type === 'Ready' && c.status === 'True')
-      ? true
-      : undefined;
-  });
-
-const psql = async (cluster: ClusterName, sql: string) =>
-  (
-    await world.kubectl(cluster, [
-      '-n',
-      NS,
-      'exec',
-      'postgres-0',
-      '--',
-      'psql',
-      '-h',
-      '/tmp',
-      '-U',
-      'postgres',
-      '-tAc',
-      sql,
-    ])
-  ).trim();
+const { ready, psql } = postgresIn(() => world, NS);
 
 describeNodes('DR drill: PostgreSQL on real nodes', () => {
   beforeAll(async () => {
@@ -84,7 +34,7 @@ describeNodes('DR drill: PostgreSQL on real nodes', () => {
     await world.kubectl(
       'source',
       ['apply', '-f', '-'],
-      await sampleYaml(path.join(source.dataRoot, 'volumes')),
+      await postgresSampleYaml(NS, VOLUME, path.join(source.dataRoot, 'volumes')),
     );
     await world.kubectl('source', ['apply', '-f', '-'], await world.clusterPairYaml(NS, 'remote'));
     const rule = (name: string, command: string) =>

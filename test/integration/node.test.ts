@@ -4,33 +4,13 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { harness } from '../harness/context.js';
+import { eventually } from '../harness/eventually.js';
 
 // Each harness cluster's node (containerd + kubelet): it registers Ready, and runs a pod from the
 // local busybox image that writes to a hostPath volume, gets an IP on the node's bridge, and
 // answers `kubectl logs` and `kubectl exec` through the apiserver.
 
 const run = promisify(execFile);
-
-async function eventually<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const got = await probe();
-      if (got !== undefined) return got;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`);
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 // The harness starts nodes unless FERRY_TEST_NODES=0 (test/harness/global-setup.js).
 const describeNodes = process.env.FERRY_TEST_NODES === '0' ? describe.skip : describe;
