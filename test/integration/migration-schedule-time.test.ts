@@ -28,6 +28,9 @@ const policies = new Map<string, unknown>();
 const started: string[] = [];
 const events: KubeEvent[] = [];
 const failing = new Set<string>();
+/** Migrations (by name prefix) whose resource step takes 150 simulated seconds, once. */
+const slow = new Set<string>();
+let skipTime: (ms: number) => Promise<void> = async () => {};
 let lastStatus: MigrationScheduleStatus | undefined;
 
 const activities: MigrationActivities & MigrationScheduleActivities = {
@@ -65,7 +68,12 @@ const activities: MigrationActivities & MigrationScheduleActivities = {
   async transferVolume() {
     throw new Error('no volumes in these tests');
   },
-  async migrateResources() {
+  async migrateResources(input) {
+    const prefix = [...slow].find((p) => input.migration.name.startsWith(p));
+    if (prefix) {
+      slow.delete(prefix);
+      await skipTime(150_000); // the test server's time moves while this activity runs
+    }
     return {
       resources: [],
       unlisted: 0,
@@ -115,6 +123,7 @@ describe('MigrationSchedule workflow over simulated time', () => {
       activities,
     });
     running = worker.run();
+    skipTime = (ms) => env.sleep(ms);
   }, 60_000);
 
   afterAll(async () => {
@@ -218,6 +227,23 @@ describe('MigrationSchedule workflow over simulated time', () => {
     );
     expect(events.map((e) => e.message)).toContain(
       `Scheduled migration (${names[1]}) completed successfully`,
+    );
+    await handle.terminate();
+  });
+
+  it('a trigger due while a migration runs is skipped and counted', async () => {
+    policies.set('every-minute', { interval: { intervalMinutes: 1 } });
+    slow.add('busy-');
+    const handle = await start('busy', { spec: spec('every-minute') });
+    await env.sleep(4 * 60_000 + 30_000);
+    const names = ofSchedule('busy');
+    const first = parseStamp(names[0]!);
+    // T0 runs ~150 s: the triggers at +1 and +2 min are skipped; +3 and +4 fire.
+    expect(names).toEqual([0, 3, 4].map((k) => `busy-interval-${stamp(first + k * 60_000)}`));
+    const status = await handle.query<ScheduleStatusView>('status');
+    expect(status.counts).toMatchObject({ triggered: 3, skipped: 2 });
+    expect(events.map((e) => e.message)).toContain(
+      `Skipped 1 interval trigger: migration ${names[0]} is still running`,
     );
     await handle.terminate();
   });
