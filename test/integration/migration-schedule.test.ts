@@ -3,6 +3,8 @@
 // process, with its controllers) runs the schedule's workflow on the dev server, which starts
 // interval Migrations; the schedule's status lists them; deleting the schedule deletes them.
 import { jest } from '@jest/globals';
+import { execFile } from 'node:child_process';
+import { harness } from '../harness/context.js';
 import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
 
 jest.setTimeout(240_000);
@@ -124,4 +126,93 @@ it('kubectl apply of a SchedulePolicy and a MigrationSchedule runs interval Migr
   expect(left.map((m) => m.metadata.name)).toEqual([]);
   const after = await world.temporal.workflow.getHandle(`migrationschedule/${NS}/appsched`).describe();
   expect(after.status.name).toBe('CANCELLED');
+});
+
+it('a schedule without a CR, started with the temporal CLI as the README shows', async () => {
+  const { env } = harness();
+  const temporal = (args: string[]) =>
+    new Promise<string>((resolve, reject) =>
+      execFile(
+        env.bins.temporal!,
+        [...args, '--address', env.temporal.address, '--namespace', env.temporal.namespace],
+        { timeout: 30_000 },
+        (err, stdout, stderr) =>
+          err ? reject(new Error(`temporal ${args[1]}: ${stderr}`)) : resolve(stdout),
+      ),
+    );
+  await world.kubectl(
+    'source',
+    ['apply', '-f', '-'],
+    `
+apiVersion: stork.libopenstorage.org/v1alpha1
+kind: NamespacedSchedulePolicy
+metadata:
+  name: hourly
+  namespace: ${NS}
+policy:
+  interval:
+    intervalMinutes: 60
+`,
+  );
+  const id = `migrationschedule/${NS}/cli-sched`;
+  const input = {
+    namespace: NS,
+    name: 'cli-sched',
+    spec: { template: { spec: { clusterPair: 'remote', namespaces: [NS] } }, schedulePolicyName: 'hourly' },
+  };
+  // The README's command, with this world's task queue.
+  await temporal([
+    'workflow',
+    'start',
+    '--type',
+    'migrationScheduleWorkflow',
+    '--task-queue',
+    world.taskQueue,
+    '--workflow-id',
+    id,
+    '--input',
+    JSON.stringify(input),
+  ]);
+  const successful = async (prefix: string, count: number) => {
+    const deadline = Date.now() + 60_000;
+    let names: string[] = [];
+    while (Date.now() < deadline) {
+      names = (await migrations())
+        .filter((m) => m.metadata.name.startsWith(prefix) && m.status?.status === 'Successful')
+        .map((m) => m.metadata.name as string);
+      if (names.length >= count) return names;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    throw new Error(`${count} Successful ${prefix}* Migrations expected, got ${names.join(', ')}`);
+  };
+  const [first] = await successful('cli-sched-interval-', 1);
+  const out = await temporal([
+    'workflow',
+    'update',
+    'execute',
+    '-w',
+    id,
+    '--name',
+    'triggerNow',
+    '--input',
+    '{}',
+  ]);
+  const triggered = /cli-sched-interval-\d{4}-\d{2}-\d{2}-\d{6}/.exec(out)?.[0];
+  expect(triggered).toBeDefined();
+  expect(triggered).not.toBe(first);
+  const both = await successful('cli-sched-interval-', 2);
+  expect(both).toEqual(expect.arrayContaining([first, triggered]));
+  const status = JSON.parse(
+    await temporal(['workflow', 'query', '-w', id, '--name', 'status', '--output', 'json']),
+  ) as Obj;
+  process.stderr.write(`[schedule] CLI query: ${JSON.stringify(status).slice(0, 300)}\n`);
+  await temporal(['workflow', 'cancel', '-w', id]);
+  await world.kubectl('source', [
+    'delete',
+    'migrations',
+    '-n',
+    NS,
+    '-l',
+    'stork.libopenstorage.org/migration-schedule-name=cli-sched',
+  ]);
 });
