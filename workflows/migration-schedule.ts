@@ -123,6 +123,8 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
   state.runs += 1;
   let spec: MigrationScheduleSpec | undefined;
   let rawSpec: unknown = input.spec;
+  /** Bumped by updateSpec: a load that started before it must not bring the old spec back. */
+  let specVersion = 0;
   let policy: SchedulePolicyItem | undefined;
   let next: number | undefined;
   let woken = false;
@@ -144,6 +146,7 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     (newSpec) => {
       rawSpec = newSpec;
       spec = migrationScheduleSpecSchema.applyDefaults(newSpec) as MigrationScheduleSpec;
+      specVersion += 1;
       woken = dirty = true;
     },
     {
@@ -162,7 +165,10 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
       const type = arg?.type ?? (policy ? policyTypes(policy)[0] : undefined) ?? 'interval';
       const started = await trigger(type, Date.now());
       woken = true;
-      if (!started) throw ApplicationFailure.nonRetryable(`a migration of ${name} is already running`);
+      if (!started)
+        throw ApplicationFailure.nonRetryable(
+          `no migration started: one of ${name} is running, or it could not start (see the Events)`,
+        );
       return started;
     },
     {
@@ -182,19 +188,22 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     ...(next !== undefined ? { nextTrigger: new Date(next).toISOString() } : {}),
   }));
 
-  // Migrations a previous run left running finish on their own (ABANDON); this run cannot await
-  // them, so it continues as new only when none runs (see below) and this list starts empty.
+  // Migrations a previous run left running finish on their own (ABANDON); this run could not
+  // await them, so a run continues as new only when none runs (below) and this list is empty.
   state.running = [];
 
   for (;;) {
     try {
+      const version = specVersion;
       const loaded = await api.loadSchedule({
         namespace,
         name,
         ...(rawSpec !== undefined ? { spec: rawSpec } : {}),
       });
-      spec = loaded.spec;
-      rawSpec = spec;
+      if (version === specVersion) {
+        spec = loaded.spec;
+        rawSpec = spec;
+      }
       policy = loaded.policy;
       if (loaded.policyError) {
         const message = `Error checking if migration should be triggered: ${loaded.policyError}`;
@@ -228,7 +237,8 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
           ...(last !== undefined ? { lastTrigger: DateTime.fromMillis(last, { zone: 'utc' }) } : {}),
         });
         if (active) {
-          if (check.skipped > 0) skip(type, check.skipped, 'missed beyond the catch-up window');
+          if (check.skipped > 0)
+            skip(type, check.skipped, 'missed (only the latest trigger, within the catch-up window, fires)');
           if (check.due) {
             const at = check.scheduledFor!.toMillis();
             state.lastTrigger[type] = at;
@@ -263,8 +273,11 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     const info = workflowInfo();
     const long =
       info.continueAsNewSuggested || (!!input.historyLimit && info.historyLength > input.historyLimit);
+    // Only when no migration runs: its result is awaited in this run. ABANDON still guards it
+    // from anything that closes this run (a crash of the workflow, a termination).
     if (long && state.running.length === 0) {
       await condition(allHandlersFinished);
+      // A triggerNow handled meanwhile may have started one.
       if (state.running.length === 0)
         await continueAsNew<typeof migrationScheduleWorkflow>({
           namespace,
@@ -334,11 +347,11 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
       return mName;
     } catch (err) {
       state.running = state.running.filter((id) => id !== workflowId);
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      if (isCancellation(err)) throw err;
+      if (err instanceof WorkflowExecutionAlreadyStartedError)
         skip(type, 1, `migration ${mName} already exists`);
-        return undefined;
-      }
-      throw err;
+      else skip(type, 1, `migration ${mName} could not start: ${innermost(err)}`);
+      return undefined;
     }
   }
 
