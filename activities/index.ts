@@ -3,15 +3,16 @@
 import { checkClusterPair } from './cluster-pair.js';
 import type { ActivityDeps } from './deps.js';
 import { prepareMigration, publishMigrationStatus } from './migration-cr.js';
+import { deleteMigrations, loadSchedule, publishScheduleStatus } from './migration-schedule-cr.js';
 import { planMigration } from './plan.js';
 import { migrateResources } from './resources.js';
 import { runRule } from './rules.js';
-import type { MigrationActivities } from './types.js';
+import type { MigrationActivities, MigrationScheduleActivities } from './types.js';
 import { snapshotVolumes, transferVolume } from './volumes.js';
 
 export type { ActivityDeps } from './deps.js';
 
-export function createActivities(deps: ActivityDeps): MigrationActivities {
+export function createActivities(deps: ActivityDeps): MigrationActivities & MigrationScheduleActivities {
   return {
     prepareMigration: (input) => prepareMigration(deps, input),
     checkClusterPair: (input) => checkClusterPair(deps, input),
@@ -21,5 +22,8 @@ export function createActivities(deps: ActivityDeps): MigrationActivities {
     transferVolume: (input) => transferVolume(deps, input),
     migrateResources: (input) => migrateResources(deps, input),
     publishMigrationStatus: (input) => publishMigrationStatus(deps, input),
+    loadSchedule: (input) => loadSchedule(deps, input),
+    publishScheduleStatus: (input) => publishScheduleStatus(deps, input),
+    deleteMigrations: (input) => deleteMigrations(deps, input),
   };
 }

@@ -2,7 +2,14 @@
 // workflow code can import it (eslint allows workflows this one file of activities/).
 // Inputs carry names and references, never credentials: kubeconfigs and tokens are read inside
 // the activities from the ClusterPair, so no secret is ever written to a workflow history.
-import type { MigrationResourceInfo, MigrationSpec, MigrationStatus } from '../api/index.js';
+import type {
+  MigrationResourceInfo,
+  MigrationScheduleSpec,
+  MigrationScheduleStatus,
+  MigrationSpec,
+  MigrationStatus,
+  SchedulePolicyItem,
+} from '../api/index.js';
 
 export interface ObjectRef {
   namespace: string;
@@ -137,6 +144,37 @@ export interface MigrationActivities {
   transferVolume(input: TransferInput): Promise<TransferResult>;
   migrateResources(input: ResourcesInput): Promise<ResourcesResult>;
   publishMigrationStatus(input: PublishInput): Promise<void>;
+}
+
+export interface LoadScheduleInput extends ObjectRef {
+  /** The schedule's spec when the workflow has one (CR-less, or updated); else read from the CR. */
+  spec?: unknown;
+}
+
+export interface LoadedSchedule {
+  /** Validated, with defaults. */
+  spec: MigrationScheduleSpec;
+  /** The policy (NamespacedSchedulePolicy of the namespace first, then SchedulePolicy), defaulted. */
+  policy?: SchedulePolicyItem;
+  /** Why there is no policy: `schedulepolicy <name> not found`, or its validation errors. */
+  policyError?: string;
+}
+
+export interface PublishScheduleInput extends ObjectRef {
+  status: MigrationScheduleStatus;
+  events: KubeEvent[];
+}
+
+export interface DeleteMigrationsInput {
+  namespace: string;
+  names: string[];
+}
+
+export interface MigrationScheduleActivities {
+  loadSchedule(input: LoadScheduleInput): Promise<LoadedSchedule>;
+  publishScheduleStatus(input: PublishScheduleInput): Promise<void>;
+  /** Deletes Migration CRs (their workflows' records stay in Temporal); returns those that existed. */
+  deleteMigrations(input: DeleteMigrationsInput): Promise<string[]>;
 }
 
 /** Error types a workflow must not retry: the input is wrong, not the world. */

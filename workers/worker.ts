@@ -1,5 +1,5 @@
-// `ferry worker`: the Temporal worker (Migration workflows and their activities) and the
-// Migration controller, for one protected cluster and its storage agent.
+// `ferry worker`: the Temporal worker (Migration and MigrationSchedule workflows, their activities)
+// and the Migration and MigrationSchedule controllers, for one protected cluster and its agent.
 //
 //   ferry worker --kubeconfig FILE --agent-url URL --agent-token-file FILE [--agent-ca-file FILE]
 //                [--temporal-address HOST:PORT] [--namespace NS] [--task-queue ferry]
@@ -26,6 +26,7 @@ import { createActivities } from '../activities/index.js';
 import { KubeClient } from '../activities/kube/client.js';
 import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '../client/cli/args.js';
 import { MigrationController } from './controllers/migration.js';
+import { MigrationScheduleController } from './controllers/migration-schedule.js';
 
 export const DEFAULT_TASK_QUEUE = 'ferry';
 
@@ -245,6 +246,13 @@ export async function workerMain(argv: string[]): Promise<number> {
     registers: [registry],
   });
 
+  const scheduleReconciles = new Counter({
+    name: 'ferry_controller_schedule_reconciles_total',
+    help: 'MigrationSchedule CR reconciles by outcome.',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+
   const here = path.dirname(fileURLToPath(import.meta.url));
   const worker = await Worker.create({
     connection: nativeConnection,
@@ -266,6 +274,13 @@ export async function workerMain(argv: string[]): Promise<number> {
     taskQueue: config.taskQueue,
     log,
     onReconcile: (outcome) => reconciles.inc({ outcome }),
+  });
+  const scheduleController = new MigrationScheduleController({
+    kube,
+    temporal,
+    taskQueue: config.taskQueue,
+    log,
+    onReconcile: (outcome) => scheduleReconciles.inc({ outcome }),
   });
 
   let healthy = true;
@@ -297,6 +312,7 @@ export async function workerMain(argv: string[]): Promise<number> {
   process.once('SIGINT', () => stop('SIGINT'));
 
   controller.start();
+  scheduleController.start();
   const running = worker.run();
   log.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress, http: httpAt }, 'worker ready');
   process.stdout.write(
@@ -306,6 +322,7 @@ export async function workerMain(argv: string[]): Promise<number> {
     await running;
   } finally {
     await controller.stop();
+    await scheduleController.stop();
     server.close();
     await connection.close();
     await nativeConnection.close();

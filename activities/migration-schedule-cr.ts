@@ -1,0 +1,104 @@
+// The MigrationSchedule CR as seen by its workflow: read its spec and its policy at each wake-up,
+// mirror the workflow's status and Events to it, and delete the Migrations retention lets go.
+// The workflow is the truth: a schedule started without a CR (temporal CLI, SDK) gives its spec
+// in the input, and a status write to a CR that does not exist is a no-op.
+import { Context } from '@temporalio/activity';
+import {
+  formatPath,
+  migrationScheduleSpecSchema,
+  schedulePolicyItemSchema,
+  type MigrationScheduleSpec,
+  type SchedulePolicyItem,
+} from '../api/index.js';
+import { isPlainObject } from '../resources/objects.js';
+import type { ActivityDeps } from './deps.js';
+import { fail } from './errors.js';
+import { KubeError } from './kube/client.js';
+import { recordEvent, storkKind } from './kube/stork.js';
+import {
+  NON_RETRYABLE,
+  type DeleteMigrationsInput,
+  type LoadedSchedule,
+  type LoadScheduleInput,
+  type PublishScheduleInput,
+} from './types.js';
+
+const SCHEDULE = storkKind('MigrationSchedule');
+const POLICY = storkKind('SchedulePolicy');
+const NAMESPACED_POLICY = storkKind('NamespacedSchedulePolicy');
+const MIGRATION = storkKind('Migration');
+
+/** The schema's errors as `spec.<field>: <message>`; empty when the value is valid. */
+export function specErrors(spec: unknown, prefix = 'spec'): string[] {
+  return migrationScheduleSpecSchema
+    .validate(spec, [prefix])
+    .filter((i) => i.severity === 'error')
+    .map((i) => `${formatPath(i.path)}: ${i.message}`);
+}
+
+export async function loadSchedule(deps: ActivityDeps, input: LoadScheduleInput): Promise<LoadedSchedule> {
+  const signal = Context.current().cancellationSignal;
+  let raw = input.spec;
+  if (raw === undefined) {
+    const cr = await deps.source.get(SCHEDULE, input.namespace, input.name, signal);
+    if (!cr)
+      fail(
+        NON_RETRYABLE.notFound,
+        `MigrationSchedule ${input.namespace}/${input.name} not found, and the workflow was started without a spec`,
+      );
+    raw = cr['spec'];
+  }
+  const errors = specErrors(raw);
+  if (errors.length > 0) fail(NON_RETRYABLE.invalidSpec, errors.join('; '));
+  const spec = migrationScheduleSpecSchema.applyDefaults(raw) as MigrationScheduleSpec;
+
+  const policyName = spec.schedulePolicyName;
+  const found =
+    (await deps.source.get(NAMESPACED_POLICY, input.namespace, policyName, signal)) ??
+    (await deps.source.get(POLICY, undefined, policyName, signal));
+  if (!found) return { spec, policyError: `schedulepolicy ${policyName} not found` };
+  const item = isPlainObject(found['policy']) ? found['policy'] : {};
+  const issues = schedulePolicyItemSchema
+    .validate(item, ['policy'])
+    .filter((i) => i.severity === 'error')
+    .map((i) => `${formatPath(i.path)}: ${i.message}`);
+  if (issues.length > 0)
+    return { spec, policyError: `schedulepolicy ${policyName} is invalid: ${issues.join('; ')}` };
+  return { spec, policy: schedulePolicyItemSchema.applyDefaults(item) as SchedulePolicyItem };
+}
+
+export async function publishScheduleStatus(deps: ActivityDeps, input: PublishScheduleInput): Promise<void> {
+  const signal = Context.current().cancellationSignal;
+  let uid: string | undefined;
+  try {
+    const cr = await deps.source.mergePatch(
+      SCHEDULE,
+      input.namespace,
+      input.name,
+      { status: input.status },
+      { subresource: 'status', signal },
+    );
+    uid = cr.metadata?.uid as string | undefined;
+  } catch (err) {
+    // No CR (a schedule started by the CLI or SDK, or a CR being deleted): nothing to mirror to.
+    if (err instanceof KubeError && err.notFound) return;
+    throw err;
+  }
+  for (const event of input.events) {
+    await recordEvent(
+      deps.source,
+      { kind: 'MigrationSchedule', namespace: input.namespace, name: input.name, uid },
+      event,
+      signal,
+    );
+  }
+}
+
+export async function deleteMigrations(deps: ActivityDeps, input: DeleteMigrationsInput): Promise<string[]> {
+  const signal = Context.current().cancellationSignal;
+  const deleted: string[] = [];
+  for (const name of input.names) {
+    if (await deps.source.delete(MIGRATION, input.namespace, name, signal)) deleted.push(name);
+  }
+  return deleted;
+}

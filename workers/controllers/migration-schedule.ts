@@ -1,0 +1,188 @@
+// The MigrationSchedule controller: maps each MigrationSchedule CR of the protected cluster to its
+// long-lived workflow `migrationschedule/<ns>/<name>`.
+//
+//   applied      add the finalizer, start the workflow (USE_EXISTING: a restarted controller
+//                attaches to the running one), and send the spec through the `updateSpec` update
+//                whenever metadata.generation moves (a status write does not move it)
+//   deleted      cancel the schedule's workflow and any migration it runs, delete every Migration
+//                carrying the schedule's annotation (no garbage collector runs in the local
+//                clusters: what Ferry created, Ferry deletes), then remove the finalizer
+//
+// Same list-then-watch loop as the Migration controller (controllers/migration.ts).
+import { Watch } from '@kubernetes/client-node';
+import {
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { KubeClient, KubeError } from '../../activities/kube/client.js';
+import { storkKind } from '../../activities/kube/stork.js';
+import { ANNOTATIONS, isPlainObject, nameOf, namespaceOf, type KubeObject } from '../../resources/objects.js';
+import { migrationWorkflowId } from '../../workflows/migration.js';
+import { migrationScheduleWorkflowId, type ScheduleStatusView } from '../../workflows/migration-schedule.js';
+import { FINALIZER, type ControllerOptions } from './migration.js';
+
+const SCHEDULE = storkKind('MigrationSchedule');
+const MIGRATION = storkKind('Migration');
+
+export class MigrationScheduleController {
+  private stopped = false;
+  private abort: AbortController | null = null;
+  private readonly queues = new Map<string, Promise<void>>();
+  /** The metadata.generation whose spec the workflow has, per schedule (this process's memory). */
+  private readonly sent = new Map<string, number>();
+  private loop: Promise<void> | null = null;
+
+  constructor(private readonly opts: ControllerOptions) {}
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort?.abort();
+    await this.loop;
+    await Promise.all(this.queues.values());
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        const list = await this.opts.kube.list(SCHEDULE);
+        for (const cr of list.items) this.enqueue(cr);
+        await this.watch(list.resourceVersion);
+      } catch (err) {
+        if (!this.stopped)
+          this.opts.log.warn(
+            { err: (err as Error).message },
+            'migrationschedule watch failed; listing again',
+          );
+      }
+      if (!this.stopped) await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  private watch(resourceVersion: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const watch = new Watch(this.opts.kube.kc);
+      void watch
+        .watch(
+          KubeClient.path(SCHEDULE),
+          { resourceVersion, allowWatchBookmarks: true },
+          (type: string, obj: KubeObject) => {
+            if (type === 'ADDED' || type === 'MODIFIED') this.enqueue(obj);
+          },
+          (err: unknown) => (err && !this.stopped ? reject(err as Error) : resolve()),
+        )
+        .then((abort) => {
+          this.abort = abort;
+          if (this.stopped) abort.abort();
+        }, reject);
+    });
+  }
+
+  private enqueue(cr: KubeObject): void {
+    const key = `${namespaceOf(cr)}/${nameOf(cr)}`;
+    const prev = this.queues.get(key) ?? Promise.resolve();
+    const next = prev
+      .then(() => this.reconcile(cr))
+      .catch((err: unknown) => {
+        this.opts.onReconcile?.('error');
+        this.opts.log.error({ migrationSchedule: key, err: (err as Error).message }, 'reconcile failed');
+      });
+    this.queues.set(key, next);
+    void next.finally(() => {
+      if (this.queues.get(key) === next) this.queues.delete(key);
+    });
+  }
+
+  async reconcile(cr: KubeObject): Promise<void> {
+    const namespace = namespaceOf(cr);
+    const name = nameOf(cr);
+    const key = `${namespace}/${name}`;
+    const workflowId = migrationScheduleWorkflowId(namespace, name);
+    const finalizers = (cr.metadata?.['finalizers'] as string[] | undefined) ?? [];
+    const log = this.opts.log.child({ migrationSchedule: key });
+    if (cr.metadata?.['deletionTimestamp']) {
+      if (!finalizers.includes(FINALIZER)) return;
+      await this.tearDown(namespace, name, workflowId);
+      this.sent.delete(key);
+      await this.setFinalizers(
+        cr,
+        finalizers.filter((f) => f !== FINALIZER),
+      );
+      log.info('CR deleted: workflow cancelled, its Migrations deleted');
+      this.opts.onReconcile?.('deleted');
+      return;
+    }
+    if (!finalizers.includes(FINALIZER)) await this.setFinalizers(cr, [...finalizers, FINALIZER]);
+    const generation = Number(cr.metadata?.['generation'] ?? 0);
+    if (this.sent.get(key) === generation) return;
+    const spec = isPlainObject(cr['spec']) ? cr['spec'] : {};
+    const handle = await this.opts.temporal.workflow.start('migrationScheduleWorkflow', {
+      workflowId,
+      taskQueue: this.opts.taskQueue,
+      args: [{ namespace, name }],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      staticSummary: `MigrationSchedule ${namespace}/${name}: policy ${String(spec['schedulePolicyName'] ?? '?')}`,
+      staticDetails: `Started by the MigrationSchedule controller for \`kubectl apply\` of MigrationSchedule **${namespace}/${name}**.`,
+    });
+    // The running workflow may hold an older spec (the CR changed, or it ran before a restart).
+    await handle.executeUpdate('updateSpec', { args: [spec] });
+    this.sent.set(key, generation);
+    log.info({ runId: handle.firstExecutionRunId, generation }, 'workflow started (or attached), spec sent');
+    this.opts.onReconcile?.('started');
+  }
+
+  /** Cancels the schedule and its running migrations, and deletes every Migration it made. */
+  private async tearDown(namespace: string, name: string, workflowId: string): Promise<void> {
+    const temporal = this.opts.temporal;
+    const schedule = temporal.workflow.getHandle(workflowId);
+    const running = new Set<string>();
+    if (await isRunning(schedule)) {
+      try {
+        const status = await schedule.query<ScheduleStatusView>('status');
+        for (const id of status.running) running.add(id);
+      } catch {
+        // No worker answered the query: the Migrations listed below are cancelled anyway.
+      }
+      await schedule.cancel();
+    }
+    const owned = (await this.opts.kube.list(MIGRATION, namespace)).items.filter(
+      (m) =>
+        (m.metadata?.['annotations'] as Record<string, string> | undefined)?.[ANNOTATIONS.scheduleName] ===
+        name,
+    );
+    for (const m of owned) running.add(migrationWorkflowId(namespace, nameOf(m)));
+    for (const id of running) {
+      const handle = temporal.workflow.getHandle(id);
+      if (await isRunning(handle)) await handle.cancel();
+    }
+    for (const m of owned) await this.opts.kube.delete(MIGRATION, namespace, nameOf(m));
+  }
+
+  private async setFinalizers(cr: KubeObject, finalizers: string[]): Promise<void> {
+    try {
+      await this.opts.kube.mergePatch(SCHEDULE, namespaceOf(cr), nameOf(cr), {
+        metadata: { finalizers, resourceVersion: cr.metadata?.['resourceVersion'] },
+      });
+    } catch (err) {
+      if (!(err instanceof KubeError && err.code === 409)) throw err;
+      const fresh = await this.opts.kube.get(SCHEDULE, namespaceOf(cr), nameOf(cr));
+      if (fresh) this.enqueue(fresh);
+      throw new Error('the CR changed while it was reconciled; reconciling its newer version');
+    }
+  }
+}
+
+async function isRunning(handle: WorkflowHandle): Promise<boolean> {
+  try {
+    return (await handle.describe()).status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}

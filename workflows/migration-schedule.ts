@@ -1,0 +1,419 @@
+// The MigrationSchedule workflow: one long-lived run per schedule, id
+// `migrationschedule/<namespace>/<name>`.
+//
+//   load        the spec (input, update, or the CR) and its policy (NamespacedSchedulePolicy of
+//               the namespace first, then SchedulePolicy); a missing or invalid policy is an Event
+//               and a retry a minute later, never the end of the schedule
+//   due         per policy type, schedule/'s dueCheck against the workflow clock: the latest
+//               trigger since the last one fires once (if within the catch-up window)
+//   trigger     a child Migration workflow `migration/<ns>/<schedule>-<type>-<stamp>`, which
+//               creates its Migration CR (owned by the schedule through its label and annotation);
+//               parentClosePolicy ABANDON, so neither continue-as-new nor a crash kills it. While
+//               one runs, a due trigger is skipped and counted (status and an Event).
+//   sleep       until the earliest next trigger, or a signal, update or child completion
+//   record      per policy type the last success plus every failed or running migration;
+//               retention (policy.<type>.retain) deletes the oldest Migration CRs
+//   continue    as new when the server suggests it and no child runs, carrying the state
+//
+// Handlers: signals `suspend`, `resume`; updates `triggerNow` (returns the migration's name) and
+// `updateSpec` (validated synchronously with the api schema); query `status`.
+import {
+  ApplicationFailure,
+  ParentClosePolicy,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  defineUpdate,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { DateTime } from 'luxon';
+import type { MigrationScheduleSpec, MigrationScheduleStatus } from '../api/kinds/migration-schedule.js';
+import { migrationScheduleSpecSchema } from '../api/kinds/migration-schedule.js';
+import type { SchedulePolicyItem } from '../api/kinds/schedule-policy.js';
+import { formatPath } from '../api/schema/index.js';
+import { dueCheck } from '../schedule/due.js';
+import { migrationName } from '../schedule/names.js';
+import { POLICY_TYPES, policyTypes, statusKey, type PolicyType } from '../schedule/policy-types.js';
+import type { KubeEvent, MigrationScheduleActivities } from '../activities/types.js';
+import { NON_RETRYABLE } from '../activities/types.js';
+import { migrationWorkflow, migrationWorkflowId } from './migration.js';
+
+export const SCHEDULE_ANNOTATION = 'stork.libopenstorage.org/migration-schedule-name';
+/** How long a schedule without a usable policy waits before it looks again. */
+export const POLICY_RETRY_MS = 60_000;
+
+export function migrationScheduleWorkflowId(namespace: string, name: string): string {
+  return `migrationschedule/${namespace}/${name}`;
+}
+
+type StatusKey = 'Interval' | 'Daily' | 'Weekly' | 'Monthly';
+export interface ScheduledItem {
+  name: string;
+  creationTimestamp: string;
+  finishTimestamp?: string;
+  status: string;
+}
+
+/** Everything a run carries into the next one (continue-as-new). */
+export interface ScheduleState {
+  /** Suspended by the `suspend` signal (spec.suspend suspends too). */
+  suspended: boolean;
+  /** Per policy type, the trigger it last fired for (epoch ms). */
+  lastTrigger: Partial<Record<PolicyType, number>>;
+  /** Per policy type, every migration still kept (oldest first): status items and retention. */
+  migrations: Record<StatusKey, ScheduledItem[]>;
+  /** Migrations started and not yet finished (workflow ids). */
+  running: string[];
+  counts: { triggered: number; skipped: number; succeeded: number; failed: number; deleted: number };
+  lastError?: string;
+  /** Runs of this schedule so far (1 + continue-as-new count). */
+  runs: number;
+}
+
+export interface MigrationScheduleInput {
+  namespace: string;
+  name: string;
+  /** A MigrationSchedule spec; without it, the CR's spec is read. */
+  spec?: unknown;
+  /** Set by continue-as-new only. */
+  state?: ScheduleState;
+  /** Continue as new past this many history events too (tests; the server suggests at 4,096). */
+  historyLimit?: number;
+}
+
+export interface ScheduleStatusView extends ScheduleState {
+  spec?: MigrationScheduleSpec;
+  items: MigrationScheduleStatus['items'];
+  nextTrigger?: string;
+}
+
+export const suspendSignal = defineSignal('suspend');
+export const resumeSignal = defineSignal('resume');
+export const triggerNowUpdate = defineUpdate<string, [arg: { type?: PolicyType } | undefined]>('triggerNow');
+export const updateSpecUpdate = defineUpdate<void, [unknown]>('updateSpec');
+export const scheduleStatusQuery = defineQuery<ScheduleStatusView>('status');
+
+const api = proxyActivities<MigrationScheduleActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '1 second',
+    maximumInterval: '10 seconds',
+    maximumAttempts: 6,
+    nonRetryableErrorTypes: Object.values(NON_RETRYABLE),
+  },
+});
+
+export async function migrationScheduleWorkflow(input: MigrationScheduleInput): Promise<void> {
+  const { namespace, name } = input;
+  const state: ScheduleState = input.state ?? {
+    suspended: false,
+    lastTrigger: {},
+    migrations: { Interval: [], Daily: [], Weekly: [], Monthly: [] },
+    running: [],
+    counts: { triggered: 0, skipped: 0, succeeded: 0, failed: 0, deleted: 0 },
+    runs: 0,
+  };
+  state.runs += 1;
+  let spec: MigrationScheduleSpec | undefined;
+  let rawSpec: unknown = input.spec;
+  /** Bumped by updateSpec: a load that started before it must not bring the old spec back. */
+  let specVersion = 0;
+  let policy: SchedulePolicyItem | undefined;
+  let next: number | undefined;
+  let woken = false;
+  let dirty = true;
+  const events: KubeEvent[] = [];
+  const finished: string[] = [];
+
+  // Handlers first, before any await: an early update must not be rejected.
+  setHandler(suspendSignal, () => {
+    state.suspended = true;
+    dirty = woken = true;
+  });
+  setHandler(resumeSignal, () => {
+    state.suspended = false;
+    dirty = woken = true;
+  });
+  setHandler(
+    updateSpecUpdate,
+    (newSpec) => {
+      rawSpec = newSpec;
+      spec = migrationScheduleSpecSchema.applyDefaults(newSpec) as MigrationScheduleSpec;
+      specVersion += 1;
+      woken = dirty = true;
+    },
+    {
+      validator: (newSpec) => {
+        const errors = migrationScheduleSpecSchema
+          .validate(newSpec, ['spec'])
+          .filter((i) => i.severity === 'error')
+          .map((i) => `${formatPath(i.path)}: ${i.message}`);
+        if (errors.length > 0) throw new Error(`invalid MigrationSchedule spec: ${errors.join('; ')}`);
+      },
+    },
+  );
+  setHandler(
+    triggerNowUpdate,
+    async (arg) => {
+      const type = arg?.type ?? (policy ? policyTypes(policy)[0] : undefined) ?? 'interval';
+      const started = await trigger(type, Date.now());
+      woken = true;
+      if (!started)
+        throw ApplicationFailure.nonRetryable(
+          `no migration started: one of ${name} is running, or it could not start (see the Events)`,
+        );
+      return started;
+    },
+    {
+      validator: (arg) => {
+        if (arg?.type !== undefined && !POLICY_TYPES.includes(arg.type))
+          throw new Error(`type: ${JSON.stringify(arg.type)} is not one of ${POLICY_TYPES.join(', ')}`);
+        if (state.running.length > 0)
+          throw new Error(`migration ${state.running[0]!.split('/').pop()} is still running`);
+        if (!spec && rawSpec === undefined) throw new Error('the schedule has no spec yet');
+      },
+    },
+  );
+  setHandler(scheduleStatusQuery, () => ({
+    ...state,
+    ...(spec ? { spec } : {}),
+    items: statusItems(),
+    ...(next !== undefined ? { nextTrigger: new Date(next).toISOString() } : {}),
+  }));
+
+  // Migrations a previous run left running finish on their own (ABANDON); this run could not
+  // await them, so a run continues as new only when none runs (below) and this list is empty.
+  state.running = [];
+
+  for (;;) {
+    try {
+      const version = specVersion;
+      const loaded = await api.loadSchedule({
+        namespace,
+        name,
+        ...(rawSpec !== undefined ? { spec: rawSpec } : {}),
+      });
+      if (version === specVersion) {
+        spec = loaded.spec;
+        rawSpec = spec;
+      }
+      policy = loaded.policy;
+      if (loaded.policyError) {
+        const message = `Error checking if migration should be triggered: ${loaded.policyError}`;
+        if (state.lastError !== message) events.push({ type: 'Warning', reason: 'Failed', message });
+        if (state.lastError !== message) dirty = true;
+        state.lastError = message;
+      } else if (state.lastError) {
+        state.lastError = undefined;
+        dirty = true;
+      }
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const message = `Error checking if migration should be triggered: ${innermost(err)}`;
+      if (state.lastError !== message) events.push({ type: 'Warning', reason: 'Failed', message });
+      state.lastError = message;
+      policy = undefined;
+      dirty = true;
+    }
+
+    const now = Date.now();
+    next = undefined;
+    if (policy && spec) {
+      const active = !spec.suspend && !state.suspended;
+      const nowDt = DateTime.fromMillis(now, { zone: 'utc' });
+      for (const type of policyTypes(policy)) {
+        const last = state.lastTrigger[type];
+        const check = dueCheck({
+          policyType: type,
+          policy,
+          now: nowDt,
+          ...(last !== undefined ? { lastTrigger: DateTime.fromMillis(last, { zone: 'utc' }) } : {}),
+        });
+        if (active) {
+          if (check.skipped > 0)
+            skip(type, check.skipped, 'missed (only the latest trigger, within the catch-up window, fires)');
+          if (check.due) {
+            const at = check.scheduledFor!.toMillis();
+            state.lastTrigger[type] = at;
+            if (state.running.length > 0) skip(type, 1, `migration ${runningName()} is still running`);
+            else await trigger(type, at);
+          }
+        } else if (check.due) {
+          // Suspended: the trigger passes without a migration (not counted as skipped), and
+          // does not fire on resume: the schedule resumes on its grid.
+          state.lastTrigger[type] = check.scheduledFor!.toMillis();
+        }
+        const at = check.next.toMillis();
+        if (next === undefined || at < next) next = at;
+      }
+    }
+
+    await recordFinished();
+    if (dirty || events.length > 0) {
+      dirty = false;
+      await api
+        .publishScheduleStatus({
+          namespace,
+          name,
+          status: { items: statusItems() },
+          events: events.splice(0),
+        })
+        .catch((err: unknown) => {
+          if (isCancellation(err)) throw err;
+        });
+    }
+
+    const info = workflowInfo();
+    const long =
+      info.continueAsNewSuggested || (!!input.historyLimit && info.historyLength > input.historyLimit);
+    // Only when no migration runs: its result is awaited in this run. ABANDON still guards it
+    // from anything that closes this run (a crash of the workflow, a termination).
+    if (long && state.running.length === 0) {
+      await condition(allHandlersFinished);
+      // A triggerNow handled meanwhile may have started one.
+      if (state.running.length === 0)
+        await continueAsNew<typeof migrationScheduleWorkflow>({
+          namespace,
+          name,
+          ...(rawSpec !== undefined ? { spec: rawSpec } : {}),
+          ...(input.historyLimit ? { historyLimit: input.historyLimit } : {}),
+          state,
+        });
+    }
+
+    const wait = !policy ? POLICY_RETRY_MS : next === undefined ? undefined : Math.max(0, next - Date.now());
+    if (!woken) {
+      if (wait === undefined) await condition(() => woken);
+      else await condition(() => woken, wait);
+    }
+    woken = false;
+  }
+
+  function runningName(): string {
+    return state.running[0]!.split('/').pop()!;
+  }
+
+  function skip(type: PolicyType, count: number, why: string) {
+    state.counts.skipped += count;
+    dirty = true;
+    events.push({
+      type: 'Warning',
+      reason: 'Skipped',
+      message: `Skipped ${count} ${type} trigger${count === 1 ? '' : 's'}: ${why}`,
+    });
+  }
+
+  /** Starts the child Migration of a trigger; its name, or undefined when one already runs. */
+  async function trigger(type: PolicyType, at: number): Promise<string | undefined> {
+    if (state.running.length > 0 || !spec) return undefined;
+    const s = spec;
+    const mName = migrationName(name, type, DateTime.fromMillis(at, { zone: 'utc' }));
+    const workflowId = migrationWorkflowId(namespace, mName);
+    const item: ScheduledItem = {
+      name: mName,
+      creationTimestamp: new Date(Date.now()).toISOString(),
+      status: 'InProgress',
+    };
+    state.running.push(workflowId);
+    try {
+      const child = await startChild(migrationWorkflow, {
+        workflowId,
+        args: [
+          {
+            namespace,
+            name: mName,
+            spec: s.template.spec,
+            labels: { [SCHEDULE_ANNOTATION]: name },
+            annotations: { [SCHEDULE_ANNOTATION]: name },
+          },
+        ],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        staticSummary: `Scheduled migration ${namespace}/${mName} (${type}) of MigrationSchedule ${name}`,
+      });
+      state.counts.triggered += 1;
+      state.migrations[statusKey(type)].push(item);
+      dirty = true;
+      child.result().then(
+        (status) => done(workflowId, item, status.status || 'Successful'),
+        (err: unknown) => done(workflowId, item, 'Failed', innermost(err)),
+      );
+      return mName;
+    } catch (err) {
+      state.running = state.running.filter((id) => id !== workflowId);
+      if (isCancellation(err)) throw err;
+      if (err instanceof WorkflowExecutionAlreadyStartedError)
+        skip(type, 1, `migration ${mName} already exists`);
+      else skip(type, 1, `migration ${mName} could not start: ${innermost(err)}`);
+      return undefined;
+    }
+  }
+
+  function done(workflowId: string, item: ScheduledItem, status: string, reason?: string) {
+    state.running = state.running.filter((id) => id !== workflowId);
+    item.status = status;
+    item.finishTimestamp = new Date(Date.now()).toISOString();
+    if (status === 'Successful') {
+      state.counts.succeeded += 1;
+      events.push({
+        type: 'Normal',
+        reason: 'Successful',
+        message: `Scheduled migration (${item.name}) completed successfully`,
+      });
+    } else {
+      state.counts.failed += 1;
+      events.push({
+        type: 'Warning',
+        reason: status === 'Failed' ? 'Failed' : status,
+        message: `Scheduled migration (${item.name}) status ${status}${reason ? `: ${reason}` : ''}`,
+      });
+    }
+    finished.push(item.name);
+    dirty = woken = true;
+  }
+
+  /** Retention: per type, the newest `retain` migrations stay; older finished ones are deleted. */
+  async function recordFinished() {
+    if (finished.length === 0 || !policy) return;
+    finished.length = 0;
+    for (const type of policyTypes(policy)) {
+      const list = state.migrations[statusKey(type)];
+      const retain = policy[type]?.retain ?? 10;
+      const old = list.slice(0, Math.max(0, list.length - retain)).filter((m) => m.status !== 'InProgress');
+      if (old.length === 0) continue;
+      const names = old.map((m) => m.name);
+      try {
+        await api.deleteMigrations({ namespace, names });
+        state.counts.deleted += names.length;
+        state.migrations[statusKey(type)] = list.filter((m) => !names.includes(m.name));
+        dirty = true;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+      }
+    }
+  }
+
+  /** Stork's status: per type the last successful migration and every failed or running one. */
+  function statusItems(): MigrationScheduleStatus['items'] {
+    const out = {} as Record<StatusKey, ScheduledItem[]>;
+    for (const key of ['Interval', 'Daily', 'Weekly', 'Monthly'] as const) {
+      const list = state.migrations[key];
+      const lastOk = list.map((m) => m.status).lastIndexOf('Successful');
+      out[key] = list.filter((m, i) => m.status !== 'Successful' || i === lastOk);
+    }
+    return out as MigrationScheduleStatus['items'];
+  }
+}
+
+/** The innermost message: a child's or activity's ApplicationFailure, not its wrapper. */
+function innermost(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause && typeof e.cause === 'object') e = e.cause as { message?: string; cause?: unknown };
+  return e?.message ?? String(err);
+}
