@@ -11,7 +11,8 @@ async function main(): Promise<number> {
     }
     case 'worker': {
       const { workerMain } = await import('./worker.js');
-      return workerMain(rest);
+      // Exit once stopped: an idle keep-alive socket or a watch must not hold the process open.
+      return process.exit(await workerMain(rest));
     }
     default: {
       const { runCli } = await import('../client/cli/main.js');

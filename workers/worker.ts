@@ -20,7 +20,7 @@ import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { createActivities } from '../activities/index.js';
 import { KubeClient } from '../activities/kube/client.js';
@@ -320,13 +320,33 @@ export async function workerMain(argv: string[]): Promise<number> {
   );
   try {
     await running;
+    log.info('worker drained: no activity or workflow task left');
   } finally {
-    await controller.stop();
-    await scheduleController.stop();
+    // Each step is bounded: a watch whose request the API server has not answered yet cannot be
+    // aborted through client-node, and must not keep a drained worker from exiting.
+    await within(log, 'controllers', 5000, Promise.all([controller.stop(), scheduleController.stop()]));
     server.close();
-    await connection.close();
-    await nativeConnection.close();
+    await within(log, 'temporal client', 3000, connection.close());
+    await within(log, 'temporal worker connection', 3000, nativeConnection.close());
   }
   log.info('stopped');
   return 0;
+}
+
+async function within(log: Logger, what: string, ms: number, done: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      log.warn({ what, ms }, 'did not stop in time; going on');
+      resolve();
+    }, ms);
+  });
+  await Promise.race([
+    done.then(
+      () => undefined,
+      () => undefined,
+    ),
+    late,
+  ]);
+  clearTimeout(timer);
 }
