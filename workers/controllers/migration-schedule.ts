@@ -8,94 +8,45 @@
 //                carrying the schedule's annotation (no garbage collector runs in the local
 //                clusters: what Ferry created, Ferry deletes), then remove the finalizer
 //
-// Same list-then-watch loop as the Migration controller (controllers/migration.ts).
-import { Watch } from '@kubernetes/client-node';
+// The list+watch machinery is watch-loop.ts's, shared with the Migration controller.
 import {
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { KubeClient, KubeError } from '../../activities/kube/client.js';
+import { KubeError } from '../../activities/kube/client.js';
 import { storkKind } from '../../activities/kube/stork.js';
 import { ANNOTATIONS, isPlainObject, nameOf, namespaceOf, type KubeObject } from '../../resources/objects.js';
 import { migrationWorkflowId } from '../../workflows/migration.js';
 import { migrationScheduleWorkflowId, type ScheduleStatusView } from '../../workflows/migration-schedule.js';
 import { FINALIZER, type ControllerOptions } from './migration.js';
+import { WatchLoop } from './watch-loop.js';
 
 const SCHEDULE = storkKind('MigrationSchedule');
 const MIGRATION = storkKind('Migration');
 
 export class MigrationScheduleController {
-  private stopped = false;
-  private abort: AbortController | null = null;
-  private readonly queues = new Map<string, Promise<void>>();
   /** The metadata.generation whose spec the workflow has, per schedule (this process's memory). */
   private readonly sent = new Map<string, number>();
-  private loop: Promise<void> | null = null;
+  private readonly loop: WatchLoop;
 
-  constructor(private readonly opts: ControllerOptions) {}
+  constructor(private readonly opts: ControllerOptions) {
+    this.loop = new WatchLoop({
+      kube: opts.kube,
+      kind: SCHEDULE,
+      log: opts.log,
+      reconcile: (cr) => this.reconcile(cr),
+      onError: () => opts.onReconcile?.('error'),
+    });
+  }
 
   start(): void {
-    this.loop = this.run();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.abort?.abort();
-    await this.loop;
-    await Promise.all(this.queues.values());
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const list = await this.opts.kube.list(SCHEDULE);
-        for (const cr of list.items) this.enqueue(cr);
-        await this.watch(list.resourceVersion);
-      } catch (err) {
-        if (!this.stopped)
-          this.opts.log.warn(
-            { err: (err as Error).message },
-            'migrationschedule watch failed; listing again',
-          );
-      }
-      if (!this.stopped) await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-
-  private watch(resourceVersion: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const watch = new Watch(this.opts.kube.kc);
-      void watch
-        .watch(
-          KubeClient.path(SCHEDULE),
-          { resourceVersion, allowWatchBookmarks: true },
-          (type: string, obj: KubeObject) => {
-            if (type === 'ADDED' || type === 'MODIFIED') this.enqueue(obj);
-          },
-          (err: unknown) => (err && !this.stopped ? reject(err as Error) : resolve()),
-        )
-        .then((abort) => {
-          this.abort = abort;
-          if (this.stopped) abort.abort();
-        }, reject);
-    });
-  }
-
-  private enqueue(cr: KubeObject): void {
-    const key = `${namespaceOf(cr)}/${nameOf(cr)}`;
-    const prev = this.queues.get(key) ?? Promise.resolve();
-    const next = prev
-      .then(() => this.reconcile(cr))
-      .catch((err: unknown) => {
-        this.opts.onReconcile?.('error');
-        this.opts.log.error({ migrationSchedule: key, err: (err as Error).message }, 'reconcile failed');
-      });
-    this.queues.set(key, next);
-    void next.finally(() => {
-      if (this.queues.get(key) === next) this.queues.delete(key);
-    });
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   async reconcile(cr: KubeObject): Promise<void> {
@@ -172,7 +123,7 @@ export class MigrationScheduleController {
     } catch (err) {
       if (!(err instanceof KubeError && err.code === 409)) throw err;
       const fresh = await this.opts.kube.get(SCHEDULE, namespaceOf(cr), nameOf(cr));
-      if (fresh) this.enqueue(fresh);
+      if (fresh) this.loop.enqueue(fresh, true);
       throw new Error('the CR changed while it was reconciled; reconciling its newer version');
     }
   }

@@ -6,9 +6,7 @@
 //   finished     a CR whose status is Successful, PartialSuccess or Failed starts nothing
 //   deleted      cancel the workflow, then remove the finalizer so the CR goes
 //
-// It lists every Migration, then watches from that list's resourceVersion; on any watch error it
-// lists again after a short pause, so missed events are caught up.
-import { Watch } from '@kubernetes/client-node';
+// The list+watch machinery is watch-loop.ts's.
 import {
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
@@ -16,10 +14,11 @@ import {
   type Client,
 } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { KubeClient, KubeError } from '../../activities/kube/client.js';
+import { KubeError, type KubeClient } from '../../activities/kube/client.js';
 import { storkKind } from '../../activities/kube/stork.js';
 import { isPlainObject, nameOf, namespaceOf, type KubeObject } from '../../resources/objects.js';
 import { migrationWorkflowId } from '../../workflows/migration.js';
+import { WatchLoop } from './watch-loop.js';
 
 export const FINALIZER = 'stork.libopenstorage.org/ferry-workflow';
 const MIGRATION = storkKind('Migration');
@@ -34,71 +33,24 @@ export interface ControllerOptions {
 }
 
 export class MigrationController {
-  private stopped = false;
-  private abort: AbortController | null = null;
-  private readonly queues = new Map<string, Promise<void>>();
-  private loop: Promise<void> | null = null;
+  private readonly loop: WatchLoop;
 
-  constructor(private readonly opts: ControllerOptions) {}
+  constructor(private readonly opts: ControllerOptions) {
+    this.loop = new WatchLoop({
+      kube: opts.kube,
+      kind: MIGRATION,
+      log: opts.log,
+      reconcile: (cr, listed) => this.reconcile(cr, listed),
+      onError: () => opts.onReconcile?.('error'),
+    });
+  }
 
   start(): void {
-    this.loop = this.run();
+    this.loop.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.abort?.abort();
-    await this.loop;
-    await Promise.all(this.queues.values());
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        const list = await this.opts.kube.list(MIGRATION);
-        for (const cr of list.items) this.enqueue(cr, true);
-        await this.watch(list.resourceVersion);
-      } catch (err) {
-        if (!this.stopped)
-          this.opts.log.warn({ err: (err as Error).message }, 'migration watch failed; listing again');
-      }
-      if (!this.stopped) await new Promise((r) => setTimeout(r, 1000));
-    }
-  }
-
-  private watch(resourceVersion: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const watch = new Watch(this.opts.kube.kc);
-      void watch
-        .watch(
-          KubeClient.path(MIGRATION),
-          { resourceVersion, allowWatchBookmarks: true },
-          (type: string, obj: KubeObject) => {
-            if (type === 'ADDED' || type === 'MODIFIED') this.enqueue(obj, false);
-          },
-          (err: unknown) => (err && !this.stopped ? reject(err as Error) : resolve()),
-        )
-        .then((abort) => {
-          this.abort = abort;
-          if (this.stopped) abort.abort();
-        }, reject);
-    });
-  }
-
-  /** One reconcile at a time per object, in order. */
-  private enqueue(cr: KubeObject, listed: boolean): void {
-    const key = `${namespaceOf(cr)}/${nameOf(cr)}`;
-    const prev = this.queues.get(key) ?? Promise.resolve();
-    const next = prev
-      .then(() => this.reconcile(cr, listed))
-      .catch((err: unknown) => {
-        this.opts.onReconcile?.('error');
-        this.opts.log.error({ migration: key, err: (err as Error).message }, 'reconcile failed');
-      });
-    this.queues.set(key, next);
-    void next.finally(() => {
-      if (this.queues.get(key) === next) this.queues.delete(key);
-    });
+  stop(): Promise<void> {
+    return this.loop.stop();
   }
 
   /**
@@ -161,7 +113,7 @@ export class MigrationController {
     } catch (err) {
       if (!(err instanceof KubeError && err.code === 409)) throw err;
       const fresh = await this.opts.kube.get(MIGRATION, namespaceOf(cr), nameOf(cr));
-      if (fresh) this.enqueue(fresh, true);
+      if (fresh) this.loop.enqueue(fresh, true);
       throw new Error('the CR changed while it was reconciled; reconciling its newer version');
     }
   }
