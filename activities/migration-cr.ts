@@ -14,7 +14,7 @@ import { isPlainObject } from '../resources/objects.js';
 import type { ActivityDeps } from './deps.js';
 import { fail } from './errors.js';
 import { KubeError } from './kube/client.js';
-import { recordEvent, storkKind } from './kube/stork.js';
+import { mirrorStatus, storkKind } from './kube/stork.js';
 import {
   NON_RETRYABLE,
   type PreparedMigration,
@@ -75,28 +75,13 @@ function checkSpec(cr: Record<string, unknown>): MigrationSpec {
 }
 
 export async function publishMigrationStatus(deps: ActivityDeps, input: PublishInput): Promise<void> {
-  const signal = Context.current().cancellationSignal;
-  let uid: string | undefined;
-  try {
-    const cr = await deps.source.mergePatch(
-      MIGRATION,
-      input.namespace,
-      input.name,
-      { status: input.status },
-      { subresource: 'status', signal },
-    );
-    uid = cr.metadata?.uid as string | undefined;
-  } catch (err) {
-    // The CR was deleted (its workflow is being cancelled): nothing left to mirror to.
-    if (err instanceof KubeError && err.notFound) return;
-    throw err;
-  }
-  for (const event of input.events) {
-    await recordEvent(
-      deps.source,
-      { kind: 'Migration', namespace: input.namespace, name: input.name, uid },
-      event,
-      signal,
-    );
-  }
+  const { namespace, name, status, events } = input;
+  await mirrorStatus(
+    deps.source,
+    'Migration',
+    { namespace, name },
+    status,
+    events,
+    Context.current().cancellationSignal,
+  );
 }

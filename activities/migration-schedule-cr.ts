@@ -13,8 +13,7 @@ import {
 import { isPlainObject } from '../resources/objects.js';
 import type { ActivityDeps } from './deps.js';
 import { fail } from './errors.js';
-import { KubeError } from './kube/client.js';
-import { recordEvent, storkKind } from './kube/stork.js';
+import { mirrorStatus, storkKind } from './kube/stork.js';
 import {
   NON_RETRYABLE,
   type DeleteMigrationsInput,
@@ -68,30 +67,15 @@ export async function loadSchedule(deps: ActivityDeps, input: LoadScheduleInput)
 }
 
 export async function publishScheduleStatus(deps: ActivityDeps, input: PublishScheduleInput): Promise<void> {
-  const signal = Context.current().cancellationSignal;
-  let uid: string | undefined;
-  try {
-    const cr = await deps.source.mergePatch(
-      SCHEDULE,
-      input.namespace,
-      input.name,
-      { status: input.status },
-      { subresource: 'status', signal },
-    );
-    uid = cr.metadata?.uid as string | undefined;
-  } catch (err) {
-    // No CR (a schedule started by the CLI or SDK, or a CR being deleted): nothing to mirror to.
-    if (err instanceof KubeError && err.notFound) return;
-    throw err;
-  }
-  for (const event of input.events) {
-    await recordEvent(
-      deps.source,
-      { kind: 'MigrationSchedule', namespace: input.namespace, name: input.name, uid },
-      event,
-      signal,
-    );
-  }
+  const { namespace, name, status, events } = input;
+  await mirrorStatus(
+    deps.source,
+    'MigrationSchedule',
+    { namespace, name },
+    status,
+    events,
+    Context.current().cancellationSignal,
+  );
 }
 
 export async function deleteMigrations(deps: ActivityDeps, input: DeleteMigrationsInput): Promise<string[]> {

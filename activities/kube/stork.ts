@@ -2,7 +2,7 @@
 import { API_GROUP, API_VERSION, kindInfo, type KindName } from '../../api/index.js';
 import type { ResourceKind } from '../../resources/objects.js';
 import type { KubeEvent } from '../types.js';
-import { KINDS, type KubeClient } from './client.js';
+import { KINDS, KubeError, type KubeClient } from './client.js';
 
 export function storkKind(kind: KindName): ResourceKind {
   const info = kindInfo(kind);
@@ -49,4 +49,33 @@ export async function recordEvent(
     },
     signal,
   );
+}
+
+/**
+ * Mirrors a workflow's status to its CR's status subresource, then records its Events there.
+ * A missing CR (deleted, or a workflow started without one) is not an error: nothing to mirror to.
+ */
+export async function mirrorStatus(
+  kube: KubeClient,
+  kind: KindName,
+  ref: { namespace: string; name: string },
+  status: unknown,
+  events: readonly KubeEvent[],
+  signal?: AbortSignal,
+): Promise<void> {
+  let uid: string | undefined;
+  try {
+    const cr = await kube.mergePatch(
+      storkKind(kind),
+      ref.namespace,
+      ref.name,
+      { status },
+      { subresource: 'status', signal },
+    );
+    uid = cr.metadata?.uid as string | undefined;
+  } catch (err) {
+    if (err instanceof KubeError && err.notFound) return;
+    throw err;
+  }
+  for (const event of events) await recordEvent(kube, { kind, ...ref, uid }, event, signal);
 }
