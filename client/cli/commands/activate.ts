@@ -18,6 +18,7 @@ import {
   MIGRATION_SCHEDULE_KIND,
   planSchedules,
   planVolumes,
+  podsUsingClaims,
   planWorkloads,
   promotedMessage,
   WORKLOAD_KINDS,
@@ -166,7 +167,8 @@ async function run(cli: Cli, argv: string[], direction: Direction): Promise<numb
       if (client)
         for (const v of found.volumes)
           if (!state.has(v.volume)) state.set(v.volume, await volumeState(client, v.volume));
-      volumes = planVolumes(found.volumes, state);
+      const pods = found.volumes.length > 0 ? (await kube.list(KINDS.pod, namespace)).items : [];
+      volumes = planVolumes(found.volumes, state, podsUsingClaims(pods));
       if (volumes.refusals.length > 0) {
         for (const r of volumes.refusals) cli.err(`error: ${r}\n`);
         cli.err(`error: nothing was ${direction}d: every migrated volume needs a restore point first\n`);
@@ -180,8 +182,8 @@ async function run(cli: Cli, argv: string[], direction: Direction): Promise<numb
     }
     for (const v of volumes.alreadyPromoted) cli.out(`${alreadyPromotedMessage(v)}\n`);
     for (const v of volumes.promote) {
-      const r = await client!.promote(v.volume);
-      cli.out(`${promotedMessage(v, r.restorePoint, r.path)}\n`);
+      const r = await client!.promote(v.volume, v.replace ? { replace: true } : {});
+      cli.out(`${promotedMessage(v, r.restorePoint, r.path, r.replaced)}\n`);
     }
     for (const c of workloads.filter((c) => !c.warning)) {
       if (c.patch) await kube.mergePatch(WORKLOAD_KINDS[c.kind], c.namespace, c.name, c.patch);
@@ -250,6 +252,10 @@ async function volumeState(client: AgentClient, volume: string): Promise<VolumeS
     if (!(err instanceof AgentApiError && err.status === 404)) throw err;
     exists = false;
   }
-  const standby = exists ? null : await client.findStandby(volume);
-  return { exists, latestRestorePoint: standby?.current ?? null };
+  const standby = await client.findStandby(volume);
+  return {
+    exists,
+    latestRestorePoint: standby?.current ?? null,
+    promotedFrom: standby?.promoted?.restorePoint ?? null,
+  };
 }
