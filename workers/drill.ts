@@ -65,8 +65,15 @@ async function main(): Promise<number> {
   }
   await rm(dir, { recursive: true, force: true });
   say(`starting an environment of its own in ${dir}`);
+  const tEnv = Date.now();
   const pair = await startDrPair({ dir, nodes: true, nodeImages: ['postgres'], log: () => {} });
-  const steps: Step[] = [];
+  const steps: Step[] = [
+    {
+      name: 'environment',
+      ms: Date.now() - tEnv,
+      detail: 'Temporal, two clusters with a node each, two storage agents',
+    },
+  ];
   const step = async (name: string, fn: () => Promise<string>) => {
     say(`${name}…`);
     const t0 = Date.now();
@@ -177,6 +184,7 @@ async function drill(
   });
 
   let written = 0;
+  let lastMigrationStart = NaN;
   await step('write', async () => {
     await pg('source').sql(
       "CREATE TABLE drill (id serial PRIMARY KEY, phase text); INSERT INTO drill (phase) SELECT 'before-disaster' FROM generate_series(1, 100)",
@@ -188,6 +196,10 @@ async function drill(
     const s = await pair.waitForMigration('source', NS, name as string);
     if (s.status !== 'Successful')
       throw new Error(`migration ${String(name)}: ${s.status}: ${s.reason ?? ''}`);
+    lastMigrationStart = Date.parse(
+      (await scheduleItems(pair, 'source', scheduleName)).find((i) => i.name === name)?.creationTimestamp ??
+        '',
+    );
     return `100 rows, then ${String(name)} ${migrationOutcome(s, 0).replace(/ in [\d.]+ s/, '')}`;
   });
 
@@ -195,7 +207,8 @@ async function drill(
     await pair.workers.source?.stop();
     await source.stop();
     await pair.env.clusters.find((c) => c.name === 'source')!.stopApiserver();
-    return "the source's worker, storage agent and kube-apiserver are down";
+    const rpo = ((Date.now() - lastMigrationStart) / 1000).toFixed(0);
+    return `the source's worker, storage agent and kube-apiserver are down; the standby holds the source as of ${rpo} s before (RPO)`;
   });
 
   await step('failover', async () => {
@@ -239,28 +252,37 @@ async function drill(
     return `the source is back, MigrationSchedule ${scheduleName} suspended by ${suspendedBy}`;
   });
 
-  await step('failback: first sync (app running on the standby)', async () => {
+  await step('failback 1: sync back, app still on the standby', async () => {
     await pair.startWorker('destination');
+    // Stork's own objects are not migrated: the pair back and the Rule the migration runs are
+    // created on the standby, as an operator does for failback.
+    const rule = (await (
+      await pair.kube('source')
+    ).request('GET', `/apis/${GROUP_VERSION}/namespaces/${NS}/rules/postgres-checkpoint`)) as {
+      metadata: { name: string };
+    };
     await apply('destination', 'failback-pair', [
       pair.clusterPair('destination', 'failback', NS, DISASTER_RECOVERY_MODE),
+      { ...rule, metadata: { name: rule.metadata.name, namespace: NS } },
     ]);
     return migrate('destination', 'failback-1', 'failback');
   });
 
-  await step('failback: stop on the standby, final sync', async () => {
+  await step('failback 2: deactivate standby, final sync', async () => {
     const lines = await storkctl('destination', 'deactivate');
     await pg('destination').gone();
     return `${lines.length} changes; ${await migrate('destination', 'failback-2', 'failback')}`;
   });
 
-  await step('failback: activate on the source', async () => {
+  await step('failback 3: activate on the source', async () => {
     await pg('source').gone();
     const lines = await storkctl('source', 'activate');
     await pg('source').ready();
     const rows = await pg('source').sql('SELECT phase, count(*) FROM drill GROUP BY phase ORDER BY phase');
     if (rows !== 'before-disaster|100\nduring-outage|50')
       throw new Error(`the source after failback holds ${JSON.stringify(rows)}`);
-    return `${lines.filter((l) => l.startsWith('Promoted')).length} volume promoted; PostgreSQL answers on the source with the 50 rows written during the outage`;
+    const aside = lines.join('\n').match(/moved to (\S+)\)/)?.[1];
+    return `${lines.filter((l) => l.startsWith('Promoted')).length} volume promoted (the old one kept at ${aside ?? '?'}); PostgreSQL answers on the source with the 50 rows written during the outage`;
   });
 }
 
