@@ -1,6 +1,7 @@
 // kubectl describe's layout for a custom resource, pure: camelCase keys as Title Case words
 // (`schedulePolicyName` → `Schedule Policy Name`), values aligned per map, nested maps indented by
-// two, lists of scalars one per line, lists of maps one map after another, null as `<nil>`, then
+// two, lists of scalars one per line, lists of maps one map after another, null as `<nil>`, an
+// empty map or list as `<none>`, then
 // the Events table (`Type Reason Age From Message`, repeated events as `4m (x53 over 2h)`).
 
 import { age } from './columns.js';
@@ -19,14 +20,13 @@ export function titleCase(key: string): string {
 
 const scalar = (v: unknown): string => (v === null || v === undefined ? '<nil>' : String(v));
 
-/** The lines of a map at `indent` spaces, its scalar values aligned. */
+/** The lines of a map at `indent` spaces, the values printed on their key's line aligned. */
 export function describeMap(map: Obj, indent = 0): string[] {
   const pad = ' '.repeat(indent);
   const keys = Object.keys(map);
-  const width = Math.max(
-    0,
-    ...keys.filter((k) => !isObj(map[k]) && !Array.isArray(map[k])).map((k) => titleCase(k).length + 1),
-  );
+  const inline = (v: unknown) =>
+    isObj(v) ? Object.keys(v).length === 0 : Array.isArray(v) ? v.length === 0 : true;
+  const width = Math.max(0, ...keys.filter((k) => inline(map[k])).map((k) => titleCase(k).length + 1));
   const lines: string[] = [];
   for (const key of keys) {
     const v = map[key];
@@ -34,6 +34,8 @@ export function describeMap(map: Obj, indent = 0): string[] {
     if (isObj(v)) {
       if (Object.keys(v).length === 0) lines.push(`${pad}${title.padEnd(width)}  <none>`);
       else lines.push(`${pad}${title}`, ...describeMap(v, indent + 2));
+    } else if (Array.isArray(v) && v.length === 0) {
+      lines.push(`${pad}${title.padEnd(width)}  <none>`);
     } else if (Array.isArray(v)) {
       lines.push(`${pad}${title}`);
       for (const item of v) {

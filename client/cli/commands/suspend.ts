@@ -58,7 +58,7 @@ async function run(cli: Cli, args: ParsedArgs, verb: Verb): Promise<number> {
     for (const name of names) {
       try {
         await kube.mergePatch(SCHEDULE, namespace, name, { spec: { suspend: verb === 'suspend' } });
-        cli.out(`MigrationSchedule ${name} ${verb}d successfully\n`);
+        cli.out(`MigrationSchedule ${name} ${verb === 'suspend' ? 'suspended' : 'resumed'} successfully\n`);
       } catch (err) {
         if (!(err instanceof KubeError)) throw err;
         cli.err(
