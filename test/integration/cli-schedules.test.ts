@@ -215,7 +215,7 @@ describe('storkctl describe', () => {
     expect(out).toMatch(/^Kind:\s+MigrationSchedule$/m);
     expect(out).toMatch(new RegExp(`^  Schedule Policy Name:\\s+${POLICY}$`, 'm'));
     expect(out).toMatch(/^ {6}Cluster Pair:\s+remote$/m);
-    expect(out).toMatch(/^ {2}Items:\n {4}Daily: {2}<none>\n {4}Interval:\n {6}Creation Timestamp:/m);
+    expect(out).toMatch(/^ {2}Items:\n {4}Daily:\s+<none>\n {4}Interval:\n {6}Creation Timestamp:/m);
     expect(out).toMatch(new RegExp(`^      Name:\\s+${firstMigration}$`, 'm'));
     expect(out).toMatch(/^ {2}Next Trigger:\s+\d{4}-\d{2}-\d{2}T/m);
     expect(out).toMatch(/^Events:\n {2}Type\s+Reason\s+Age\s+From\s+Message\n {2}----/m);
