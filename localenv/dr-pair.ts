@@ -110,7 +110,9 @@ export async function startDrPair(
           last = now;
           if (s && ['Successful', 'PartialSuccess', 'Failed'].includes(s.status ?? '')) return s;
           if (Date.now() > deadline)
-            throw new Error(`migration ${namespace}/${name} on ${site} not final within ${timeoutMs / 1000} s (${now})`);
+            throw new Error(
+              `migration ${namespace}/${name} on ${site} not final within ${timeoutMs / 1000} s (${now})`,
+            );
           await new Promise((r) => setTimeout(r, 250));
         }
       },
