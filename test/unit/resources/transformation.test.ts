@@ -411,13 +411,23 @@ const typedValue = fc.oneof(
   }),
 );
 
+/** Whether `data.<a>` exists and is not a map, so a path through it cannot be added. */
+const throughNonMap = (obj: KubeObject, a: string) => {
+  const v = (obj['data'] as Record<string, unknown>)[a];
+  return a in (obj['data'] as object) && (typeof v !== 'object' || v === null || Array.isArray(v));
+};
+
 describe('applyTransformations: properties', () => {
   it('never changes its input, and a spec that selects nothing changes nothing', () => {
     fc.assert(
       fc.property(object, name, name, typedValue, (obj, a, b, tv) => {
         const before = JSON.parse(JSON.stringify(obj));
         const add = { path: `data.${a}.${b}`, ...tv, operation: 'add' };
-        applyTransformations(obj, [one('/v1/ConfigMap', [add])]);
+        if (throughNonMap(obj, a))
+          expect(() => applyTransformations(obj, [one('/v1/ConfigMap', [add])])).toThrow(
+            `path: cannot add it on ConfigMap ${obj.metadata!.name}: data.${a} is`,
+          );
+        else applyTransformations(obj, [one('/v1/ConfigMap', [add])]);
         expect(obj).toEqual(before);
         const other = applyTransformations(obj, [one('/v1/Secret', [add])]);
         expect(other).toEqual({ object: before, applied: [] });
@@ -430,6 +440,8 @@ describe('applyTransformations: properties', () => {
         const data = obj['data'] as Record<string, unknown>;
         const fresh = !(a in data);
         const path = `data.${a}.${b}`;
+        // A path through a list or a scalar is refused, naming it (first property).
+        fc.pre(!throughNonMap(obj, a));
         const added = applyTransformations(obj, [
           one('/v1/ConfigMap', [{ path, ...tv, operation: 'add' }]),
         ]).object;
