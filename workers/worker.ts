@@ -27,6 +27,7 @@ import { KubeClient } from '../activities/kube/client.js';
 import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '../client/cli/args.js';
 import { MigrationController } from './controllers/migration.js';
 import { MigrationScheduleController } from './controllers/migration-schedule.js';
+import { WorkerMetrics } from './metrics.js';
 
 export const DEFAULT_TASK_QUEUE = 'ferry';
 
@@ -252,6 +253,7 @@ export async function workerMain(argv: string[]): Promise<number> {
     labelNames: ['outcome'],
     registers: [registry],
   });
+  const metrics = new WorkerMetrics(registry);
 
   const here = path.dirname(fileURLToPath(import.meta.url));
   const worker = await Worker.create({
@@ -261,7 +263,7 @@ export async function workerMain(argv: string[]): Promise<number> {
     ...(config.workflowBundle
       ? { workflowBundle: { codePath: config.workflowBundle } }
       : { workflowsPath: path.resolve(here, '..', 'workflows', 'index.js') }),
-    activities: createActivities({ source: kube, agent }),
+    activities: createActivities({ source: kube, agent, observer: metrics }),
     shutdownGraceTime: `${config.drainSeconds} seconds`,
     maxCachedWorkflows: 500,
     // Cancellation reaches an activity only in a heartbeat's answer: send heartbeats at most a
@@ -281,6 +283,7 @@ export async function workerMain(argv: string[]): Promise<number> {
     taskQueue: config.taskQueue,
     log,
     onReconcile: (outcome) => scheduleReconciles.inc({ outcome }),
+    onSchedule: (cr) => metrics.observeSchedule(cr),
   });
 
   let healthy = true;

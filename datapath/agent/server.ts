@@ -89,7 +89,10 @@ export class Agent implements AgentContext {
     this.log = cfg.log ?? silentLogger;
     const m = this.metrics;
     this.count = {
-      http: m.counter('ferry_agent_http_requests_total', 'HTTP requests served, by server and status code.'),
+      http: m.counter('ferry_agent_http_requests_total', 'HTTP requests served, by server and status code.', [
+        'server',
+        'code',
+      ]),
       authFailures: m.counter(
         'ferry_agent_auth_failures_total',
         'Requests refused for a missing or wrong bearer token.',
@@ -97,6 +100,7 @@ export class Agent implements AgentContext {
       chunksReceived: m.counter(
         'ferry_agent_chunks_received_total',
         'Verified chunks received, by result (stored or duplicate).',
+        ['result'],
       ),
       bytesReceived: m.counter(
         'ferry_agent_bytes_received_total',
@@ -227,6 +231,18 @@ export class Agent implements AgentContext {
       () => this.store.chunksDeleted,
     );
     m.counterFn('ferry_agent_standby_commits_total', 'Restore points committed.', () => this.standby.commits);
+    m.gaugeSeries(
+      'ferry_agent_standby_restore_point_age_seconds',
+      'Per standby volume, seconds since the source took the snapshot of its current restore point: the age of the data a failover would promote.',
+      ['volume'],
+      () => {
+        const now = Date.now();
+        return this.standby.currentSnapshotTimes().map((p) => ({
+          labels: { volume: p.volume },
+          value: Math.max(0, (now - Date.parse(p.createdAt)) / 1000),
+        }));
+      },
+    );
   }
 
   private listenServer(
