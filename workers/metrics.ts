@@ -11,6 +11,8 @@
 //                                                        migration in the schedule's status: the
 //                                                        age of the standby's data
 //   ferry_schedule_skipped_triggers_total{namespace,schedule}
+//   ferry_controller_reconciles_total{outcome}            Migration CR reconciles
+//   ferry_controller_schedule_reconciles_total{outcome}   MigrationSchedule CR reconciles
 //
 // `schedule` is '' for a migration applied on its own. A schedule without a successful migration
 // yet has no RPO series (its age is unknown, not zero).
@@ -27,6 +29,8 @@ export const WORKER_METRICS = [
   'ferry_transfer_bytes_per_second',
   'ferry_schedule_rpo_seconds',
   'ferry_schedule_skipped_triggers_total',
+  'ferry_controller_reconciles_total',
+  'ferry_controller_schedule_reconciles_total',
 ] as const;
 
 /** How many finished migrations are remembered to count a republished one once. */
@@ -64,6 +68,7 @@ export class WorkerMetrics implements ActivityObserver {
   private readonly duration: Histogram<'status'>;
   private readonly rate: Histogram<'kind'>;
   private readonly skipped: Counter<'namespace' | 'schedule'>;
+  private readonly reconciles: Record<'Migration' | 'MigrationSchedule', Counter<'outcome'>>;
   /** namespace/name → creation (ms) of the schedule's newest successful migration. */
   private readonly lastSuccess = new Map<string, { namespace: string; schedule: string; at: number }>();
   private readonly counted = new Set<string>();
@@ -102,6 +107,20 @@ export class WorkerMetrics implements ActivityObserver {
       labelNames: ['namespace', 'schedule'],
       registers,
     });
+    this.reconciles = {
+      Migration: new Counter({
+        name: 'ferry_controller_reconciles_total',
+        help: 'Migration CR reconciles by outcome.',
+        labelNames: ['outcome'],
+        registers,
+      }),
+      MigrationSchedule: new Counter({
+        name: 'ferry_controller_schedule_reconciles_total',
+        help: 'MigrationSchedule CR reconciles by outcome.',
+        labelNames: ['outcome'],
+        registers,
+      }),
+    };
     const lastSuccess = this.lastSuccess;
     new Gauge({
       name: 'ferry_schedule_rpo_seconds',
@@ -115,6 +134,10 @@ export class WorkerMetrics implements ActivityObserver {
           this.set({ namespace: s.namespace, schedule: s.schedule }, Math.max(0, (t - s.at) / 1000));
       },
     });
+  }
+
+  reconciled(kind: 'Migration' | 'MigrationSchedule', outcome: string): void {
+    this.reconciles[kind].inc({ outcome });
   }
 
   migrationFinished(m: FinishedMigration): void {

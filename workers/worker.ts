@@ -21,7 +21,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createActivities } from '../activities/index.js';
 import { KubeClient } from '../activities/kube/client.js';
 import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '../client/cli/args.js';
@@ -240,19 +240,6 @@ export async function workerMain(argv: string[]): Promise<number> {
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ferry_worker_' });
-  const reconciles = new Counter({
-    name: 'ferry_controller_reconciles_total',
-    help: 'Migration CR reconciles by outcome.',
-    labelNames: ['outcome'],
-    registers: [registry],
-  });
-
-  const scheduleReconciles = new Counter({
-    name: 'ferry_controller_schedule_reconciles_total',
-    help: 'MigrationSchedule CR reconciles by outcome.',
-    labelNames: ['outcome'],
-    registers: [registry],
-  });
   const metrics = new WorkerMetrics(registry);
 
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -275,14 +262,14 @@ export async function workerMain(argv: string[]): Promise<number> {
     temporal,
     taskQueue: config.taskQueue,
     log,
-    onReconcile: (outcome) => reconciles.inc({ outcome }),
+    onReconcile: (outcome) => metrics.reconciled('Migration', outcome),
   });
   const scheduleController = new MigrationScheduleController({
     kube,
     temporal,
     taskQueue: config.taskQueue,
     log,
-    onReconcile: (outcome) => scheduleReconciles.inc({ outcome }),
+    onReconcile: (outcome) => metrics.reconciled('MigrationSchedule', outcome),
     onSchedule: (cr) => metrics.observeSchedule(cr),
   });
 
