@@ -7,7 +7,7 @@ import { jest } from '@jest/globals';
 import fs from 'node:fs';
 import path from 'node:path';
 import { prng } from '../agents/trees.js';
-import { migrationYaml } from '../fixtures/apps/shop.js';
+import { hostPathClaimYaml, migrationYaml } from '../fixtures/apps/shop.js';
 import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
 import { eventually } from '../harness/eventually.js';
 
@@ -19,29 +19,6 @@ let world: DrWorld;
 const NS = 'metrics';
 const VOLUME = 'metrics-data';
 const POLICY = `metrics-every-minute-${process.pid}`;
-
-function appYaml(volumePath: string): string {
-  return `
-apiVersion: v1
-kind: PersistentVolume
-metadata: {name: pv-${VOLUME}}
-spec:
-  capacity: {storage: 1Gi}
-  accessModes: [ReadWriteOnce]
-  storageClassName: manual
-  hostPath: {path: ${volumePath}}
-  claimRef: {namespace: ${NS}, name: data}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: data, namespace: ${NS}}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: manual
-  volumeName: pv-${VOLUME}
-  resources: {requests: {storage: 1Gi}}
-`;
-}
 
 /** The value of one series in a Prometheus text scrape, or undefined when it is absent. */
 function sample(text: string, series: string): number | undefined {
@@ -58,7 +35,11 @@ beforeAll(async () => {
   const vol = src.volumePath(VOLUME);
   fs.writeFileSync(path.join(vol, 'table.dat'), prng(3 * 1024 * 1024 + 17, 'metrics'));
   await world.kubectl('source', ['create', 'namespace', NS]);
-  await world.kubectl('source', ['apply', '-f', '-'], appYaml(vol));
+  await world.kubectl(
+    'source',
+    ['apply', '-f', '-'],
+    hostPathClaimYaml(NS, { volumePath: vol, pv: `pv-${VOLUME}` }),
+  );
   await world.kubectl('source', ['apply', '-f', '-'], await world.clusterPairYaml(NS, 'remote'));
 });
 
