@@ -21,9 +21,9 @@ COPY workers workers
 COPY client client
 COPY localenv localenv
 COPY bench bench
-COPY tools/bundle-workflows.mjs tools/
+COPY tools/bundle-workflows.js tools/
 RUN npx tsc -p tsconfig.build.json \
-  && node tools/bundle-workflows.mjs dist/workflow-bundle.js \
+  && node tools/bundle-workflows.js dist/workflow-bundle.js \
   && rm -f dist/.tsbuildinfo
 
 FROM node:20-bookworm-slim

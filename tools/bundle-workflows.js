@@ -1,7 +1,7 @@
 // Writes the Temporal workflow bundle of a built checkout (dist/), so a worker started with
 // `--workflow-bundle FILE` skips bundling at start (the Dockerfile runs this at build time).
 //
-//   node tools/bundle-workflows.mjs dist/workflow-bundle.js
+//   node tools/bundle-workflows.js dist/workflow-bundle.js
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const out = process.argv[2];
 if (!out) {
-  process.stderr.write('usage: node tools/bundle-workflows.mjs OUT.js\n');
+  process.stderr.write('usage: node tools/bundle-workflows.js OUT.js\n');
   process.exit(1);
 }
 const { bundleWorkflows } = await import(path.join(root, 'dist', 'workers', 'workflow-bundle.js'));
