@@ -3,9 +3,12 @@
 // in cli/commands/activate.ts reads, calls these, then writes).
 //
 //   * Volumes (activate only): every PVC bound to a PV annotated `migrated: "true"` whose hostPath
-//     is `<agent volume root>/<volume>` needs that volume promoted: skipped when the path already
-//     exists (promoted before), refused when the agent holds no restore point of it. Any refusal
-//     stops the whole activation before a single change.
+//     is `<agent volume root>/<volume>` needs that volume promoted: skipped when the agent's
+//     promotion record says the path holds the latest restore point already; refused when the
+//     agent holds no restore point of it. A path holding anything else (a directory the kubelet
+//     made, the old active side's data on failback, an older promotion) is replaced, the old
+//     contents moved aside by the agent, unless a running pod mounts the claim: then the
+//     activation is refused. Any refusal stops the whole activation before a single change.
 //   * Workloads: Deployments, StatefulSets and ReplicaSets not owned by another object that carry
 //     `migrationReplicas` get that count (activate) or 0 (deactivate); CronJobs annotated
 //     `migrated: "true"` get `suspend: false` (activate) or true (deactivate). An object already
@@ -79,34 +82,70 @@ export interface VolumeState {
   exists: boolean;
   /** The restore point promote() would copy (the standby's current), null when none. */
   latestRestorePoint: string | null;
+  /** The restore point the volume at the path was promoted from, when the agent made it. */
+  promotedFrom?: string | null;
 }
 
+/** A volume to promote; `replace` when something else is at its path (moved aside). */
+export type Promotion = MigratedVolume & { replace: boolean };
+
 export interface VolumePlan {
-  promote: MigratedVolume[];
+  promote: Promotion[];
   alreadyPromoted: MigratedVolume[];
   /** One message per volume that cannot be promoted; when any, nothing may change. */
   refusals: string[];
 }
 
+/**
+ * `inUse` maps `namespace/claim` to a running pod that mounts it (podsUsingClaims): such a volume
+ * is never replaced under the pod.
+ */
 export function planVolumes(
   volumes: readonly MigratedVolume[],
   state: ReadonlyMap<string, VolumeState>,
+  inUse: ReadonlyMap<string, string> = new Map(),
 ): VolumePlan {
   const plan: VolumePlan = { promote: [], alreadyPromoted: [], refusals: [] };
   const planned = new Set<string>();
   for (const v of volumes) {
     const s = state.get(v.volume);
-    if (s?.exists || planned.has(v.volume)) plan.alreadyPromoted.push(v);
+    const pod = inUse.get(`${v.namespace}/${v.pvc}`);
+    if (planned.has(v.volume)) plan.alreadyPromoted.push(v);
     else if (!s?.latestRestorePoint) {
       plan.refusals.push(
         `pvc ${v.namespace}/${v.pvc}: volume ${v.volume} has no restore point on the standby's agent (never migrated there?)`,
       );
+    } else if (s.exists && s.promotedFrom === s.latestRestorePoint) plan.alreadyPromoted.push(v);
+    else if (s.exists && pod) {
+      plan.refusals.push(
+        `pvc ${v.namespace}/${v.pvc}: ${v.path} holds data other than the latest restore point ${s.latestRestorePoint} and pod ${v.namespace}/${pod} uses it; stop it (storkctl deactivate migrations, or scale it to 0) and activate again`,
+      );
     } else {
-      plan.promote.push(v);
+      plan.promote.push({ ...v, replace: s.exists });
       planned.add(v.volume);
     }
   }
   return plan;
+}
+
+/** `namespace/claim` → the name of a pod that mounts it and has not finished. */
+export function podsUsingClaims(pods: readonly KubeObject[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const pod of sortByKey(pods)) {
+    const status = isPlainObject(pod['status']) ? pod['status'] : {};
+    if (status['phase'] === 'Succeeded' || status['phase'] === 'Failed') continue;
+    const spec = isPlainObject(pod['spec']) ? pod['spec'] : {};
+    const volumes = Array.isArray(spec['volumes']) ? spec['volumes'] : [];
+    for (const vol of volumes) {
+      const claim =
+        isPlainObject(vol) && isPlainObject(vol['persistentVolumeClaim'])
+          ? vol['persistentVolumeClaim']['claimName']
+          : undefined;
+      const key = `${pod.metadata?.namespace ?? ''}/${String(claim)}`;
+      if (typeof claim === 'string' && !out.has(key)) out.set(key, pod.metadata?.name ?? '');
+    }
+  }
+  return out;
 }
 
 export type WorkloadKind = 'deployment' | 'statefulset' | 'replicaset' | 'cronjob';
@@ -204,8 +243,14 @@ export function planWorkloads(
   return out;
 }
 
-export function promotedMessage(v: MigratedVolume, restorePoint: string, path: string): string {
-  return `Promoted volume ${v.volume} (restore point ${restorePoint}) to ${path} for pvc ${v.namespace}/${v.pvc}`;
+export function promotedMessage(
+  v: MigratedVolume,
+  restorePoint: string,
+  path: string,
+  replaced?: string,
+): string {
+  const aside = replaced ? ` (what was there moved to ${replaced})` : '';
+  return `Promoted volume ${v.volume} (restore point ${restorePoint}) to ${path} for pvc ${v.namespace}/${v.pvc}${aside}`;
 }
 
 export function alreadyPromotedMessage(v: MigratedVolume): string {

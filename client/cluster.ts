@@ -2,8 +2,10 @@
 // from --kubeconfig, then $KUBECONFIG, then ~/.kube/config (client-node's default loading), as
 // kubectl does; errors read like kubectl's.
 
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, type KindInfo } from '../api/index.js';
+import { KubeClient } from '../activities/kube/client.js';
+import type { ResourceKind } from '../resources/objects.js';
 
 export interface ClusterTarget {
   kubeconfig?: string;
@@ -38,6 +40,11 @@ export function loadKubeConfig(target: ClusterTarget): KubeConfig {
     throw new ClusterError('no cluster in the kubeconfig: pass --kubeconfig FILE or set KUBECONFIG');
   }
   return kc;
+}
+
+/** The namespace given, else the current context's, else "default" (kubectl's rule). */
+export function namespaceOf(kc: KubeConfig, given: string | undefined): string {
+  return given ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
 }
 
 function explain(err: unknown, info: KindInfo, name: string | undefined, server: string): ClusterError {
@@ -82,11 +89,20 @@ export async function listObjects(
   info: KindInfo,
   opts: ListOptions = {},
 ): Promise<object[]> {
+  return (await listObjectsAt(target, info, opts)).items;
+}
+
+/** The list and its resourceVersion (empty for objects got by name), where a watch starts. */
+export async function listObjectsAt(
+  target: ClusterTarget,
+  info: KindInfo,
+  opts: ListOptions = {},
+): Promise<{ items: object[]; resourceVersion: string }> {
   const kc = loadKubeConfig(target);
   const api = kc.makeApiClient(CustomObjectsApi);
   const server = kc.getCurrentCluster()?.server ?? '';
   const base = { group: API_GROUP, version: API_VERSION, plural: info.plural };
-  const namespace = opts.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const namespace = namespaceOf(kc, opts.namespace);
   const namespaced = info.scope === 'Namespaced';
   if (opts.names?.length) {
     const out: object[] = [];
@@ -103,7 +119,7 @@ export async function listObjects(
         throw explain(err, info, name, server);
       }
     }
-    return out;
+    return { items: out, resourceVersion: '' };
   }
   try {
     const list = (await retryTooManyRequests(() =>
@@ -112,9 +128,62 @@ export async function listObjects(
         : opts.allNamespaces
           ? api.listCustomObjectForAllNamespaces(base)
           : api.listNamespacedCustomObject({ ...base, namespace }),
-    )) as { items?: object[] };
-    return list.items ?? [];
+    )) as { items?: object[]; metadata?: { resourceVersion?: string } };
+    return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? '' };
   } catch (err) {
     throw explain(err, info, undefined, server);
   }
+}
+
+/**
+ * Watches objects of one kind from `resourceVersion` (a list's) and calls `onChange` for every
+ * added, modified or deleted one; resolves when the server ends the watch, rejects on an error.
+ */
+export async function watchObjects(
+  target: ClusterTarget,
+  info: KindInfo,
+  opts: ListOptions & { resourceVersion?: string },
+  onChange: (type: string, object: object) => void,
+): Promise<void> {
+  const kc = loadKubeConfig(target);
+  const namespace = namespaceOf(kc, opts.namespace);
+  const ns = info.scope === 'Namespaced' && !opts.allNamespaces ? `/namespaces/${namespace}` : '';
+  const path = `/apis/${API_GROUP}/${API_VERSION}${ns}/${info.plural}`;
+  const query: Record<string, string | boolean> = { allowWatchBookmarks: false };
+  if (opts.resourceVersion) query['resourceVersion'] = opts.resourceVersion;
+  if (opts.names?.length === 1) query['fieldSelector'] = `metadata.name=${opts.names[0]}`;
+  await new Promise<void>((resolve, reject) => {
+    new Watch(kc)
+      .watch(
+        path,
+        query,
+        (type, object: object) => onChange(type, object),
+        (err: unknown) =>
+          err ? reject(explain(err, info, undefined, kc.getCurrentCluster()?.server ?? '')) : resolve(),
+      )
+      .catch((err: unknown) => reject(explain(err, info, undefined, kc.getCurrentCluster()?.server ?? '')));
+  });
+}
+
+/** A REST client for the target cluster, and the namespace to use (flag, context's, "default"). */
+export function kubeClient(
+  target: ClusterTarget,
+  namespace?: string,
+): { kube: KubeClient; namespace: string } {
+  const kc = loadKubeConfig(target);
+  return {
+    kube: KubeClient.fromKubeConfig(kc),
+    namespace: namespaceOf(kc, namespace),
+  };
+}
+
+/** One of Ferry's kinds as the REST client addresses it. */
+export function resourceKind(info: KindInfo): ResourceKind {
+  return {
+    group: API_GROUP,
+    version: API_VERSION,
+    kind: info.kind,
+    plural: info.plural,
+    namespaced: info.scope === 'Namespaced',
+  };
 }

@@ -27,7 +27,8 @@
 //                                                    body may instead be a ManifestDelta {…header, base, ops}
 //                                                    against restore point `base` (manifest-delta.ts);
 //                                                    409 unknown_base when this agent lacks it
-//   POST   /v1/standby/:volume/promote                {restorePoint?, target?} → PromoteResult
+//   POST   /v1/standby/:volume/promote                {restorePoint?, target?, replace?} → PromoteResult
+//                                                    (409 conflict when the target exists, unless replace)
 // Data port (default 9010): the bulk chunk protocol of wire.ts (/v1/chunks/have, /v1/chunks),
 // plus /healthz. Errors everywhere: {error: {code, message, retryable, details?}}; 401 bodies are
 // always exactly {"error":{"code":"unauthorized","message":"unauthorized","retryable":false}}.
@@ -36,7 +37,7 @@ import type { Limits } from './limits.js';
 import type { ReplicationKind } from './mode.js';
 import type { SnapshotSummary } from './volumes.js';
 
-export type { CommitResult, RestorePoint, StandbyInfo } from './standby.js';
+export type { CommitResult, Promotion, RestorePoint, StandbyInfo } from './standby.js';
 export type { SnapshotSummary, VolumeInfo } from './volumes.js';
 export type { SnapshotStats } from './snapshot.js';
 export type { Manifest, Entry, FileEntry, DirEntry, SymlinkEntry, ChunkRef } from './manifest.js';
@@ -149,6 +150,8 @@ export interface PromoteResult {
   volume: string;
   path: string;
   restorePoint: string;
+  /** Where the replaced volume was moved (promote with replace over an existing volume). */
+  replaced?: string;
 }
 
 export interface HaveResult {

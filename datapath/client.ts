@@ -362,7 +362,10 @@ export class AgentClient {
     return { result, bytesSent: body.length };
   }
 
-  promote(volume: string, opts: { restorePoint?: string; target?: string } = {}): Promise<PromoteResult> {
+  promote(
+    volume: string,
+    opts: { restorePoint?: string; target?: string; replace?: boolean } = {},
+  ): Promise<PromoteResult> {
     return this.json({
       method: 'POST',
       path: `/v1/standby/${enc(volume)}/promote`,

@@ -63,6 +63,18 @@ export interface StandbyInfo {
   path: string;
   current: string | null;
   restorePoints: RestorePoint[];
+  /** The last promotion of this standby volume, while the volume it made still exists. */
+  promoted?: Promotion;
+}
+
+/** What a promotion made: kept in `standby/<volume>/promoted.json`. */
+export interface Promotion {
+  restorePoint: string;
+  /** The writable volume it created (`<root>/volumes/<target>`). */
+  path: string;
+  at: string;
+  /** Where the volume that was at `path` before went (a replace), when there was one. */
+  replaced?: string;
 }
 
 export interface CommitResult {
@@ -189,7 +201,26 @@ export class StandbyManager {
     const restorePoints = [...recs.entries()]
       .map(([id, r]) => this.point(volume, id, r))
       .sort((a, b) => a.seq - b.seq);
-    return { volume, path: path.join(vdir, 'current'), current: this.current(volume), restorePoints };
+    const promoted = this.promotion(volume);
+    return {
+      volume,
+      path: path.join(vdir, 'current'),
+      current: this.current(volume),
+      restorePoints,
+      ...(promoted ? { promoted } : {}),
+    };
+  }
+
+  /** The last promotion of `volume`, unless the volume it made is gone. */
+  private promotion(volume: string): Promotion | undefined {
+    try {
+      const p = JSON.parse(
+        fs.readFileSync(path.join(this.vdir(volume), 'promoted.json'), 'utf8'),
+      ) as Promotion;
+      return fs.existsSync(p.path) ? p : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   list(): StandbyInfo[] {
@@ -530,13 +561,17 @@ export class StandbyManager {
 
   /**
    * Failover: copies a restore point (default: current) into a writable volume under
-   * `<root>/volumes/<target>` (reflinks where the filesystem supports it). Refuses to overwrite.
+   * `<root>/volumes/<target>` (reflinks where the filesystem supports it) and records the
+   * promotion. A target that exists is refused, unless `replace`: then it is moved aside to
+   * `<root>/volumes/.replaced/<target>-<time>` (kept for the operator, never deleted here) in
+   * the same instant the promoted copy takes its place. Failback needs this: the old active
+   * side's volume is still there, holding data from before the failover.
    */
   async promote(
     volume: string,
     volumesDir: string,
-    opts: { restorePoint?: string; target?: string } = {},
-  ): Promise<{ volume: string; path: string; restorePoint: string }> {
+    opts: { restorePoint?: string; target?: string; replace?: boolean } = {},
+  ): Promise<{ volume: string; path: string; restorePoint: string; replaced?: string }> {
     const vdir = this.vdir(volume);
     const id = opts.restorePoint ?? this.current(volume);
     if (!id) throw notFound(`standby volume ${volume} has no restore point`);
@@ -550,7 +585,8 @@ export class StandbyManager {
         false,
       );
     const dest = path.join(volumesDir, target);
-    if (fs.existsSync(dest)) throw new AgentError(409, 'conflict', `volume ${target} already exists`, false);
+    if (fs.existsSync(dest) && !opts.replace)
+      throw new AgentError(409, 'conflict', `volume ${target} already exists`, false);
     const tmp = `${dest}.tmp-${process.pid}-${newId()}`;
     await fs.promises.cp(await fs.promises.realpath(path.join(vdir, 'rp', id)), tmp, {
       recursive: true,
@@ -558,8 +594,19 @@ export class StandbyManager {
       verbatimSymlinks: true,
       mode: fs.constants.COPYFILE_FICLONE,
     });
+    const at = new Date().toISOString();
+    let replaced: string | undefined;
+    if (fs.existsSync(dest)) {
+      const aside = path.join(volumesDir, '.replaced');
+      await fs.promises.mkdir(aside, { recursive: true });
+      replaced = path.join(aside, `${target}-${at.replace(/[:.]/g, '')}`);
+      await fs.promises.rename(dest, replaced);
+    }
     await fs.promises.rename(tmp, dest);
-    return { volume: target, path: dest, restorePoint: id };
+    await fsyncDir(volumesDir);
+    const record: Promotion = { restorePoint: id, path: dest, at, ...(replaced ? { replaced } : {}) };
+    await writeFileAtomic(path.join(vdir, 'promoted.json'), JSON.stringify(record));
+    return { volume: target, path: dest, restorePoint: id, ...(replaced ? { replaced } : {}) };
   }
 }
 

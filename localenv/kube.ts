@@ -32,7 +32,12 @@ export interface LocalCluster {
   /** Where certificates, keys and component kubeconfigs live. */
   pkiDir: string;
   etcd: ManagedProcess;
+  /** The running kube-apiserver (replaced by startApiserver after a stopApiserver). */
   apiserver: ManagedProcess;
+  /** Stops the API server alone (a lost cluster, for drills): etcd and the node stay up. */
+  stopApiserver(): Promise<void>;
+  /** Starts it again with the same flags, port and data; resolves once it is ready. */
+  startApiserver(): Promise<void>;
   controlPlane?: ControlPlane;
   node?: LocalNode;
 }
@@ -126,49 +131,53 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   );
 
   const server = `https://127.0.0.1:${apiPort}`;
-  const apiserver = startProcess({
-    name: `kube-apiserver(${opts.name})`,
-    command: opts.apiserverBin,
-    args: [
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      `--secure-port=${apiPort}`,
-      `--tls-cert-file=${serving.certPath}`,
-      `--tls-private-key-file=${serving.keyPath}`,
-      `--client-ca-file=${ca.certPath}`,
-      `--token-auth-file=${tokenFile}`,
-      '--anonymous-auth=false',
-      // Node: kubelets (system:node:<name> in system:nodes) get exactly what their pods need.
-      '--authorization-mode=Node,RBAC',
-      '--enable-admission-plugins=NodeRestriction',
-      `--kubelet-client-certificate=${kubeletClient.certPath}`,
-      `--kubelet-client-key=${kubeletClient.keyPath}`,
-      // Kubelets serve with a certificate of this cluster's CA for their node IP (node.ts).
-      `--kubelet-certificate-authority=${ca.certPath}`,
-      '--kubelet-preferred-address-types=InternalIP',
-      '--service-account-issuer=https://kubernetes.default.svc',
-      `--service-account-key-file=${saPub}`,
-      `--service-account-signing-key-file=${saKey}`,
-      '--service-cluster-ip-range=10.96.0.0/16',
-      '--allow-privileged=true',
-      // Without a controller-manager no "default" service account ever appears, and ServiceAccount
-      // admission would then refuse every pod; with one, pods get their token volume as usual.
-      ...(opts.controlPlane ? [] : ['--disable-admission-plugins=ServiceAccount']),
-      '--enable-priority-and-fairness=false',
-      '--endpoint-reconciler-type=none',
-      '--profiling=false',
-      `--cert-dir=${pki}`,
-    ],
-    logPath: path.join(dir, 'kube-apiserver.log'),
-    pidFile: opts.pidFile,
-  });
-  await waitUntil(
-    apiserver,
-    `ready at ${server}`,
-    async () => (await get(server, ca.certPem, token, '/readyz')) === 200,
-    90_000,
-  );
+  const launchApiserver = () =>
+    startProcess({
+      name: `kube-apiserver(${opts.name})`,
+      command: opts.apiserverBin,
+      args: [
+        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+        '--bind-address=127.0.0.1',
+        '--advertise-address=127.0.0.1',
+        `--secure-port=${apiPort}`,
+        `--tls-cert-file=${serving.certPath}`,
+        `--tls-private-key-file=${serving.keyPath}`,
+        `--client-ca-file=${ca.certPath}`,
+        `--token-auth-file=${tokenFile}`,
+        '--anonymous-auth=false',
+        // Node: kubelets (system:node:<name> in system:nodes) get exactly what their pods need.
+        '--authorization-mode=Node,RBAC',
+        '--enable-admission-plugins=NodeRestriction',
+        `--kubelet-client-certificate=${kubeletClient.certPath}`,
+        `--kubelet-client-key=${kubeletClient.keyPath}`,
+        // Kubelets serve with a certificate of this cluster's CA for their node IP (node.ts).
+        `--kubelet-certificate-authority=${ca.certPath}`,
+        '--kubelet-preferred-address-types=InternalIP',
+        '--service-account-issuer=https://kubernetes.default.svc',
+        `--service-account-key-file=${saPub}`,
+        `--service-account-signing-key-file=${saKey}`,
+        '--service-cluster-ip-range=10.96.0.0/16',
+        '--allow-privileged=true',
+        // Without a controller-manager no "default" service account ever appears, and ServiceAccount
+        // admission would then refuse every pod; with one, pods get their token volume as usual.
+        ...(opts.controlPlane ? [] : ['--disable-admission-plugins=ServiceAccount']),
+        '--enable-priority-and-fairness=false',
+        '--endpoint-reconciler-type=none',
+        '--profiling=false',
+        `--cert-dir=${pki}`,
+      ],
+      logPath: path.join(dir, 'kube-apiserver.log'),
+      pidFile: opts.pidFile,
+    });
+  const apiserverReady = (p: ManagedProcess) =>
+    waitUntil(
+      p,
+      `ready at ${server}`,
+      async () => (await get(server, ca.certPem, token, '/readyz')) === 200,
+      90_000,
+    );
+  const apiserver = launchApiserver();
+  await apiserverReady(apiserver);
 
   const kubeconfigPath = path.join(dir, 'kubeconfig');
   await writeKubeconfig(kubeconfigPath, { name: `ferry-${opts.name}`, server, caCertPem: ca.certPem, token });
@@ -182,6 +191,12 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     pkiDir: pki,
     etcd,
     apiserver,
+    stopApiserver: () => cluster.apiserver.stop(),
+    startApiserver: async () => {
+      if (cluster.apiserver.running()) return;
+      cluster.apiserver = launchApiserver();
+      await apiserverReady(cluster.apiserver);
+    },
   };
   try {
     if (opts.controlPlane) {

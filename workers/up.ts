@@ -2,10 +2,11 @@
 // `npm run up`: Ferry's embedded default, on one machine, with real servers only: a Temporal dev
 // server with its Web UI, two clusters ("source" and "destination", each a real etcd and
 // kube-apiserver), Ferry's CRDs in both, one storage agent per cluster, Ferry's worker protecting
-// the source, and the sample app on the source with its volume on the source agent. It applies a
-// ClusterPair and a Migration, so the app and its data arrive on the standby through the
-// Migration workflow, prints where everything is and runs until Ctrl-C, then stops every server
-// it started. <dir>/state.json (written once everything is ready) tells scripts where things are.
+// the source, and the sample app on the source with its volume on the source agent. It applies the
+// seed's objects adapted to the sample (a ClusterPair, the SchedulePolicy, a MigrationSchedule), so
+// the app and its data arrive on the standby at once and then every minute, waits for the first
+// migration, prints where everything is and a line per later migration until Ctrl-C, then stops
+// every server it started. <dir>/state.json (written once everything is ready) tells scripts where things are.
 //
 //   npm run up [-- --dir DIR] [--exit] [--nodes]
 //
@@ -13,26 +14,21 @@
 // --nodes gives each cluster a node (containerd + kubelet; root and Debian's containerd, runc,
 // containernetworking-plugins, busybox-static and postgresql-15 needed) and runs the PostgreSQL
 // StatefulSet sample (deploy/samples/postgres.yaml) on the source, its data under DIR/volumes.
-import { KubeConfig } from '@kubernetes/client-node';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import path from 'node:path';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { KubeClient } from '../activities/kube/client.js';
-import { DISASTER_RECOVERY_MODE, GROUP_VERSION, type MigrationStatus } from '../api/index.js';
-import { clusterPairManifest } from '../client/cluster-pair.js';
-import { startAgent, type AgentHandle } from '../localenv/agents.js';
+import { DISASTER_RECOVERY_MODE, GROUP_VERSION } from '../api/index.js';
+import type { AgentHandle } from '../localenv/agents.js';
 import { applyFile } from '../localenv/apply.js';
-import { resolveBinaries } from '../localenv/binaries.js';
-import { STATE_FILE, startEnvironment } from '../localenv/environment.js';
+import { STATE_FILE } from '../localenv/environment.js';
 import { repoRoot } from '../localenv/paths.js';
 import { portIsFree } from '../localenv/ports.js';
 import { checkNodePrerequisites } from '../localenv/nodehost.js';
 import { tailLog } from '../localenv/process.js';
-import { startWorker, type WorkerHandle } from '../localenv/worker.js';
-
-const run = promisify(execFile);
+import { applyPostgresSample, postgresOn, SAMPLE_NAMESPACE, SAMPLE_VOLUME } from '../localenv/postgres.js';
+import { migrationOutcome, startDrPair, type DrPair } from '../localenv/dr-pair.js';
+import { SEED_POLICY, seedSchedule } from '../localenv/seed.js';
 
 interface UpArgs {
   dir: string;
@@ -72,26 +68,21 @@ async function main(): Promise<void> {
   say(`starting Ferry's local environment in ${args.dir} (first run builds the servers: minutes)`);
   // Temporal's well-known ports when free, so localhost:8233 is the UI as users expect.
   const wellKnown = (await portIsFree(7233)) && (await portIsFree(8233));
-  const env = await startEnvironment({
+  const pair = await startDrPair({
     dir: args.dir,
-    clusters: ['source', 'destination'],
     ui: true,
-    crds: true,
     nodes: args.nodes,
     ...(args.nodes ? { nodeImages: ['postgres' as const] } : {}),
     log: say,
     ...(wellKnown ? { temporalPorts: { port: 7233, uiPort: 8233 } } : {}),
   });
+  const env = pair.env;
   let stopping = false;
-  const agents: AgentHandle[] = [];
-  const workers: WorkerHandle[] = [];
   const stop = async (code: number): Promise<void> => {
     if (stopping) return;
     stopping = true;
     say('stopping every server');
-    await Promise.all(workers.map((w) => w.stop().catch(() => {})));
-    await Promise.all(agents.map((a) => a.stop().catch(() => {})));
-    await env.stop();
+    await pair.stop();
     process.exit(code);
   };
   process.on('SIGINT', () => void stop(0));
@@ -99,17 +90,8 @@ async function main(): Promise<void> {
   try {
     const source = env.state.clusters.source!;
     const dest = env.state.clusters.destination!;
-    const { kubectl } = await resolveBinaries(['kubectl']);
-
-    // One storage agent per cluster, sharing one CA.
-    const source0 = await startAgent({ dir: path.join(args.dir, 'agents', 'source'), name: 'source' });
-    agents.push(source0);
-    const dest0 = await startAgent({
-      dir: path.join(args.dir, 'agents', 'destination'),
-      name: 'destination',
-      ca: source0.ca ?? undefined,
-    });
-    agents.push(dest0);
+    const kubectl = pair.kubectl;
+    const { source: source0, destination: dest0 } = pair.agents;
     say(`agents: source ${source0.url}, destination ${dest0.url}`);
 
     // The sample app on the source, its volume one of the source agent's.
@@ -118,42 +100,28 @@ async function main(): Promise<void> {
       : await mysqlSample(source0, source.kubeconfigPath, args.dir, say);
     const { namespace: ns, volume: sampleVolume } = sample;
 
-    const workerLogDir = path.join(args.dir, 'worker');
-    const worker = await startWorker({
-      dir: workerLogDir,
-      temporal: env.state.temporal,
-      kubeconfigPath: source.kubeconfigPath,
-      agent: { url: source0.url, tokenFile: source0.tokenFile, caCertPath: source0.caCertPath },
-    });
-    workers.push(worker);
+    const worker = await pair.startWorker('source');
     say(
       `worker on task queue ${worker.taskQueue} (log ${worker.logPath}, metrics http://${worker.http}/metrics)`,
     );
 
-    // A ClusterPair to the destination, then one Migration through the workflow.
-    const kc = new KubeConfig();
-    kc.loadFromFile(dest.kubeconfigPath);
-    const destUrl = new URL(dest0.url);
-    const pair = clusterPairManifest('remote', ns, kc, {
-      ip: destUrl.hostname,
-      port: destUrl.port,
-      token: dest0.token,
-      caCertPem: dest0.caCertPem,
-      mode: DISASTER_RECOVERY_MODE,
-    });
-    const migration = {
-      apiVersion: GROUP_VERSION,
-      kind: 'Migration',
-      metadata: { name: 'first', namespace: ns },
-      spec: { clusterPair: 'remote', namespaces: [ns], ...sample.migration },
-    };
+    // The seed's objects, adapted: a ClusterPair to the destination, its SchedulePolicy and a
+    // MigrationSchedule whose interval migrations start at once and then every minute.
+    const schedule = seedSchedule(ns, sample.migration);
+    const scheduleName = (schedule['metadata'] as { name: string }).name;
     const drFile = path.join(args.dir, 'sample-dr.json');
-    await writeFile(drFile, [pair, migration].map((o) => JSON.stringify(o)).join('\n---\n'), {
-      mode: 0o600,
-    });
+    const objects = [pair.clusterPair('source', 'remote', ns, DISASTER_RECOVERY_MODE), SEED_POLICY, schedule];
+    await writeFile(drFile, objects.map((o) => JSON.stringify(o)).join('\n---\n'), { mode: 0o600 });
     await applyFile(source.kubeconfigPath, drFile);
-    say(`applied ClusterPair ${ns}/remote and Migration ${ns}/first; waiting for it`);
-    const outcome = await waitForMigration(source.kubeconfigPath, ns, 'first', say);
+    say(
+      `applied ClusterPair ${ns}/remote, SchedulePolicy testpolicy, MigrationSchedule ${ns}/${scheduleName}`,
+    );
+    const t1 = Date.now();
+    const first = await firstScheduledMigration(pair, ns, scheduleName);
+    const status = await pair.waitForMigration('source', ns, first, { say });
+    const outcome = migrationOutcome(status, Date.now() - t1);
+    if (status.status !== 'Successful')
+      throw new Error(`migration ${ns}/${first} ${outcome}: ${status.reason ?? ''}`);
 
     const state = {
       ...env.state,
@@ -191,12 +159,14 @@ async function main(): Promise<void> {
       `  agents        source ${source0.url}, destination ${dest0.url}`,
       `  worker        pid ${worker.pid}, log ${worker.logPath}, metrics http://${worker.http}/metrics`,
       `  sample        ${sample.describe}`,
-      `  migration     ${ns}/first ${outcome}`,
+      `  schedule      ${ns}/${scheduleName} (SchedulePolicy testpolicy: every minute; autoSuspend)`,
+      `  migration     ${ns}/${first} ${outcome}`,
       `  standby       ${dest0.standbyPath(sampleVolume)}`,
       '',
       'Try:',
-      `  ${k(source)} get migrations -n ${ns}`,
-      `  ${k(source)} describe migration -n ${ns} first`,
+      `  ${k(source)} get migrations -n ${ns}             # a new one every minute`,
+      `  ${k(source)} describe migrationschedule -n ${ns} ${scheduleName}`,
+      `  ${k(source)} describe migration -n ${ns} ${first}`,
       `  ${k(dest)} get all,pvc,pv -n ${ns}          # the app on the standby, scaled to 0`,
       ...(args.nodes
         ? [
@@ -205,12 +175,10 @@ async function main(): Promise<void> {
           ]
         : []),
       `  ${env.state.bins.temporal} workflow list --address ${env.state.temporal.address}`,
-      `  ${env.state.bins.temporal} workflow query --address ${env.state.temporal.address} -w migration/${ns}/first --name status`,
+      `  ${env.state.bins.temporal} workflow query --address ${env.state.temporal.address} -w migrationschedule/${ns}/${scheduleName} --name status`,
       '',
-      'Migrate again after a change: apply another Migration (a new name) to the source, e.g.',
-      `  ${k(source)} apply -f - <<< '${JSON.stringify({ apiVersion: GROUP_VERSION, kind: 'Migration', metadata: { name: 'second', namespace: ns }, spec: { clusterPair: 'remote', namespaces: [ns], ...sample.migration } })}'`,
-      '',
-      'Fail over (the standby takes over: its volume promoted, the app scaled up):',
+      'Fail over by hand (the standby takes over: its volume promoted, the app scaled up); with',
+      'autoSuspend the schedule then suspends itself, so the two sides never both write:',
       `  npm run --silent storkctl -- activate migrations -n ${ns} --kubeconfig ${dest.kubeconfigPath} \\`,
       `      --agent-url ${dest0.url} --agent-token-file ${dest0.tokenFile} --agent-ca-file ${dest0.caCertPath}`,
       ...(args.nodes
@@ -219,12 +187,16 @@ async function main(): Promise<void> {
           ]
         : []),
       '',
+      'Or the whole drill unattended, in an environment of its own (fail over, write, fail back):',
+      '  npm run drill',
+      '',
     ];
     process.stdout.write(lines.join('\n') + '\n');
     if (!existsSync(source.kubeconfigPath) || !existsSync(dest.kubeconfigPath))
       throw new Error('kubeconfigs missing');
     if (args.exit) return await stop(0);
-    say('running; press Ctrl-C to stop everything');
+    say('running; press Ctrl-C to stop everything. Each scheduled migration is reported here:');
+    void reportMigrations(pair, ns, scheduleName, first, () => stopping, say);
     // Watch the servers: one that dies is reported with its log, and everything stops.
     const processes = [
       env.temporal.process,
@@ -235,7 +207,7 @@ async function main(): Promise<void> {
         ...(c.node ? [c.node.containerd, c.node.kubelet] : []),
       ]),
     ];
-    for (const a of [...agents, ...workers]) {
+    for (const a of [...Object.values(pair.agents), ...Object.values(pair.workers)]) {
       void a.exited.then(() => {
         if (stopping) return;
         say(`agent ${a.name} exited unexpectedly; its log: ${a.logPath}\n${tailLog(a.logPath)}`);
@@ -278,53 +250,27 @@ async function postgresSample(
   kubectl: string,
   say: (line: string) => void,
 ): Promise<Sample> {
-  const volume = 'postgres-data-0';
   const client = agent.client();
   try {
-    await client.createVolume(volume);
+    await client.createVolume(SAMPLE_VOLUME);
   } finally {
     client.close();
   }
-  const text = await readFile(path.join(repoRoot(), 'deploy', 'samples', 'postgres.yaml'), 'utf8');
-  const file = path.join(dir, 'postgres-sample.yaml');
-  await writeFile(file, text.replaceAll('/var/lib/ferry/volumes', path.join(agent.dataRoot, 'volumes')));
-  say(`sample on source: ${(await applyFile(kubeconfig, file)).join(', ')}`);
-  const rows = async () => {
-    const { stdout } = await run(kubectl, [
-      '--kubeconfig',
-      kubeconfig,
-      '-n',
-      'postgres',
-      'exec',
-      'postgres-0',
-      '-c',
-      'postgres',
-      '--',
-      'psql',
-      '-h',
-      '/tmp',
-      '-U',
-      'postgres',
-      '-tAc',
-      'SELECT count(*) FROM orders',
-    ]);
-    return Number(stdout.trim());
-  };
+  const applied = await applyPostgresSample({
+    kubeconfig,
+    dir,
+    volumeRoot: path.join(agent.dataRoot, 'volumes'),
+  });
+  say(`sample on source: ${applied.join(', ')}`);
+  const pg = postgresOn(kubectl, kubeconfig, SAMPLE_NAMESPACE);
   const t0 = Date.now();
-  for (let n = 0; ;) {
-    n = await rows().catch(() => 0);
-    if (n >= 3) break;
-    if (Date.now() - t0 > 120_000)
-      throw new Error('the PostgreSQL sample did not start writing within 120 s');
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-  const count = await rows();
+  const count = await pg.orders(3);
   say(
     `PostgreSQL runs on the source's node and takes writes: ${count} rows in orders after ${((Date.now() - t0) / 1000).toFixed(1)} s`,
   );
   return {
-    namespace: 'postgres',
-    volume,
+    namespace: SAMPLE_NAMESPACE,
+    volume: SAMPLE_VOLUME,
     migration: { preExecRule: 'postgres-checkpoint' },
     describe: `PostgreSQL StatefulSet postgres/postgres-0 with a writer (${count} rows when migrated)`,
   };
@@ -380,31 +326,53 @@ async function mysqlSample(
   };
 }
 
-/** Polls the Migration until it ends, printing each stage change; returns a one-line outcome. */
-async function waitForMigration(
-  kubeconfigPath: string,
-  namespace: string,
-  name: string,
-  say: (line: string) => void,
-): Promise<string> {
-  const kube = KubeClient.fromString(await readFile(kubeconfigPath, 'utf8'));
-  const url = `/apis/${GROUP_VERSION}/namespaces/${namespace}/migrations/${name}`;
-  const t0 = Date.now();
-  let last = '';
-  while (Date.now() - t0 < 120_000) {
-    const cr = (await kube.request('GET', url)) as { status?: MigrationStatus };
-    const s = cr.status;
-    const now = `${s?.stage || '-'} ${s?.status || 'Pending'}`;
-    if (now !== last) say(`migration ${namespace}/${name}: ${now}`);
-    last = now;
-    if (s && ['Successful', 'PartialSuccess', 'Failed'].includes(s.status ?? '')) {
-      const v = s.summary;
-      const outcome = `${s.status} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${v?.numOfMigratedVolumes}/${v?.totalNumberOfVolumes} volumes (${((v?.totalBytesMigrated ?? 0) / 1048576).toFixed(1)} MiB), ${v?.numOfMigratedResources}/${v?.totalNumberOfResources} resources`;
-      if (s.status !== 'Successful')
-        throw new Error(`migration ${namespace}/${name} ${outcome}: ${s.reason ?? ''}`);
-      return outcome;
-    }
+/** The name of the schedule's first migration, once its status lists one. */
+async function firstScheduledMigration(pair: DrPair, ns: string, schedule: string): Promise<string> {
+  const kube = await pair.kube('source');
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const items = await scheduleItems(kube, ns, schedule);
+    if (items[0]) return items[0].name;
+    if (Date.now() > deadline)
+      throw new Error(`MigrationSchedule ${ns}/${schedule} started no migration within 90 s`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`migration ${namespace}/${name} did not finish within 120 s (last: ${last})`);
+}
+
+type Item = { name: string; creationTimestamp?: string; finishTimestamp?: string; status?: string };
+
+async function scheduleItems(kube: KubeClient, ns: string, schedule: string): Promise<Item[]> {
+  const cr = (await kube
+    .request('GET', `/apis/${GROUP_VERSION}/namespaces/${ns}/migrationschedules/${schedule}`)
+    .catch(() => ({}))) as { status?: { items?: Record<string, Item[]> } };
+  return Object.values(cr.status?.items ?? {})
+    .flat()
+    .sort((a, b) => (a.creationTimestamp ?? '').localeCompare(b.creationTimestamp ?? ''));
+}
+
+/**
+ * The live summary while `up` runs: one line per finished migration of the schedule, with how
+ * long it took and the RPO it leaves (the age of the data now on the standby).
+ */
+async function reportMigrations(
+  pair: DrPair,
+  ns: string,
+  schedule: string,
+  firstReported: string,
+  stopped: () => boolean,
+  say: (line: string) => void,
+): Promise<void> {
+  const kube = await pair.kube('source');
+  const seen = new Set([firstReported]);
+  while (!stopped()) {
+    await new Promise((r) => setTimeout(r, 5000));
+    for (const m of await scheduleItems(kube, ns, schedule).catch(() => [])) {
+      if (seen.has(m.name) || !m.finishTimestamp) continue;
+      seen.add(m.name);
+      const took =
+        (Date.parse(m.finishTimestamp) - Date.parse(m.creationTimestamp ?? m.finishTimestamp)) / 1000;
+      const rpo = (Date.now() - Date.parse(m.creationTimestamp ?? m.finishTimestamp)) / 1000;
+      say(`${m.name} ${m.status} in ${took.toFixed(1)} s; the standby's data is ${rpo.toFixed(0)} s old`);
+    }
+  }
 }

@@ -25,11 +25,11 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createActivities } from '../activities/index.js';
 import { KubeClient } from '../activities/kube/client.js';
 import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '../client/cli/args.js';
+import { temporalFlags } from '../client/cli/temporal-flags.js';
+import { connectionOptions, DEFAULT_TASK_QUEUE } from '../client/temporal.js';
 import { MigrationController } from './controllers/migration.js';
 import { MigrationScheduleController } from './controllers/migration-schedule.js';
 import { WorkerMetrics } from './metrics.js';
-
-export const DEFAULT_TASK_QUEUE = 'ferry';
 
 const FLAGS: FlagSpec[] = [
   {
@@ -53,37 +53,7 @@ const FLAGS: FlagSpec[] = [
     value: 'FILE',
     help: "CA to verify the agent's certificate (env FERRY_AGENT_CA_FILE).",
   },
-  {
-    name: 'temporal-address',
-    value: 'HOST:PORT',
-    help: 'Temporal frontend (env TEMPORAL_ADDRESS; default localhost:7233).',
-  },
-  { name: 'namespace', value: 'NS', help: 'Temporal namespace (env TEMPORAL_NAMESPACE; default "default").' },
-  {
-    name: 'task-queue',
-    value: 'NAME',
-    help: 'Task queue (env FERRY_TASK_QUEUE; default "ferry"). One per protected cluster.',
-  },
-  {
-    name: 'temporal-tls-cert',
-    value: 'FILE',
-    help: 'Client certificate for mTLS to Temporal (env TEMPORAL_TLS_CERT).',
-  },
-  {
-    name: 'temporal-tls-key',
-    value: 'FILE',
-    help: 'Client key for mTLS to Temporal (env TEMPORAL_TLS_KEY).',
-  },
-  {
-    name: 'temporal-tls-ca',
-    value: 'FILE',
-    help: "CA of Temporal's server certificate (env TEMPORAL_TLS_CA).",
-  },
-  {
-    name: 'temporal-api-key-file',
-    value: 'FILE',
-    help: 'API key for Temporal Cloud (env TEMPORAL_API_KEY_FILE); implies TLS.',
-  },
+  ...temporalFlags('namespace'),
   {
     name: 'http-listen',
     value: 'HOST:PORT',
@@ -221,21 +191,13 @@ export async function workerMain(argv: string[]): Promise<number> {
     ...(config.agentCaFile ? { caCertPem: await readSecret(config.agentCaFile, '--agent-ca-file') } : {}),
   };
 
-  const apiKey = config.apiKeyFile
-    ? await readSecret(config.apiKeyFile, '--temporal-api-key-file')
-    : undefined;
-  const tls = config.tls
-    ? {
-        ...(config.tls.ca ? { serverRootCACertificate: await readFile(config.tls.ca) } : {}),
-        ...(config.tls.cert && config.tls.key
-          ? { clientCertPair: { crt: await readFile(config.tls.cert), key: await readFile(config.tls.key) } }
-          : {}),
-      }
-    : apiKey
-      ? true
-      : undefined;
-  const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress, tls, apiKey });
-  const connection = await Connection.connect({ address: config.temporalAddress, tls, apiKey });
+  const temporalOptions = await connectionOptions({
+    address: config.temporalAddress,
+    tls: config.tls,
+    apiKeyFile: config.apiKeyFile,
+  });
+  const nativeConnection = await NativeConnection.connect(temporalOptions);
+  const connection = await Connection.connect(temporalOptions);
   const temporal = new Client({ connection, namespace: config.namespace });
 
   const registry = new Registry();

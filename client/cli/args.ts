@@ -1,8 +1,11 @@
-// A small kubectl-style argument parser: `-f FILE`, `-f=FILE`, `--filename FILE`,
-// `--filename=FILE`, repeatable flags, `--` ends flags. Problems are UsageErrors that name the
-// flag and the value.
+// Flag specs shared by the CLI (parsed by commander, client/cli/program.ts) and the server roles
+// (`ferry worker`, `ferry agent`), which parse them with the small kubectl-style parser below:
+// `-f FILE`, `-f=FILE`, `--filename FILE`, `--filename=FILE`, repeatable flags, `--` ends flags.
+// Problems are UsageErrors that name the flag and the value.
 
 export class UsageError extends Error {
+  /** The command path whose help to point at (e.g. "policy next"), when not the one running. */
+  command?: string;
   constructor(message: string) {
     super(message);
     this.name = 'UsageError';

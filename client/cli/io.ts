@@ -25,6 +25,8 @@ export interface CliOptions {
   now?: () => number;
   /** What `-f -` reads (default: the process's standard input). */
   stdin?: () => string;
+  /** Whether stdout is a terminal (live redraws); default: process.stdout's isTTY when stdout is it. */
+  tty?: boolean;
 }
 
 export interface Cli {
@@ -33,6 +35,7 @@ export interface Cli {
   err(text: string): void;
   now(): number;
   stdin(): string;
+  tty: boolean;
 }
 
 export function makeCli(opts: CliOptions): Cli {
@@ -44,6 +47,7 @@ export function makeCli(opts: CliOptions): Cli {
     err: (text) => void stderr.write(text),
     now: opts.now ?? Date.now,
     stdin: opts.stdin ?? (() => readFileSync(0, 'utf8')),
+    tty: opts.tty ?? (opts.stdout === undefined && process.stdout.isTTY === true),
   };
 }
 

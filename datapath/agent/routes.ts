@@ -156,14 +156,18 @@ export function controlRoutes(a: AgentContext): Route[] {
       const body = (await readJson(c.req, a.limits.maxJsonBytes)) as {
         restorePoint?: unknown;
         target?: unknown;
+        replace?: unknown;
       };
       if (body.restorePoint !== undefined && typeof body.restorePoint !== 'string')
         throw badRequest('restorePoint: must be a string');
       if (body.target !== undefined && typeof body.target !== 'string')
         throw badRequest('target: must be a string');
+      if (body.replace !== undefined && typeof body.replace !== 'boolean')
+        throw badRequest('replace: must be a boolean');
       const r = await a.standby.promote(param(c, 0), a.snapshots.volumesDir, {
         ...(body.restorePoint ? { restorePoint: body.restorePoint } : {}),
         ...(body.target ? { target: body.target } : {}),
+        ...(body.replace ? { replace: true } : {}),
       });
       sendJson(c.res, 200, r);
     }),

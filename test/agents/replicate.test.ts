@@ -326,6 +326,33 @@ describe('replication between two agents', () => {
     await expect(dc.promote('app-data', { target: 'app-data-failover' })).rejects.toMatchObject({
       status: 409,
     });
+    const standby = await dc.getStandby('app-data');
+    expect(standby.promoted).toEqual({ restorePoint: oldest, path: r.path, at: expect.any(String) });
+  });
+
+  it('promotes with replace over an existing volume (failback), keeping the old one aside', async () => {
+    const info = await dc.getStandby('app-data');
+    const latest = info.current as string;
+    const target = path.join(dst.dataRoot, 'volumes', 'app-data-failover');
+    fs.writeFileSync(path.join(target, 'written-after-failover'), 'kept aside');
+    const before = describeTree(target);
+    const r = await dc.promote('app-data', { target: 'app-data-failover', replace: true });
+    expect(r.restorePoint).toBe(latest);
+    expect(r.path).toBe(target);
+    expect(describeTree(target)).toEqual(
+      describeTree(path.join(dst.dataRoot, 'standby', 'app-data', 'rp', latest)),
+    );
+    expect(r.replaced).toMatch(/\/volumes\/\.replaced\/app-data-failover-\d{4}-\d{2}-\d{2}T\d+Z$/);
+    expect(describeTree(r.replaced!)).toEqual(before);
+    expect((await dc.getStandby('app-data')).promoted).toMatchObject({
+      restorePoint: latest,
+      replaced: r.replaced,
+    });
+    // The aside folder is not a volume.
+    expect((await dc.listVolumes()).map((v) => v.name)).not.toContain('.replaced');
+    await expect(
+      dc.promote('app-data', { target: 'x', replace: 'yes' as unknown as boolean }),
+    ).rejects.toMatchObject({ status: 400, message: expect.stringContaining('replace: must be a boolean') });
   });
 });
 

@@ -1,21 +1,10 @@
 // deploy/samples/postgres.yaml for migration tests on real nodes: the sample in a namespace of the
 // test's own, its PV a volume of the source agent, and the two things every such test does with
 // it: wait for postgres-0 to be Ready on a cluster, and run SQL there through kubectl exec.
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { repoRoot } from '../../localenv/paths.js';
 import type { ClusterName, DrWorld } from './dr-world.js';
 import { eventually } from './eventually.js';
 
-/** The sample in namespace `ns`, its PV named `volume` under `volumeRoot`. */
-export async function postgresSampleYaml(ns: string, volume: string, volumeRoot: string): Promise<string> {
-  const text = await readFile(path.join(repoRoot(), 'deploy', 'samples', 'postgres.yaml'), 'utf8');
-  return text
-    .replace('kind: Namespace\nmetadata:\n  name: postgres', `kind: Namespace\nmetadata:\n  name: ${ns}`)
-    .replaceAll('namespace: postgres', `namespace: ${ns}`)
-    .replaceAll('postgres-data-0', volume)
-    .replaceAll('/var/lib/ferry/volumes', volumeRoot);
-}
+export { postgresSampleYaml } from '../../localenv/postgres.js';
 
 export function postgresIn(world: () => DrWorld, ns: string) {
   return {

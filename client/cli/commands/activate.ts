@@ -18,6 +18,7 @@ import {
   MIGRATION_SCHEDULE_KIND,
   planSchedules,
   planVolumes,
+  podsUsingClaims,
   planWorkloads,
   promotedMessage,
   WORKLOAD_KINDS,
@@ -26,9 +27,10 @@ import {
   type WorkloadChange,
   type WorkloadKind,
 } from '../../activation.js';
-import { ClusterError, loadKubeConfig } from '../../cluster.js';
-import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '../args.js';
+import { ClusterError, loadKubeConfig, namespaceOf } from '../../cluster.js';
+import { flagValue, formatFlags, UsageError, type FlagSpec, type ParsedArgs } from '../args.js';
 import type { Cli } from '../io.js';
+import type { CommandDef } from '../program.js';
 
 const FLAGS: FlagSpec[] = [
   { name: 'namespace', short: 'n', value: 'NAMESPACE', help: 'The namespace whose migrated apps to change.' },
@@ -86,8 +88,23 @@ ${formatFlags(FLAGS)}
 
 export const deactivateHelp = (program: string): string => activateHelp(program, 'deactivate');
 
-export const runActivate = (cli: Cli, argv: string[]): Promise<number> => run(cli, argv, 'activate');
-export const runDeactivate = (cli: Cli, argv: string[]): Promise<number> => run(cli, argv, 'deactivate');
+export const activateCommand: CommandDef = {
+  name: 'activate',
+  summary: 'Fail over: promote migrated volumes and start migrated apps (activate migrations -n NS)',
+  flags: FLAGS,
+  help: activateHelp,
+  run: (cli, args) => run(cli, args, 'activate'),
+  completes: ['migrations'],
+};
+
+export const deactivateCommand: CommandDef = {
+  name: 'deactivate',
+  summary: 'Stop migrated apps again: scale to 0, suspend CronJobs (deactivate migrations -n NS)',
+  flags: FLAGS,
+  help: deactivateHelp,
+  run: (cli, args) => run(cli, args, 'deactivate'),
+  completes: ['migrations'],
+};
 
 interface AgentFlags {
   url: string;
@@ -95,12 +112,7 @@ interface AgentFlags {
   caFile: string | undefined;
 }
 
-async function run(cli: Cli, argv: string[], direction: Direction): Promise<number> {
-  const args = parseArgs(argv, FLAGS);
-  if (args.help) {
-    cli.out(activateHelp(cli.program, direction));
-    return 0;
-  }
+async function run(cli: Cli, args: ParsedArgs, direction: Direction): Promise<number> {
   const [what, ...extra] = args.positionals;
   if (what === undefined)
     throw new UsageError(`what to ${direction} is missing: ${direction} migrations -n NAMESPACE`);
@@ -131,9 +143,7 @@ async function run(cli: Cli, argv: string[], direction: Direction): Promise<numb
       context: flagValue(args, 'context'),
     });
     kube = KubeClient.fromKubeConfig(kc);
-    namespace = all
-      ? undefined
-      : (namespaceFlag ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default');
+    namespace = all ? undefined : namespaceOf(kc, namespaceFlag);
   } catch (err) {
     if (err instanceof ClusterError || err instanceof KubeError) {
       cli.err(`error: ${err.message}\n`);
@@ -166,7 +176,8 @@ async function run(cli: Cli, argv: string[], direction: Direction): Promise<numb
       if (client)
         for (const v of found.volumes)
           if (!state.has(v.volume)) state.set(v.volume, await volumeState(client, v.volume));
-      volumes = planVolumes(found.volumes, state);
+      const pods = found.volumes.length > 0 ? (await kube.list(KINDS.pod, namespace)).items : [];
+      volumes = planVolumes(found.volumes, state, podsUsingClaims(pods));
       if (volumes.refusals.length > 0) {
         for (const r of volumes.refusals) cli.err(`error: ${r}\n`);
         cli.err(`error: nothing was ${direction}d: every migrated volume needs a restore point first\n`);
@@ -180,8 +191,8 @@ async function run(cli: Cli, argv: string[], direction: Direction): Promise<numb
     }
     for (const v of volumes.alreadyPromoted) cli.out(`${alreadyPromotedMessage(v)}\n`);
     for (const v of volumes.promote) {
-      const r = await client!.promote(v.volume);
-      cli.out(`${promotedMessage(v, r.restorePoint, r.path)}\n`);
+      const r = await client!.promote(v.volume, v.replace ? { replace: true } : {});
+      cli.out(`${promotedMessage(v, r.restorePoint, r.path, r.replaced)}\n`);
     }
     for (const c of workloads.filter((c) => !c.warning)) {
       if (c.patch) await kube.mergePatch(WORKLOAD_KINDS[c.kind], c.namespace, c.name, c.patch);
@@ -250,6 +261,10 @@ async function volumeState(client: AgentClient, volume: string): Promise<VolumeS
     if (!(err instanceof AgentApiError && err.status === 404)) throw err;
     exists = false;
   }
-  const standby = exists ? null : await client.findStandby(volume);
-  return { exists, latestRestorePoint: standby?.current ?? null };
+  const standby = await client.findStandby(volume);
+  return {
+    exists,
+    latestRestorePoint: standby?.current ?? null,
+    promotedFrom: standby?.promoted?.restorePoint ?? null,
+  };
 }

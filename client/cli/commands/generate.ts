@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs';
 import { toYaml } from '../../../api/index.js';
 import { clusterPairManifest, modeOption } from '../../cluster-pair.js';
 import { loadKubeConfig } from '../../cluster.js';
-import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '../args.js';
+import { flagValue, formatFlags, UsageError, type FlagSpec, type ParsedArgs } from '../args.js';
 import type { Cli } from '../io.js';
+import type { CommandDef } from '../program.js';
 
 const FLAGS: FlagSpec[] = [
   {
@@ -50,12 +51,7 @@ ${formatFlags(FLAGS)}
 `;
 }
 
-export function runGenerate(cli: Cli, argv: string[]): number {
-  const args = parseArgs(argv, FLAGS);
-  if (args.help) {
-    cli.out(generateHelp(cli.program));
-    return 0;
-  }
+export function runGenerate(cli: Cli, args: ParsedArgs): number {
   const [what, name, ...extra] = args.positionals;
   if (what === undefined) throw new UsageError('what to generate is missing: generate clusterpair NAME');
   if (!['clusterpair', 'clusterpairs', 'cp'].includes(what))
@@ -98,3 +94,12 @@ export function runGenerate(cli: Cli, argv: string[]): number {
   cli.out(format === 'json' ? `${JSON.stringify(manifest, null, 4)}\n` : toYaml(manifest));
   return 0;
 }
+
+export const generateCommand: CommandDef = {
+  name: 'generate',
+  summary: 'Generate a ClusterPair for the current kubeconfig (generate clusterpair NAME)',
+  flags: FLAGS,
+  help: generateHelp,
+  run: runGenerate,
+  completes: ['clusterpair'],
+};

@@ -6,6 +6,9 @@
 // Migrations and cluster pairs print storkctl's columns (cli/columns.ts); -c/--clusterpair keeps
 // the migrations (and migration schedules) of one pair; -A (or -a) adds a leading NAMESPACE.
 // -o json|yaml prints the objects with defaults applied: one object alone, several as a List.
+// Migration schedules print storkctl's columns too; -o wide adds RPO and, from the schedule
+// workflow's status query (Temporal flags as `ferry worker`'s), NEXT-TRIGGER. -w/--watch prints
+// the table, then a row per change (added, modified, deleted) until interrupted, as kubectl does.
 
 import {
   API_GROUP,
@@ -17,28 +20,49 @@ import {
   type NamespacedSchedulePolicy,
   type SchedulePolicy,
 } from '../../../api/index.js';
-import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '../args.js';
-import { ClusterError, listObjects } from '../../cluster.js';
+import { flagValue, formatFlags, UsageError, type FlagSpec, type ParsedArgs } from '../args.js';
+import { ClusterError, listObjectsAt, watchObjects } from '../../cluster.js';
 import { loadManifests, type Cli } from '../io.js';
-import { formatTable } from '../table.js';
-import { CLUSTER_PAIR_COLUMNS, clusterPairRow, MIGRATION_COLUMNS, migrationRow } from '../columns.js';
+import { columnWidths, formatRow, formatTable } from '../table.js';
+import {
+  age,
+  CLUSTER_PAIR_COLUMNS,
+  clusterPairRow,
+  MIGRATION_COLUMNS,
+  migrationRow,
+  SCHEDULE_COLUMNS,
+  SCHEDULE_WIDE_COLUMNS,
+  scheduleRow,
+  scheduleWideRow,
+} from '../columns.js';
+import type { CommandDef } from '../program.js';
+import { CLI_TEMPORAL_FLAGS, connectFromFlags } from '../temporal-flags.js';
 import { FILENAME_FLAG } from './validate.js';
 
 export const OUTPUT_FLAG: FlagSpec = {
   name: 'output',
   short: 'o',
   value: 'FORMAT',
-  help: 'Output format: json, yaml or name.',
+  help: 'Output format: json, yaml, name or wide (migration schedules: RPO, next trigger).',
+};
+export const KUBECONFIG_FLAGS: FlagSpec[] = [
+  {
+    name: 'kubeconfig',
+    value: 'FILE',
+    help: 'Kubeconfig of the cluster to read (default $KUBECONFIG, ~/.kube/config).',
+  },
+  { name: 'context', value: 'NAME', help: 'Kubeconfig context to use.' },
+];
+export const NAMESPACE_FLAG: FlagSpec = {
+  name: 'namespace',
+  short: 'n',
+  value: 'NAMESPACE',
+  help: 'Only objects of this namespace (namespaced kinds).',
 };
 const FLAGS: FlagSpec[] = [
   FILENAME_FLAG,
   OUTPUT_FLAG,
-  {
-    name: 'namespace',
-    short: 'n',
-    value: 'NAMESPACE',
-    help: 'Only objects of this namespace (namespaced kinds).',
-  },
+  NAMESPACE_FLAG,
   {
     name: 'all-namespaces',
     short: 'A',
@@ -51,16 +75,26 @@ const FLAGS: FlagSpec[] = [
     value: 'NAME',
     help: 'Only migrations (and migration schedules) of this ClusterPair.',
   },
-  {
-    name: 'kubeconfig',
-    value: 'FILE',
-    help: 'Kubeconfig of the cluster to read (default $KUBECONFIG, ~/.kube/config).',
-  },
-  { name: 'context', value: 'NAME', help: 'Kubeconfig context to use.' },
+  { name: 'watch', short: 'w', help: 'After the table, print a row for every change (from a cluster).' },
+  ...KUBECONFIG_FLAGS,
+  ...CLI_TEMPORAL_FLAGS,
 ];
-const FORMATS = ['json', 'name', 'yaml'];
+const FORMATS = ['json', 'name', 'wide', 'yaml'];
 /** storkctl's short names that are not the CRDs' own. */
 const STORKCTL_ALIASES: Record<string, string> = { cp: 'clusterpair' };
+
+/** Every name `get` takes for a kind (for completion). */
+export const RESOURCE_NAMES: readonly string[] = [
+  ...KINDS.flatMap((k) => [k.singular, k.plural, ...k.shortNames]),
+  ...Object.keys(STORKCTL_ALIASES),
+];
+
+/** The kind a RESOURCE argument names; a usage error listing them all otherwise. */
+export function resourceArg(resource: string): KindInfo {
+  const info = resourceInfo(STORKCTL_ALIASES[resource] ?? resource);
+  if (!info) throw new UsageError(`unknown resource type "${resource}"; one of:\n${resourceList()}`);
+  return info;
+}
 
 function resourceList(): string {
   return KINDS.map((k) => {
@@ -76,7 +110,7 @@ export function getHelp(program: string): string {
   return `Display objects of one resource type from manifest files, as storkctl/kubectl print them.
 
 Usage:
-  ${program} get RESOURCE [NAME...] [-f FILE] [-o json|yaml|name] [-n NAMESPACE | -A]
+  ${program} get RESOURCE [NAME...] [-f FILE] [-o json|yaml|name|wide] [-n NAMESPACE | -A] [-w]
 
 Resources (singular, plural or short name):
 ${resourceList()}
@@ -84,6 +118,8 @@ ${resourceList()}
 Examples:
   ${program} get schedulepolicy                      # from the cluster of $KUBECONFIG
   ${program} get migrationschedule -n mysql --kubeconfig source.kubeconfig
+  ${program} get migrationschedules -n mysql -o wide    # + RPO and NEXT-TRIGGER (asks Temporal)
+  ${program} get migrations -n mysql -w                # the table, then a row per change
   ${program} get schedulepolicy -f policy.yaml
   ${program} get schedulepolicy testpolcy -f policy.yaml -o yaml
 
@@ -111,20 +147,24 @@ function jsonPath(object: unknown, path: string): unknown {
   return v;
 }
 
-/** kubectl's short ages: 45s, 5m, 3h, 12d, 2y. */
-export function age(created: unknown, now: number): string {
-  const t = typeof created === 'string' ? Date.parse(created) : NaN;
-  if (Number.isNaN(t)) return '<unknown>';
-  const s = Math.max(0, Math.floor((now - t) / 1000));
-  if (s < 120) return `${s}s`;
-  if (s < 3 * 3600) return `${Math.floor(s / 60)}m`;
-  if (s < 48 * 3600) return `${Math.floor(s / 3600)}h`;
-  if (s < 365 * 86400 * 2) return `${Math.floor(s / 86400)}d`;
-  return `${Math.floor(s / (365 * 86400))}y`;
+interface TableOptions {
+  now: number;
+  withNamespace?: boolean;
+  /** -o wide; for schedules, each one's next trigger (absent: the workflow did not answer). */
+  wide?: boolean;
+  nextTriggers?: ReadonlyMap<string, string>;
 }
 
 /** Header and rows of a kind's table: Stork's columns where storkctl has them, else the CRD's. */
-function columnsOf(info: KindInfo, objects: KnownObject[], now: number): [string[], string[][]] {
+function columnsOf(info: KindInfo, objects: KnownObject[], t: TableOptions): [string[], string[][]] {
+  const now = t.now;
+  if (info.kind === 'MigrationSchedule') {
+    if (!t.wide) return [SCHEDULE_COLUMNS, objects.map(scheduleRow)];
+    const rows = objects.map((o) =>
+      scheduleWideRow(o, now, t.nextTriggers?.get(`${o.metadata.namespace}/${o.metadata.name}`)),
+    );
+    return [SCHEDULE_WIDE_COLUMNS, rows];
+  }
   if (info.kind === 'SchedulePolicy' || info.kind === 'NamespacedSchedulePolicy') {
     const rows = objects.map((o) => policyRow(o as SchedulePolicy));
     return [['NAME', 'INTERVAL-MINUTES', 'DAILY', 'WEEKLY', 'MONTHLY'], rows];
@@ -143,14 +183,11 @@ function columnsOf(info: KindInfo, objects: KnownObject[], now: number): [string
   return [['NAME', ...columns.map((c) => c.name.toUpperCase())], rows];
 }
 
-/** The table; with `withNamespace` (-A on a namespaced kind) a leading NAMESPACE column. */
-function table(info: KindInfo, objects: KnownObject[], now: number, withNamespace = false): string {
-  const [header, rows] = columnsOf(info, objects, now);
-  if (!withNamespace) return formatTable(header, rows);
-  return formatTable(
-    ['NAMESPACE', ...header],
-    rows.map((r, i) => [objects[i]!.metadata.namespace ?? '', ...r]),
-  );
+/** The table's cells; with `withNamespace` (-A on a namespaced kind) a leading NAMESPACE column. */
+function cells(info: KindInfo, objects: KnownObject[], t: TableOptions): [string[], string[][]] {
+  const [header, rows] = columnsOf(info, objects, t);
+  if (!t.withNamespace) return [header, rows];
+  return [['NAMESPACE', ...header], rows.map((r, i) => [objects[i]!.metadata.namespace ?? '', ...r])];
 }
 
 export function printObjects(cli: Cli, format: string, objects: readonly object[]): void {
@@ -161,20 +198,14 @@ export function printObjects(cli: Cli, format: string, objects: readonly object[
   cli.out(format === 'json' ? `${JSON.stringify(doc, null, 4)}\n` : toYaml(doc));
 }
 
-export function runGet(cli: Cli, argv: string[]): number | Promise<number> {
-  const args = parseArgs(argv, FLAGS);
-  if (args.help) {
-    cli.out(getHelp(cli.program));
-    return 0;
-  }
+export function runGet(cli: Cli, args: ParsedArgs): number | Promise<number> {
   const [resource, ...names] = args.positionals;
   if (resource === undefined) {
     throw new UsageError(
       `you must specify the type of resource to get, e.g. "${cli.program} get schedulepolicy -f FILE"`,
     );
   }
-  const info = resourceInfo(STORKCTL_ALIASES[resource] ?? resource);
-  if (!info) throw new UsageError(`unknown resource type "${resource}"; one of:\n${resourceList()}`);
+  const info = resourceArg(resource);
   const format = flagValue(args, 'output');
   if (format !== undefined && !FORMATS.includes(format)) {
     throw new UsageError(
@@ -183,6 +214,7 @@ export function runGet(cli: Cli, argv: string[]): number | Promise<number> {
   }
   const files = args.flags.get('filename') ?? [];
   if (files.length === 0) return getFromCluster(cli, info, names, format, args);
+  if (flagValue(args, 'watch') === 'true') throw new UsageError('-w/--watch reads a cluster: not with -f');
   const loaded = loadManifests(cli, files);
   if (loaded.errors.length > 0) {
     for (const e of loaded.errors) cli.err(`${e}\n`);
@@ -207,24 +239,38 @@ export function runGet(cli: Cli, argv: string[]): number | Promise<number> {
       code = 1;
     }
   }
-  print(cli, info, format, objects, code === 0 ? `No ${info.plural} found in the given files.` : undefined);
+  const t = { now: cli.now(), wide: format === 'wide' };
+  print(
+    cli,
+    info,
+    format,
+    objects,
+    code === 0 ? `No ${info.plural} found in the given files.` : undefined,
+    t,
+  );
   return code;
 }
 
+/** Prints the objects; for a table, the column widths (a watch pads its rows to them). */
 function print(
   cli: Cli,
   info: KindInfo,
   format: string | undefined,
   objects: KnownObject[],
   noneMessage: string | undefined,
-  withNamespace = false,
-): void {
+  t: TableOptions,
+): number[] | undefined {
   if (format === 'json' || format === 'yaml') printObjects(cli, format, objects);
   else if (format === 'name')
     for (const o of objects) cli.out(`${info.singular}.${API_GROUP}/${o.metadata.name}\n`);
-  else if (objects.length === 0) {
-    if (noneMessage) cli.err(`${noneMessage}\n`);
-  } else cli.out(table(info, objects, cli.now(), withNamespace));
+  else {
+    const [header, rows] = cells(info, objects, t);
+    if (objects.length === 0) {
+      if (noneMessage) cli.err(`${noneMessage}\n`);
+    } else cli.out(formatTable(header, rows));
+    return columnWidths(header, rows);
+  }
+  return undefined;
 }
 
 /** -c/--clusterpair: a Migration's spec.clusterPair, a MigrationSchedule's template's. */
@@ -241,29 +287,42 @@ async function getFromCluster(
   info: KindInfo,
   names: string[],
   format: string | undefined,
-  args: ReturnType<typeof parseArgs>,
+  args: ParsedArgs,
 ): Promise<number> {
   const namespace = flagValue(args, 'namespace');
   const allNamespaces = flagValue(args, 'all-namespaces') === 'true';
+  const watch = flagValue(args, 'watch') === 'true';
+  if (watch && names.length > 1) throw new UsageError('-w/--watch takes one NAME at most');
+  const target = { kubeconfig: flagValue(args, 'kubeconfig'), context: flagValue(args, 'context') };
+  const pair = flagValue(args, 'clusterpair');
   try {
-    const objects = byClusterPair(
-      (await listObjects(
-        { kubeconfig: flagValue(args, 'kubeconfig'), context: flagValue(args, 'context') },
-        info,
-        { namespace, allNamespaces, names },
-      )) as KnownObject[],
-      info,
-      flagValue(args, 'clusterpair'),
-    );
+    const list = await listObjectsAt(target, info, { namespace, allNamespaces, names });
+    const objects = byClusterPair(list.items as KnownObject[], info, pair);
     const where =
       info.scope === 'Cluster' || allNamespaces ? '' : ` in ${namespace ?? 'the current'} namespace`;
-    print(
-      cli,
+    const t: TableOptions = {
+      now: cli.now(),
+      withNamespace: allNamespaces && info.scope === 'Namespaced',
+      wide: format === 'wide',
+      ...(format === 'wide' && info.kind === 'MigrationSchedule' && objects.length > 0
+        ? { nextTriggers: await nextTriggers(cli, args, objects) }
+        : {}),
+    };
+    const widths = print(cli, info, format, objects, `No resources found${where}.`, t);
+    if (!watch) return 0;
+    // kubectl -w: every change after the list, one row each, in the table's columns.
+    await watchObjects(
+      target,
       info,
-      format,
-      objects,
-      `No resources found${where}.`,
-      allNamespaces && info.scope === 'Namespaced',
+      { namespace, allNamespaces, names, resourceVersion: list.resourceVersion },
+      (_type, object) => {
+        const changed = byClusterPair([object as KnownObject], info, pair);
+        if (changed.length === 0) return;
+        if (widths) {
+          const [, rows] = cells(info, changed, { ...t, now: cli.now() });
+          cli.out(formatRow(rows[0]!, widths));
+        } else print(cli, info, format, changed, undefined, t);
+      },
     );
     return 0;
   } catch (err) {
@@ -272,3 +331,44 @@ async function getFromCluster(
     return 1;
   }
 }
+
+/** Each schedule's next trigger, from its workflow's status query; none when Temporal is away. */
+async function nextTriggers(
+  cli: Cli,
+  args: ParsedArgs,
+  schedules: KnownObject[],
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let ferry;
+  try {
+    ferry = await connectFromFlags(args, { connectTimeoutMs: 5000, queryTimeoutMs: 5000 });
+  } catch (err) {
+    cli.err(`Warning: NEXT-TRIGGER unknown: ${(err as Error).message}\n`);
+    return out;
+  }
+  try {
+    await Promise.all(
+      schedules.map(async (s) => {
+        const ns = s.metadata.namespace ?? 'default';
+        try {
+          const status = await ferry.scheduleStatus(ns, s.metadata.name);
+          out.set(`${ns}/${s.metadata.name}`, status.nextTrigger ?? '');
+        } catch {
+          // <unknown> in the table
+        }
+      }),
+    );
+  } finally {
+    await ferry.close();
+  }
+  return out;
+}
+
+export const getCommand: CommandDef = {
+  name: 'get',
+  summary: 'Display objects from the cluster or from manifests (e.g. get migrationschedules)',
+  flags: FLAGS,
+  help: getHelp,
+  run: runGet,
+  completes: RESOURCE_NAMES,
+};

@@ -6,8 +6,9 @@
 import { DateTime } from 'luxon';
 import type { NamespacedSchedulePolicy, SchedulePolicy } from '../../../api/index.js';
 import { nextTriggers } from '../../../schedule/index.js';
-import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '../args.js';
+import { flagValue, formatFlags, UsageError, type FlagSpec, type ParsedArgs } from '../args.js';
 import { loadManifests, type Cli } from '../io.js';
+import type { CommandDef } from '../program.js';
 import { FILENAME_FLAG } from './validate.js';
 
 const DEFAULT_COUNT = 10;
@@ -83,12 +84,7 @@ function parseCount(text: string | undefined): number {
   return Number(text);
 }
 
-function runNext(cli: Cli, argv: string[]): number {
-  const args = parseArgs(argv, NEXT_FLAGS);
-  if (args.help) {
-    cli.out(policyNextHelp(cli.program));
-    return 0;
-  }
+function runNext(cli: Cli, args: ParsedArgs): number {
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
   const format = flagValue(args, 'output');
   if (format !== undefined && format !== 'json') {
@@ -136,12 +132,17 @@ function runNext(cli: Cli, argv: string[]): number {
   return 0;
 }
 
-export function runPolicy(cli: Cli, argv: string[]): number {
-  const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
-    cli.out(policyHelp(cli.program));
-    return sub === undefined ? 1 : 0;
-  }
-  if (sub === 'next') return runNext(cli, rest);
-  throw new UsageError(`unknown command "${sub}" for "${cli.program} policy"`);
-}
+export const policyCommand: CommandDef = {
+  name: 'policy',
+  summary: 'Schedule policy tools (policy next: the next triggers)',
+  help: policyHelp,
+  subcommands: [
+    {
+      name: 'next',
+      summary: 'List the next triggers of a schedule policy, merged across its types',
+      flags: NEXT_FLAGS,
+      help: policyNextHelp,
+      run: runNext,
+    },
+  ],
+};

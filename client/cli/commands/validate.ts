@@ -2,8 +2,9 @@
 // Exit 0 when all are valid (valid objects listed on stdout); exit 1 with every error on
 // stderr, one per line: `<Kind>/<name>: <field path>: <message>`. Warnings never fail.
 
-import { parseArgs, UsageError, formatFlags, type FlagSpec } from '../args.js';
+import { UsageError, formatFlags, type FlagSpec, type ParsedArgs } from '../args.js';
 import { loadManifests, printProblems, type Cli } from '../io.js';
+import type { CommandDef } from '../program.js';
 
 export const FILENAME_FLAG: FlagSpec = {
   name: 'filename',
@@ -33,12 +34,7 @@ ${formatFlags(FLAGS)}
 `;
 }
 
-export function runValidate(cli: Cli, argv: string[]): number {
-  const args = parseArgs(argv, FLAGS);
-  if (args.help) {
-    cli.out(validateHelp(cli.program));
-    return 0;
-  }
+export function runValidate(cli: Cli, args: ParsedArgs): number {
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
   const loaded = loadManifests(cli, args.flags.get('filename') ?? []);
   printProblems(cli, loaded);
@@ -46,3 +42,11 @@ export function runValidate(cli: Cli, argv: string[]): number {
   for (const { object } of loaded.objects) cli.out(`${object.kind}/${object.metadata.name}: valid\n`);
   return 0;
 }
+
+export const validateCommand: CommandDef = {
+  name: 'validate',
+  summary: 'Validate manifests (every error, one per line)',
+  flags: FLAGS,
+  help: validateHelp,
+  run: runValidate,
+};

@@ -3,6 +3,7 @@ import {
   migratedVolumes,
   planSchedules,
   planVolumes,
+  podsUsingClaims,
   planWorkloads,
   promotedMessage,
   type MigratedVolume,
@@ -105,12 +106,36 @@ describe('planVolumes', () => {
       0,
     ],
     [
-      'skips a volume already promoted',
+      'skips a volume already promoted from the latest restore point',
       [v('a', 'x')],
-      { x: { exists: true, latestRestorePoint: null } },
+      { x: { exists: true, latestRestorePoint: 'rp1', promotedFrom: 'rp1' } },
       [],
       ['x'],
       0,
+    ],
+    [
+      'replaces a volume promoted from an older restore point',
+      [v('a', 'x')],
+      { x: { exists: true, latestRestorePoint: 'rp2', promotedFrom: 'rp1' } },
+      ['x'],
+      [],
+      0,
+    ],
+    [
+      'replaces a path the agent did not promote (failback: the old active data)',
+      [v('a', 'x')],
+      { x: { exists: true, latestRestorePoint: 'rp1', promotedFrom: null } },
+      ['x'],
+      [],
+      0,
+    ],
+    [
+      'refuses a path without any restore point even when it exists',
+      [v('a', 'x')],
+      { x: { exists: true, latestRestorePoint: null } },
+      [],
+      [],
+      1,
     ],
     [
       'refuses a volume without restore point',
@@ -135,7 +160,7 @@ describe('planVolumes', () => {
       {
         x: { exists: false, latestRestorePoint: 'rp1' },
         y: { exists: false, latestRestorePoint: null },
-        z: { exists: true, latestRestorePoint: 'rp2' },
+        z: { exists: true, latestRestorePoint: 'rp2', promotedFrom: 'rp2' },
       },
       ['x'],
       ['z'],
@@ -146,6 +171,64 @@ describe('planVolumes', () => {
     expect(plan.promote.map((p) => p.volume)).toEqual(promote);
     expect(plan.alreadyPromoted.map((p) => p.volume)).toEqual(already);
     expect(plan.refusals).toHaveLength(refusals);
+  });
+
+  it('replaces only what exists, and never under a running pod', () => {
+    const plan = planVolumes(
+      [v('a', 'x'), v('b', 'y')],
+      state({
+        x: { exists: true, latestRestorePoint: 'rp2', promotedFrom: null },
+        y: { exists: false, latestRestorePoint: 'rp1' },
+      }),
+    );
+    expect(plan.promote.map((p) => [p.volume, p.replace])).toEqual([
+      ['x', true],
+      ['y', false],
+    ]);
+    const busy = planVolumes(
+      [v('a', 'x')],
+      state({ x: { exists: true, latestRestorePoint: 'rp2', promotedFrom: 'rp1' } }),
+      new Map([['ns/a', 'app-0']]),
+    );
+    expect(busy.promote).toEqual([]);
+    expect(busy.refusals).toEqual([
+      `pvc ns/a: ${ROOT}/x holds data other than the latest restore point rp2 and pod ns/app-0 uses it; stop it (storkctl deactivate migrations, or scale it to 0) and activate again`,
+    ]);
+    // A pod on a volume that holds the latest restore point already changes nothing.
+    const running = planVolumes(
+      [v('a', 'x')],
+      state({ x: { exists: true, latestRestorePoint: 'rp2', promotedFrom: 'rp2' } }),
+      new Map([['ns/a', 'app-0']]),
+    );
+    expect(running.alreadyPromoted.map((p) => p.volume)).toEqual(['x']);
+    expect(running.refusals).toEqual([]);
+  });
+
+  it('finds the pods that mount a claim, ignoring finished ones', () => {
+    const pod = (name: string, phase: string, claims: string[]) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, namespace: 'ns' },
+      spec: {
+        volumes: [
+          { name: 'tmp', emptyDir: {} },
+          ...claims.map((c) => ({ name: c, persistentVolumeClaim: { claimName: c } })),
+        ],
+      },
+      status: { phase },
+    });
+    expect(
+      podsUsingClaims([
+        pod('b', 'Running', ['data']),
+        pod('a', 'Pending', ['data', 'logs']),
+        pod('done', 'Succeeded', ['cache']),
+      ]),
+    ).toEqual(
+      new Map([
+        ['ns/data', 'a'],
+        ['ns/logs', 'a'],
+      ]),
+    );
   });
 
   it('names the PVC and the volume when refusing', () => {
@@ -161,6 +244,9 @@ describe('planVolumes', () => {
   it('prints a promotion as one line', () => {
     expect(promotedMessage(v('data-postgres-0', 'pg'), 'rp-7', `${ROOT}/pg`)).toBe(
       `Promoted volume pg (restore point rp-7) to ${ROOT}/pg for pvc ns/data-postgres-0`,
+    );
+    expect(promotedMessage(v('d', 'pg'), 'rp-8', `${ROOT}/pg`, `${ROOT}/.replaced/pg-1`)).toBe(
+      `Promoted volume pg (restore point rp-8) to ${ROOT}/pg for pvc ns/d (what was there moved to ${ROOT}/.replaced/pg-1)`,
     );
   });
 });

@@ -178,11 +178,11 @@ describe('ferry get schedulepolicy', () => {
     expect(missing.stderr).toBe('error: schedulepolicy "nope" not found in the given files\n');
   });
 
-  it('prints CRD printer columns for other kinds', async () => {
+  it("prints storkctl's columns for migration schedules", async () => {
     const r = await run(['get', 'migrationschedule', '-f', SEED]);
     expect(lines(r.stdout)).toEqual([
-      'NAME                     POLICY       SUSPEND   AGE',
-      'mysqlmigrationschedule   testpolicy   false     <unknown>',
+      'NAME                     POLICYNAME   CLUSTERPAIR     SUSPEND   LAST-SUCCESS-TIME   LAST-SUCCESS-DURATION',
+      'mysqlmigrationschedule   testpolicy   remotecluster   false',
     ]);
   });
 
@@ -300,8 +300,8 @@ describe('help and usage', () => {
     [['get'], 'error: you must specify the type of resource to get, e.g. "ferry get schedulepolicy -f FILE"'],
     [['get', 'pods', '-f', POLICY], 'error: unknown resource type "pods"; one of:'],
     [
-      ['get', 'sp', '-f', POLICY, '-o', 'wide'],
-      'error: invalid value "wide" for -o/--output: allowed formats are json, name, yaml',
+      ['get', 'sp', '-f', POLICY, '-o', 'xml'],
+      'error: invalid value "xml" for -o/--output: allowed formats are json, name, wide, yaml',
     ],
     [
       ['get', 'sp', '--kubeconfig', '/nonexistent/kubeconfig'],
