@@ -10,7 +10,7 @@ import {
   API_VERSION,
   type MigrationSpec,
 } from '../api/index.js';
-import { isPlainObject } from '../resources/objects.js';
+import { ANNOTATIONS, isPlainObject } from '../resources/objects.js';
 import type { ActivityDeps } from './deps.js';
 import { fail } from './errors.js';
 import { KubeError } from './kube/client.js';
@@ -76,12 +76,28 @@ function checkSpec(cr: Record<string, unknown>): MigrationSpec {
 
 export async function publishMigrationStatus(deps: ActivityDeps, input: PublishInput): Promise<void> {
   const { namespace, name, status, events } = input;
-  await mirrorStatus(
+  const ctx = Context.current();
+  const cr = await mirrorStatus(
     deps.source,
     'Migration',
     { namespace, name },
     status,
     events,
-    Context.current().cancellationSignal,
+    ctx.cancellationSignal,
   );
+  if (deps.observer && FINAL_STATUSES.has(status.status ?? '')) {
+    const run = ctx.info.workflowExecution;
+    const annotations = (cr?.metadata?.['annotations'] ?? {}) as Record<string, string>;
+    const created = cr?.metadata?.['creationTimestamp'];
+    deps.observer.migrationFinished({
+      key: `${run?.workflowId ?? namespace}/${run?.runId ?? name}`,
+      namespace,
+      name,
+      schedule: annotations[ANNOTATIONS.scheduleName] ?? '',
+      status,
+      ...(typeof created === 'string' ? { creationTimestamp: created } : {}),
+    });
+  }
 }
+
+const FINAL_STATUSES = new Set(['Successful', 'PartialSuccess', 'Failed']);

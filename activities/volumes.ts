@@ -77,6 +77,7 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
     );
   const destination = new AgentClient(pair.destination, { timeoutMs: 15_000 });
   const source = new AgentClient(deps.agent);
+  const started = Date.now();
   try {
     const standbyRoot = (await destination.info()).dataRoot;
     let status: ReplicationStatus = await source.startReplication({
@@ -113,7 +114,7 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
       if (status.error && !status.error.retryable) fail(NON_RETRYABLE.volume, message);
       throw new Error(message);
     }
-    return {
+    const result: TransferResult = {
       volume: input.volume,
       kind: status.kind,
       bytesTotal: status.bytesTotal,
@@ -122,6 +123,9 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
       restorePoint: status.restorePoint ?? '',
       standbyPath: path.join(standbyRoot, 'volumes', input.volume),
     };
+    // The agent's own duration covers a replication this attempt resumed, not just its part.
+    deps.observer?.transferFinished(result, (status.durationMs ?? Date.now() - started) / 1000);
+    return result;
   } finally {
     source.close();
     destination.close();

@@ -230,6 +230,17 @@ export class StandbyManager {
       .map((v) => this.get(v));
   }
 
+  /** Per standby volume, when the source took the snapshot of its current restore point. */
+  currentSnapshotTimes(): { volume: string; createdAt: string }[] {
+    const out: { volume: string; createdAt: string }[] = [];
+    for (const [volume, recs] of this.vols) {
+      const id = recs.size > 0 ? this.current(volume) : null;
+      const rec = id ? recs.get(id) : undefined;
+      if (rec) out.push({ volume, createdAt: rec.manifest.createdAt });
+    }
+    return out;
+  }
+
   manifest(volume: string, id: string): Manifest {
     const rec = this.vols.get(volume)?.get(id);
     if (!rec) throw notFound(`restore point ${id} of standby volume ${volume} not found`);

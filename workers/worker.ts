@@ -21,7 +21,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createActivities } from '../activities/index.js';
 import { KubeClient } from '../activities/kube/client.js';
 import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '../client/cli/args.js';
@@ -29,6 +29,7 @@ import { temporalFlags } from '../client/cli/temporal-flags.js';
 import { connectionOptions, DEFAULT_TASK_QUEUE } from '../client/temporal.js';
 import { MigrationController } from './controllers/migration.js';
 import { MigrationScheduleController } from './controllers/migration-schedule.js';
+import { WorkerMetrics } from './metrics.js';
 
 const FLAGS: FlagSpec[] = [
   {
@@ -201,19 +202,7 @@ export async function workerMain(argv: string[]): Promise<number> {
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ferry_worker_' });
-  const reconciles = new Counter({
-    name: 'ferry_controller_reconciles_total',
-    help: 'Migration CR reconciles by outcome.',
-    labelNames: ['outcome'],
-    registers: [registry],
-  });
-
-  const scheduleReconciles = new Counter({
-    name: 'ferry_controller_schedule_reconciles_total',
-    help: 'MigrationSchedule CR reconciles by outcome.',
-    labelNames: ['outcome'],
-    registers: [registry],
-  });
+  const metrics = new WorkerMetrics(registry);
 
   const here = path.dirname(fileURLToPath(import.meta.url));
   const worker = await Worker.create({
@@ -223,7 +212,7 @@ export async function workerMain(argv: string[]): Promise<number> {
     ...(config.workflowBundle
       ? { workflowBundle: { codePath: config.workflowBundle } }
       : { workflowsPath: path.resolve(here, '..', 'workflows', 'index.js') }),
-    activities: createActivities({ source: kube, agent }),
+    activities: createActivities({ source: kube, agent, observer: metrics }),
     shutdownGraceTime: `${config.drainSeconds} seconds`,
     maxCachedWorkflows: 500,
     // Cancellation reaches an activity only in a heartbeat's answer: send heartbeats at most a
@@ -235,14 +224,15 @@ export async function workerMain(argv: string[]): Promise<number> {
     temporal,
     taskQueue: config.taskQueue,
     log,
-    onReconcile: (outcome) => reconciles.inc({ outcome }),
+    onReconcile: (outcome) => metrics.reconciled('Migration', outcome),
   });
   const scheduleController = new MigrationScheduleController({
     kube,
     temporal,
     taskQueue: config.taskQueue,
     log,
-    onReconcile: (outcome) => scheduleReconciles.inc({ outcome }),
+    onReconcile: (outcome) => metrics.reconciled('MigrationSchedule', outcome),
+    onSchedule: (cr) => metrics.observeSchedule(cr),
   });
 
   let healthy = true;

@@ -1,6 +1,6 @@
 // Ferry's own kinds (stork.libopenstorage.org/v1alpha1) as REST resources, and Events about them.
 import { API_GROUP, API_VERSION, kindInfo, type KindName } from '../../api/index.js';
-import type { ResourceKind } from '../../resources/objects.js';
+import type { KubeObject, ResourceKind } from '../../resources/objects.js';
 import type { KubeEvent } from '../types.js';
 import { KINDS, KubeError, type KubeClient } from './client.js';
 
@@ -52,8 +52,9 @@ export async function recordEvent(
 }
 
 /**
- * Mirrors a workflow's status to its CR's status subresource, then records its Events there.
- * A missing CR (deleted, or a workflow started without one) is not an error: nothing to mirror to.
+ * Mirrors a workflow's status to its CR's status subresource, then records its Events there;
+ * returns the CR as written. A missing CR (deleted, or a workflow started without one) is not an
+ * error: nothing to mirror to, and undefined is returned.
  */
 export async function mirrorStatus(
   kube: KubeClient,
@@ -62,20 +63,21 @@ export async function mirrorStatus(
   status: unknown,
   events: readonly KubeEvent[],
   signal?: AbortSignal,
-): Promise<void> {
-  let uid: string | undefined;
+): Promise<KubeObject | undefined> {
+  let cr: KubeObject;
   try {
-    const cr = await kube.mergePatch(
+    cr = await kube.mergePatch(
       storkKind(kind),
       ref.namespace,
       ref.name,
       { status },
       { subresource: 'status', signal },
     );
-    uid = cr.metadata?.uid as string | undefined;
   } catch (err) {
-    if (err instanceof KubeError && err.notFound) return;
+    if (err instanceof KubeError && err.notFound) return undefined;
     throw err;
   }
+  const uid = cr.metadata?.uid as string | undefined;
   for (const event of events) await recordEvent(kube, { kind, ...ref, uid }, event, signal);
+  return cr;
 }

@@ -1,53 +1,68 @@
-// A tiny Prometheus text-format registry: counters and gauges with optional labels, plus gauges
-// computed at scrape time. No dependency needed for what the agent exposes.
+// The agent's Prometheus metrics on prom-client: counters the agent increments, and counters and
+// gauges read from its managers at scrape time. One registry per agent (tests run several in one
+// process), rendered by GET /metrics in Prometheus' text format.
+import { Counter, Gauge, Registry } from 'prom-client';
+
 type Labels = Record<string, string>;
 
-interface Series {
-  help: string;
-  type: 'counter' | 'gauge';
-  values: Map<string, number>;
-  read?: () => number;
-}
-
-function key(labels: Labels | undefined): string {
-  if (!labels) return '';
-  const parts = Object.keys(labels)
-    .sort()
-    .map(
-      (k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`,
-    );
-  return parts.length ? `{${parts.join(',')}}` : '';
-}
-
 export class Metrics {
-  private readonly series = new Map<string, Series>();
+  readonly registry = new Registry();
 
-  counter(name: string, help: string): (by?: number, labels?: Labels) => void {
-    const s: Series = { help, type: 'counter', values: new Map() };
-    this.series.set(name, s);
-    return (by = 1, labels) => {
-      const k = key(labels);
-      s.values.set(k, (s.values.get(k) ?? 0) + by);
-    };
+  /** A counter to increment, with the label names it may carry. */
+  counter(name: string, help: string, labelNames: string[] = []): (by?: number, labels?: Labels) => void {
+    const c = new Counter({ name, help, labelNames, registers: [this.registry] });
+    return (by = 1, labels) => (labels ? c.inc(labels, by) : c.inc(by));
   }
 
+  /** A gauge whose value is read at scrape time. */
   gauge(name: string, help: string, read: () => number): void {
-    this.series.set(name, { help, type: 'gauge', values: new Map(), read });
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
+  /** A gauge with one series per label set, all read at scrape time (series gone since are dropped). */
+  gaugeSeries(
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: () => { labels: Labels; value: number }[],
+  ): void {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of read()) this.set(s.labels, s.value);
+      },
+    });
   }
 
   /** A counter whose value is read from elsewhere at scrape time. */
   counterFn(name: string, help: string, read: () => number): void {
-    this.series.set(name, { help, type: 'counter', values: new Map(), read });
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
   }
 
-  render(): string {
-    const out: string[] = [];
-    for (const [name, s] of this.series) {
-      out.push(`# HELP ${name} ${s.help}`, `# TYPE ${name} ${s.type}`);
-      if (s.read) out.push(`${name} ${s.read()}`);
-      else if (s.values.size === 0) out.push(`${name} 0`);
-      else for (const [k, v] of s.values) out.push(`${name}${k} ${v}`);
-    }
-    return `${out.join('\n')}\n`;
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }

@@ -56,9 +56,9 @@ function sessionOf(ctx: RouteCtx): string | undefined {
 export function controlRoutes(a: AgentContext): Route[] {
   return [
     route('GET', '/metrics', async ({ res }) => {
-      const body = a.metrics.render();
+      const body = await a.metrics.render();
       res.writeHead(200, {
-        'content-type': 'text/plain; version=0.0.4',
+        'content-type': a.metrics.contentType,
         'content-length': Buffer.byteLength(body),
       });
       res.end(body);

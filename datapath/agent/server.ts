@@ -29,6 +29,7 @@ import type { AgentContext } from './context.js';
 import { drainRequest, sendError } from './http.js';
 import type { Logger } from './log.js';
 import { silentLogger } from './log.js';
+import { agentMetrics, type AgentCounters } from './agent-metrics.js';
 import { Metrics } from './metrics.js';
 import type { Route } from './routes.js';
 import { controlRoutes, dataRoutes, notFoundRoute } from './routes.js';
@@ -70,14 +71,7 @@ export class Agent implements AgentContext {
   private readonly startedAt = new Date().toISOString();
   port = 0;
   dataPort = 0;
-  private readonly count: {
-    http: (by?: number, l?: Record<string, string>) => void;
-    authFailures: (by?: number) => void;
-    chunksReceived: (by?: number, l?: Record<string, string>) => void;
-    bytesReceived: (by?: number) => void;
-    bytesSent: (by?: number) => void;
-    chunksSent: (by?: number) => void;
-  };
+  private readonly count: AgentCounters;
 
   store!: ChunkStore;
   snapshots!: SnapshotManager;
@@ -87,27 +81,7 @@ export class Agent implements AgentContext {
   private constructor(private readonly cfg: AgentConfig) {
     this.limits = { ...DEFAULT_LIMITS, ...cfg.limits };
     this.log = cfg.log ?? silentLogger;
-    const m = this.metrics;
-    this.count = {
-      http: m.counter('ferry_agent_http_requests_total', 'HTTP requests served, by server and status code.'),
-      authFailures: m.counter(
-        'ferry_agent_auth_failures_total',
-        'Requests refused for a missing or wrong bearer token.',
-      ),
-      chunksReceived: m.counter(
-        'ferry_agent_chunks_received_total',
-        'Verified chunks received, by result (stored or duplicate).',
-      ),
-      bytesReceived: m.counter(
-        'ferry_agent_bytes_received_total',
-        'Chunk payload bytes received (stored form).',
-      ),
-      bytesSent: m.counter(
-        'ferry_agent_bytes_sent_total',
-        'Bytes sent to destination agents (queries, chunks, manifests).',
-      ),
-      chunksSent: m.counter('ferry_agent_chunks_sent_total', 'Chunks sent to destination agents.'),
-    };
+    this.count = agentMetrics(this.metrics, this);
   }
 
   static async start(cfg: AgentConfig): Promise<Agent> {
@@ -154,7 +128,6 @@ export class Agent implements AgentContext {
           ...(s.error ? { error: s.error.message } : {}),
         }),
     });
-    this.registerMetrics();
     this.expireSessions();
 
     const tls = { cert: this.cfg.tlsCert, key: this.cfg.tlsKey };
@@ -178,55 +151,6 @@ export class Agent implements AgentContext {
       Math.min(60_000, idle),
     );
     this.timer.unref();
-  }
-
-  private registerMetrics(): void {
-    const m = this.metrics;
-    const r = this.replications;
-    m.counterFn(
-      'ferry_agent_replications_succeeded_total',
-      'Replications that succeeded.',
-      () => r.results.succeeded,
-    );
-    m.counterFn('ferry_agent_replications_failed_total', 'Replications that failed.', () => r.results.failed);
-    m.counterFn(
-      'ferry_agent_replications_cancelled_total',
-      'Replications that were cancelled.',
-      () => r.results.cancelled,
-    );
-    m.gauge(
-      'ferry_agent_replications_running',
-      'Replications in progress.',
-      () => r.list().filter((s) => !['succeeded', 'failed', 'cancelled'].includes(s.phase)).length,
-    );
-    m.counterFn('ferry_agent_snapshots_total', 'Snapshots taken.', () => this.snapshots.snapshotsTaken);
-    m.counterFn(
-      'ferry_agent_snapshot_duration_seconds_sum',
-      'Total time spent taking snapshots.',
-      () => this.snapshots.snapshotSeconds,
-    );
-    m.counterFn(
-      'ferry_agent_snapshot_bytes_read_total',
-      'File bytes read by snapshots.',
-      () => this.snapshots.snapshotBytesRead,
-    );
-    m.gauge('ferry_agent_chunk_store_chunks', 'Chunks in the local chunk store.', () => this.store.count);
-    m.counterFn(
-      'ferry_agent_chunk_store_chunks_written_total',
-      'Chunks written to the store.',
-      () => this.store.chunksWritten,
-    );
-    m.counterFn(
-      'ferry_agent_chunk_store_bytes_written_total',
-      'Stored bytes written to the store.',
-      () => this.store.bytesWritten,
-    );
-    m.counterFn(
-      'ferry_agent_chunk_store_chunks_deleted_total',
-      'Chunks garbage-collected.',
-      () => this.store.chunksDeleted,
-    );
-    m.counterFn('ferry_agent_standby_commits_total', 'Restore points committed.', () => this.standby.commits);
   }
 
   private listenServer(

@@ -298,6 +298,18 @@ describe('replication between two agents', () => {
     expect(m).toMatch(/^# TYPE ferry_agent_bytes_sent_total counter$/m);
     expect(m).toMatch(/ferry_agent_replications_succeeded_total [1-9]/);
     expect(m).toMatch(/ferry_agent_snapshot_duration_seconds_sum /);
+    // the standby's data age: now minus when the source took the current restore point's snapshot
+    const standby = await dc.getStandby('app-data');
+    const current = standby.restorePoints.find((r) => r.id === standby.current)!;
+    const before = Date.now();
+    const dm = await dc.metrics();
+    const age = Number(
+      /^ferry_agent_standby_restore_point_age_seconds\{volume="app-data"\} (\S+)$/m.exec(dm)?.[1],
+    );
+    const expected = (before - Date.parse(current.createdAt)) / 1000;
+    expect(age).toBeGreaterThanOrEqual(expected - 0.5);
+    expect(age).toBeLessThan(expected + 5);
+    expect(dm).toMatch(/^ferry_agent_http_requests_total\{server="control",code="200"\} [1-9]/m);
     // the agent never logs a token
     expect(fs.readFileSync(src.logPath, 'utf8')).not.toContain(dst.token);
     expect(fs.readFileSync(dst.logPath, 'utf8')).not.toContain(dst.token);

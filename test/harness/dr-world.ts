@@ -38,7 +38,12 @@ export interface DrWorld {
   stop(): Promise<void>;
 }
 
-export async function startDrWorld(name: string): Promise<DrWorld> {
+export interface DrWorldOptions {
+  /** The kubeconfig the worker protects the source with (default: the cluster's admin one). */
+  workerKubeconfig?: string;
+}
+
+export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Promise<DrWorld> {
   const { env, workflowBundlePath } = harness();
   const dir = path.join(env.dir, 'worlds', `${name}-${process.pid}`);
   const ca = await createCertAuthority(path.join(dir, 'ca'), `ferry-test-${name}`);
@@ -53,7 +58,7 @@ export async function startDrWorld(name: string): Promise<DrWorld> {
     dir: path.join(dir, 'worker'),
     temporal: env.temporal,
     taskQueue,
-    kubeconfigPath: kubeconfig('source'),
+    kubeconfigPath: opts.workerKubeconfig ?? kubeconfig('source'),
     agent: { url: source.url, tokenFile: source.tokenFile, caCertPath: source.caCertPath },
     workflowBundlePath,
   };

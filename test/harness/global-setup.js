@@ -38,6 +38,8 @@ export default async function globalSetup() {
     dir,
     clusters: ['source', 'destination'],
     crds: true,
+    // The Web UI too: test/integration/web-ui.test.ts screenshots a migration in it.
+    ui: true,
     controlPlane: true,
     nodes,
     // PostgreSQL's image for deploy/samples/postgres.yaml (test/integration/postgres-sample.test.ts).

@@ -26,12 +26,17 @@ import { WatchLoop } from './watch-loop.js';
 const SCHEDULE = storkKind('MigrationSchedule');
 const MIGRATION = storkKind('Migration');
 
+export interface ScheduleControllerOptions extends ControllerOptions {
+  /** Every MigrationSchedule CR the watch delivers, before it is reconciled (metrics). */
+  onSchedule?: (cr: KubeObject) => void;
+}
+
 export class MigrationScheduleController {
   /** The metadata.generation whose spec the workflow has, per schedule (this process's memory). */
   private readonly sent = new Map<string, number>();
   private readonly loop: WatchLoop;
 
-  constructor(private readonly opts: ControllerOptions) {
+  constructor(private readonly opts: ScheduleControllerOptions) {
     this.loop = new WatchLoop({
       kube: opts.kube,
       kind: SCHEDULE,
@@ -50,6 +55,7 @@ export class MigrationScheduleController {
   }
 
   async reconcile(cr: KubeObject): Promise<void> {
+    this.opts.onSchedule?.(cr);
     const namespace = namespaceOf(cr);
     const name = nameOf(cr);
     const key = `${namespace}/${name}`;

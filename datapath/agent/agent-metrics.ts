@@ -1,0 +1,114 @@
+// Every metric the storage agent serves on GET /metrics (names kept from its first, hand-written
+// registry): counters the agent increments, returned here, and values read from its managers at
+// scrape time, so `a`'s managers need to exist only by the first scrape.
+import type { ChunkStore } from '../chunk-store.js';
+import type { ReplicationManager } from '../replicate.js';
+import type { StandbyManager } from '../standby.js';
+import type { SnapshotManager } from '../volumes.js';
+import type { Metrics } from './metrics.js';
+
+type Labels = Record<string, string>;
+
+export interface AgentCounters {
+  http: (by?: number, l?: Labels) => void;
+  authFailures: (by?: number) => void;
+  chunksReceived: (by?: number, l?: Labels) => void;
+  bytesReceived: (by?: number) => void;
+  bytesSent: (by?: number) => void;
+  chunksSent: (by?: number) => void;
+}
+
+export interface AgentMetricSources {
+  replications: ReplicationManager;
+  snapshots: SnapshotManager;
+  store: ChunkStore;
+  standby: StandbyManager;
+}
+
+export function agentMetrics(m: Metrics, a: AgentMetricSources): AgentCounters {
+  const count = {
+    http: m.counter('ferry_agent_http_requests_total', 'HTTP requests served, by server and status code.', [
+      'server',
+      'code',
+    ]),
+    authFailures: m.counter(
+      'ferry_agent_auth_failures_total',
+      'Requests refused for a missing or wrong bearer token.',
+    ),
+    chunksReceived: m.counter(
+      'ferry_agent_chunks_received_total',
+      'Verified chunks received, by result (stored or duplicate).',
+      ['result'],
+    ),
+    bytesReceived: m.counter(
+      'ferry_agent_bytes_received_total',
+      'Chunk payload bytes received (stored form).',
+    ),
+    bytesSent: m.counter(
+      'ferry_agent_bytes_sent_total',
+      'Bytes sent to destination agents (queries, chunks, manifests).',
+    ),
+    chunksSent: m.counter('ferry_agent_chunks_sent_total', 'Chunks sent to destination agents.'),
+  };
+  m.counterFn(
+    'ferry_agent_replications_succeeded_total',
+    'Replications that succeeded.',
+    () => a.replications.results.succeeded,
+  );
+  m.counterFn(
+    'ferry_agent_replications_failed_total',
+    'Replications that failed.',
+    () => a.replications.results.failed,
+  );
+  m.counterFn(
+    'ferry_agent_replications_cancelled_total',
+    'Replications that were cancelled.',
+    () => a.replications.results.cancelled,
+  );
+  m.gauge(
+    'ferry_agent_replications_running',
+    'Replications in progress.',
+    () => a.replications.list().filter((s) => !['succeeded', 'failed', 'cancelled'].includes(s.phase)).length,
+  );
+  m.counterFn('ferry_agent_snapshots_total', 'Snapshots taken.', () => a.snapshots.snapshotsTaken);
+  m.counterFn(
+    'ferry_agent_snapshot_duration_seconds_sum',
+    'Total time spent taking snapshots.',
+    () => a.snapshots.snapshotSeconds,
+  );
+  m.counterFn(
+    'ferry_agent_snapshot_bytes_read_total',
+    'File bytes read by snapshots.',
+    () => a.snapshots.snapshotBytesRead,
+  );
+  m.gauge('ferry_agent_chunk_store_chunks', 'Chunks in the local chunk store.', () => a.store.count);
+  m.counterFn(
+    'ferry_agent_chunk_store_chunks_written_total',
+    'Chunks written to the store.',
+    () => a.store.chunksWritten,
+  );
+  m.counterFn(
+    'ferry_agent_chunk_store_bytes_written_total',
+    'Stored bytes written to the store.',
+    () => a.store.bytesWritten,
+  );
+  m.counterFn(
+    'ferry_agent_chunk_store_chunks_deleted_total',
+    'Chunks garbage-collected.',
+    () => a.store.chunksDeleted,
+  );
+  m.counterFn('ferry_agent_standby_commits_total', 'Restore points committed.', () => a.standby.commits);
+  m.gaugeSeries(
+    'ferry_agent_standby_restore_point_age_seconds',
+    'Per standby volume, seconds since the source took the snapshot of its current restore point: the age of the data a failover would promote.',
+    ['volume'],
+    () => {
+      const now = Date.now();
+      return a.standby.currentSnapshotTimes().map((p) => ({
+        labels: { volume: p.volume },
+        value: Math.max(0, (now - Date.parse(p.createdAt)) / 1000),
+      }));
+    },
+  );
+  return count;
+}
