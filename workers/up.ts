@@ -352,7 +352,8 @@ async function scheduleItems(kube: KubeClient, ns: string, schedule: string): Pr
 
 /**
  * The live summary while `up` runs: one line per finished migration of the schedule, with how
- * long it took and the RPO it leaves (the age of the data now on the standby).
+ * long it took, the RPO it leaves (the age of the data now on the standby) and its page in the
+ * Temporal Web UI.
  */
 async function reportMigrations(
   pair: DrPair,
@@ -372,7 +373,13 @@ async function reportMigrations(
       const took =
         (Date.parse(m.finishTimestamp) - Date.parse(m.creationTimestamp ?? m.finishTimestamp)) / 1000;
       const rpo = (Date.now() - Date.parse(m.creationTimestamp ?? m.finishTimestamp)) / 1000;
-      say(`${m.name} ${m.status} in ${took.toFixed(1)} s; the standby's data is ${rpo.toFixed(0)} s old`);
+      const t = pair.env.state.temporal;
+      const ui = t.uiUrl
+        ? ` ${t.uiUrl}/namespaces/${t.namespace}/workflows/${encodeURIComponent(`migration/${ns}/${m.name}`)}`
+        : '';
+      say(
+        `${m.name} ${m.status} in ${took.toFixed(1)} s; the standby's data is ${rpo.toFixed(0)} s old;${ui}`,
+      );
     }
   }
 }

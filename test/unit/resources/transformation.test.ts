@@ -425,7 +425,7 @@ describe('applyTransformations: properties', () => {
         const add = { path: `data.${a}.${b}`, ...tv, operation: 'add' };
         if (throughNonMap(obj, a))
           expect(() => applyTransformations(obj, [one('/v1/ConfigMap', [add])])).toThrow(
-            `path: cannot add it on ConfigMap ${obj.metadata!.name}: data.${a} is`,
+            `path: cannot add it on ConfigMap ${(obj.metadata as { name: string }).name}: data.${a} is`,
           );
         else applyTransformations(obj, [one('/v1/ConfigMap', [add])]);
         expect(obj).toEqual(before);
