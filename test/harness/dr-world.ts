@@ -7,12 +7,14 @@
 //   await world.kubectl('source', ['apply', '-f', '-'], yaml);
 //   const m = await world.waitForMigration('shop', 'm1');
 import { KubeConfig } from '@kubernetes/client-node';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KubeClient } from '../../activities/kube/client.js';
 import { clusterPairManifest } from '../../client/cluster-pair.js';
+import { codecKeysFromEnv } from '../../client/payload-codec.js';
+import { connectTemporal } from '../../client/temporal.js';
 import { startAgent, type AgentHandle } from '../../localenv/agents.js';
 import { startWorker, type WorkerHandle } from '../../localenv/worker.js';
 import { createCertAuthority } from '../../localenv/tls.js';
@@ -38,7 +40,12 @@ export interface DrWorld {
   stop(): Promise<void>;
 }
 
-export async function startDrWorld(name: string): Promise<DrWorld> {
+export interface DrWorldOptions {
+  /** Turns the payload codec on: the worker and `temporal` encrypt with these keys (id:base64key lines). */
+  codecKeysFile?: string;
+}
+
+export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Promise<DrWorld> {
   const { env, workflowBundlePath } = harness();
   const dir = path.join(env.dir, 'worlds', `${name}-${process.pid}`);
   const ca = await createCertAuthority(path.join(dir, 'ca'), `ferry-test-${name}`);
@@ -56,14 +63,17 @@ export async function startDrWorld(name: string): Promise<DrWorld> {
     kubeconfigPath: kubeconfig('source'),
     agent: { url: source.url, tokenFile: source.tokenFile, caCertPath: source.caCertPath },
     workflowBundlePath,
+    ...(opts.codecKeysFile ? { env: { FERRY_CODEC_KEYS_FILE: opts.codecKeysFile } } : {}),
   };
   let worker = await startWorker(workerOpts);
   const kube = {
     source: KubeClient.fromString(await readFile(kubeconfig('source'), 'utf8')),
     destination: KubeClient.fromString(await readFile(kubeconfig('destination'), 'utf8')),
   };
-  const connection = await Connection.connect({ address: env.temporal.address });
-  const temporal = new Client({ connection, namespace: env.temporal.namespace });
+  const { client: temporal, close: closeTemporal } = await connectTemporal({
+    ...env.temporal,
+    codecKeys: await codecKeysFromEnv(opts.codecKeysFile ? { FERRY_CODEC_KEYS_FILE: opts.codecKeysFile } : {}),
+  });
   const kubectl = (cluster: ClusterName, args: string[], stdin?: string) =>
     new Promise<string>((resolve, reject) => {
       const child = execFile(
@@ -122,7 +132,7 @@ export async function startDrWorld(name: string): Promise<DrWorld> {
     async stop() {
       await worker.stop().catch(() => undefined);
       await Promise.all([source.stop(), destination.stop()]);
-      await connection.close();
+      await closeTemporal();
     },
   };
   return world;
