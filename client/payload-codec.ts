@@ -14,7 +14,7 @@
 // Payloads that are not encrypted pass through decode unchanged (histories from before the codec
 // was turned on stay readable); an unknown key id or a failed tag check is a CodecError naming it.
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import crypto from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
@@ -25,6 +25,8 @@ const CIPHER = 'AES-256-GCM';
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+// @temporalio/proto is CommonJS: Node's ESM loader sees only its default export.
+const PayloadProto = proto.temporal.api.common.v1.Payload;
 
 export const CODEC_KEYS_FILE_ENV = 'FERRY_CODEC_KEYS_FILE';
 export const CODEC_KEYS_ENV = 'FERRY_CODEC_KEYS';
@@ -125,7 +127,7 @@ export class AesGcmCodec implements PayloadCodec {
   }
 
   encrypt(payload: Payload): Payload {
-    const plain = temporal.api.common.v1.Payload.encode(payload).finish();
+    const plain = PayloadProto.encode(payload).finish();
     const nonce = crypto.randomBytes(NONCE_BYTES);
     const cipher = crypto.createCipheriv('aes-256-gcm', this.current.key, nonce);
     cipher.setAAD(Buffer.from(this.current.id, 'utf8'));
@@ -166,7 +168,7 @@ export class AesGcmCodec implements PayloadCodec {
         `payload with key id ${JSON.stringify(id)} failed to decrypt: the key under that id is not the one that encrypted it, or the payload was altered`,
       );
     }
-    const decoded = temporal.api.common.v1.Payload.decode(plain);
+    const decoded = PayloadProto.decode(plain);
     return { metadata: decoded.metadata ?? {}, data: decoded.data ?? new Uint8Array() };
   }
 }
