@@ -25,6 +25,7 @@ import { ReplicationManager } from '../replicate.js';
 import { StandbyManager } from '../standby.js';
 import { SnapshotManager } from '../volumes.js';
 import { TokenAuth, UNAUTHORIZED_BODY } from './auth.js';
+import { AuthFailureLimiter, type AuthLimitOptions } from './auth-limit.js';
 import type { AgentContext } from './context.js';
 import { drainRequest, sendError } from './http.js';
 import type { Logger } from './log.js';
@@ -56,6 +57,8 @@ export interface AgentConfig {
   limits?: Partial<Limits>;
   /** Upload sessions idle this long lose their GC pins (default 10 min). */
   sessionIdleMs?: number;
+  /** Failed-authentication limit (default 10 a minute per token or tokenless address). */
+  authLimit?: AuthLimitOptions;
   log?: Logger;
 }
 
@@ -64,6 +67,7 @@ export class Agent implements AgentContext {
   readonly limits: Limits;
   readonly log: Logger;
   private readonly sessions = new Map<string, Pin>();
+  private readonly authLimiter: AuthFailureLimiter;
   private readonly servers: https.Server[] = [];
   private timer: NodeJS.Timeout | null = null;
   private agentId = '';
@@ -73,6 +77,7 @@ export class Agent implements AgentContext {
   private readonly count: {
     http: (by?: number, l?: Record<string, string>) => void;
     authFailures: (by?: number) => void;
+    authThrottled: (by?: number) => void;
     chunksReceived: (by?: number, l?: Record<string, string>) => void;
     bytesReceived: (by?: number) => void;
     bytesSent: (by?: number) => void;
@@ -87,12 +92,17 @@ export class Agent implements AgentContext {
   private constructor(private readonly cfg: AgentConfig) {
     this.limits = { ...DEFAULT_LIMITS, ...cfg.limits };
     this.log = cfg.log ?? silentLogger;
+    this.authLimiter = new AuthFailureLimiter(cfg.authLimit);
     const m = this.metrics;
     this.count = {
       http: m.counter('ferry_agent_http_requests_total', 'HTTP requests served, by server and status code.'),
       authFailures: m.counter(
         'ferry_agent_auth_failures_total',
         'Requests refused for a missing or wrong bearer token.',
+      ),
+      authThrottled: m.counter(
+        'ferry_agent_auth_throttled_total',
+        'Requests refused with 429 after too many failed authentications from their source.',
       ),
       chunksReceived: m.counter(
         'ferry_agent_chunks_received_total',
@@ -264,8 +274,26 @@ export class Agent implements AgentContext {
         res.end(body);
         return;
       }
+      const source = req.socket.remoteAddress ?? 'unknown';
+      const wait = this.authLimiter.retryAfter(req.headers.authorization, source);
+      if (wait > 0) {
+        this.count.authThrottled();
+        await sendError(
+          req,
+          res,
+          new AgentError(
+            429,
+            'too_many_auth_failures',
+            `too many failed authentications from this source; retry after ${wait} s`,
+            true,
+          ),
+          { 'retry-after': String(wait) },
+        );
+        return;
+      }
       if (!auth.check(req.headers.authorization)) {
         this.count.authFailures();
+        this.authLimiter.recordFailure(req.headers.authorization, source);
         const drained = await drainRequest(req, 1024 * 1024, 1000);
         res.writeHead(401, {
           'content-type': 'application/json',

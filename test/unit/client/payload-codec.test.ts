@@ -36,7 +36,8 @@ describe('AesGcmCodec', () => {
           const [dec] = await codec.decode([enc!]);
           expect(Buffer.from(dec!.data!)).toEqual(Buffer.from(data));
           expect(Object.keys(dec!.metadata!).sort()).toEqual(Object.keys(metadata).sort());
-          for (const [k, v] of Object.entries(metadata)) expect(Buffer.from(dec!.metadata![k]!)).toEqual(Buffer.from(v));
+          for (const [k, v] of Object.entries(metadata))
+            expect(Buffer.from(dec!.metadata![k]!)).toEqual(Buffer.from(v));
         },
       ),
       { numRuns: 300 },
@@ -73,7 +74,9 @@ describe('AesGcmCodec', () => {
 
   it('other key material under the same id, or altered bytes, fail the tag check', async () => {
     const [enc] = await new AesGcmCodec([k1]).encode([defaultPayloadConverter.toPayload('x')]);
-    await expect(new AesGcmCodec([key('k1')]).decode([enc!])).rejects.toThrow(/key id "k1" failed to decrypt/);
+    await expect(new AesGcmCodec([key('k1')]).decode([enc!])).rejects.toThrow(
+      /key id "k1" failed to decrypt/,
+    );
     const altered: Payload = { ...enc!, data: Buffer.from(enc!.data!).fill(7, 20, 21) };
     await expect(new AesGcmCodec([k1]).decode([altered])).rejects.toThrow(/failed to decrypt/);
     // The key id is authenticated: relabelled as k2, even under the same key bytes, it is refused.
@@ -121,9 +124,9 @@ describe('codec keys', () => {
     writeFileSync(file, `${line(good)}\n`);
     expect((await codecKeysFromEnv({ FERRY_CODEC_KEYS_FILE: file }))?.map((k) => k.id)).toEqual(['k1']);
     expect((await codecKeysFromEnv({ FERRY_CODEC_KEYS: line(good) }))?.map((k) => k.id)).toEqual(['k1']);
-    await expect(codecKeysFromEnv({ FERRY_CODEC_KEYS_FILE: file, FERRY_CODEC_KEYS: line(good) })).rejects.toThrow(
-      'set FERRY_CODEC_KEYS_FILE or FERRY_CODEC_KEYS, not both',
-    );
+    await expect(
+      codecKeysFromEnv({ FERRY_CODEC_KEYS_FILE: file, FERRY_CODEC_KEYS: line(good) }),
+    ).rejects.toThrow('set FERRY_CODEC_KEYS_FILE or FERRY_CODEC_KEYS, not both');
     await expect(codecKeysFromEnv({ FERRY_CODEC_KEYS_FILE: `${file}.missing` })).rejects.toThrow(
       `FERRY_CODEC_KEYS_FILE ${file}.missing: ENOENT`,
     );

@@ -47,14 +47,20 @@ it('answers the UI preflight for its origin only, and refuses other origins', as
   const evil = await post('/decode', { payloads: [] }, { origin: 'http://evil.example' });
   expect(evil.status).toBe(403);
   expect(evil.headers.get('access-control-allow-origin')).toBeNull();
-  expect(((await evil.json()) as { error: string }).error).toContain('origin "http://evil.example" is not allowed');
+  expect(((await evil.json()) as { error: string }).error).toContain(
+    'origin "http://evil.example" is not allowed',
+  );
 });
 
 it.each([
   ['not json', 400, 'request body is not JSON'],
   [{ nope: 1 }, 400, 'payloads: expected {"payloads": [...]}'],
   [{ payloads: [7] }, 400, 'payloads[0]: expected an object'],
-  [{ payloads: [{ metadata: { encoding: '!!' } }] }, 400, 'payloads[0].metadata.encoding: expected a base64 string'],
+  [
+    { payloads: [{ metadata: { encoding: '!!' } }] },
+    400,
+    'payloads[0].metadata.encoding: expected a base64 string',
+  ],
   [{ payloads: [{ data: 5 }] }, 400, 'payloads[0].data: expected a base64 string'],
 ])('refuses %j with %i naming the field', async (body, status, message) => {
   const res = await post('/decode', body);
