@@ -40,7 +40,14 @@ export async function loadClusterPair(
 // A kubeconfig entry that makes the worker run a program or read one of its own files (its
 // service account token, the agent token) and send the result to the pair's server: refused, so
 // whoever may write a ClusterPair cannot run code on the worker or take its credentials.
-const LOCAL_USER_FIELDS = ['exec', 'auth-provider', 'token-file', 'tokenFile', 'client-certificate', 'client-key'];
+const LOCAL_USER_FIELDS = [
+  'exec',
+  'auth-provider',
+  'token-file',
+  'tokenFile',
+  'client-certificate',
+  'client-key',
+];
 const LOCAL_CLUSTER_FIELDS = ['certificate-authority'];
 
 function localReferences(config: unknown): string[] {
@@ -55,7 +62,8 @@ function localReferences(config: unknown): string[] {
     for (const [at, entry] of entries) {
       const body = isPlainObject(entry) ? entry[inner] : undefined;
       if (!isPlainObject(body)) continue;
-      for (const f of fields) if (body[f] !== undefined) found.push(`spec.config.${section}${at}.${inner}.${f}`);
+      for (const f of fields)
+        if (body[f] !== undefined) found.push(`spec.config.${section}${at}.${inner}.${f}`);
     }
   };
   scan(config['users'], 'users', 'user', LOCAL_USER_FIELDS);

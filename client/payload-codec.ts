@@ -71,7 +71,8 @@ export function parseCodecKeys(text: string, source: string): CodecKey[] {
       throw new CodecKeyError(
         `${where}: key ${JSON.stringify(id)} is ${key.length} bytes; AES-256 needs 32 (openssl rand -base64 32)`,
       );
-    if (keys.some((k) => k.id === id)) throw new CodecKeyError(`${where}: key id ${JSON.stringify(id)} repeats`);
+    if (keys.some((k) => k.id === id))
+      throw new CodecKeyError(`${where}: key id ${JSON.stringify(id)} repeats`);
     keys.push({ id, key });
   });
   if (keys.length === 0) throw new CodecKeyError(`${source}: no keys (expected id:base64key lines)`);
@@ -82,11 +83,12 @@ export function parseCodecKeys(text: string, source: string): CodecKey[] {
  * The keys configured in the environment (FERRY_CODEC_KEYS_FILE or FERRY_CODEC_KEYS), or
  * undefined when neither is set: the codec is then off.
  */
-export async function codecKeysFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<CodecKey[] | undefined> {
+export async function codecKeysFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<CodecKey[] | undefined> {
   const file = env[CODEC_KEYS_FILE_ENV];
   const inline = env[CODEC_KEYS_ENV];
-  if (file && inline)
-    throw new CodecKeyError(`set ${CODEC_KEYS_FILE_ENV} or ${CODEC_KEYS_ENV}, not both`);
+  if (file && inline) throw new CodecKeyError(`set ${CODEC_KEYS_FILE_ENV} or ${CODEC_KEYS_ENV}, not both`);
   if (inline) return parseCodecKeys(inline, CODEC_KEYS_ENV);
   if (!file) return undefined;
   let text: string;
@@ -174,6 +176,8 @@ export class AesGcmCodec implements PayloadCodec {
 }
 
 /** The data converter of every Temporal client and worker Ferry makes: the codec when keys are set. */
-export function ferryDataConverter(keys: CodecKey[] | undefined): { payloadCodecs: PayloadCodec[] } | undefined {
+export function ferryDataConverter(
+  keys: CodecKey[] | undefined,
+): { payloadCodecs: PayloadCodec[] } | undefined {
   return keys ? { payloadCodecs: [new AesGcmCodec(keys)] } : undefined;
 }

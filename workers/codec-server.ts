@@ -74,7 +74,8 @@ export function parsePayloadsJson(body: unknown): Payload[] {
     throw new BadRequest('payloads: expected {"payloads": [...]}');
   return (body as { payloads: unknown[] }).payloads.map((p, i) => {
     const at = `payloads[${i}]`;
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new BadRequest(`${at}: expected an object`);
+    if (typeof p !== 'object' || p === null || Array.isArray(p))
+      throw new BadRequest(`${at}: expected an object`);
     const { metadata = {}, data = '' } = p as { metadata?: unknown; data?: unknown };
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata))
       throw new BadRequest(`${at}.metadata: expected an object of base64 strings`);
@@ -208,19 +209,24 @@ export async function codecServerMain(argv: string[]): Promise<number> {
     if (colon < 0 || !Number.isInteger(port) || port < 0 || port > 65535)
       throw new UsageError(`--listen ${JSON.stringify(listen)}: expected HOST:PORT with a port in 0..65535`);
     const keys = await codecKeysFromEnv();
-    if (!keys) throw new UsageError('no keys: set FERRY_CODEC_KEYS_FILE (id:base64key lines) or FERRY_CODEC_KEYS');
+    if (!keys)
+      throw new UsageError('no keys: set FERRY_CODEC_KEYS_FILE (id:base64key lines) or FERRY_CODEC_KEYS');
     const tokenFile = flagValue(args, 'token-file');
     let token: string | undefined;
     if (tokenFile) {
-      token = (await readFile(tokenFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        throw new UsageError(`--token-file ${tokenFile}: ${err.code ?? err.message}`);
-      })).trim();
+      token = (
+        await readFile(tokenFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          throw new UsageError(`--token-file ${tokenFile}: ${err.code ?? err.message}`);
+        })
+      ).trim();
       if (!token) throw new UsageError(`--token-file ${tokenFile}: the file is empty`);
     }
     const origins = args.flags.get('ui-origin');
     for (const o of origins ?? [])
       if (!/^https?:\/\/[^/]+$/.test(o))
-        throw new UsageError(`--ui-origin ${JSON.stringify(o)}: expected an origin like http://127.0.0.1:8233`);
+        throw new UsageError(
+          `--ui-origin ${JSON.stringify(o)}: expected an origin like http://127.0.0.1:8233`,
+        );
     opts = {
       keys,
       host: listen.slice(0, colon).replace(/^\[|\]$/g, ''),

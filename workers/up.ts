@@ -80,7 +80,8 @@ async function main(): Promise<void> {
         origins: [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],
       })
     : undefined;
-  if (codec) say(`payload codec on (key id ${codecKeys?.[0]?.id}); codec server for the Web UI at ${codec.url}`);
+  if (codec)
+    say(`payload codec on (key id ${codecKeys?.[0]?.id}); codec server for the Web UI at ${codec.url}`);
   const pair = await startDrPair({
     dir: args.dir,
     ui: true,

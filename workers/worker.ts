@@ -331,7 +331,12 @@ export async function workerMain(argv: string[]): Promise<number> {
   scheduleController.start();
   const running = worker.run();
   log.info(
-    { taskQueue: config.taskQueue, temporal: config.temporalAddress, http: httpAt, codecKeyId: codecKeys?.[0]?.id },
+    {
+      taskQueue: config.taskQueue,
+      temporal: config.temporalAddress,
+      http: httpAt,
+      codecKeyId: codecKeys?.[0]?.id,
+    },
     'worker ready',
   );
   process.stdout.write(

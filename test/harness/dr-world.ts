@@ -72,7 +72,9 @@ export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Pro
   };
   const { client: temporal, close: closeTemporal } = await connectTemporal({
     ...env.temporal,
-    codecKeys: await codecKeysFromEnv(opts.codecKeysFile ? { FERRY_CODEC_KEYS_FILE: opts.codecKeysFile } : {}),
+    codecKeys: await codecKeysFromEnv(
+      opts.codecKeysFile ? { FERRY_CODEC_KEYS_FILE: opts.codecKeysFile } : {},
+    ),
   });
   const kubectl = (cluster: ClusterName, args: string[], stdin?: string) =>
     new Promise<string>((resolve, reject) => {

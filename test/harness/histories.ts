@@ -45,7 +45,9 @@ export function codecPayloads(value: unknown): Payload[] {
 }
 
 /** Every workflow run in the client's namespace, with its full history. */
-export async function allHistories(client: Client): Promise<Array<{ workflowId: string; runId: string; history: History }>> {
+export async function allHistories(
+  client: Client,
+): Promise<Array<{ workflowId: string; runId: string; history: History }>> {
   const out: Array<{ workflowId: string; runId: string; history: History }> = [];
   for await (const wf of client.workflow.list()) {
     const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();

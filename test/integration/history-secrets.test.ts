@@ -110,18 +110,27 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await world?.kubectl('source', ['delete', 'migrationschedule', '-n', NS, 'vault-sched', '--timeout=25s']).catch(() => '');
+  await world
+    ?.kubectl('source', ['delete', 'migrationschedule', '-n', NS, 'vault-sched', '--timeout=25s'])
+    .catch(() => '');
   await world?.stop();
 });
 
 it('runs a Migration and a scheduled Migration with those credentials, and no history holds any of them', async () => {
-  await world.kubectl('source', ['apply', '-f', '-'], migrationYaml(NS, 'm1', { clusterPair: 'remote', namespaces: [NS] }));
+  await world.kubectl(
+    'source',
+    ['apply', '-f', '-'],
+    migrationYaml(NS, 'm1', { clusterPair: 'remote', namespaces: [NS] }),
+  );
   const m = (await world.waitForMigration(NS, 'm1')) as Obj;
   expect(m.status.status).toBe('Successful');
   expect(m.status.resources.map((r: Obj) => `${r.kind}/${r.name}`)).toContain('Secret/db-credentials');
   expect(m.status.volumes[0]).toMatchObject({ volume: VOLUME, status: 'Successful' });
   // The standby really got the Secret and the volume: the credentials were used.
-  const copied = (await world.kube.destination.request('GET', `/api/v1/namespaces/${NS}/secrets/db-credentials`)) as Obj;
+  const copied = (await world.kube.destination.request(
+    'GET',
+    `/api/v1/namespaces/${NS}/secrets/db-credentials`,
+  )) as Obj;
   expect(Buffer.from(copied.data.password, 'base64').toString()).toBe(SECRET_VALUE);
 
   await world.kubectl(
@@ -155,7 +164,11 @@ it('runs a Migration and a scheduled Migration with those credentials, and no hi
     const histories = await allHistories(raw.client);
     const ids = histories.map((h) => h.workflowId);
     expect(ids).toEqual(
-      expect.arrayContaining([`migration/${NS}/m1`, `migrationschedule/${NS}/vault-sched`, `migration/${NS}/${scheduled}`]),
+      expect.arrayContaining([
+        `migration/${NS}/m1`,
+        `migrationschedule/${NS}/vault-sched`,
+        `migration/${NS}/${scheduled}`,
+      ]),
     );
     const leaks: string[] = [];
     let events = 0;
@@ -164,7 +177,8 @@ it('runs a Migration and a scheduled Migration with those credentials, and no hi
       const text = historyText(h.history);
       events += h.history.events?.length ?? 0;
       bytes += text.length;
-      for (const [what, value] of Object.entries(secrets)) if (text.includes(value)) leaks.push(`${what} in ${h.workflowId}`);
+      for (const [what, value] of Object.entries(secrets))
+        if (text.includes(value)) leaks.push(`${what} in ${h.workflowId}`);
     }
     process.stdout.write(
       `[history-secrets] scanned ${histories.length} histories, ${events} events, ${bytes} characters for ${Object.keys(secrets).length} secrets: ${leaks.length} leaks\n`,

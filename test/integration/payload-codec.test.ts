@@ -40,7 +40,11 @@ beforeAll(async () => {
       await world.clusterPairYaml(NS, 'remote'),
     ].join('\n---\n'),
   );
-  await world.kubectl('source', ['apply', '-f', '-'], migrationYaml(NS, 'm1', { clusterPair: 'remote', namespaces: [NS] }));
+  await world.kubectl(
+    'source',
+    ['apply', '-f', '-'],
+    migrationYaml(NS, 'm1', { clusterPair: 'remote', namespaces: [NS] }),
+  );
   const m = await world.waitForMigration(NS, 'm1');
   expect((m['status'] as { status: string }).status).toBe('Successful');
   history = await raw.client.workflow.getHandle(`migration/${NS}/m1`).fetchHistory();
@@ -54,8 +58,7 @@ afterAll(async () => {
 it('stores only ciphertext: every payload encrypted, no object name in any byte of the history', async () => {
   const payloads = codecPayloads(history);
   expect(payloads.length).toBeGreaterThan(10);
-  for (const p of payloads)
-    expect(Buffer.from(p.metadata!['encoding']!).toString()).toBe(ENCRYPTED_ENCODING);
+  for (const p of payloads) expect(Buffer.from(p.metadata!['encoding']!).toString()).toBe(ENCRYPTED_ENCODING);
   expect(historyText(history)).not.toContain(MARKER);
   // The same payloads through the codec do name the ConfigMap: the check above can fail.
   const decoded = await new AesGcmCodec(parseCodecKeys(k1, 'test')).decode(payloads);
