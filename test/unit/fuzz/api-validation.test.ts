@@ -93,3 +93,12 @@ it('arbitrary values: never throws', () => {
     fuzzParams(1000),
   );
 });
+
+it('found by fuzzing: a ClusterPair option set to null is an unset option, not a TypeError', () => {
+  const pair = bases.find((b) => (b as { kind: string }).kind === 'ClusterPair') as {
+    spec: { options: Record<string, unknown> };
+  };
+  const raw = structuredClone(pair);
+  raw.spec.options = { port: null, mode: null, ip: '10.0.0.5', token: 't' };
+  expect(validateObject(raw).issues.filter((i) => i.severity === 'error')).toEqual([]);
+});
