@@ -34,19 +34,73 @@ export async function loadClusterPair(
 ): Promise<LoadedClusterPair> {
   const cp = await deps.source.get(CLUSTER_PAIR, ref.namespace, ref.name, signal);
   if (!cp) fail(NON_RETRYABLE.notFound, `ClusterPair ${ref.namespace}/${ref.name} not found`);
+  return parseClusterPair(ref, cp);
+}
+
+// A kubeconfig entry that makes the worker run a program or read one of its own files (its
+// service account token, the agent token) and send the result to the pair's server: refused, so
+// whoever may write a ClusterPair cannot run code on the worker or take its credentials.
+const LOCAL_USER_FIELDS = [
+  'exec',
+  'auth-provider',
+  'token-file',
+  'tokenFile',
+  'client-certificate',
+  'client-key',
+];
+const LOCAL_CLUSTER_FIELDS = ['certificate-authority'];
+
+function localReferences(config: unknown): string[] {
+  if (!isPlainObject(config)) return [];
+  const found: string[] = [];
+  const scan = (list: unknown, section: string, inner: string, fields: string[]) => {
+    const entries = Array.isArray(list)
+      ? list.map((e, i) => [`[${i}]`, e] as const)
+      : isPlainObject(list)
+        ? Object.entries(list).map(([k, e]) => [`.${k}`, e] as const)
+        : [];
+    for (const [at, entry] of entries) {
+      const body = isPlainObject(entry) ? entry[inner] : undefined;
+      if (!isPlainObject(body)) continue;
+      for (const f of fields)
+        if (body[f] !== undefined) found.push(`spec.config.${section}${at}.${inner}.${f}`);
+    }
+  };
+  scan(config['users'], 'users', 'user', LOCAL_USER_FIELDS);
+  scan(config['clusters'], 'clusters', 'cluster', LOCAL_CLUSTER_FIELDS);
+  return found;
+}
+
+/** A ClusterPair object as activities use it; a bad one is a ClusterPairError naming the field. */
+export function parseClusterPair(ref: ObjectRef, cp: Record<string, unknown>): LoadedClusterPair {
+  const name = `ClusterPair ${ref.namespace}/${ref.name}`;
   const spec = isPlainObject(cp['spec']) ? cp['spec'] : {};
+  const local = localReferences(spec['config']);
+  if (local.length > 0)
+    fail(
+      NON_RETRYABLE.clusterPair,
+      `${name}: ${local.join(', ')}: refused: a ClusterPair's kubeconfig must carry its credentials inline (token, client-certificate-data, client-key-data, certificate-authority-data), not run programs or name files on the worker (storkctl generate clusterpair inlines them)`,
+    );
   let standby: KubeClient;
   try {
     standby = KubeClient.fromString(JSON.stringify(spec['config'] ?? {}), { timeoutMs: 15_000 });
   } catch (err) {
     fail(
       NON_RETRYABLE.clusterPair,
-      `ClusterPair ${ref.namespace}/${ref.name}: spec.config is not a usable kubeconfig: ${(err as Error).message}`,
+      `${name}: spec.config is not a usable kubeconfig: ${(err as Error).message}`,
     );
   }
-  const options = (isPlainObject(spec['options']) ? spec['options'] : {}) as Record<string, string>;
+  const rawOptions = isPlainObject(spec['options']) ? spec['options'] : {};
+  for (const [key, value] of Object.entries(rawOptions))
+    if (typeof value !== 'string')
+      fail(
+        NON_RETRYABLE.clusterPair,
+        `${name}: spec.options.${key}: expected a string, got ${JSON.stringify(value) ?? String(value)}`,
+      );
+  const options = rawOptions as Record<string, string>;
+  const metadata = isPlainObject(cp['metadata']) ? cp['metadata'] : {};
   return {
-    uid: String(cp.metadata?.uid ?? ''),
+    uid: String(metadata['uid'] ?? ''),
     standby,
     destination: destinationOf(ref, options),
     mode: options['mode'] ?? '',

@@ -5,12 +5,13 @@
 // same run. A second, unchanged migration shows what the resource-hash skip saves. Writes
 // bench/results/resources.json and a table for docs/benchmarks.md.
 import { KubeConfig } from '@kubernetes/client-node';
-import { Client, Connection } from '@temporalio/client';
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { KubeClient } from '../activities/kube/client.js';
 import { clusterPairManifest } from '../client/cluster-pair.js';
+import { codecKeysFromEnv } from '../client/payload-codec.js';
+import { connectTemporal } from '../client/temporal.js';
 import { startAgent } from '../localenv/agents.js';
 import { startEnvironment } from '../localenv/environment.js';
 import { repoRoot } from '../localenv/paths.js';
@@ -149,9 +150,11 @@ async function main(): Promise<void> {
         );
         if (input !== undefined) child.stdin?.end(input);
       });
-    const connection = await Connection.connect({ address: env.state.temporal.address });
-    stops.unshift(() => connection.close());
-    const temporal = new Client({ connection, namespace: env.state.temporal.namespace });
+    const { client: temporal, close: closeTemporal } = await connectTemporal({
+      ...env.state.temporal,
+      codecKeys: await codecKeysFromEnv(),
+    });
+    stops.unshift(closeTemporal);
     const rows: Row[] = [];
     for (const n of sizes) {
       const ns = `bench-${n}`;

@@ -29,6 +29,11 @@ export function inlineKubeconfig(kc: KubeConfig): Record<string, unknown> {
   const cluster = kc.getCurrentCluster();
   const user = kc.getCurrentUser();
   if (!context || !cluster) throw new ClusterError('the kubeconfig has no current context with a cluster');
+  // The worker refuses pairs that would run programs on it (activities/cluster-pair.ts): say so now.
+  if (user?.exec || user?.authProvider)
+    throw new ClusterError(
+      `the kubeconfig's user ${JSON.stringify(user.name)} authenticates with ${user.exec ? 'an exec plugin' : 'an auth provider'}, which a ClusterPair cannot carry: use a kubeconfig with a token or a client certificate (e.g. a service account's)`,
+    );
   const read = (file: string, what: string) => {
     try {
       return readFileSync(file);
@@ -53,7 +58,6 @@ export function inlineKubeconfig(kc: KubeConfig): Record<string, unknown> {
   else if (user?.keyFile) userEntry['client-key-data'] = b64(read(user.keyFile, 'client-key'));
   if (user?.username) userEntry['username'] = user.username;
   if (user?.password) userEntry['password'] = user.password;
-  if (user?.exec) userEntry['exec'] = user.exec;
   const userName = user?.name ?? 'user';
   return {
     apiVersion: 'v1',

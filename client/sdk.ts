@@ -23,6 +23,7 @@ import type { PolicyType } from '../schedule/policy-types.js';
 import type { ScheduleStatusView } from '../workflows/migration-schedule.js';
 import { replicationId } from '../activities/volumes.js';
 import { connectionOptions, temporalConfig, type TemporalConfig } from './temporal.js';
+import { codecKeysFromEnv, ferryDataConverter } from './payload-codec.js';
 
 export type { ScheduleStatusView } from '../workflows/migration-schedule.js';
 export type MigrationScheduleSpecInput = MigrationScheduleInput['spec'];
@@ -105,7 +106,13 @@ export class FerryClient {
         'unreachable',
       );
     }
-    const client = new Client({ connection, namespace: config.namespace });
+    // Encrypted payloads (FERRY_CODEC_KEYS_FILE / FERRY_CODEC_KEYS), as the worker writes them.
+    const dataConverter = ferryDataConverter(await codecKeysFromEnv(opts.env ?? process.env));
+    const client = new Client({
+      connection,
+      namespace: config.namespace,
+      ...(dataConverter ? { dataConverter } : {}),
+    });
     return new FerryClient(client, config.taskQueue, opts.queryTimeoutMs, connection);
   }
 

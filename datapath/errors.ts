@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'hash_mismatch'
   | 'too_large'
   | 'unauthorized'
+  | 'too_many_auth_failures'
   | 'not_found'
   | 'conflict'
   | 'missing_chunks'

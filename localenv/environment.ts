@@ -43,6 +43,8 @@ export interface EnvironmentOptions {
   nodeImages?: Array<'postgres'>;
   /** Temporal's ports; default: free ones. `up` asks for the well-known 7233/8233 when free. */
   temporalPorts?: { port: number; uiPort: number };
+  /** The Web UI's codec server URL (`ferry codec-server`), when payloads are encrypted. */
+  uiCodecEndpoint?: string;
   /** Progress lines ("started etcd v3.6.5 in 0.4 s"). */
   log?: (line: string) => void;
 }
@@ -129,6 +131,7 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
       bin: bins.temporal,
       dir: temporalDir,
       ui: opts.ui,
+      ...(opts.uiCodecEndpoint ? { uiCodecEndpoint: opts.uiCodecEndpoint } : {}),
       pidFile,
       ...opts.temporalPorts,
     });

@@ -20,6 +20,8 @@ export interface TemporalDevServerOptions {
   port?: number;
   uiPort?: number;
   pidFile?: string;
+  /** The Web UI's codec server (`ferry codec-server`), so it shows payloads Ferry encrypts. */
+  uiCodecEndpoint?: string;
   /** Extra namespaces to create at launch; "default" always exists. */
   namespaces?: string[];
 }
@@ -38,6 +40,7 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     '--log-level',
     'warn',
     ...(opts.ui ? ['--ui-port', String(uiPort)] : ['--headless']),
+    ...(opts.ui && opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
     ...(opts.namespaces ?? []).flatMap((n) => ['--namespace', n]),
   ];
   const proc = startProcess({

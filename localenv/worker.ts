@@ -19,6 +19,8 @@ export interface StartWorkerOptions {
   /** A prebuilt workflow bundle; default: the worker bundles workflows/ at start. */
   workflowBundlePath?: string;
   args?: string[];
+  /** Extra environment, e.g. FERRY_CODEC_KEYS_FILE to turn payload encryption on. */
+  env?: Record<string, string>;
   ferryBin?: string;
   readyTimeoutMs?: number;
 }
@@ -75,7 +77,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
     command: process.execPath,
     args,
     logPath: path.join(dir, `${name}.log`),
-    env: { ...process.env, KUBECONFIG: opts.kubeconfigPath },
+    env: { ...process.env, ...opts.env, KUBECONFIG: opts.kubeconfigPath },
     pidFile,
     pipeStdout: true,
   });

@@ -18,7 +18,9 @@
 //   npm run drill [-- --dir DIR] [--keep]
 //
 // Exits 0 when every check held, 1 otherwise. --keep leaves the environment running at the end.
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { codecKeysFromEnv } from '../client/payload-codec.js';
+import { connectTemporal } from '../client/temporal.js';
 import { execFile } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -81,8 +83,10 @@ async function main(): Promise<number> {
     steps.push({ name, ms: Date.now() - t0, detail });
     say(`${name}: ${detail} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   };
-  const connection = await Connection.connect({ address: pair.env.state.temporal.address });
-  const temporal = new Client({ connection, namespace: pair.env.state.temporal.namespace });
+  const { client: temporal, close: closeTemporal } = await connectTemporal({
+    ...pair.env.state.temporal,
+    codecKeys: await codecKeysFromEnv(),
+  });
   let ok = false;
   try {
     await drill(pair, temporal, dir, step);
@@ -91,7 +95,7 @@ async function main(): Promise<number> {
     say(`FAILED: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
     process.stdout.write(report(steps, ok));
-    await connection.close();
+    await closeTemporal();
     if (keep) {
       say(`environment left running in ${dir} (state.json there); Ctrl-C stops it`);
       await new Promise<void>((resolve) => process.once('SIGINT', resolve));

@@ -14,6 +14,10 @@ async function main(): Promise<number> {
       // Exit once stopped: an idle keep-alive socket or a watch must not hold the process open.
       return process.exit(await workerMain(rest));
     }
+    case 'codec-server': {
+      const { codecServerMain } = await import('./codec-server.js');
+      return process.exit(await codecServerMain(rest));
+    }
     default: {
       const { runCli } = await import('../client/cli/main.js');
       return runCli(process.argv.slice(2), { program: 'ferry' });

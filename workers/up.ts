@@ -23,7 +23,9 @@ import type { AgentHandle } from '../localenv/agents.js';
 import { applyFile } from '../localenv/apply.js';
 import { STATE_FILE } from '../localenv/environment.js';
 import { repoRoot } from '../localenv/paths.js';
-import { portIsFree } from '../localenv/ports.js';
+import { freePorts, portIsFree } from '../localenv/ports.js';
+import { codecKeysFromEnv } from '../client/payload-codec.js';
+import { startCodecServer } from './codec-server.js';
 import { checkNodePrerequisites } from '../localenv/nodehost.js';
 import { tailLog } from '../localenv/process.js';
 import { applyPostgresSample, postgresOn, SAMPLE_NAMESPACE, SAMPLE_VOLUME } from '../localenv/postgres.js';
@@ -68,13 +70,26 @@ async function main(): Promise<void> {
   say(`starting Ferry's local environment in ${args.dir} (first run builds the servers: minutes)`);
   // Temporal's well-known ports when free, so localhost:8233 is the UI as users expect.
   const wellKnown = (await portIsFree(7233)) && (await portIsFree(8233));
+  // With payload encryption on (FERRY_CODEC_KEYS_FILE), a codec server lets the Web UI show payloads.
+  const codecKeys = await codecKeysFromEnv();
+  const [port, uiPort] = wellKnown ? [7233, 8233] : codecKeys ? await freePorts(2) : [];
+  const codec = codecKeys
+    ? await startCodecServer({
+        keys: codecKeys,
+        port: 0,
+        origins: [`http://127.0.0.1:${uiPort}`, `http://localhost:${uiPort}`],
+      })
+    : undefined;
+  if (codec)
+    say(`payload codec on (key id ${codecKeys?.[0]?.id}); codec server for the Web UI at ${codec.url}`);
   const pair = await startDrPair({
     dir: args.dir,
     ui: true,
     nodes: args.nodes,
     ...(args.nodes ? { nodeImages: ['postgres' as const] } : {}),
     log: say,
-    ...(wellKnown ? { temporalPorts: { port: 7233, uiPort: 8233 } } : {}),
+    ...(port && uiPort ? { temporalPorts: { port, uiPort } } : {}),
+    ...(codec ? { uiCodecEndpoint: codec.url } : {}),
   });
   const env = pair.env;
   let stopping = false;
@@ -83,6 +98,7 @@ async function main(): Promise<void> {
     stopping = true;
     say('stopping every server');
     await pair.stop();
+    await codec?.close();
     process.exit(code);
   };
   process.on('SIGINT', () => void stop(0));

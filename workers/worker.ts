@@ -14,7 +14,6 @@
 //   {"ready":true,"pid":…,"taskQueue":"ferry","http":"127.0.0.1:9090"}
 // SIGTERM or SIGINT: stop polling, let running activities finish (up to --drain-seconds), exit 0.
 import { KubeConfig } from '@kubernetes/client-node';
-import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -26,7 +25,8 @@ import { createActivities } from '../activities/index.js';
 import { KubeClient } from '../activities/kube/client.js';
 import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '../client/cli/args.js';
 import { temporalFlags } from '../client/cli/temporal-flags.js';
-import { connectionOptions, DEFAULT_TASK_QUEUE } from '../client/temporal.js';
+import { codecKeysFromEnv, ferryDataConverter, type CodecKey } from '../client/payload-codec.js';
+import { connectionOptions, connectTemporal, DEFAULT_TASK_QUEUE } from '../client/temporal.js';
 import { MigrationController } from './controllers/migration.js';
 import { MigrationScheduleController } from './controllers/migration-schedule.js';
 import { WorkerMetrics } from './metrics.js';
@@ -196,9 +196,22 @@ export async function workerMain(argv: string[]): Promise<number> {
     tls: config.tls,
     apiKeyFile: config.apiKeyFile,
   });
+  // Payload encryption (client/payload-codec.ts): on when FERRY_CODEC_KEYS_FILE or FERRY_CODEC_KEYS is set.
+  let codecKeys: CodecKey[] | undefined;
+  try {
+    codecKeys = await codecKeysFromEnv();
+  } catch (err) {
+    process.stderr.write(`ferry worker: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const dataConverter = ferryDataConverter(codecKeys);
   const nativeConnection = await NativeConnection.connect(temporalOptions);
-  const connection = await Connection.connect(temporalOptions);
-  const temporal = new Client({ connection, namespace: config.namespace });
+  const { client: temporal, close: closeClient } = await connectTemporal({
+    ...temporalOptions,
+    address: config.temporalAddress,
+    namespace: config.namespace,
+    codecKeys,
+  });
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ferry_worker_' });
@@ -213,6 +226,7 @@ export async function workerMain(argv: string[]): Promise<number> {
       ? { workflowBundle: { codePath: config.workflowBundle } }
       : { workflowsPath: path.resolve(here, '..', 'workflows', 'index.js') }),
     activities: createActivities({ source: kube, agent, observer: metrics }),
+    ...(dataConverter ? { dataConverter } : {}),
     shutdownGraceTime: `${config.drainSeconds} seconds`,
     maxCachedWorkflows: 500,
     // Cancellation reaches an activity only in a heartbeat's answer: send heartbeats at most a
@@ -266,7 +280,15 @@ export async function workerMain(argv: string[]): Promise<number> {
   controller.start();
   scheduleController.start();
   const running = worker.run();
-  log.info({ taskQueue: config.taskQueue, temporal: config.temporalAddress, http: httpAt }, 'worker ready');
+  log.info(
+    {
+      taskQueue: config.taskQueue,
+      temporal: config.temporalAddress,
+      http: httpAt,
+      codecKeyId: codecKeys?.[0]?.id,
+    },
+    'worker ready',
+  );
   process.stdout.write(
     `${JSON.stringify({ ready: true, pid: process.pid, taskQueue: config.taskQueue, http: httpAt })}\n`,
   );
@@ -278,7 +300,7 @@ export async function workerMain(argv: string[]): Promise<number> {
     // aborted through client-node, and must not keep a drained worker from exiting.
     await within(log, 'controllers', 5000, Promise.all([controller.stop(), scheduleController.stop()]));
     server.close();
-    await within(log, 'temporal client', 3000, connection.close());
+    await within(log, 'temporal client', 3000, closeClient());
     await within(log, 'temporal worker connection', 3000, nativeConnection.close());
   }
   log.info('stopped');

@@ -28,7 +28,8 @@ export const clusterPairOptionsSchema = map(string(), {
     "destination's storage agent, token to authenticate to it, mode (DisasterRecovery or empty), and others.",
   defaultEntries: { port: DEFAULT_AGENT_PORT },
   check: (options, report) => {
-    const port = options['port'];
+    // Runs even when a value already failed its type check (null, a number): look at strings only.
+    const port = typeof options['port'] === 'string' ? options['port'] : undefined;
     if (port !== undefined && /^[-+]?[0-9]+$/.test(port.trim())) {
       const n = Number(port);
       if (!(n >= 1 && n <= 65535))
@@ -38,7 +39,7 @@ export const clusterPairOptionsSchema = map(string(), {
         'port',
       ]);
     }
-    const mode = options['mode'];
+    const mode = typeof options['mode'] === 'string' ? options['mode'] : undefined;
     if (mode !== undefined && mode !== '' && mode !== DISASTER_RECOVERY_MODE) {
       report.error(
         `${JSON.stringify(mode)} is not a valid mode: must be ${DISASTER_RECOVERY_MODE} or empty`,

@@ -12,6 +12,7 @@ type Labels = Record<string, string>;
 export interface AgentCounters {
   http: (by?: number, l?: Labels) => void;
   authFailures: (by?: number) => void;
+  authThrottled: (by?: number) => void;
   chunksReceived: (by?: number, l?: Labels) => void;
   bytesReceived: (by?: number) => void;
   bytesSent: (by?: number) => void;
@@ -34,6 +35,10 @@ export function agentMetrics(m: Metrics, a: AgentMetricSources): AgentCounters {
     authFailures: m.counter(
       'ferry_agent_auth_failures_total',
       'Requests refused for a missing or wrong bearer token.',
+    ),
+    authThrottled: m.counter(
+      'ferry_agent_auth_throttled_total',
+      'Requests refused with 429 after too many failed authentications from their source.',
     ),
     chunksReceived: m.counter(
       'ferry_agent_chunks_received_total',

@@ -86,7 +86,12 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
   res.end(body);
 }
 
-export async function sendError(req: IncomingMessage, res: ServerResponse, err: AgentError): Promise<void> {
+export async function sendError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: AgentError,
+  headers: Record<string, string> = {},
+): Promise<void> {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -96,6 +101,7 @@ export async function sendError(req: IncomingMessage, res: ServerResponse, err: 
   res.writeHead(err.status, {
     'content-type': 'application/json',
     'content-length': Buffer.byteLength(body),
+    ...headers,
     ...(drained ? {} : { connection: 'close' }),
   });
   res.end(body);

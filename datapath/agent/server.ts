@@ -25,6 +25,7 @@ import { ReplicationManager } from '../replicate.js';
 import { StandbyManager } from '../standby.js';
 import { SnapshotManager } from '../volumes.js';
 import { TokenAuth, UNAUTHORIZED_BODY } from './auth.js';
+import { AuthFailureLimiter, type AuthLimitOptions } from './auth-limit.js';
 import type { AgentContext } from './context.js';
 import { drainRequest, sendError } from './http.js';
 import type { Logger } from './log.js';
@@ -57,6 +58,8 @@ export interface AgentConfig {
   limits?: Partial<Limits>;
   /** Upload sessions idle this long lose their GC pins (default 10 min). */
   sessionIdleMs?: number;
+  /** Failed-authentication limit (default 10 a minute per token or tokenless address). */
+  authLimit?: AuthLimitOptions;
   log?: Logger;
 }
 
@@ -65,6 +68,7 @@ export class Agent implements AgentContext {
   readonly limits: Limits;
   readonly log: Logger;
   private readonly sessions = new Map<string, Pin>();
+  private readonly authLimiter: AuthFailureLimiter;
   private readonly servers: https.Server[] = [];
   private timer: NodeJS.Timeout | null = null;
   private agentId = '';
@@ -81,6 +85,7 @@ export class Agent implements AgentContext {
   private constructor(private readonly cfg: AgentConfig) {
     this.limits = { ...DEFAULT_LIMITS, ...cfg.limits };
     this.log = cfg.log ?? silentLogger;
+    this.authLimiter = new AuthFailureLimiter(cfg.authLimit);
     this.count = agentMetrics(this.metrics, this);
   }
 
@@ -188,8 +193,26 @@ export class Agent implements AgentContext {
         res.end(body);
         return;
       }
+      const source = req.socket.remoteAddress ?? 'unknown';
+      const wait = this.authLimiter.retryAfter(req.headers.authorization, source);
+      if (wait > 0) {
+        this.count.authThrottled();
+        await sendError(
+          req,
+          res,
+          new AgentError(
+            429,
+            'too_many_auth_failures',
+            `too many failed authentications from this source; retry after ${wait} s`,
+            true,
+          ),
+          { 'retry-after': String(wait) },
+        );
+        return;
+      }
       if (!auth.check(req.headers.authorization)) {
         this.count.authFailures();
+        this.authLimiter.recordFailure(req.headers.authorization, source);
         const drained = await drainRequest(req, 1024 * 1024, 1000);
         res.writeHead(401, {
           'content-type': 'application/json',

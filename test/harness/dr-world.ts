@@ -7,12 +7,14 @@
 //   await world.kubectl('source', ['apply', '-f', '-'], yaml);
 //   const m = await world.waitForMigration('shop', 'm1');
 import { KubeConfig } from '@kubernetes/client-node';
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { KubeClient } from '../../activities/kube/client.js';
 import { clusterPairManifest } from '../../client/cluster-pair.js';
+import { codecKeysFromEnv } from '../../client/payload-codec.js';
+import { connectTemporal } from '../../client/temporal.js';
 import { startAgent, type AgentHandle } from '../../localenv/agents.js';
 import { startWorker, type WorkerHandle } from '../../localenv/worker.js';
 import { createCertAuthority } from '../../localenv/tls.js';
@@ -41,6 +43,8 @@ export interface DrWorld {
 export interface DrWorldOptions {
   /** The kubeconfig the worker protects the source with (default: the cluster's admin one). */
   workerKubeconfig?: string;
+  /** Turns the payload codec on: the worker and `temporal` encrypt with these keys (id:base64key lines). */
+  codecKeysFile?: string;
 }
 
 export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Promise<DrWorld> {
@@ -61,14 +65,19 @@ export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Pro
     kubeconfigPath: opts.workerKubeconfig ?? kubeconfig('source'),
     agent: { url: source.url, tokenFile: source.tokenFile, caCertPath: source.caCertPath },
     workflowBundlePath,
+    ...(opts.codecKeysFile ? { env: { FERRY_CODEC_KEYS_FILE: opts.codecKeysFile } } : {}),
   };
   let worker = await startWorker(workerOpts);
   const kube = {
     source: KubeClient.fromString(await readFile(kubeconfig('source'), 'utf8')),
     destination: KubeClient.fromString(await readFile(kubeconfig('destination'), 'utf8')),
   };
-  const connection = await Connection.connect({ address: env.temporal.address });
-  const temporal = new Client({ connection, namespace: env.temporal.namespace });
+  const { client: temporal, close: closeTemporal } = await connectTemporal({
+    ...env.temporal,
+    codecKeys: await codecKeysFromEnv(
+      opts.codecKeysFile ? { FERRY_CODEC_KEYS_FILE: opts.codecKeysFile } : {},
+    ),
+  });
   const kubectl = (cluster: ClusterName, args: string[], stdin?: string) =>
     new Promise<string>((resolve, reject) => {
       const child = execFile(
@@ -127,7 +136,7 @@ export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Pro
     async stop() {
       await worker.stop().catch(() => undefined);
       await Promise.all([source.stop(), destination.stop()]);
-      await connection.close();
+      await closeTemporal();
     },
   };
   return world;

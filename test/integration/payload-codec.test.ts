@@ -1,0 +1,109 @@
+// The payload codec on real servers: a `ferry worker` with FERRY_CODEC_KEYS_FILE runs a Migration
+// applied with kubectl; read without the codec (as anyone with access to Temporal would), its
+// history holds only ciphertext; the codec server decodes it for the Web UI, also after a key
+// rotation; a codec server without the key fails naming the key id.
+import { jest } from '@jest/globals';
+import { defaultPayloadConverter } from '@temporalio/common';
+import crypto from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { AesGcmCodec, ENCRYPTED_ENCODING, parseCodecKeys } from '../../client/payload-codec.js';
+import { connectTemporal, type TemporalConnection } from '../../client/temporal.js';
+import { payloadsJson, startCodecServer } from '../../workers/codec-server.js';
+import { migrationYaml } from '../fixtures/apps/shop.js';
+import { harness } from '../harness/context.js';
+import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
+import { codecPayloads, historyText, type History } from '../harness/histories.js';
+
+jest.setTimeout(180_000);
+
+const NS = 'codec-shop';
+const MARKER = `codec-marker-${crypto.randomBytes(4).toString('hex')}`;
+const k1 = `k1:${crypto.randomBytes(32).toString('base64')}`;
+let world: DrWorld;
+let raw: TemporalConnection;
+let history: History;
+
+beforeAll(async () => {
+  const dir = path.join(harness().env.dir, 'worlds', `codec-keys-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  const keysFile = path.join(dir, 'keys');
+  writeFileSync(keysFile, `${k1}\n`, { mode: 0o600 });
+  world = await startDrWorld('payload-codec', { codecKeysFile: keysFile });
+  raw = await connectTemporal(harness().env.temporal); // no codec: what the server stores
+  await world.kubectl(
+    'source',
+    ['apply', '-f', '-'],
+    [
+      `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"${NS}"}}`,
+      `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"${MARKER}","namespace":"${NS}"},"data":{"k":"v"}}`,
+      await world.clusterPairYaml(NS, 'remote'),
+    ].join('\n---\n'),
+  );
+  await world.kubectl(
+    'source',
+    ['apply', '-f', '-'],
+    migrationYaml(NS, 'm1', { clusterPair: 'remote', namespaces: [NS] }),
+  );
+  const m = await world.waitForMigration(NS, 'm1');
+  expect((m['status'] as { status: string }).status).toBe('Successful');
+  history = await raw.client.workflow.getHandle(`migration/${NS}/m1`).fetchHistory();
+});
+
+afterAll(async () => {
+  await raw?.close();
+  await world?.stop();
+});
+
+it('stores only ciphertext: every payload encrypted, no object name in any byte of the history', async () => {
+  const payloads = codecPayloads(history);
+  expect(payloads.length).toBeGreaterThan(10);
+  for (const p of payloads) expect(Buffer.from(p.metadata!['encoding']!).toString()).toBe(ENCRYPTED_ENCODING);
+  expect(historyText(history)).not.toContain(MARKER);
+  // The same payloads through the codec do name the ConfigMap: the check above can fail.
+  const decoded = await new AesGcmCodec(parseCodecKeys(k1, 'test')).decode(payloads);
+  const plain = decoded.map((p) => JSON.stringify(defaultPayloadConverter.fromPayload(p))).join('\n');
+  expect(plain).toContain(MARKER);
+  // And the CR's status (written by activities from the decoded results) is plain as ever.
+  const cr = await world.waitForMigration(NS, 'm1');
+  expect(JSON.stringify(cr['status'])).toContain(MARKER);
+});
+
+it('the codec server decodes the stored payloads for the Web UI, also with the key rotated out of first place', async () => {
+  const k2 = `k2:${crypto.randomBytes(32).toString('base64')}`;
+  const server = await startCodecServer({ keys: parseCodecKeys(`${k2}\n${k1}`, 'test'), port: 0 });
+  try {
+    const res = await fetch(`${server.url}/decode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-namespace': 'default' },
+      body: JSON.stringify(payloadsJson(codecPayloads(history))),
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { payloads: Array<{ data: string }> };
+    const text = body.payloads.map((p) => Buffer.from(p.data, 'base64').toString('utf8')).join('\n');
+    expect(text).toContain(MARKER);
+    expect(text).toContain('"clusterPair":"remote"');
+  } finally {
+    await server.close();
+  }
+});
+
+it('a codec server without the key that encrypted fails clearly, naming the key id', async () => {
+  const server = await startCodecServer({
+    keys: parseCodecKeys(`k9:${crypto.randomBytes(32).toString('base64')}`, 'test'),
+    port: 0,
+  });
+  try {
+    const res = await fetch(`${server.url}/decode`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(payloadsJson(codecPayloads(history).slice(0, 1))),
+    });
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as { error: string }).error).toBe(
+      'payload encrypted with key id "k1", which is not among the configured keys (k9): add it to FERRY_CODEC_KEYS_FILE',
+    );
+  } finally {
+    await server.close();
+  }
+});
