@@ -170,8 +170,27 @@ export interface DeleteMigrationsInput {
   names: string[];
 }
 
+export interface StandbyActivationInput extends ObjectRef {
+  /** The schedule's ClusterPair (in the schedule's namespace). */
+  clusterPair: string;
+  /** The template's namespaces and namespaceSelectors: where the migrated apps are. */
+  namespaces?: string[];
+  namespaceSelectors?: Record<string, string>;
+}
+
+export interface StandbyActivation {
+  /** The schedule's apps run on the standby. */
+  active: boolean;
+  /** What says so (up to 5 lines), e.g. `deployment shop/web runs 2 replicas`. */
+  evidence: string[];
+}
+
 export interface MigrationScheduleActivities {
   loadSchedule(input: LoadScheduleInput): Promise<LoadedSchedule>;
+  /** autoSuspend: reads, through the ClusterPair, whether the schedule's apps were activated on the standby. */
+  checkStandbyActivation(input: StandbyActivationInput): Promise<StandbyActivation>;
+  /** Sets the CR's spec.suspend true; false when there is no CR (a schedule started without one). */
+  suspendSchedule(input: ObjectRef): Promise<boolean>;
   publishScheduleStatus(input: PublishScheduleInput): Promise<void>;
   /** Deletes Migration CRs (their workflows' records stay in Temporal); returns those that existed. */
   deleteMigrations(input: DeleteMigrationsInput): Promise<string[]>;

@@ -10,6 +10,10 @@
 //               creates its Migration CR (owned by the schedule through its label and annotation);
 //               parentClosePolicy ABANDON, so neither continue-as-new nor a crash kills it. While
 //               one runs, a due trigger is skipped and counted (status and an Event).
+//   autoSuspend before a due trigger (and every 5 minutes), ask the standby through the
+//               ClusterPair whether the apps were activated there; if so, suspend: spec.suspend
+//               true in the workflow and on the CR (resuming is the user's call, after failback),
+//               an Event, status.applicationActivated
 //   sleep       until the earliest next trigger, or a signal, update or child completion
 //   record      per policy type the last success plus every failed or running migration;
 //               retention (policy.<type>.retain) deletes the oldest Migration CRs
@@ -41,13 +45,15 @@ import { formatPath } from '../api/schema/index.js';
 import { dueCheck } from '../schedule/due.js';
 import { migrationName } from '../schedule/names.js';
 import { POLICY_TYPES, policyTypes, statusKey, type PolicyType } from '../schedule/policy-types.js';
-import type { KubeEvent, MigrationScheduleActivities } from '../activities/types.js';
+import type { KubeEvent, MigrationScheduleActivities, StandbyActivation } from '../activities/types.js';
 import { NON_RETRYABLE } from '../activities/types.js';
 import { migrationWorkflow, migrationWorkflowId } from './migration.js';
 
 export const SCHEDULE_ANNOTATION = 'stork.libopenstorage.org/migration-schedule-name';
 /** How long a schedule without a usable policy waits before it looks again. */
 export const POLICY_RETRY_MS = 60_000;
+/** With autoSuspend, how often a schedule asks the standby whether its apps run there (and before every trigger). */
+export const ACTIVATION_POLL_MS = 5 * 60_000;
 
 export function migrationScheduleWorkflowId(namespace: string, name: string): string {
   return `migrationschedule/${namespace}/${name}`;
@@ -73,6 +79,8 @@ export interface ScheduleState {
   running: string[];
   counts: { triggered: number; skipped: number; succeeded: number; failed: number; deleted: number };
   lastError?: string;
+  /** Set while autoSuspend found the apps active on the standby: when, and what said so. */
+  autoSuspended?: { at: string; evidence: string[] };
   /** Runs of this schedule so far (1 + continue-as-new count). */
   runs: number;
 }
@@ -131,6 +139,7 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
   let dirty = true;
   const events: KubeEvent[] = [];
   const finished: string[] = [];
+  let lastActivationCheck = -Infinity;
 
   // Handlers first, before any await: an early update must not be rejected.
   setHandler(suspendSignal, () => {
@@ -226,16 +235,32 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     const now = Date.now();
     next = undefined;
     if (policy && spec) {
-      const active = !spec.suspend && !state.suspended;
       const nowDt = DateTime.fromMillis(now, { zone: 'utc' });
-      for (const type of policyTypes(policy)) {
+      const p = policy;
+      const checks = policyTypes(p).map((type) => {
         const last = state.lastTrigger[type];
-        const check = dueCheck({
-          policyType: type,
-          policy,
-          now: nowDt,
-          ...(last !== undefined ? { lastTrigger: DateTime.fromMillis(last, { zone: 'utc' }) } : {}),
-        });
+        return {
+          type,
+          check: dueCheck({
+            policyType: type,
+            policy: p,
+            now: nowDt,
+            ...(last !== undefined ? { lastTrigger: DateTime.fromMillis(last, { zone: 'utc' }) } : {}),
+          }),
+        };
+      });
+      let active = !spec.suspend && !state.suspended;
+      // autoSuspend: before a trigger fires, and every ACTIVATION_POLL_MS meanwhile, ask the
+      // standby whether the apps run there; if so, suspend instead of migrating over them.
+      if (
+        active &&
+        spec.autoSuspend &&
+        (checks.some((c) => c.check.due) || now - lastActivationCheck >= ACTIVATION_POLL_MS)
+      ) {
+        lastActivationCheck = now;
+        if (await appsActiveOnStandby(spec)) active = false;
+      }
+      for (const { type, check } of checks) {
         if (active) {
           if (check.skipped > 0)
             skip(type, check.skipped, 'missed (only the latest trigger, within the catch-up window, fires)');
@@ -253,6 +278,8 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
         const at = check.next.toMillis();
         if (next === undefined || at < next) next = at;
       }
+      if (active && spec.autoSuspend && next !== undefined)
+        next = Math.min(next, lastActivationCheck + ACTIVATION_POLL_MS);
     }
 
     await recordFinished();
@@ -262,7 +289,7 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
         .publishScheduleStatus({
           namespace,
           name,
-          status: { items: statusItems() },
+          status: { items: statusItems(), applicationActivated: !!state.autoSuspended },
           events: events.splice(0),
         })
         .catch((err: unknown) => {
@@ -294,6 +321,60 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
       else await condition(() => woken, wait);
     }
     woken = false;
+  }
+
+  /**
+   * autoSuspend: whether the apps were activated on the standby; when they were, suspends the
+   * schedule (spec.suspend true here and on the CR, an Event, status.applicationActivated). A
+   * standby that cannot be read is reported and counts as not activated: the migration would
+   * tell the same story with its own failure.
+   */
+  async function appsActiveOnStandby(s: MigrationScheduleSpec): Promise<boolean> {
+    let found: StandbyActivation;
+    try {
+      found = await api.checkStandbyActivation({
+        namespace,
+        name,
+        clusterPair: s.template.spec.clusterPair,
+        ...(s.template.spec.namespaces ? { namespaces: s.template.spec.namespaces } : {}),
+        ...(s.template.spec.namespaceSelectors
+          ? { namespaceSelectors: s.template.spec.namespaceSelectors }
+          : {}),
+      });
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const message = `Error checking if migrated apps are active on the remote cluster: ${innermost(err)}`;
+      if (state.lastError !== message) events.push({ type: 'Warning', reason: 'Failed', message });
+      state.lastError = message;
+      dirty = true;
+      return false;
+    }
+    if (!found.active) {
+      if (state.autoSuspended) {
+        delete state.autoSuspended;
+        dirty = true;
+      }
+      return false;
+    }
+    spec = { ...s, suspend: true };
+    rawSpec = spec;
+    specVersion += 1;
+    state.autoSuspended = { at: new Date(Date.now()).toISOString(), evidence: found.evidence };
+    events.push({
+      type: 'Normal',
+      reason: 'Suspended',
+      message: 'Suspending migration schedule since migrated apps on remote cluster are active',
+    });
+    dirty = true;
+    await api.suspendSchedule({ namespace, name }).catch((err: unknown) => {
+      if (isCancellation(err)) throw err;
+      events.push({
+        type: 'Warning',
+        reason: 'Failed',
+        message: `Error setting spec.suspend of the schedule: ${innermost(err)}`,
+      });
+    });
+    return true;
   }
 
   function runningName(): string {

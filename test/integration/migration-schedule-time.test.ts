@@ -33,6 +33,10 @@ const failing = new Set<string>();
 const slow = new Set<string>();
 let skipTime: (ms: number) => Promise<void> = async () => {};
 let lastStatus: MigrationScheduleStatus | undefined;
+/** Schedules whose apps the stub standby says are activated; and the CRs suspendSchedule set. */
+const activeOnStandby = new Set<string>();
+const suspendedCrs: string[] = [];
+let activationChecks = 0;
 
 const activities: MigrationActivities & MigrationScheduleActivities = {
   async loadSchedule(input) {
@@ -47,6 +51,15 @@ const activities: MigrationActivities & MigrationScheduleActivities = {
   },
   async deleteMigrations(input) {
     return input.names;
+  },
+  async checkStandbyActivation(input) {
+    activationChecks += 1;
+    const active = activeOnStandby.has(input.name);
+    return { active, evidence: active ? [`deployment ${NS}/web runs 2 replicas`] : [] };
+  },
+  async suspendSchedule(input) {
+    suspendedCrs.push(input.name);
+    return true;
   },
   async prepareMigration(input) {
     started.push(input.name);
@@ -272,6 +285,34 @@ describe('MigrationSchedule workflow over simulated time', () => {
     expect(desc.runId).not.toBe(handle.firstExecutionRunId);
     process.stderr.write(`[schedule] 25 hourly triggers over ${status.runs} runs (history limit 60)\n`);
     await handle.terminate();
+  });
+
+  it('autoSuspend: once the apps run on the standby, the schedule suspends itself; without it, it does not', async () => {
+    policies.set('every-hour', { interval: { intervalMinutes: 60 } });
+    const guarded = await start('guarded', { spec: spec('every-hour', { autoSuspend: true }) });
+    const plain = await start('plain', { spec: spec('every-hour') });
+    await env.sleep(2 * HOUR + 30 * 60_000);
+    const checksBefore = activationChecks;
+    expect(checksBefore).toBeGreaterThanOrEqual(3); // before each trigger of `guarded`, none for `plain`
+    activeOnStandby.add('guarded').add('plain');
+    await env.sleep(3 * HOUR);
+    const guardedNames = ofSchedule('guarded');
+    const first = parseStamp(guardedNames[0]!);
+    // Activated at +2.5 h: the poll (every 5 minutes) suspends it before the +3 h trigger.
+    expect(guardedNames).toEqual([0, 1, 2].map((k) => `guarded-interval-${stamp(first + k * HOUR)}`));
+    expect(ofSchedule('plain')).toHaveLength(6);
+    const status = await guarded.query<ScheduleStatusView>('status');
+    expect(status.spec?.suspend).toBe(true);
+    expect(status.autoSuspended?.evidence).toEqual([`deployment ${NS}/web runs 2 replicas`]);
+    expect(Date.parse(status.autoSuspended!.at) - first).toBeLessThanOrEqual(2.5 * HOUR + 5 * 60_000 + 1000);
+    expect(suspendedCrs).toEqual(['guarded']);
+    expect(events.map((e) => e.message)).toContain(
+      'Suspending migration schedule since migrated apps on remote cluster are active',
+    );
+    expect((await plain.query<ScheduleStatusView>('status')).spec?.suspend).toBe(false);
+    activeOnStandby.clear();
+    await guarded.terminate();
+    await plain.terminate();
   });
 
   // Kept last: once, a long env.sleep run after this test's updates did not skip time.
