@@ -27,6 +27,8 @@ import { KubeClient } from '../activities/kube/client.js';
 import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '../client/cli/args.js';
 import { MigrationController } from './controllers/migration.js';
 import { MigrationScheduleController } from './controllers/migration-schedule.js';
+import { ensureSearchAttributes } from './search-attributes.js';
+import { SEARCH_ATTRIBUTE_NAMES } from '../workflows/search-attributes.js';
 
 export const DEFAULT_TASK_QUEUE = 'ferry';
 
@@ -236,6 +238,14 @@ export async function workerMain(argv: string[]): Promise<number> {
   const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress, tls, apiKey });
   const connection = await Connection.connect({ address: config.temporalAddress, tls, apiKey });
   const temporal = new Client({ connection, namespace: config.namespace });
+  try {
+    const added = await ensureSearchAttributes(connection, config.namespace);
+    if (added.length > 0) log.info({ added }, 'registered search attributes');
+  } catch (err) {
+    throw new Error(
+      `cannot register Ferry's search attributes (${SEARCH_ATTRIBUTE_NAMES.join(', ')}, Keyword) in namespace ${config.namespace}: ${(err as Error).message}; register them with \`temporal operator search-attribute create\``,
+    );
+  }
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ferry_worker_' });

@@ -32,6 +32,7 @@ import {
   defineUpdate,
   isCancellation,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   startChild,
   workflowInfo,
@@ -47,7 +48,8 @@ import { migrationName } from '../schedule/names.js';
 import { POLICY_TYPES, policyTypes, statusKey, type PolicyType } from '../schedule/policy-types.js';
 import type { KubeEvent, MigrationScheduleActivities, StandbyActivation } from '../activities/types.js';
 import { NON_RETRYABLE } from '../activities/types.js';
-import { migrationWorkflow, migrationWorkflowId } from './migration.js';
+import { clip, migrationWorkflow, migrationWorkflowId, upsertFerrySearchAttributes } from './migration.js';
+import { searchAttributePairs } from './search-attributes.js';
 
 export const SCHEDULE_ANNOTATION = 'stork.libopenstorage.org/migration-schedule-name';
 /** How long a schedule without a usable policy waits before it looks again. */
@@ -204,16 +206,23 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
   for (;;) {
     try {
       const version = specVersion;
-      const loaded = await api.loadSchedule({
-        namespace,
-        name,
-        ...(rawSpec !== undefined ? { spec: rawSpec } : {}),
-      });
+      const loaded = await api.loadSchedule.executeWithOptions(
+        {
+          summary: `Read ${rawSpec === undefined ? 'MigrationSchedule' : 'the SchedulePolicy of'} ${namespace}/${name}${rawSpec === undefined ? ' and its SchedulePolicy' : ''}`,
+        },
+        [{ namespace, name, ...(rawSpec !== undefined ? { spec: rawSpec } : {}) }],
+      );
       if (version === specVersion) {
         spec = loaded.spec;
         rawSpec = spec;
       }
       policy = loaded.policy;
+      upsertFerrySearchAttributes({
+        schedule: name,
+        namespace,
+        clusterPair: loaded.spec.template.spec.clusterPair,
+        ...(policy ? { policyType: [...policyTypes(policy)].sort().join(',') } : {}),
+      });
       if (loaded.policyError) {
         const message = `Error checking if migration should be triggered: ${loaded.policyError}`;
         if (state.lastError !== message) events.push({ type: 'Warning', reason: 'Failed', message });
@@ -285,13 +294,21 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     await recordFinished();
     if (dirty || events.length > 0) {
       dirty = false;
-      await api
-        .publishScheduleStatus({
-          namespace,
-          name,
-          status: { items: statusItems(), applicationActivated: !!state.autoSuspended },
-          events: events.splice(0),
-        })
+      const sending = events.splice(0);
+      await api.publishScheduleStatus
+        .executeWithOptions(
+          {
+            summary: `Mirror status${sending.length > 0 ? ` and ${sending.length} Event(s)` : ''} to MigrationSchedule ${namespace}/${name}`,
+          },
+          [
+            {
+              namespace,
+              name,
+              status: { items: statusItems(), applicationActivated: !!state.autoSuspended },
+              events: sending,
+            },
+          ],
+        )
         .catch((err: unknown) => {
           if (isCancellation(err)) throw err;
         });
@@ -315,6 +332,7 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
         });
     }
 
+    setCurrentDetails(scheduleDetails());
     const wait = !policy ? POLICY_RETRY_MS : next === undefined ? undefined : Math.max(0, next - Date.now());
     if (!woken) {
       if (wait === undefined) await condition(() => woken);
@@ -332,15 +350,24 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
   async function appsActiveOnStandby(s: MigrationScheduleSpec): Promise<boolean> {
     let found: StandbyActivation;
     try {
-      found = await api.checkStandbyActivation({
-        namespace,
-        name,
-        clusterPair: s.template.spec.clusterPair,
-        ...(s.template.spec.namespaces ? { namespaces: s.template.spec.namespaces } : {}),
-        ...(s.template.spec.namespaceSelectors
-          ? { namespaceSelectors: s.template.spec.namespaceSelectors }
-          : {}),
-      });
+      found = await api.checkStandbyActivation.executeWithOptions(
+        {
+          summary: clip(
+            `autoSuspend: do the apps of ${namespace}/${name} run on ClusterPair ${s.template.spec.clusterPair}'s standby?`,
+          ),
+        },
+        [
+          {
+            namespace,
+            name,
+            clusterPair: s.template.spec.clusterPair,
+            ...(s.template.spec.namespaces ? { namespaces: s.template.spec.namespaces } : {}),
+            ...(s.template.spec.namespaceSelectors
+              ? { namespaceSelectors: s.template.spec.namespaceSelectors }
+              : {}),
+          },
+        ],
+      );
     } catch (err) {
       if (isCancellation(err)) throw err;
       const message = `Error checking if migrated apps are active on the remote cluster: ${innermost(err)}`;
@@ -366,14 +393,19 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
       message: 'Suspending migration schedule since migrated apps on remote cluster are active',
     });
     dirty = true;
-    await api.suspendSchedule({ namespace, name }).catch((err: unknown) => {
-      if (isCancellation(err)) throw err;
-      events.push({
-        type: 'Warning',
-        reason: 'Failed',
-        message: `Error setting spec.suspend of the schedule: ${innermost(err)}`,
+    await api.suspendSchedule
+      .executeWithOptions(
+        { summary: `autoSuspend: set spec.suspend of MigrationSchedule ${namespace}/${name}` },
+        [{ namespace, name }],
+      )
+      .catch((err: unknown) => {
+        if (isCancellation(err)) throw err;
+        events.push({
+          type: 'Warning',
+          reason: 'Failed',
+          message: `Error setting spec.suspend of the schedule: ${innermost(err)}`,
+        });
       });
-    });
     return true;
   }
 
@@ -416,7 +448,19 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
           },
         ],
         parentClosePolicy: ParentClosePolicy.ABANDON,
-        staticSummary: `Scheduled migration ${namespace}/${mName} (${type}) of MigrationSchedule ${name}`,
+        staticSummary: clip(
+          `Scheduled migration ${namespace}/${mName} (${type}) of MigrationSchedule ${name}`,
+        ),
+        staticDetails:
+          `Started by MigrationSchedule **${namespace}/${name}** for its ${type} trigger of ` +
+          `${new Date(at).toISOString()}: namespaces ${(s.template.spec.namespaces ?? []).join(', ') || '(by label)'} ` +
+          `to ClusterPair **${s.template.spec.clusterPair}**.`,
+        typedSearchAttributes: searchAttributePairs({
+          schedule: name,
+          namespace,
+          clusterPair: s.template.spec.clusterPair,
+          policyType: type,
+        }),
       });
       state.counts.triggered += 1;
       state.migrations[statusKey(type)].push(item);
@@ -459,6 +503,20 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     dirty = woken = true;
   }
 
+  /** The live state for the Web UI (setCurrentDetails), Markdown. */
+  function scheduleDetails(): string {
+    const c = state.counts;
+    const paused = spec?.suspend || state.suspended;
+    return [
+      `**MigrationSchedule ${namespace}/${name}**: ${paused ? '**suspended**' : 'active'}${state.autoSuspended ? ' (autoSuspend: apps active on the standby)' : ''}`,
+      '',
+      `- running: ${state.running.length > 0 ? runningName() : 'none'}`,
+      `- next trigger: ${next !== undefined ? new Date(next).toISOString() : 'none'}`,
+      `- migrations: ${c.triggered} triggered, ${c.succeeded} succeeded, ${c.failed} failed, ${c.skipped} skipped`,
+      ...(state.lastError ? [`- error: ${state.lastError}`] : []),
+    ].join('\n');
+  }
+
   /** Retention: per type, the newest `retain` migrations stay; older finished ones are deleted. */
   async function recordFinished() {
     if (finished.length === 0 || !policy) return;
@@ -470,7 +528,14 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
       if (old.length === 0) continue;
       const names = old.map((m) => m.name);
       try {
-        await api.deleteMigrations({ namespace, names });
+        await api.deleteMigrations.executeWithOptions(
+          {
+            summary: clip(
+              `Retention: delete ${names.length} ${type} Migration CR(s) of ${namespace}: ${names.join(', ')}`,
+            ),
+          },
+          [{ namespace, names }],
+        );
         state.counts.deleted += names.length;
         state.migrations[statusKey(type)] = list.filter((m) => !names.includes(m.name));
         dirty = true;

@@ -1,0 +1,39 @@
+// Workflow histories recorded from real runs, for the replay test (test/integration/replay.test.ts):
+// with FERRY_RECORD_HISTORIES=1 (`npm run record:histories`), the tests that call recordHistory
+// save the history of the workflow they ran to test/fixtures/histories/<name>.json, as
+// `temporal workflow show -o json` writes it; otherwise recordHistory does nothing.
+import { execFile } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { repoRoot } from '../../localenv/paths.js';
+import { harness } from './context.js';
+
+export const HISTORIES_DIR = path.join(repoRoot(), 'test', 'fixtures', 'histories');
+
+export const recording = (): boolean => process.env['FERRY_RECORD_HISTORIES'] === '1';
+
+/**
+ * Saves the (latest run's) history of `workflowId` on the Temporal at `address` as `<name>.json`
+ * when recording, through the real temporal CLI (`workflow show -o json`, payloads raw).
+ */
+export async function recordHistory(address: string, workflowId: string, name: string): Promise<void> {
+  if (!recording()) return;
+  const { env } = harness();
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(
+      env.bins.temporal!,
+      ['workflow', 'show', '-w', workflowId, '--address', address, '--namespace', 'default'].concat([
+        '--output',
+        'json',
+        '--no-json-shorthand-payloads',
+      ]),
+      { timeout: 60_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`temporal workflow show: ${stderr}`)) : resolve(stdout),
+    ),
+  );
+  const history = JSON.parse(out) as { events: unknown[] };
+  await mkdir(HISTORIES_DIR, { recursive: true });
+  await writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(history, null, 1)}\n`);
+  process.stderr.write(`[histories] recorded ${name} (${history.events.length} events)\n`);
+}
