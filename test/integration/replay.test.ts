@@ -6,10 +6,9 @@
 // schedule.
 import { jest } from '@jest/globals';
 import { Worker } from '@temporalio/worker';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
+import { readdirSync } from 'node:fs';
 import { harness } from '../harness/context.js';
-import { HISTORIES_DIR } from '../harness/histories.js';
+import { HISTORIES_DIR, loadHistory } from '../harness/histories.js';
 
 jest.setTimeout(120_000);
 
@@ -30,10 +29,8 @@ it('histories of schedules and migrations, time-skipping and dev server, are rec
 });
 
 it.each(files)('%s replays against the current workflow code', async (file) => {
-  const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8')) as {
-    events: { eventType?: string }[];
-  };
-  expect(history.events.length).toBeGreaterThan(10);
+  const history = await loadHistory(file);
+  expect(history.events!.length).toBeGreaterThan(10);
   await Worker.runReplayHistory(
     { workflowBundle: { codePath: harness().workflowBundlePath } },
     history,
