@@ -156,6 +156,8 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
   const events: KubeEvent[] = [];
   const finished: string[] = [];
   let lastActivationCheck = -Infinity;
+  /** migrationOutcome calls in flight (continue-as-new waits for them). */
+  let polls = 0;
 
   // Handlers first, before any await: an early update must not be rejected.
   setHandler(suspendSignal, () => {
@@ -344,7 +346,8 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     // itself); histories of that code must still replay, hence the patch marker.
     const withRunning = long && state.running.length > 0 && patched(CAN_WITH_RUNNING_PATCH);
     if (long && (state.running.length === 0 || withRunning)) {
-      await condition(allHandlersFinished);
+      // No activity left in flight either: its result would be lost with this run.
+      await condition(() => allHandlersFinished() && polls === 0);
       // A triggerNow handled meanwhile may have started one.
       if (state.running.length === 0 || withRunning)
         await continueAsNew<typeof migrationScheduleWorkflow>({
@@ -445,10 +448,13 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     };
     try {
       for (;;) {
-        const outcome = await api.migrationOutcome.executeWithOptions(
-          { summary: clip(`Has migration ${namespace}/${mName} (started by an earlier run) finished?`) },
-          [{ workflowId }],
-        );
+        polls += 1;
+        const outcome = await api.migrationOutcome
+          .executeWithOptions(
+            { summary: clip(`Has migration ${namespace}/${mName} (started by an earlier run) finished?`) },
+            [{ workflowId }],
+          )
+          .finally(() => (polls -= 1));
         if (outcome.status !== 'Running') return done(workflowId, item, outcome.status, outcome.reason);
         await sleep(WATCH_POLL_MS);
       }
