@@ -3,7 +3,14 @@
 import { checkClusterPair } from './cluster-pair.js';
 import type { ActivityDeps } from './deps.js';
 import { prepareMigration, publishMigrationStatus } from './migration-cr.js';
-import { deleteMigrations, loadSchedule, publishScheduleStatus } from './migration-schedule-cr.js';
+import {
+  checkStandbyActivation,
+  deleteMigrations,
+  loadSchedule,
+  migrationOutcome,
+  publishScheduleStatus,
+  suspendSchedule,
+} from './migration-schedule-cr.js';
 import { planMigration } from './plan.js';
 import { migrateResources } from './resources.js';
 import { runRule } from './rules.js';
@@ -25,5 +32,8 @@ export function createActivities(deps: ActivityDeps): MigrationActivities & Migr
     loadSchedule: (input) => loadSchedule(deps, input),
     publishScheduleStatus: (input) => publishScheduleStatus(deps, input),
     deleteMigrations: (input) => deleteMigrations(deps, input),
+    checkStandbyActivation: (input) => checkStandbyActivation(deps, input),
+    suspendSchedule: (input) => suspendSchedule(deps, input),
+    migrationOutcome: (input) => migrationOutcome(input),
   };
 }

@@ -1,8 +1,10 @@
 // The MigrationSchedule CR as seen by its workflow: read its spec and its policy at each wake-up,
-// mirror the workflow's status and Events to it, and delete the Migrations retention lets go.
+// mirror the workflow's status and Events to it, and delete the Migrations retention lets go;
+// for autoSuspend, tell whether its apps were activated on the standby, and suspend the CR.
 // The workflow is the truth: a schedule started without a CR (temporal CLI, SDK) gives its spec
 // in the input, and a status write to a CR that does not exist is a no-op.
 import { Context } from '@temporalio/activity';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import {
   formatPath,
   migrationScheduleSpecSchema,
@@ -10,17 +12,26 @@ import {
   type MigrationScheduleSpec,
   type SchedulePolicyItem,
 } from '../api/index.js';
+import { runningMigratedWorkloads, SCALED_KINDS } from '../resources/activated.js';
 import { isPlainObject } from '../resources/objects.js';
+import { loadClusterPair } from './cluster-pair.js';
 import type { ActivityDeps } from './deps.js';
 import { fail } from './errors.js';
+import { KubeError } from './kube/client.js';
 import { mirrorStatus, storkKind } from './kube/stork.js';
+import { migrationNamespaces } from './plan.js';
 import {
   NON_RETRYABLE,
   type DeleteMigrationsInput,
   type KubeEvent,
   type LoadedSchedule,
   type LoadScheduleInput,
+  type ObjectRef,
   type PublishScheduleInput,
+  type AwaitMigrationInput,
+  type MigrationOutcome,
+  type StandbyActivation,
+  type StandbyActivationInput,
 } from './types.js';
 
 const SCHEDULE = storkKind('MigrationSchedule');
@@ -99,4 +110,80 @@ export async function deleteMigrations(deps: ActivityDeps, input: DeleteMigratio
     if (await deps.source.delete(MIGRATION, input.namespace, name, signal)) deleted.push(name);
   }
   return deleted;
+}
+
+/**
+ * Whether the schedule's apps were activated on the standby, from what the standby holds: its
+ * MigrationSchedule of the same name marked `status.applicationActivated` (storkctl activate
+ * marks the standby's schedules feeding a namespace), or a migrated workload of the schedule's
+ * namespaces running with replicas > 0 (resources/activated.ts). Read through the ClusterPair's
+ * kubeconfig; a standby that cannot be reached is an error (retried), never "not active".
+ */
+export async function checkStandbyActivation(
+  deps: ActivityDeps,
+  input: StandbyActivationInput,
+): Promise<StandbyActivation> {
+  const signal = Context.current().cancellationSignal;
+  const pair = await loadClusterPair(deps, { namespace: input.namespace, name: input.clusterPair }, signal);
+  const evidence: string[] = [];
+  const standbySchedule = await pair.standby.get(SCHEDULE, input.namespace, input.name, signal);
+  const status = isPlainObject(standbySchedule?.['status']) ? standbySchedule['status'] : {};
+  if (status['applicationActivated'] === true)
+    evidence.push(
+      `migrationschedule ${input.namespace}/${input.name} on the remote cluster has status.applicationActivated: true`,
+    );
+  const { namespaces } = await migrationNamespaces(deps.source, input, signal);
+  for (const ns of namespaces) {
+    for (const [kind, rk] of Object.entries(SCALED_KINDS)) {
+      try {
+        evidence.push(...runningMigratedWorkloads(kind, (await pair.standby.list(rk, ns, { signal })).items));
+      } catch (err) {
+        if (!(err instanceof KubeError && err.notFound)) throw err;
+      }
+    }
+    if (evidence.length >= 5) break;
+  }
+  return { active: evidence.length > 0, evidence: evidence.slice(0, 5) };
+}
+
+export async function suspendSchedule(deps: ActivityDeps, input: ObjectRef): Promise<boolean> {
+  const signal = Context.current().cancellationSignal;
+  try {
+    await deps.source.mergePatch(
+      SCHEDULE,
+      input.namespace,
+      input.name,
+      { spec: { suspend: true } },
+      { signal },
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof KubeError && err.notFound) return false;
+    throw err;
+  }
+}
+
+/**
+ * The outcome of a Migration workflow that a schedule's earlier run started and then continued
+ * as new without (the child is ABANDONed, so it runs on), through the worker's Temporal client:
+ * `Running` while it runs (the workflow asks again after a timer: a poll, not a wait, so no
+ * activity stays open for hours and time-skipping tests can skip), else its final status.
+ */
+export async function migrationOutcome(input: AwaitMigrationInput): Promise<MigrationOutcome> {
+  const handle = Context.current().client.workflow.getHandle(input.workflowId);
+  try {
+    const { status } = await handle.describe();
+    if (status.name === 'RUNNING') return { status: 'Running' };
+    const result = (await handle.result()) as { status?: string } | undefined;
+    return { status: result?.status || 'Successful' };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      return { status: 'Failed', reason: `workflow ${input.workflowId} not found` };
+    if (err instanceof WorkflowFailedError) {
+      let e: { message?: string; cause?: unknown } = err;
+      while (e.cause && typeof e.cause === 'object') e = e.cause as { message?: string; cause?: unknown };
+      return { status: 'Failed', reason: e.message ?? String(err) };
+    }
+    throw err;
+  }
 }

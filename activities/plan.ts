@@ -7,29 +7,21 @@ import { labelsOf, nameOf } from '../resources/objects.js';
 import { resolveVolume } from '../resources/volumes.js';
 import type { ActivityDeps } from './deps.js';
 import { fail } from './errors.js';
-import { KINDS } from './kube/client.js';
+import { KINDS, type KubeClient } from './kube/client.js';
+import type { MigrationSpec } from '../api/index.js';
 import { NON_RETRYABLE, type MigrationPlan, type PlanInput } from './types.js';
 import path from 'node:path';
 
 export async function planMigration(deps: ActivityDeps, input: PlanInput): Promise<MigrationPlan> {
   const signal = Context.current().cancellationSignal;
   const spec = input.spec;
-  const all = (await deps.source.list(KINDS.namespace, undefined, { signal })).items;
-  const existing = new Set(all.map(nameOf));
-  const listed = spec.namespaces ?? [];
-  const skippedNamespaces = listed.filter((n) => !existing.has(n));
+  const { namespaces, skippedNamespaces } = await migrationNamespaces(deps.source, spec, signal);
   if (skippedNamespaces.length > 0 && spec.skipDeletedNamespaces === false) {
     fail(
       NON_RETRYABLE.notFound,
       `spec.namespaces: namespace ${skippedNamespaces.join(', ')} not found on the source (skipDeletedNamespaces is false)`,
     );
   }
-  const selectors = spec.namespaceSelectors;
-  // Stork ORs namespaceSelectors: a namespace carrying any one of the labels is selected.
-  const selected = Object.entries(selectors ?? {}).flatMap(([k, v]) =>
-    all.filter((ns) => labelsOf(ns)[k] === v).map(nameOf),
-  );
-  const namespaces = [...new Set([...listed.filter((n) => existing.has(n)), ...selected])].sort();
 
   const volumes: MigrationPlan['volumes'] = [];
   if (spec.includeVolumes !== false && namespaces.length > 0) {
@@ -49,4 +41,25 @@ export async function planMigration(deps: ActivityDeps, input: PlanInput): Promi
     }
   }
   return { namespaces, skippedNamespaces, volumes };
+}
+
+/**
+ * The namespaces a migration spec covers on the source: listed ones that exist plus those
+ * whose labels match namespaceSelectors (Stork ORs them), sorted; and the listed ones missing.
+ */
+export async function migrationNamespaces(
+  source: KubeClient,
+  spec: Pick<MigrationSpec, 'namespaces' | 'namespaceSelectors'>,
+  signal?: AbortSignal,
+): Promise<{ namespaces: string[]; skippedNamespaces: string[] }> {
+  const all = (await source.list(KINDS.namespace, undefined, { signal })).items;
+  const existing = new Set(all.map(nameOf));
+  const listed = spec.namespaces ?? [];
+  const selected = Object.entries(spec.namespaceSelectors ?? {}).flatMap(([k, v]) =>
+    all.filter((ns) => labelsOf(ns)[k] === v).map(nameOf),
+  );
+  return {
+    namespaces: [...new Set([...listed.filter((n) => existing.has(n)), ...selected])].sort(),
+    skippedNamespaces: listed.filter((n) => !existing.has(n)),
+  };
 }

@@ -22,6 +22,7 @@ import {
   type KubeObject,
   type ResourceKind,
 } from '../resources/objects.js';
+import { SCALED_KINDS } from '../resources/activated.js';
 
 export type Direction = 'activate' | 'deactivate';
 
@@ -151,15 +152,7 @@ export function podsUsingClaims(pods: readonly KubeObject[]): Map<string, string
 export type WorkloadKind = 'deployment' | 'statefulset' | 'replicaset' | 'cronjob';
 
 export const WORKLOAD_KINDS: Record<WorkloadKind, ResourceKind> = {
-  deployment: { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true },
-  statefulset: {
-    group: 'apps',
-    version: 'v1',
-    kind: 'StatefulSet',
-    plural: 'statefulsets',
-    namespaced: true,
-  },
-  replicaset: { group: 'apps', version: 'v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true },
+  ...SCALED_KINDS,
   cronjob: { group: 'batch', version: 'v1', kind: 'CronJob', plural: 'cronjobs', namespaced: true },
 };
 

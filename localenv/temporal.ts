@@ -1,5 +1,6 @@
 import { Connection } from '@temporalio/client';
 import path from 'node:path';
+import { SEARCH_ATTRIBUTE_NAMES } from '../workflows/search-attributes.js';
 import { freePorts } from './ports.js';
 import { startProcess, waitUntil, type ManagedProcess } from './process.js';
 
@@ -42,6 +43,8 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
     ...(opts.ui ? ['--ui-port', String(uiPort)] : ['--headless']),
     ...(opts.ui && opts.uiCodecEndpoint ? ['--ui-codec-endpoint', opts.uiCodecEndpoint] : []),
     ...(opts.namespaces ?? []).flatMap((n) => ['--namespace', n]),
+    // Ferry's search attributes, registered from the start (the worker would add them too).
+    ...SEARCH_ATTRIBUTE_NAMES.flatMap((n) => ['--search-attribute', `${n}=Keyword`]),
   ];
   const proc = startProcess({
     name: 'temporal',

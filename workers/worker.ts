@@ -30,6 +30,8 @@ import { connectionOptions, connectTemporal, DEFAULT_TASK_QUEUE } from '../clien
 import { MigrationController } from './controllers/migration.js';
 import { MigrationScheduleController } from './controllers/migration-schedule.js';
 import { WorkerMetrics } from './metrics.js';
+import { ensureSearchAttributes } from './search-attributes.js';
+import { SEARCH_ATTRIBUTE_NAMES } from '../workflows/search-attributes.js';
 
 const FLAGS: FlagSpec[] = [
   {
@@ -206,12 +208,24 @@ export async function workerMain(argv: string[]): Promise<number> {
   }
   const dataConverter = ferryDataConverter(codecKeys);
   const nativeConnection = await NativeConnection.connect(temporalOptions);
-  const { client: temporal, close: closeClient } = await connectTemporal({
+  const {
+    client: temporal,
+    connection,
+    close: closeClient,
+  } = await connectTemporal({
     ...temporalOptions,
     address: config.temporalAddress,
     namespace: config.namespace,
     codecKeys,
   });
+  try {
+    const added = await ensureSearchAttributes(connection, config.namespace);
+    if (added.length > 0) log.info({ added }, 'registered search attributes');
+  } catch (err) {
+    throw new Error(
+      `cannot register Ferry's search attributes (${SEARCH_ATTRIBUTE_NAMES.join(', ')}, Keyword) in namespace ${config.namespace}: ${(err as Error).message}; register them with \`temporal operator search-attribute create\``,
+    );
+  }
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'ferry_worker_' });

@@ -10,10 +10,17 @@
 //               creates its Migration CR (owned by the schedule through its label and annotation);
 //               parentClosePolicy ABANDON, so neither continue-as-new nor a crash kills it. While
 //               one runs, a due trigger is skipped and counted (status and an Event).
+//   autoSuspend before a due trigger (and every 5 minutes), ask the standby through the
+//               ClusterPair whether the apps were activated there; if so, suspend: spec.suspend
+//               true in the workflow and on the CR (resuming is the user's call, after failback),
+//               an Event, status.applicationActivated
 //   sleep       until the earliest next trigger, or a signal, update or child completion
 //   record      per policy type the last success plus every failed or running migration;
 //               retention (policy.<type>.retain) deletes the oldest Migration CRs
-//   continue    as new when the server suggests it and no child runs, carrying the state
+//   continue    as new when the server suggests it, carrying the state: a migration still
+//               running is carried by workflow id and the next run polls its outcome (the
+//               migrationOutcome activity, every minute); triggerNow's update ids too, so a retried update returns
+//               the migration it started instead of starting another
 //
 // Handlers: signals `suspend`, `resume`; updates `triggerNow` (returns the migration's name) and
 // `updateSpec` (validated synchronously with the api schema); query `status`.
@@ -23,12 +30,16 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  currentUpdateInfo,
   defineQuery,
   defineSignal,
   defineUpdate,
   isCancellation,
+  patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
+  sleep,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -41,13 +52,22 @@ import { formatPath } from '../api/schema/index.js';
 import { dueCheck } from '../schedule/due.js';
 import { migrationName } from '../schedule/names.js';
 import { POLICY_TYPES, policyTypes, statusKey, type PolicyType } from '../schedule/policy-types.js';
-import type { KubeEvent, MigrationScheduleActivities } from '../activities/types.js';
+import type { KubeEvent, MigrationScheduleActivities, StandbyActivation } from '../activities/types.js';
 import { NON_RETRYABLE } from '../activities/types.js';
-import { migrationWorkflow, migrationWorkflowId } from './migration.js';
+import { clip, migrationWorkflow, migrationWorkflowId, upsertFerrySearchAttributes } from './migration.js';
+import { searchAttributePairs } from './search-attributes.js';
 
 export const SCHEDULE_ANNOTATION = 'stork.libopenstorage.org/migration-schedule-name';
 /** How long a schedule without a usable policy waits before it looks again. */
 export const POLICY_RETRY_MS = 60_000;
+/** With autoSuspend, how often a schedule asks the standby whether its apps run there (and before every trigger). */
+export const ACTIVATION_POLL_MS = 5 * 60_000;
+/** patched() id: a run may continue as new while a migration runs (watched by the next run). */
+export const CAN_WITH_RUNNING_PATCH = 'continue-as-new-with-running-migration';
+/** triggerNow update ids remembered across continue-as-new (the newest ones). */
+export const REMEMBERED_UPDATES = 100;
+/** How often a run asks whether a migration an earlier run started has finished. */
+export const WATCH_POLL_MS = 60_000;
 
 export function migrationScheduleWorkflowId(namespace: string, name: string): string {
   return `migrationschedule/${namespace}/${name}`;
@@ -73,6 +93,10 @@ export interface ScheduleState {
   running: string[];
   counts: { triggered: number; skipped: number; succeeded: number; failed: number; deleted: number };
   lastError?: string;
+  /** Set while autoSuspend found the apps active on the standby: when, and what said so. */
+  autoSuspended?: { at: string; evidence: string[] };
+  /** triggerNow's update id -> the migration it started, so a retried update returns the same name (across continue-as-new too). */
+  updates?: Record<string, string>;
   /** Runs of this schedule so far (1 + continue-as-new count). */
   runs: number;
 }
@@ -131,6 +155,9 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
   let dirty = true;
   const events: KubeEvent[] = [];
   const finished: string[] = [];
+  let lastActivationCheck = -Infinity;
+  /** migrationOutcome calls in flight (continue-as-new waits for them). */
+  let polls = 0;
 
   // Handlers first, before any await: an early update must not be rejected.
   setHandler(suspendSignal, () => {
@@ -162,6 +189,9 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
   setHandler(
     triggerNowUpdate,
     async (arg) => {
+      const updateId = currentUpdateInfo()?.id;
+      const seen = updateId ? state.updates?.[updateId] : undefined;
+      if (seen) return seen;
       const type = arg?.type ?? (policy ? policyTypes(policy)[0] : undefined) ?? 'interval';
       const started = await trigger(type, Date.now());
       woken = true;
@@ -169,10 +199,13 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
         throw ApplicationFailure.nonRetryable(
           `no migration started: one of ${name} is running, or it could not start (see the Events)`,
         );
+      if (updateId) remember(updateId, started);
       return started;
     },
     {
       validator: (arg) => {
+        const updateId = currentUpdateInfo()?.id;
+        if (updateId && state.updates?.[updateId]) return; // a retry: the handler returns the same name
         if (arg?.type !== undefined && !POLICY_TYPES.includes(arg.type))
           throw new Error(`type: ${JSON.stringify(arg.type)} is not one of ${POLICY_TYPES.join(', ')}`);
         if (state.running.length > 0)
@@ -188,23 +221,31 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     ...(next !== undefined ? { nextTrigger: new Date(next).toISOString() } : {}),
   }));
 
-  // Migrations a previous run left running finish on their own (ABANDON); this run could not
-  // await them, so a run continues as new only when none runs (below) and this list is empty.
-  state.running = [];
+  // Migrations a previous run left running (ABANDON: continue-as-new does not stop them): this
+  // run learns their outcome by asking the server about each (by workflow id) every minute.
+  state.updates ??= {};
+  for (const workflowId of state.running) void watch(workflowId);
 
   for (;;) {
     try {
       const version = specVersion;
-      const loaded = await api.loadSchedule({
-        namespace,
-        name,
-        ...(rawSpec !== undefined ? { spec: rawSpec } : {}),
-      });
+      const loaded = await api.loadSchedule.executeWithOptions(
+        {
+          summary: `Read ${rawSpec === undefined ? 'MigrationSchedule' : 'the SchedulePolicy of'} ${namespace}/${name}${rawSpec === undefined ? ' and its SchedulePolicy' : ''}`,
+        },
+        [{ namespace, name, ...(rawSpec !== undefined ? { spec: rawSpec } : {}) }],
+      );
       if (version === specVersion) {
         spec = loaded.spec;
         rawSpec = spec;
       }
       policy = loaded.policy;
+      upsertFerrySearchAttributes({
+        schedule: name,
+        namespace,
+        clusterPair: loaded.spec.template.spec.clusterPair,
+        ...(policy ? { policyType: [...policyTypes(policy)].sort().join(',') } : {}),
+      });
       if (loaded.policyError) {
         const message = `Error checking if migration should be triggered: ${loaded.policyError}`;
         if (state.lastError !== message) events.push({ type: 'Warning', reason: 'Failed', message });
@@ -226,16 +267,32 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     const now = Date.now();
     next = undefined;
     if (policy && spec) {
-      const active = !spec.suspend && !state.suspended;
       const nowDt = DateTime.fromMillis(now, { zone: 'utc' });
-      for (const type of policyTypes(policy)) {
+      const p = policy;
+      const checks = policyTypes(p).map((type) => {
         const last = state.lastTrigger[type];
-        const check = dueCheck({
-          policyType: type,
-          policy,
-          now: nowDt,
-          ...(last !== undefined ? { lastTrigger: DateTime.fromMillis(last, { zone: 'utc' }) } : {}),
-        });
+        return {
+          type,
+          check: dueCheck({
+            policyType: type,
+            policy: p,
+            now: nowDt,
+            ...(last !== undefined ? { lastTrigger: DateTime.fromMillis(last, { zone: 'utc' }) } : {}),
+          }),
+        };
+      });
+      let active = !spec.suspend && !state.suspended;
+      // autoSuspend: before a trigger fires, and every ACTIVATION_POLL_MS meanwhile, ask the
+      // standby whether the apps run there; if so, suspend instead of migrating over them.
+      if (
+        active &&
+        spec.autoSuspend &&
+        (checks.some((c) => c.check.due) || now - lastActivationCheck >= ACTIVATION_POLL_MS)
+      ) {
+        lastActivationCheck = now;
+        if (await appsActiveOnStandby(spec)) active = false;
+      }
+      for (const { type, check } of checks) {
         if (active) {
           if (check.skipped > 0)
             skip(type, check.skipped, 'missed (only the latest trigger, within the catch-up window, fires)');
@@ -253,18 +310,28 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
         const at = check.next.toMillis();
         if (next === undefined || at < next) next = at;
       }
+      if (active && spec.autoSuspend && next !== undefined)
+        next = Math.min(next, lastActivationCheck + ACTIVATION_POLL_MS);
     }
 
     await recordFinished();
     if (dirty || events.length > 0) {
       dirty = false;
-      await api
-        .publishScheduleStatus({
-          namespace,
-          name,
-          status: { items: statusItems() },
-          events: events.splice(0),
-        })
+      const sending = events.splice(0);
+      await api.publishScheduleStatus
+        .executeWithOptions(
+          {
+            summary: `Mirror status${sending.length > 0 ? ` and ${sending.length} Event(s)` : ''} to MigrationSchedule ${namespace}/${name}`,
+          },
+          [
+            {
+              namespace,
+              name,
+              status: { items: statusItems(), applicationActivated: !!state.autoSuspended },
+              events: sending,
+            },
+          ],
+        )
         .catch((err: unknown) => {
           if (isCancellation(err)) throw err;
         });
@@ -275,10 +342,14 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
       info.continueAsNewSuggested || (!!input.historyLimit && info.historyLength > input.historyLimit);
     // Only when no migration runs: its result is awaited in this run. ABANDON still guards it
     // from anything that closes this run (a crash of the workflow, a termination).
-    if (long && state.running.length === 0) {
-      await condition(allHandlersFinished);
+    // Before the patch a run continued as new only when no migration ran (it awaited the child
+    // itself); histories of that code must still replay, hence the patch marker.
+    const withRunning = long && state.running.length > 0 && patched(CAN_WITH_RUNNING_PATCH);
+    if (long && (state.running.length === 0 || withRunning)) {
+      // No activity left in flight either: its result would be lost with this run.
+      await condition(() => allHandlersFinished() && polls === 0);
       // A triggerNow handled meanwhile may have started one.
-      if (state.running.length === 0)
+      if (state.running.length === 0 || withRunning)
         await continueAsNew<typeof migrationScheduleWorkflow>({
           namespace,
           name,
@@ -288,6 +359,7 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
         });
     }
 
+    setCurrentDetails(scheduleDetails());
     const wait = !policy ? POLICY_RETRY_MS : next === undefined ? undefined : Math.max(0, next - Date.now());
     if (!woken) {
       if (wait === undefined) await condition(() => woken);
@@ -296,8 +368,112 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     woken = false;
   }
 
+  /**
+   * autoSuspend: whether the apps were activated on the standby; when they were, suspends the
+   * schedule (spec.suspend true here and on the CR, an Event, status.applicationActivated). A
+   * standby that cannot be read is reported and counts as not activated: the migration would
+   * tell the same story with its own failure.
+   */
+  async function appsActiveOnStandby(s: MigrationScheduleSpec): Promise<boolean> {
+    let found: StandbyActivation;
+    try {
+      found = await api.checkStandbyActivation.executeWithOptions(
+        {
+          summary: clip(
+            `autoSuspend: do the apps of ${namespace}/${name} run on ClusterPair ${s.template.spec.clusterPair}'s standby?`,
+          ),
+        },
+        [
+          {
+            namespace,
+            name,
+            clusterPair: s.template.spec.clusterPair,
+            ...(s.template.spec.namespaces ? { namespaces: s.template.spec.namespaces } : {}),
+            ...(s.template.spec.namespaceSelectors
+              ? { namespaceSelectors: s.template.spec.namespaceSelectors }
+              : {}),
+          },
+        ],
+      );
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      const message = `Error checking if migrated apps are active on the remote cluster: ${innermost(err)}`;
+      if (state.lastError !== message) events.push({ type: 'Warning', reason: 'Failed', message });
+      state.lastError = message;
+      dirty = true;
+      return false;
+    }
+    if (!found.active) {
+      if (state.autoSuspended) {
+        delete state.autoSuspended;
+        dirty = true;
+      }
+      return false;
+    }
+    spec = { ...s, suspend: true };
+    rawSpec = spec;
+    specVersion += 1;
+    state.autoSuspended = { at: new Date(Date.now()).toISOString(), evidence: found.evidence };
+    events.push({
+      type: 'Normal',
+      reason: 'Suspended',
+      message: 'Suspending migration schedule since migrated apps on remote cluster are active',
+    });
+    dirty = true;
+    await api.suspendSchedule
+      .executeWithOptions(
+        { summary: `autoSuspend: set spec.suspend of MigrationSchedule ${namespace}/${name}` },
+        [{ namespace, name }],
+      )
+      .catch((err: unknown) => {
+        if (isCancellation(err)) throw err;
+        events.push({
+          type: 'Warning',
+          reason: 'Failed',
+          message: `Error setting spec.suspend of the schedule: ${innermost(err)}`,
+        });
+      });
+    return true;
+  }
+
+  /** A migration of an earlier run: its outcome is polled (migrationOutcome) every WATCH_POLL_MS. */
+  async function watch(workflowId: string) {
+    const mName = workflowId.split('/').pop()!;
+    const item = Object.values(state.migrations)
+      .flat()
+      .find((m) => m.name === mName) ?? {
+      name: mName,
+      creationTimestamp: new Date(Date.now()).toISOString(),
+      status: 'InProgress',
+    };
+    try {
+      for (;;) {
+        polls += 1;
+        const outcome = await api.migrationOutcome
+          .executeWithOptions(
+            { summary: clip(`Has migration ${namespace}/${mName} (started by an earlier run) finished?`) },
+            [{ workflowId }],
+          )
+          .finally(() => (polls -= 1));
+        if (outcome.status !== 'Running') return done(workflowId, item, outcome.status, outcome.reason);
+        await sleep(WATCH_POLL_MS);
+      }
+    } catch (err) {
+      // Cancelled with the schedule: the migration itself is cancelled by whoever cancelled the
+      // schedule (the controller), or goes on; nothing more to record here.
+      if (!isCancellation(err)) done(workflowId, item, 'Failed', innermost(err));
+    }
+  }
+
   function runningName(): string {
     return state.running[0]!.split('/').pop()!;
+  }
+
+  function remember(updateId: string, migration: string) {
+    const updates = (state.updates ??= {});
+    updates[updateId] = migration;
+    const ids = Object.keys(updates);
+    for (const old of ids.slice(0, Math.max(0, ids.length - REMEMBERED_UPDATES))) delete updates[old];
   }
 
   function skip(type: PolicyType, count: number, why: string) {
@@ -335,7 +511,19 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
           },
         ],
         parentClosePolicy: ParentClosePolicy.ABANDON,
-        staticSummary: `Scheduled migration ${namespace}/${mName} (${type}) of MigrationSchedule ${name}`,
+        staticSummary: clip(
+          `Scheduled migration ${namespace}/${mName} (${type}) of MigrationSchedule ${name}`,
+        ),
+        staticDetails:
+          `Started by MigrationSchedule **${namespace}/${name}** for its ${type} trigger of ` +
+          `${new Date(at).toISOString()}: namespaces ${(s.template.spec.namespaces ?? []).join(', ') || '(by label)'} ` +
+          `to ClusterPair **${s.template.spec.clusterPair}**.`,
+        typedSearchAttributes: searchAttributePairs({
+          schedule: name,
+          namespace,
+          clusterPair: s.template.spec.clusterPair,
+          policyType: type,
+        }),
       });
       state.counts.triggered += 1;
       state.migrations[statusKey(type)].push(item);
@@ -378,6 +566,20 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     dirty = woken = true;
   }
 
+  /** The live state for the Web UI (setCurrentDetails), Markdown. */
+  function scheduleDetails(): string {
+    const c = state.counts;
+    const paused = spec?.suspend || state.suspended;
+    return [
+      `**MigrationSchedule ${namespace}/${name}**: ${paused ? '**suspended**' : 'active'}${state.autoSuspended ? ' (autoSuspend: apps active on the standby)' : ''}`,
+      '',
+      `- running: ${state.running.length > 0 ? runningName() : 'none'}`,
+      `- next trigger: ${next !== undefined ? new Date(next).toISOString() : 'none'}`,
+      `- migrations: ${c.triggered} triggered, ${c.succeeded} succeeded, ${c.failed} failed, ${c.skipped} skipped`,
+      ...(state.lastError ? [`- error: ${state.lastError}`] : []),
+    ].join('\n');
+  }
+
   /** Retention: per type, the newest `retain` migrations stay; older finished ones are deleted. */
   async function recordFinished() {
     if (finished.length === 0 || !policy) return;
@@ -389,7 +591,14 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
       if (old.length === 0) continue;
       const names = old.map((m) => m.name);
       try {
-        await api.deleteMigrations({ namespace, names });
+        await api.deleteMigrations.executeWithOptions(
+          {
+            summary: clip(
+              `Retention: delete ${names.length} ${type} Migration CR(s) of ${namespace}: ${names.join(', ')}`,
+            ),
+          },
+          [{ namespace, names }],
+        );
         state.counts.deleted += names.length;
         state.migrations[statusKey(type)] = list.filter((m) => !names.includes(m.name));
         dirty = true;

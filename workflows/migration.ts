@@ -22,7 +22,9 @@ import {
   defineQuery,
   isCancellation,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import { goDuration } from '../api/go-duration.js';
@@ -35,6 +37,7 @@ import type {
   TransferResult,
 } from '../activities/types.js';
 import { NON_RETRYABLE } from '../activities/types.js';
+import { searchAttributePairs, type FerrySearchAttributes } from './search-attributes.js';
 
 export type MigrationWorkflowInput = PrepareMigrationInput;
 
@@ -121,7 +124,13 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
     const { resources: list, ...rest } = status;
     const changed = (list?.length ?? 0) !== resourcesPublished;
     resourcesPublished = list?.length ?? 0;
-    return api.publishMigrationStatus({ ...ref, status: changed ? status : rest, events: events.splice(0) });
+    setCurrentDetails(migrationDetails(input.namespace, input.name, status));
+    return api.publishMigrationStatus.executeWithOptions(
+      {
+        summary: `Mirror status (${status.stage || 'Initial'}, ${status.status}) to Migration ${input.namespace}/${input.name}`,
+      },
+      [{ ...ref, status: changed ? status : rest, events: events.splice(0) }],
+    );
   };
   let stageStart = Date.now();
   /** Milliseconds spent in each stage; Volumes is entered twice (snapshot, then transfer). */
@@ -142,10 +151,26 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
   };
 
   try {
-    const prepared = await api.prepareMigration(input);
+    const prepared = await api.prepareMigration.executeWithOptions(
+      {
+        summary: `Read Migration ${input.namespace}/${input.name}${input.spec ? ' (create it from the given spec)' : ''}`,
+      },
+      [input],
+    );
     const spec: MigrationSpec = prepared.spec;
-    await pairing.checkClusterPair({ namespace: input.namespace, name: spec.clusterPair });
-    const plan = await api.planMigration({ ...ref, spec });
+    upsertFerrySearchAttributes({ namespace: input.namespace, clusterPair: spec.clusterPair });
+    await pairing.checkClusterPair.executeWithOptions(
+      {
+        summary: `Check ClusterPair ${input.namespace}/${spec.clusterPair}: the standby's API server and agent answer`,
+      },
+      [{ namespace: input.namespace, name: spec.clusterPair }],
+    );
+    const plan = await api.planMigration.executeWithOptions(
+      {
+        summary: `Plan Migration ${input.namespace}/${input.name}: its namespaces and volumes on the source`,
+      },
+      [{ ...ref, spec }],
+    );
     status.volumes = plan.volumes.map((v) => volumeItem(v.namespace, v.pvc, v.volume ?? '', v.error));
     status.summary!.totalNumberOfVolumes = status.volumes.length;
     const broken = status.volumes.filter((v) => v.status === 'Failed');
@@ -165,7 +190,15 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
     let snapshots: Record<string, string> = {};
     if (status.volumes.length > 0) {
       await enter('Volumes');
-      snapshots = (await api.snapshotVolumes({ volumes: status.volumes.map((v) => v.volume) })).snapshots;
+      const volumes = status.volumes.map((v) => v.volume);
+      snapshots = (
+        await api.snapshotVolumes.executeWithOptions(
+          {
+            summary: clip(`Snapshot ${volumes.length} volume(s) on the source agent: ${volumes.join(', ')}`),
+          },
+          [{ volumes }],
+        )
+      ).snapshots;
     }
     if (spec.postExecRule) await runRule(spec.postExecRule, 'PostExecRule', plan.namespaces);
 
@@ -174,12 +207,21 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
       await enter('Volumes');
       const results = await Promise.allSettled(
         status.volumes.map((v) =>
-          transfers.transferVolume({
-            migration: ref,
-            clusterPair: spec.clusterPair,
-            volume: v.volume,
-            snapshotId: snapshots[v.volume]!,
-          }),
+          transfers.transferVolume.executeWithOptions(
+            {
+              summary: clip(
+                `Transfer volume ${v.volume} (pvc ${v.namespace}/${v.persistentVolumeClaim}) from the source agent to ClusterPair ${spec.clusterPair}'s agent`,
+              ),
+            },
+            [
+              {
+                migration: ref,
+                clusterPair: spec.clusterPair,
+                volume: v.volume,
+                snapshotId: snapshots[v.volume]!,
+              },
+            ],
+          ),
         ),
       );
       results.forEach((r, i) => {
@@ -218,13 +260,22 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
     if (spec.includeResources) {
       await enter('Applications');
       const resourceStart = Date.now();
-      const result = await resources.migrateResources({
-        migration: ref,
-        spec,
-        namespaces: plan.namespaces,
-        volumePaths,
-        migrationTime: utcStamp(Date.now()),
-      });
+      const result = await resources.migrateResources.executeWithOptions(
+        {
+          summary: clip(
+            `Apply the resources of namespace(s) ${plan.namespaces.join(', ')} from the source to ClusterPair ${spec.clusterPair}'s standby`,
+          ),
+        },
+        [
+          {
+            migration: ref,
+            spec,
+            namespaces: plan.namespaces,
+            volumePaths,
+            migrationTime: utcStamp(Date.now()),
+          },
+        ],
+      );
       status.resources = result.resources;
       const failed = result.resources.filter((r) => r.status === 'Failed');
       for (const r of failed.slice(0, 20)) {
@@ -277,12 +328,40 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
   async function runRule(rule: string, stage: 'PreExecRule' | 'PostExecRule', podNamespaces: string[]) {
     await enter(stage);
     try {
-      await rules.runRule({ namespace: input.namespace, rule, podNamespaces, stage });
+      await rules.runRule.executeWithOptions(
+        { summary: clip(`${stage}: Rule ${input.namespace}/${rule} in pods of ${podNamespaces.join(', ')}`) },
+        [{ namespace: input.namespace, rule, podNamespaces, stage }],
+      );
     } catch (err) {
       if (isCancellation(err)) throw err;
       throw new StageFailure(`Error running ${stage}: ${failureMessage(err)}`);
     }
   }
+}
+
+/** Sets Ferry's search attributes that are missing or differ (an upsert is a history event: only when needed). */
+export function upsertFerrySearchAttributes(values: FerrySearchAttributes): void {
+  const current = workflowInfo().typedSearchAttributes;
+  const changed = searchAttributePairs(values).filter((p) => current.get(p.key) !== p.value);
+  if (changed.length > 0) upsertSearchAttributes(changed);
+}
+
+/** A summary fits the UI's one line (Temporal caps summaries at 200 bytes or so). */
+export function clip(text: string, max = 190): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** The live state for the Web UI (setCurrentDetails), Markdown. */
+function migrationDetails(namespace: string, name: string, status: MigrationStatus): string {
+  const s = status.summary;
+  const lines = [
+    `**Migration ${namespace}/${name}**: stage **${status.stage || 'Initial'}**, status **${status.status}**`,
+    '',
+    `- volumes: ${s?.numOfMigratedVolumes ?? 0}/${s?.totalNumberOfVolumes ?? 0}, ${s?.totalBytesMigrated ?? 0} bytes`,
+    `- resources: ${s?.numOfMigratedResources ?? 0}/${s?.totalNumberOfResources ?? 0}`,
+  ];
+  if (status.reason) lines.push(`- reason: ${status.reason}`);
+  return lines.join('\n');
 }
 
 /** Purges that failed count as failures but not as resources of the source. */

@@ -1,57 +1,60 @@
-// Reading Temporal histories the way someone with access to the server would: without Ferry's
-// codec, every byte of every event, for tests that look for what must not be stored in the clear.
-import type { Client } from '@temporalio/client';
-import type { Payload } from '@temporalio/common';
-import type { temporal } from '@temporalio/proto';
+// Workflow histories recorded from real runs, for the replay test (test/integration/replay.test.ts):
+// with FERRY_RECORD_HISTORIES=1 (`npm run record:histories`), the tests that call recordHistory
+// save the history of the workflow they ran to test/fixtures/histories/<name>.json, as
+// `temporal workflow show -o json` writes it; otherwise recordHistory does nothing.
+import proto from '@temporalio/proto';
+import { patchProtobufRoot } from '@temporalio/proto/lib/patch-protobuf-root.js';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { repoRoot } from '../../localenv/paths.js';
+import { harness } from './context.js';
 
-export type History = temporal.api.history.v1.IHistory;
+export const HISTORIES_DIR = path.join(repoRoot(), 'test', 'fixtures', 'histories');
 
-/** Every string and every byte field of a history (bytes as UTF-8 and as base64), concatenated. */
-export function historyText(value: unknown): string {
-  const out: string[] = [];
-  const walk = (v: unknown): void => {
-    if (v === null || v === undefined) return;
-    if (typeof v === 'string') out.push(v);
-    else if (v instanceof Uint8Array) {
-      const b = Buffer.from(v);
-      out.push(b.toString('utf8'), b.toString('base64'));
-    } else if (Array.isArray(v)) v.forEach(walk);
-    else if (typeof v === 'object') for (const x of Object.values(v)) walk(x);
-    else out.push(String(v));
-  };
-  walk(value);
-  return out.join('\n');
+export const recording = (): boolean => process.env['FERRY_RECORD_HISTORIES'] === '1';
+
+/**
+ * Saves the (latest run's) history of `workflowId` on the Temporal at `address` as `<name>.json`
+ * when recording, through the real temporal CLI (`workflow show -o json`, payloads raw).
+ */
+export async function recordHistory(address: string, workflowId: string, name: string): Promise<void> {
+  if (!recording()) return;
+  const { env } = harness();
+  const out = await new Promise<string>((resolve, reject) =>
+    execFile(
+      env.bins.temporal!,
+      ['workflow', 'show', '-w', workflowId, '--address', address, '--namespace', 'default'].concat([
+        '--output',
+        'json',
+        '--no-json-shorthand-payloads',
+      ]),
+      { timeout: 60_000, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`temporal workflow show: ${stderr}`)) : resolve(stdout),
+    ),
+  );
+  const history = JSON.parse(out) as { events: unknown[] };
+  await mkdir(HISTORIES_DIR, { recursive: true });
+  await writeFile(path.join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify(history, null, 1)}\n`);
+  process.stderr.write(`[histories] recorded ${name} (${history.events.length} events)\n`);
 }
 
 /**
- * The payloads of a history that a codec encodes: everything but search attributes and headers,
- * which Temporal never passes through a codec.
+ * A recorded history as the History object Worker.runReplayHistory takes. The SDK's own JSON
+ * loader (historyFromJSON) fails with this lockfile ("type must be a Type": @temporalio/common
+ * and @temporalio/proto each nest their own protobufjs 8.8.1), so the JSON is read with the
+ * protobufjs copy that @temporalio/proto's types belong to.
  */
-export function codecPayloads(value: unknown): Payload[] {
-  const out: Payload[] = [];
-  const walk = (v: unknown, key: string): void => {
-    if (v === null || typeof v !== 'object' || v instanceof Uint8Array) return;
-    if (key === 'searchAttributes' || key === 'header') return;
-    if (Array.isArray(v)) return v.forEach((x) => walk(x, key));
-    const o = v as Record<string, unknown>;
-    if (o['metadata'] && typeof o['metadata'] === 'object' && 'data' in o && !Array.isArray(o['metadata'])) {
-      out.push(o as Payload);
-      return;
-    }
-    for (const [k, x] of Object.entries(o)) walk(x, k);
+export async function loadHistory(file: string): Promise<proto.temporal.api.history.v1.IHistory> {
+  const json = JSON.parse(await readFile(path.join(HISTORIES_DIR, file), 'utf8')) as unknown;
+  const fromProto = createRequire(createRequire(import.meta.url).resolve('@temporalio/proto'));
+  const { fromJson } = fromProto('protobufjs/ext/protojson') as {
+    fromJson: (type: unknown, json: unknown, opts: object) => proto.temporal.api.history.v1.IHistory;
   };
-  walk(value, '');
-  return out;
-}
-
-/** Every workflow run in the client's namespace, with its full history. */
-export async function allHistories(
-  client: Client,
-): Promise<Array<{ workflowId: string; runId: string; history: History }>> {
-  const out: Array<{ workflowId: string; runId: string; history: History }> = [];
-  for await (const wf of client.workflow.list()) {
-    const history = await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
-    out.push({ workflowId: wf.workflowId, runId: wf.runId, history });
-  }
-  return out;
+  // The generated types lack lookupType, which the patched root has.
+  const root = patchProtobufRoot(proto) as unknown as { lookupType(name: string): unknown };
+  const type = root.lookupType('temporal.api.history.v1.History');
+  return fromJson(type, json, { ignoreUnknownFields: true });
 }

@@ -13,7 +13,7 @@ import { issueCertificate } from '../../localenv/tls.js';
 import { migrationYaml } from '../fixtures/apps/shop.js';
 import { harness } from '../harness/context.js';
 import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
-import { allHistories, historyText } from '../harness/histories.js';
+import { allHistories, historyText } from '../harness/history-scan.js';
 
 jest.setTimeout(240_000);
 

@@ -5,6 +5,7 @@
 import { jest } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { harness } from '../harness/context.js';
+import { recordHistory } from '../harness/histories.js';
 import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
 
 jest.setTimeout(240_000);
@@ -126,6 +127,12 @@ it('kubectl apply of a SchedulePolicy and a MigrationSchedule runs interval Migr
   expect(left.map((m) => m.metadata.name)).toEqual([]);
   const after = await world.temporal.workflow.getHandle(`migrationschedule/${NS}/appsched`).describe();
   expect(after.status.name).toBe('CANCELLED');
+  await recordHistory(
+    harness().env.temporal.address,
+    `migrationschedule/${NS}/appsched`,
+    'schedule-dev-server',
+  );
+  await recordHistory(harness().env.temporal.address, `migration/${NS}/${name}`, 'migration-dev-server');
 });
 
 it('a schedule without a CR, started with the temporal CLI as the README shows', async () => {
@@ -202,6 +209,36 @@ policy:
   expect(triggered).not.toBe(first);
   const both = await successful('cli-sched-interval-', 2);
   expect(both).toEqual(expect.arrayContaining([first, triggered]));
+
+  // Search attributes: the README's query finds the schedule's migrations, and the schedule
+  // itself carries its pair, policy type and namespace.
+  const listIds = async (query: string, count: number) => {
+    const deadline = Date.now() + 30_000;
+    let ids: string[] = [];
+    while (Date.now() < deadline) {
+      const out = await temporal(['workflow', 'list', '--query', query, '--output', 'jsonl']);
+      ids = out
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => (JSON.parse(l) as Obj).execution.workflowId as string)
+        .sort();
+      if (ids.length >= count) return ids;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    return ids;
+  };
+  expect(
+    await listIds(
+      `WorkflowType='migrationWorkflow' AND FerrySchedule='cli-sched' AND FerryNamespace='${NS}'`,
+      2,
+    ),
+  ).toEqual([first, triggered].map((n) => `migration/${NS}/${n}`).sort());
+  expect(
+    await listIds(
+      `FerryClusterPair='remote' AND FerryPolicyType='interval' AND FerrySchedule='cli-sched'`,
+      3,
+    ),
+  ).toEqual([id, ...[first, triggered].map((n) => `migration/${NS}/${n}`)].sort());
   const status = JSON.parse(
     await temporal(['workflow', 'query', '-w', id, '--name', 'status', '--output', 'json']),
   ) as Obj;

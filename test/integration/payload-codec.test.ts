@@ -13,7 +13,7 @@ import { payloadsJson, startCodecServer } from '../../workers/codec-server.js';
 import { migrationYaml } from '../fixtures/apps/shop.js';
 import { harness } from '../harness/context.js';
 import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
-import { codecPayloads, historyText, type History } from '../harness/histories.js';
+import { codecPayloads, historyText, type History } from '../harness/history-scan.js';
 
 jest.setTimeout(180_000);
 

@@ -20,6 +20,7 @@ import { storkKind } from '../../activities/kube/stork.js';
 import { ANNOTATIONS, isPlainObject, nameOf, namespaceOf, type KubeObject } from '../../resources/objects.js';
 import { migrationWorkflowId } from '../../workflows/migration.js';
 import { migrationScheduleWorkflowId, type ScheduleStatusView } from '../../workflows/migration-schedule.js';
+import { searchAttributePairs } from '../../workflows/search-attributes.js';
 import { FINALIZER, type ControllerOptions } from './migration.js';
 import { WatchLoop } from './watch-loop.js';
 
@@ -86,6 +87,7 @@ export class MigrationScheduleController {
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       staticSummary: `MigrationSchedule ${namespace}/${name}: policy ${String(spec['schedulePolicyName'] ?? '?')}`,
       staticDetails: `Started by the MigrationSchedule controller for \`kubectl apply\` of MigrationSchedule **${namespace}/${name}**.`,
+      typedSearchAttributes: searchAttributePairs({ namespace, schedule: name }),
     });
     // The running workflow may hold an older spec (the CR changed, or it ran before a restart).
     await handle.executeUpdate('updateSpec', { args: [spec] });

@@ -16,8 +16,16 @@ import {
 import type { Logger } from 'pino';
 import { KubeError, type KubeClient } from '../../activities/kube/client.js';
 import { storkKind } from '../../activities/kube/stork.js';
-import { isPlainObject, nameOf, namespaceOf, type KubeObject } from '../../resources/objects.js';
+import {
+  ANNOTATIONS,
+  annotationsOf,
+  isPlainObject,
+  nameOf,
+  namespaceOf,
+  type KubeObject,
+} from '../../resources/objects.js';
 import { migrationWorkflowId } from '../../workflows/migration.js';
+import { searchAttributePairs } from '../../workflows/search-attributes.js';
 import { WatchLoop } from './watch-loop.js';
 
 export const FINALIZER = 'stork.libopenstorage.org/ferry-workflow';
@@ -99,6 +107,13 @@ export class MigrationController {
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       staticSummary: `Migration ${namespace}/${name} to ClusterPair ${String(spec['clusterPair'] ?? '?')}`,
       staticDetails: `Started by the Migration controller for \`kubectl apply\` of Migration **${namespace}/${name}**.`,
+      typedSearchAttributes: searchAttributePairs({
+        namespace,
+        ...(typeof spec['clusterPair'] === 'string' ? { clusterPair: spec['clusterPair'] } : {}),
+        ...(annotationsOf(cr)[ANNOTATIONS.scheduleName]
+          ? { schedule: annotationsOf(cr)[ANNOTATIONS.scheduleName] }
+          : {}),
+      }),
     });
     log.info({ runId: handle.firstExecutionRunId }, 'workflow started (or already running)');
     this.opts.onReconcile?.('started');
