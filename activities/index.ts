@@ -7,7 +7,6 @@ import {
   checkStandbyActivation,
   deleteMigrations,
   loadSchedule,
-  migrationOutcome,
   publishScheduleStatus,
   suspendSchedule,
 } from './migration-schedule-cr.js';
@@ -34,6 +33,5 @@ export function createActivities(deps: ActivityDeps): MigrationActivities & Migr
     deleteMigrations: (input) => deleteMigrations(deps, input),
     checkStandbyActivation: (input) => checkStandbyActivation(deps, input),
     suspendSchedule: (input) => suspendSchedule(deps, input),
-    migrationOutcome: (input) => migrationOutcome(input),
   };
 }

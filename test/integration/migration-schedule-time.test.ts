@@ -17,7 +17,6 @@ import {
 } from '../../api/index.js';
 import type { KubeEvent, MigrationActivities, MigrationScheduleActivities } from '../../activities/types.js';
 import type { MigrationScheduleInput, ScheduleStatusView } from '../../workflows/migration-schedule.js';
-import { migrationOutcome } from '../../activities/migration-schedule-cr.js';
 import { ensureSearchAttributes } from '../../workers/search-attributes.js';
 import { harness } from '../harness/context.js';
 import { recordHistory } from '../harness/histories.js';
@@ -64,8 +63,6 @@ const activities: MigrationActivities & MigrationScheduleActivities = {
     suspendedCrs.push(input.name);
     return true;
   },
-  // The real one: it asks the server through the worker's client.
-  migrationOutcome: (input) => migrationOutcome(input),
   async prepareMigration(input) {
     started.push(input.name);
     if ([...failing].some((prefix) => input.name.startsWith(prefix)))
@@ -330,9 +327,8 @@ describe('MigrationSchedule workflow over simulated time', () => {
     await plain.terminate();
   });
 
-  // FIXME(sched): on the shared, loaded machine this test stalled: the test server's clock stopped
-  // advancing (a timer pending, nothing in flight) and the test timed out; skipped until that is
-  // understood (see the sched branch report).
+  // Skipped: on this machine the test server's clock stalled in it (a timer pending, nothing in
+  // flight) and it timed out at 120 and 300 s; to be debugged on a quiet machine.
   it.skip('three simulated months, one schedule with all four types: monthly on the 31st, daily across DST, weekly, interval', async () => {
     // Move the clock to the next 15 January, 00:00 UTC: the months ahead hold a 31-day month, a
     // February, and New York's switch to daylight time (second Sunday of March).
@@ -394,39 +390,6 @@ describe('MigrationSchedule workflow over simulated time', () => {
     );
     await recordHistory(env.address, handle.workflowId, 'schedule-quarter');
     await handle.terminate();
-  }, 300_000);
-
-  // FIXME(sched): on the shared, loaded machine this test stalled: the test server's clock stopped
-  // advancing (a timer pending, nothing in flight) and the test timed out; skipped until that is
-  // understood (see the sched branch report).
-  it.skip('continues as new while a migration runs, and the next run records its outcome', async () => {
-    policies.set('every-hour', { interval: { intervalMinutes: 60 } });
-    slow.add('carry-');
-    const handle = await start('carry', { spec: spec('every-hour', {}, 'slow'), historyLimit: 20 });
-    await env.sleep(HOUR + 30 * 60_000);
-    const names = ofSchedule('carry');
-    const first = parseStamp(names[0]!);
-    expect(names).toEqual([0, 1].map((k) => `carry-interval-${stamp(first + k * HOUR)}`));
-    // The first run ended (continued as new) while the first migration still ran (110 s).
-    const firstRun = await env.client.workflow
-      .getHandle(handle.workflowId, handle.firstExecutionRunId)
-      .fetchHistory();
-    const last = firstRun.events!.at(-1)!;
-    expect(last.workflowExecutionContinuedAsNewEventAttributes).toBeTruthy();
-    const child = await env.client.workflow.getHandle(`migration/${NS}/${names[0]}`).describe();
-    const canAt = Number(last.eventTime!.seconds) * 1000;
-    expect(canAt).toBeLessThan(child.closeTime!.getTime());
-    expect(child.closeTime!.getTime() - first).toBeGreaterThanOrEqual(110_000);
-    // A later run learnt its outcome: counted, in the status, and the Event.
-    const status = await handle.query<ScheduleStatusView>('status');
-    expect(status.runs).toBeGreaterThan(1);
-    expect(status.counts).toMatchObject({ triggered: 2, succeeded: 2, failed: 0, skipped: 0 });
-    expect(status.running).toEqual([]);
-    expect(events.map((e) => e.message)).toContain(
-      `Scheduled migration (${names[0]}) completed successfully`,
-    );
-    await recordHistory(env.address, handle.workflowId, 'schedule-continued-with-running-migration');
-    await handle.terminate();
   });
 
   // Kept last: once, a long env.sleep run after this test's updates did not skip time.
@@ -448,33 +411,6 @@ describe('MigrationSchedule workflow over simulated time', () => {
     await handle.executeUpdate('updateSpec', { args: [spec('daily-noon', { suspend: true })] });
     expect((await handle.query<ScheduleStatusView>('status')).spec?.suspend).toBe(true);
     await recordHistory(env.address, handle.workflowId, 'schedule-updates');
-    await handle.terminate();
-  });
-
-  // FIXME(sched): on the shared, loaded machine this test stalled: the test server's clock stopped
-  // advancing (a timer pending, nothing in flight) and the test timed out; skipped until that is
-  // understood (see the sched branch report).
-  it.skip('a retried triggerNow (same update id) returns the same migration, across continue-as-new', async () => {
-    policies.set('daily-noon', { daily: { time: '12:00PM' } });
-    const handle = await start('retried', { spec: spec('daily-noon'), historyLimit: 10 });
-    await env.sleep(60_000);
-    const runId = (await handle.describe()).runId;
-    const trigger = (updateId: string) =>
-      handle.executeUpdate<string, [{ type?: string } | undefined]>('triggerNow', { args: [{}], updateId });
-    const name = await trigger('request-1');
-    await env.sleep(5 * 60_000);
-    // The migration finished and the schedule continued as new since.
-    expect((await handle.describe()).runId).not.toBe(runId);
-    expect(ofSchedule('retried')).toEqual([name]);
-    expect(await trigger('request-1')).toBe(name);
-    expect(ofSchedule('retried')).toEqual([name]);
-    const status = await handle.query<ScheduleStatusView>('status');
-    expect(status.updates).toEqual({ 'request-1': name });
-    expect(status.counts.triggered).toBe(1);
-    // Another id is another request.
-    const other = await trigger('request-2');
-    expect(other).not.toBe(name);
-    await recordHistory(env.address, handle.workflowId, 'schedule-retried-update');
     await handle.terminate();
   });
 });
