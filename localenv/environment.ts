@@ -158,7 +158,7 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
     started.push(() => ('postgres' in temporal ? temporal.stop() : temporal.process.stop()));
     log(
       'postgres' in temporal
-        ? `temporal ${versions['temporal-server']} on PostgreSQL ready at ${temporal.address} in ${secs(t)} (${Object.entries(
+        ? `${versions['temporal-server']} (Temporal Server) on PostgreSQL ready at ${temporal.address} in ${secs(t)} (${Object.entries(
             temporal.timings,
           )
             .map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`)
