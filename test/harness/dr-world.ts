@@ -14,9 +14,9 @@ import path from 'node:path';
 import { KubeClient } from '../../activities/kube/client.js';
 import { clusterPairManifest } from '../../client/cluster-pair.js';
 import { startAgent, type AgentHandle } from '../../localenv/agents.js';
-import { startWorker, type WorkerHandle } from '../../localenv/worker.js';
+import { startWorker, type StartWorkerOptions, type WorkerHandle } from '../../localenv/worker.js';
 import { createCertAuthority } from '../../localenv/tls.js';
-import { harness } from './context.js';
+import { harness, type HarnessContext } from './context.js';
 
 export type ClusterName = 'source' | 'destination';
 
@@ -25,6 +25,8 @@ export interface DrWorld {
   taskQueue: string;
   agents: Record<ClusterName, AgentHandle>;
   worker: WorkerHandle;
+  /** How `worker` was started: more workers on the same task queue start from these. */
+  workerOptions: StartWorkerOptions;
   kube: Record<ClusterName, KubeClient>;
   temporal: Client;
   kubeconfig(cluster: ClusterName): string;
@@ -38,8 +40,9 @@ export interface DrWorld {
   stop(): Promise<void>;
 }
 
-export async function startDrWorld(name: string): Promise<DrWorld> {
-  const { env, workflowBundlePath } = harness();
+/** `context` defaults to the integration run's shared environment (test/harness/context.ts). */
+export async function startDrWorld(name: string, context: HarnessContext = harness()): Promise<DrWorld> {
+  const { env, workflowBundlePath } = context;
   const dir = path.join(env.dir, 'worlds', `${name}-${process.pid}`);
   const ca = await createCertAuthority(path.join(dir, 'ca'), `ferry-test-${name}`);
   const [source, destination] = await Promise.all([
@@ -49,7 +52,7 @@ export async function startDrWorld(name: string): Promise<DrWorld> {
   const agents = { source, destination };
   const kubeconfig = (c: ClusterName) => env.clusters[c]!.kubeconfigPath;
   const taskQueue = `ferry-${name}-${process.pid}`;
-  const workerOpts = {
+  const workerOpts: StartWorkerOptions = {
     dir: path.join(dir, 'worker'),
     temporal: env.temporal,
     taskQueue,
@@ -82,6 +85,7 @@ export async function startDrWorld(name: string): Promise<DrWorld> {
     get worker() {
       return worker;
     },
+    workerOptions: workerOpts,
     kube,
     temporal,
     kubeconfig,
