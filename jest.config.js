@@ -3,6 +3,8 @@
 //   agents       real Ferry storage agents, which each test starts itself (test/harness/agents.ts)
 //   integration  a real Temporal dev server and real kube-apiservers, started once per run by the
 //                harness (global setup) and shared by every test of the project
+//   faults       production-shaped Temporal (Temporal Server on PostgreSQL) and two API-only clusters,
+//                which each test file starts in beforeAll; kills and restarts them on purpose
 // Jest runs a project's globalSetup only when one of its tests is selected, so
 // `npm test -- --selectProjects unit` starts no server.
 const swc = [
@@ -36,5 +38,6 @@ export default {
       globalTeardown: '<rootDir>/test/harness/global-teardown.js',
       setupFiles: ['<rootDir>/test/harness/temporal-quiet.ts'],
     },
+    { ...common, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.test.ts'] },
   ],
 };

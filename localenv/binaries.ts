@@ -8,6 +8,8 @@ const run = promisify(execFile);
 export type ServerName =
   | 'temporal'
   | 'temporal-test-server'
+  | 'temporal-server'
+  | 'temporal-sql-tool'
   | 'etcd'
   | 'kube-apiserver'
   | 'kubectl'
@@ -35,6 +37,20 @@ export async function resolveBinaries(names: ServerName[]): Promise<Record<Serve
   }
   for (const n of names) if (!out[n]) throw new Error(`tools/servers.sh printed no path for ${n}`);
   return out as Record<ServerName, string>;
+}
+
+/**
+ * The folder of Temporal's PostgreSQL schema files (`temporal/versioned`, `visibility/versioned`)
+ * of the pinned server version: $FERRY_TEMPORAL_SCHEMA_DIR, else tools/servers.sh's copy in the cache.
+ */
+export async function temporalSchemaDir(): Promise<string> {
+  const script = path.join(repoRoot(), 'tools', 'servers.sh');
+  const { stdout } = await run('bash', [script, 'schema'], { timeout: 10 * 60 * 1000 }).catch(
+    (err: { stderr?: string; message: string }) => {
+      throw new Error(`tools/servers.sh could not provide Temporal's schema: ${err.stderr || err.message}`);
+    },
+  );
+  return stdout.trim();
 }
 
 /** The first line a binary prints about its version, for logs that say what actually ran. */

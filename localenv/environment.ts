@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { resolveBinaries, versionOf, type ServerName } from './binaries.js';
+import { resolveBinaries, temporalSchemaDir, versionOf, type ServerName } from './binaries.js';
 import { installCrds } from './crds.js';
 import { busyboxImage, postgresImage, type LocalImage } from './images.js';
 import { startLocalCluster, stopLocalCluster, type LocalCluster } from './kube.js';
@@ -11,6 +11,7 @@ import { checkNodePrerequisites } from './nodehost.js';
 import { cleanupFile, ownerPidFile, startReaper } from './reaper.js';
 import type { ManagedProcess } from './process.js';
 import { startTemporalDevServer, type TemporalDevServer } from './temporal.js';
+import { startTemporalPostgres, type TemporalPostgres } from './temporal-postgres.js';
 
 /**
  * Ferry's embedded default: one Temporal dev server and N simulated clusters, all real servers on
@@ -41,6 +42,11 @@ export interface EnvironmentOptions {
    * Debian's postgresql-15 (deploy/samples/postgres.yaml runs it).
    */
   nodeImages?: Array<'postgres'>;
+  /**
+   * Which Temporal: 'dev' (default) is `temporal server start-dev` on SQLite; 'postgres' is Temporal
+   * Server on a private PostgreSQL 15 cluster (localenv/temporal-postgres.ts; no Web UI, free ports).
+   */
+  temporal?: 'dev' | 'postgres';
   /** Temporal's ports; default: free ones. `up` asks for the well-known 7233/8233 when free. */
   temporalPorts?: { port: number; uiPort: number };
   /** The Web UI's codec server URL (`ferry codec-server`), when payloads are encrypted. */
@@ -52,7 +58,14 @@ export interface EnvironmentOptions {
 /** What a test or a user needs to reach the environment: serialisable, written to state.json. */
 export interface EnvironmentState {
   dir: string;
-  temporal: { address: string; namespace: string; uiUrl?: string; logPath: string };
+  temporal: {
+    address: string;
+    namespace: string;
+    uiUrl?: string;
+    logPath: string;
+    /** Set when Temporal Server runs on PostgreSQL (`temporal: 'postgres'`). */
+    postgres?: { port: number; logPath: string };
+  };
   clusters: Record<string, ClusterState>;
   /** Images every node has (imported from local tarballs): use them with imagePullPolicy: Never. */
   images?: { busybox: string; postgres?: string };
@@ -83,7 +96,8 @@ export interface ClusterState {
 
 export interface Environment {
   state: EnvironmentState;
-  temporal: TemporalDevServer;
+  /** The dev server, or Temporal Server on PostgreSQL (its handle restarts it; see `temporal`). */
+  temporal: TemporalDevServer | TemporalPostgres;
   clusters: LocalCluster[];
   stop(): Promise<void>;
 }
@@ -105,7 +119,9 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
   const controlPlane = nodes || (opts.controlPlane ?? true);
   // Fail before building anything when the machine cannot run nodes.
   if (nodes) await checkNodePrerequisites();
+  const onPostgres = opts.temporal === 'postgres';
   const names: ServerName[] = ['temporal', 'etcd', 'kube-apiserver', 'kubectl'];
+  if (onPostgres) names.push('temporal-server', 'temporal-sql-tool');
   if (controlPlane) names.push('kube-controller-manager', 'kube-scheduler');
   if (nodes) names.push('kubelet');
   const bins = await resolveBinaries(names);
@@ -127,16 +143,31 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
     let t = Date.now();
     const temporalDir = path.join(opts.dir, 'temporal');
     await mkdir(temporalDir, { recursive: true });
-    const temporal = await startTemporalDevServer({
-      bin: bins.temporal,
-      dir: temporalDir,
-      ui: opts.ui,
-      ...(opts.uiCodecEndpoint ? { uiCodecEndpoint: opts.uiCodecEndpoint } : {}),
-      pidFile,
-      ...opts.temporalPorts,
-    });
-    started.push(() => temporal.process.stop());
-    log(`temporal ${versions.temporal} ready at ${temporal.address} in ${secs(t)}`);
+    const temporal = onPostgres
+      ? await startTemporalPostgres({
+          dir: temporalDir,
+          bins: { server: bins['temporal-server'], sqlTool: bins['temporal-sql-tool'] },
+          schemaDir: await temporalSchemaDir(),
+          pidFile,
+        })
+      : await startTemporalDevServer({
+          bin: bins.temporal,
+          dir: temporalDir,
+          ui: opts.ui,
+          ...(opts.uiCodecEndpoint ? { uiCodecEndpoint: opts.uiCodecEndpoint } : {}),
+          pidFile,
+          ...opts.temporalPorts,
+        });
+    started.push(() => ('postgres' in temporal ? temporal.stop() : temporal.process.stop()));
+    log(
+      'postgres' in temporal
+        ? `${versions['temporal-server']} (Temporal Server) on PostgreSQL ready at ${temporal.address} in ${secs(t)} (${Object.entries(
+            temporal.timings,
+          )
+            .map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)} s`)
+            .join(', ')})`
+        : `temporal ${versions.temporal} ready at ${temporal.address} in ${secs(t)}`,
+    );
 
     const clusters: LocalCluster[] = [];
     for (const name of opts.clusters) {
@@ -180,8 +211,11 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
       temporal: {
         address: temporal.address,
         namespace: temporal.namespace,
-        ...(temporal.uiUrl ? { uiUrl: temporal.uiUrl } : {}),
+        ...('uiUrl' in temporal && temporal.uiUrl ? { uiUrl: temporal.uiUrl } : {}),
         logPath: temporal.process.logPath,
+        ...('postgres' in temporal
+          ? { postgres: { port: temporal.postgres.port, logPath: temporal.postgres.process.logPath } }
+          : {}),
       },
       clusters: Object.fromEntries(
         clusters.map((c) => [
@@ -212,7 +246,11 @@ export async function startEnvironment(opts: EnvironmentOptions): Promise<Enviro
         : {}),
       versions,
       bins,
-      pids: [temporal.process.pid, ...clusters.flatMap((c) => processesOf(c).map((p) => p.pid))],
+      pids: [
+        temporal.process.pid,
+        ...('postgres' in temporal ? [temporal.postgres.process.pid] : []),
+        ...clusters.flatMap((c) => processesOf(c).map((p) => p.pid)),
+      ],
     };
     await writeFile(path.join(opts.dir, STATE_FILE), JSON.stringify(state, null, 2), { mode: 0o600 });
     return { state, temporal, clusters, stop: stopAll };
@@ -281,7 +319,11 @@ export async function readEnvironmentState(dir: string): Promise<EnvironmentStat
 
 /** Every log file of an environment, for failure messages. */
 export async function logFiles(state: EnvironmentState): Promise<string[]> {
-  const files = [state.temporal.logPath, ...Object.values(state.clusters).flatMap((c) => c.logPaths)];
+  const files = [
+    state.temporal.logPath,
+    ...(state.temporal.postgres ? [state.temporal.postgres.logPath] : []),
+    ...Object.values(state.clusters).flatMap((c) => c.logPaths),
+  ];
   const extra = await readdir(state.dir).catch(() => [] as string[]);
   return [...files, ...extra.filter((f) => f.endsWith('.log')).map((f) => path.join(state.dir, f))];
 }

@@ -32,6 +32,9 @@ export interface StartOptions {
   pidFile?: string;
   /** Pipe stdout to the caller (e.g. to read a ready line) while still copying it to the log. */
   pipeStdout?: boolean;
+  /** Run as this user and group (a server that refuses root, such as PostgreSQL). */
+  uid?: number;
+  gid?: number;
 }
 
 export function startProcess(opts: StartOptions): ManagedProcess {
@@ -41,6 +44,8 @@ export function startProcess(opts: StartOptions): ManagedProcess {
     env: opts.env ?? process.env,
     stdio: ['ignore', opts.pipeStdout ? 'pipe' : fd, fd],
     detached: true,
+    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
   });
   closeSync(fd);
   if (child.pid === undefined) {

@@ -4,9 +4,11 @@
 #   tools/servers.sh ensure [NAME...]   build what is missing (default: all), print NAME=path lines
 #   tools/servers.sh env                print FERRY_<NAME>_BIN=path for every server (builds if missing)
 #   tools/servers.sh versions           print each resolved binary's own version line
+#   tools/servers.sh schema             print the directory of Temporal's PostgreSQL schema files
+#                                       (\$FERRY_TEMPORAL_SCHEMA_DIR, else copied into the cache)
 #
-# NAME is one of: temporal, temporal-test-server, kube-apiserver, kubectl, etcd,
-# kube-controller-manager, kube-scheduler, kubelet.
+# NAME is one of: temporal, temporal-test-server, temporal-server, temporal-sql-tool,
+# kube-apiserver, kubectl, etcd, kube-controller-manager, kube-scheduler, kubelet.
 # Lookup order per binary: $FERRY_<NAME>_BIN, then PATH (if its version is new enough), then the
 # cache ($FERRY_CACHE_DIR, default ~/.cache/ferry), then a build from the registries into the cache.
 # Builds print their wall time and peak memory (GNU time) to stderr and to the cache's logs/.
@@ -19,7 +21,7 @@ cache=${FERRY_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ferry}
 bindir=$cache/bin
 logdir=$cache/logs
 mkdir -p "$bindir" "$logdir"
-ALL=(temporal temporal-test-server etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet)
+ALL=(temporal temporal-test-server temporal-server temporal-sql-tool etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet)
 
 log() { printf '[servers] %s\n' "$*" >&2; }
 die() { printf '[servers] error: %s\n' "$*" >&2; exit 1; }
@@ -33,6 +35,7 @@ cached_path() {
   case $1 in
     temporal) echo "$bindir/temporal-$TEMPORAL_CLI_VERSION" ;;
     temporal-test-server) echo "$bindir/temporal-test-server-$TEMPORAL_TEST_SERVER_VERSION" ;;
+    temporal-server | temporal-sql-tool) echo "$bindir/$1-$TEMPORAL_SERVER_VERSION" ;;
     etcd) echo "$bindir/etcd-$ETCD_VERSION" ;;
     kube-apiserver) echo "$bindir/kube-apiserver-$KUBERNETES_VERSION" ;;
     kubectl) echo "$bindir/kubectl-$KUBERNETES_VERSION" ;;
@@ -56,6 +59,9 @@ version_ok() {
       out=$("$2" version --client 2>/dev/null | sed -n 's/^Client Version: v\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')
       [[ -n $out ]] && read -r ma mi <<<"$out" && ((ma > 1 || (ma == 1 && mi >= want))) ;;
     temporal) "$2" --version >/dev/null 2>&1 ;;
+    # The schema files come from the pinned module: only the same server (and tool) fit them.
+    temporal-server | temporal-sql-tool)
+      [[ $("$2" --version 2>/dev/null) == *" version ${TEMPORAL_SERVER_VERSION#v}" ]] ;;
     *) return 0 ;;
   esac
 }
@@ -80,6 +86,38 @@ build_temporal() {
     -ldflags "-X github.com/temporalio/cli/temporalcli.Version=${TEMPORAL_CLI_VERSION#v}" \
     "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION"
   mv "$tmp/temporal" "$out" && rmdir "$tmp"
+}
+
+build_temporal_server() { # build_temporal_server temporal-server|temporal-sql-tool
+  local name=$1 out pkg
+  out=$(cached_path "$name")
+  case $name in
+    temporal-server) pkg=go.temporal.io/server/cmd/server ;;
+    temporal-sql-tool) pkg=go.temporal.io/server/cmd/tools/sql ;;
+  esac
+  local tmp; tmp=$(mktemp -d "$cache/gobin.XXXX")
+  # Pure Go (the SQLite driver is modernc's), so no cgo toolchain; go install names it after the
+  # package's folder (server, sql).
+  timed "$name" env GOBIN="$tmp" CGO_ENABLED=0 go install "$pkg@$TEMPORAL_SERVER_VERSION"
+  mv "$tmp/$(basename "$pkg")" "$out" && rmdir "$tmp"
+}
+
+schema_dir() { # the PostgreSQL v12 schema of the pinned server, copied once from the module
+  if [[ -n ${FERRY_TEMPORAL_SCHEMA_DIR:-} ]]; then
+    [[ -d $FERRY_TEMPORAL_SCHEMA_DIR/temporal/versioned ]] ||
+      die "FERRY_TEMPORAL_SCHEMA_DIR=$FERRY_TEMPORAL_SCHEMA_DIR has no temporal/versioned folder"
+    echo "$FERRY_TEMPORAL_SCHEMA_DIR"; return
+  fi
+  local out=$cache/share/temporal-schema-$TEMPORAL_SERVER_VERSION/postgresql/v12
+  if [[ ! -d $out/visibility/versioned ]]; then
+    local moddir
+    moddir=$(go mod download -json "go.temporal.io/server@$TEMPORAL_SERVER_VERSION" | sed -n 's/.*"Dir": "\(.*\)",*/\1/p')
+    [[ -d $moddir/schema/postgresql/v12 ]] ||
+      die "could not fetch go.temporal.io/server@$TEMPORAL_SERVER_VERSION's schema/postgresql/v12"
+    mkdir -p "$out.tmp" && cp -R "$moddir/schema/postgresql/v12/." "$out.tmp/" && chmod -R u+w "$out.tmp"
+    rm -rf "$out" && mv "$out.tmp" "$out"
+  fi
+  echo "$out"
 }
 
 build_etcd() {
@@ -194,6 +232,7 @@ resolve() { # resolve NAME [build]: print the path of NAME's binary; build into 
     case $name in
       temporal) build_temporal ;;
       temporal-test-server) build_test_server ;;
+      temporal-server | temporal-sql-tool) build_temporal_server "$name" ;;
       etcd) build_etcd ;;
       kube-apiserver | kubectl | kube-controller-manager | kube-scheduler | kubelet) build_kube "$name" ;;
     esac
@@ -203,7 +242,7 @@ resolve() { # resolve NAME [build]: print the path of NAME's binary; build into 
 
 version_of() {
   case $1 in
-    temporal) "$2" --version 2>&1 | head -n1 ;;
+    temporal | temporal-server | temporal-sql-tool) "$2" --version 2>&1 | head -n1 ;;
     temporal-test-server) echo "io.temporal:temporal-test-server:$TEMPORAL_TEST_SERVER_VERSION (java $(java -version 2>&1 | sed -n '1s/.*"\(.*\)".*/\1/p'))" ;;
     etcd) "$2" --version 2>&1 | head -n1 ;;
     kube-apiserver | kube-controller-manager | kube-scheduler | kubelet) "$2" --version 2>&1 | head -n1 ;;
@@ -216,6 +255,7 @@ names=("$@"); ((${#names[@]})) || names=("${ALL[@]}")
 case $cmd in
   ensure) for n in "${names[@]}"; do echo "$n=$(resolve "$n")"; done ;;
   env) for n in "${names[@]}"; do echo "$(envname "$n")=$(resolve "$n")"; done ;;
+  schema) schema_dir ;;
   versions) for n in "${names[@]}"; do p=$(resolve "$n" nobuild); echo "$n: $(version_of "$n" "$p") [$p]"; done ;;
-  *) die "unknown command '$cmd' (expected ensure, env or versions)" ;;
+  *) die "unknown command '$cmd' (expected ensure, env, versions or schema)" ;;
 esac

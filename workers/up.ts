@@ -8,12 +8,14 @@
 // migration, prints where everything is and a line per later migration until Ctrl-C, then stops
 // every server it started. <dir>/state.json (written once everything is ready) tells scripts where things are.
 //
-//   npm run up [-- --dir DIR] [--exit] [--nodes]
+//   npm run up [-- --dir DIR] [--exit] [--nodes] [--temporal dev|postgres]
 //
 // --exit stops right after everything is up and checked (CI uses it to keep this command true).
 // --nodes gives each cluster a node (containerd + kubelet; root and Debian's containerd, runc,
 // containernetworking-plugins, busybox-static and postgresql-15 needed) and runs the PostgreSQL
 // StatefulSet sample (deploy/samples/postgres.yaml) on the source, its data under DIR/volumes.
+// --temporal postgres runs Temporal Server on a private PostgreSQL 15 cluster instead of the dev
+// server (production-shaped; no Web UI; see localenv/temporal-postgres.ts).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -37,20 +39,31 @@ interface UpArgs {
   exit: boolean;
   /** undefined: nodes when this machine can run them (root, containerd, runc, CNI plugins). */
   nodes?: boolean;
+  temporal: 'dev' | 'postgres';
 }
 
 function parseArgs(argv: string[]): UpArgs {
-  const args: UpArgs = { dir: path.join(repoRoot(), '.ferry', 'up'), exit: false };
+  const args: UpArgs = { dir: path.join(repoRoot(), '.ferry', 'up'), exit: false, temporal: 'dev' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--exit') args.exit = true;
     else if (a === '--nodes') args.nodes = true;
     else if (a === '--no-nodes') args.nodes = false;
     else if (a === '--dir' && argv[i + 1]) args.dir = path.resolve(argv[++i]!);
-    else if (a === '--help' || a === '-h') {
-      process.stdout.write('usage: npm run up [-- --dir DIR] [--exit] [--nodes | --no-nodes]\n');
+    else if (a === '--temporal') {
+      const v = argv[++i];
+      if (v !== 'dev' && v !== 'postgres')
+        throw new Error(`--temporal: expected dev or postgres, got '${v ?? ''}'`);
+      args.temporal = v;
+    } else if (a === '--help' || a === '-h') {
+      process.stdout.write(
+        'usage: npm run up [-- --dir DIR] [--exit] [--nodes | --no-nodes] [--temporal dev|postgres]\n',
+      );
       process.exit(0);
-    } else throw new Error(`unknown argument '${a}' (expected --dir DIR, --exit, --nodes or --no-nodes)`);
+    } else
+      throw new Error(
+        `unknown argument '${a}' (expected --dir DIR, --exit, --nodes, --no-nodes or --temporal dev|postgres)`,
+      );
   }
   return args;
 }
@@ -85,6 +98,7 @@ async function main(): Promise<void> {
   const pair = await startDrPair({
     dir: args.dir,
     ui: true,
+    temporal: args.temporal,
     nodes: args.nodes,
     ...(args.nodes ? { nodeImages: ['postgres' as const] } : {}),
     log: say,
@@ -165,7 +179,9 @@ async function main(): Promise<void> {
       `Ferry's local environment is up (${((Date.now() - t0) / 1000).toFixed(1)} s). State: ${path.join(args.dir, STATE_FILE)}`,
       '',
       `  Temporal      ${env.state.temporal.address}  (namespace ${env.state.temporal.namespace}, task queue ${worker.taskQueue})`,
-      `  Web UI        ${env.state.temporal.uiUrl}`,
+      env.state.temporal.postgres
+        ? `  PostgreSQL    127.0.0.1:${env.state.temporal.postgres.port} (Temporal's store; log ${env.state.temporal.postgres.logPath})`
+        : `  Web UI        ${env.state.temporal.uiUrl}`,
       `  source        ${source.server}  kubeconfig ${source.kubeconfigPath}`,
       `  destination   ${dest.server}  kubeconfig ${dest.kubeconfigPath}`,
       ...Object.entries(env.state.clusters).flatMap(([name, c]) =>

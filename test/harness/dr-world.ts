@@ -16,9 +16,9 @@ import { clusterPairManifest } from '../../client/cluster-pair.js';
 import { codecKeysFromEnv } from '../../client/payload-codec.js';
 import { connectTemporal } from '../../client/temporal.js';
 import { startAgent, type AgentHandle } from '../../localenv/agents.js';
-import { startWorker, type WorkerHandle } from '../../localenv/worker.js';
+import { startWorker, type StartWorkerOptions, type WorkerHandle } from '../../localenv/worker.js';
 import { createCertAuthority } from '../../localenv/tls.js';
-import { harness } from './context.js';
+import { harness, type HarnessContext } from './context.js';
 
 export type ClusterName = 'source' | 'destination';
 
@@ -27,6 +27,8 @@ export interface DrWorld {
   taskQueue: string;
   agents: Record<ClusterName, AgentHandle>;
   worker: WorkerHandle;
+  /** How `worker` was started: more workers on the same task queue start from these. */
+  workerOptions: StartWorkerOptions;
   kube: Record<ClusterName, KubeClient>;
   temporal: Client;
   kubeconfig(cluster: ClusterName): string;
@@ -45,10 +47,12 @@ export interface DrWorldOptions {
   workerKubeconfig?: string;
   /** Turns the payload codec on: the worker and `temporal` encrypt with these keys (id:base64key lines). */
   codecKeysFile?: string;
+  /** The environment to build on; default the integration run's shared one (test/harness/context.ts). */
+  context?: HarnessContext;
 }
 
 export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Promise<DrWorld> {
-  const { env, workflowBundlePath } = harness();
+  const { env, workflowBundlePath } = opts.context ?? harness();
   const dir = path.join(env.dir, 'worlds', `${name}-${process.pid}`);
   const ca = await createCertAuthority(path.join(dir, 'ca'), `ferry-test-${name}`);
   const [source, destination] = await Promise.all([
@@ -58,7 +62,7 @@ export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Pro
   const agents = { source, destination };
   const kubeconfig = (c: ClusterName) => env.clusters[c]!.kubeconfigPath;
   const taskQueue = `ferry-${name}-${process.pid}`;
-  const workerOpts = {
+  const workerOpts: StartWorkerOptions = {
     dir: path.join(dir, 'worker'),
     temporal: env.temporal,
     taskQueue,
@@ -96,6 +100,7 @@ export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Pro
     get worker() {
       return worker;
     },
+    workerOptions: workerOpts,
     kube,
     temporal,
     kubeconfig,

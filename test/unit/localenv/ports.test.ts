@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { freePorts, waitForPort } from '../../../localenv/ports.js';
+import { freePorts, freePortsInRange, waitForPort } from '../../../localenv/ports.js';
 
 describe('freePorts', () => {
   it('returns distinct ports that can be bound', async () => {
@@ -11,6 +11,37 @@ describe('freePorts', () => {
       await new Promise<void>((resolve, reject) =>
         server.once('error', reject).listen(port, '127.0.0.1', resolve),
       );
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe('freePortsInRange', () => {
+  it('returns distinct bindable ports within the range, and refuses a range too small', async () => {
+    const ports = await freePortsInRange(4, 20000, 32767);
+    expect(new Set(ports).size).toBe(4);
+    for (const port of ports) {
+      expect(port).toBeGreaterThanOrEqual(20000);
+      expect(port).toBeLessThanOrEqual(32767);
+      const server = net.createServer();
+      await new Promise<void>((resolve, reject) =>
+        server.once('error', reject).listen(port, '127.0.0.1', resolve),
+      );
+      await new Promise((resolve) => server.close(resolve));
+    }
+    await expect(freePortsInRange(3, 30000, 30001)).rejects.toThrow(
+      'port range: need 3 ports within 30000-30001',
+    );
+  });
+
+  it('skips a port that is taken', async () => {
+    const [taken] = await freePortsInRange(1, 30100, 30199);
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(taken, '127.0.0.1', resolve));
+    try {
+      const ports = await freePortsInRange(1, taken!, taken! + 1);
+      expect(ports).toEqual([taken! + 1]);
+    } finally {
       await new Promise((resolve) => server.close(resolve));
     }
   });
