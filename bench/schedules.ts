@@ -38,6 +38,8 @@ const SITE = 'source';
 const SAMPLE_MS = 5000;
 /** Client calls in flight (starts, queries, terminations, applies). */
 const POOL = 16;
+const QUERY_POOL = 64;
+const QUERY_MS = 10_000;
 const MiB = 1024 * 1024;
 
 interface MemorySample {
@@ -72,6 +74,9 @@ export interface SizeRow {
   /** closeTime − startTime of the finished measured migrations. */
   migrationSeconds: Summary;
   migrationsFailed: number;
+  /** Migrations of the size's schedules that finished during the run, per minute. */
+  migrationsPerMinute: number;
+  migrationsRunningAtEnd: number;
   /** The schedules' own status counts, summed (whole run, first trigger included). */
   counts: { triggered: number; skipped: number; succeeded: number; failed: number; runs: number };
   schedulesWithoutStatus: number;
@@ -80,15 +85,21 @@ export interface SizeRow {
   /** CPU seconds per wall second over the run (1.0 = one core busy). */
   workerCores: number;
   temporalCores: number;
+  /** Both clusters' etcd and kube-apiserver. */
+  clusterCores: number;
   loadAverage: { start: number[]; end: number[] };
   seconds: number;
   samples: MemorySample[];
 }
 
-async function inPool<T>(items: readonly T[], fn: (item: T, i: number) => Promise<void>): Promise<void> {
+async function inPool<T>(
+  items: readonly T[],
+  fn: (item: T, i: number) => Promise<void>,
+  size = POOL,
+): Promise<void> {
   let next = 0;
   await Promise.all(
-    Array.from({ length: Math.min(POOL, items.length) }, async () => {
+    Array.from({ length: Math.min(size, items.length) }, async () => {
       while (next < items.length) {
         const i = next++;
         await fn(items[i]!, i);
@@ -117,6 +128,8 @@ async function prepareNamespaces(pair: DrPair, kube: KubeClient, n: number): Pro
     },
   );
 }
+
+const sumCpu = (pids: number[]) => pids.reduce((sum, pid) => sum + sampleTree(pid).cpuSeconds, 0);
 
 function rssBytes(pid: number): number {
   try {
@@ -180,8 +193,17 @@ async function runSize(
   const intervalMs = args.intervalMinutes * 60_000;
   await new Promise((r) => setTimeout(r, 3000));
   const idle = rssBytes(worker.pid);
-  const temporalPid = pair.env.temporal.process.pid;
-  const cpu0 = { worker: sampleTree(worker.pid).cpuSeconds, temporal: sampleTree(temporalPid).cpuSeconds };
+  const pids = {
+    worker: [worker.pid],
+    temporal: [pair.env.temporal.process.pid],
+    clusters: pair.env.clusters.flatMap((c) => [c.etcd.pid, c.apiserver.pid]),
+  };
+  const cpu = () => ({
+    worker: sumCpu(pids.worker),
+    temporal: sumCpu(pids.temporal),
+    clusters: sumCpu(pids.clusters),
+  });
+  const cpu0 = cpu();
   const since = new Date(Date.now() - 1000);
   const t0 = Date.now();
   const samples: MemorySample[] = [];
@@ -227,22 +249,33 @@ async function runSize(
     }
     const collectedAt = Date.now();
     const wall = (collectedAt - t0) / 1000;
+    const cpu1 = cpu();
     const cores = {
-      worker: (sampleTree(worker.pid).cpuSeconds - cpu0.worker) / wall,
-      temporal: (sampleTree(temporalPid).cpuSeconds - cpu0.temporal) / wall,
+      worker: (cpu1.worker - cpu0.worker) / wall,
+      temporal: (cpu1.temporal - cpu0.temporal) / wall,
+      clusters: (cpu1.clusters - cpu0.clusters) / wall,
     };
     clearInterval(sampler);
     samples.push(await sample(worker, t0));
 
     // Every schedule's status (counts, lastTrigger), then every child it started.
+    // A query needs the worker: on a saturated one it may wait behind every queued task, so
+    // each gets QUERY_MS and a schedule without an answer is counted, not waited for.
     const statuses = new Map<string, ScheduleStatusView>();
-    await inPool(namespaces, async (ns) => {
-      const view = await temporal.workflow
-        .getHandle(migrationScheduleWorkflowId(ns, scheduleName))
-        .query<ScheduleStatusView>('status')
-        .catch(() => undefined);
-      if (view) statuses.set(ns, view);
-    });
+    await inPool(
+      namespaces,
+      async (ns) => {
+        const view = await temporal
+          .withDeadline(Date.now() + QUERY_MS, () =>
+            temporal.workflow
+              .getHandle(migrationScheduleWorkflowId(ns, scheduleName))
+              .query<ScheduleStatusView>('status'),
+          )
+          .catch(() => undefined);
+        if (view) statuses.set(ns, view);
+      },
+      QUERY_POOL,
+    );
     const children = await listChildren(temporal, since, scheduleName);
     const lateness: number[] = [];
     const first: number[] = [];
@@ -251,6 +284,7 @@ async function runSize(
     let notReached = 0;
     let notReachedAge: number | undefined;
     let failed = 0;
+    let running = 0;
     const counts = { triggered: 0, skipped: 0, succeeded: 0, failed: 0, runs: 0 };
     for (const ns of namespaces) {
       const status = statuses.get(ns);
@@ -268,7 +302,8 @@ async function runSize(
       notReached += o.notReached;
       if (o.notReachedAgeMs !== undefined) notReachedAge = Math.max(notReachedAge ?? 0, o.notReachedAgeMs);
       for (const c of runs) {
-        if (c.closeTime !== undefined) durations.push(c.closeTime - c.startTime);
+        if (c.closeTime === undefined) running += 1;
+        else durations.push(c.closeTime - c.startTime);
         if (c.failed) failed += 1;
       }
       if (status) {
@@ -297,6 +332,8 @@ async function runSize(
       firstTriggerLatenessSeconds: roundSummary(seconds(first)),
       migrationSeconds: roundSummary(seconds(durations)),
       migrationsFailed: failed,
+      migrationsPerMinute: round2((durations.length / wall) * 60),
+      migrationsRunningAtEnd: running,
       counts,
       schedulesWithoutStatus: n - statuses.size,
       workerRss: {
@@ -307,6 +344,7 @@ async function runSize(
       ...(heaps.some((h) => h > 0) ? { workerHeapUsedPeakMiB: round2(Math.max(...heaps) / MiB) } : {}),
       workerCores: round2(cores.worker),
       temporalCores: round2(cores.temporal),
+      clusterCores: round2(cores.clusters),
       loadAverage: { start: loadStart.map(round2), end: os.loadavg().map(round2) },
       seconds: round2(wall),
       samples,
@@ -366,12 +404,12 @@ const f = (x: number | undefined, digits = 2) => (x === undefined ? '–' : x.to
 
 export function table(rows: SizeRow[]): string {
   const lines = [
-    '| setup | schedules | every | offered /min | triggers | fired | skipped | not reached | lateness p50 s | p99 s | max s | migration p50 s | p99 s | worker cores | temporal cores | worker RSS idle → peak MiB | heap peak MiB | load 1m start → end |',
-    '| :---- | --------: | ----: | -----------: | -------: | ----: | ------: | ----------: | -------------: | ----: | ----: | --------------: | ----: | -----------: | -------------: | -------------------------: | ------------: | ------------------: |',
+    '| setup | schedules | every | offered /min | triggers | fired | skipped | not reached | lateness p50 s | p99 s | max s | migration p50 s | p99 s | migrations /min | CPU cores: worker, Temporal, clusters | worker RSS idle → peak MiB | heap peak MiB | load 1m start → end |',
+    '| :---- | --------: | ----: | -----------: | -------: | ----: | ------: | ----------: | -------------: | ----: | ----: | --------------: | ----: | --------------: | ------------------------------------: | -------------------------: | ------------: | ------------------: |',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.label} | ${r.schedules} | ${r.intervalMinutes} min | ${r.offeredPerMinute} | ${r.triggers} | ${r.fired} | ${r.skipped} | ${r.notReached} | ${f(r.latenessSeconds.p50)} | ${f(r.latenessSeconds.p99)} | ${f(r.latenessSeconds.max)} | ${f(r.migrationSeconds.p50, 1)} | ${f(r.migrationSeconds.p99, 1)} | ${r.workerCores.toFixed(2)} | ${r.temporalCores.toFixed(2)} | ${r.workerRss.idleMiB.toFixed(0)} → ${r.workerRss.peakMiB.toFixed(0)} | ${f(r.workerHeapUsedPeakMiB, 0)} | ${r.loadAverage.start[0]!.toFixed(1)} → ${r.loadAverage.end[0]!.toFixed(1)} |`,
+      `| ${r.label} | ${r.schedules} | ${r.intervalMinutes} min | ${r.offeredPerMinute} | ${r.triggers} | ${r.fired} | ${r.skipped} | ${r.notReached} | ${f(r.latenessSeconds.p50)} | ${f(r.latenessSeconds.p99)} | ${f(r.latenessSeconds.max)} | ${f(r.migrationSeconds.p50, 1)} | ${f(r.migrationSeconds.p99, 1)} | ${r.migrationsPerMinute.toFixed(1)} | ${r.workerCores.toFixed(2)}, ${r.temporalCores.toFixed(2)}, ${r.clusterCores.toFixed(2)} | ${r.workerRss.idleMiB.toFixed(0)} → ${r.workerRss.peakMiB.toFixed(0)} | ${f(r.workerHeapUsedPeakMiB, 0)} | ${r.loadAverage.start[0]!.toFixed(1)} → ${r.loadAverage.end[0]!.toFixed(1)} |`,
     );
   }
   return lines.join('\n');
@@ -411,18 +449,21 @@ async function main(): Promise<void> {
     connection = await Connection.connect({ address: pair.env.state.temporal.address });
     const temporal = new Client({ connection, namespace: pair.env.state.temporal.namespace });
     const rows: SizeRow[] = [];
-    for (const n of args.sizes) rows.push(await runSize(pair, temporal, args, n, policyName, say));
     const setup = {
       environment:
         'Temporal dev server + two kube-apiservers (etcd + apiserver only), two agents, one `ferry worker` on the source',
       schedule: `one interval SchedulePolicy (every ${args.intervalMinutes} min); each schedule migrates its own namespace (one ConfigMap, includeVolumes false) to the standby`,
       workerArgs: args.workerArgs,
     };
-    const out = { date: new Date().toISOString(), machine, setup, rows };
-    if (args.save) {
-      const file = args.out ?? path.join(repoRoot(), 'bench', 'results', 'schedules.json');
-      writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
-      say(`wrote ${file}`);
+    const file = args.out ?? path.join(repoRoot(), 'bench', 'results', 'schedules.json');
+    for (const n of args.sizes) {
+      rows.push(await runSize(pair, temporal, args, n, policyName, say));
+      // After every size: a long run stopped later keeps what it measured.
+      if (args.save) {
+        const out = { date: new Date().toISOString(), machine, setup, rows };
+        writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+        say(`wrote ${file}`);
+      }
     }
     process.stdout.write(
       `${setup.environment}; ${setup.schedule}; ${machine.cpus} CPUs, load average at start ${machine.loadAverageAtStart.map((x) => x.toFixed(2)).join(', ')}\n\n`,
