@@ -148,6 +148,10 @@ export interface ScheduleBenchArgs {
   intervalMinutes: number;
   /** Extra `ferry worker` flags, e.g. --max-cached-workflows=2000. */
   workerArgs: string[];
+  /** Schedules that migrate (default all); the rest start suspended. */
+  active?: number;
+  /** Add this run to the results file instead of replacing it. */
+  append: boolean;
   /** The setup column of the table (default "<N> schedules"). */
   label?: string;
   out?: string;
@@ -164,8 +168,11 @@ export const SCHEDULES_USAGE = `usage: npm run bench:schedules -- [options]
   --rounds R            triggers measured after each schedule's first (default 3)
   --interval-minutes M  the SchedulePolicy's intervalMinutes (default 1)
   --worker-arg FLAG     an extra \`ferry worker\` flag, repeatable (--worker-arg=--max-cached-workflows=2000)
+  --active K           only K schedules migrate; the others start suspended and still wake and
+                        pass every trigger (offered load K / interval, scheduler load N)
   --label TEXT          the table's setup column (default "<N> schedules")
   --out FILE            where to write the JSON (default bench/results/schedules.json)
+  --append              add this run to the results file (default: replace it)
   --no-save             print only
   --keep                leave everything running afterwards (one size only), until Ctrl-C
 `;
@@ -177,6 +184,7 @@ export function parseScheduleBenchArgs(argv: string[]): ScheduleBenchArgs {
     intervalMinutes: 1,
     workerArgs: [],
     save: true,
+    append: false,
     keep: false,
     help: false,
   };
@@ -212,6 +220,12 @@ export function parseScheduleBenchArgs(argv: string[]): ScheduleBenchArgs {
         break;
       case '--worker-arg':
         a.workerArgs.push(value());
+        break;
+      case '--active':
+        a.active = positive('--active', value());
+        break;
+      case '--append':
+        a.append = true;
         break;
       case '--label':
         a.label = value();

@@ -11,7 +11,7 @@
 //   CPU        the worker's and the Temporal dev server's, as cores used over the run.
 // Writes a table to stdout and bench/results/schedules.json (or --out).
 import { Client, Connection, type WorkflowExecutionInfo } from '@temporalio/client';
-import { readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KINDS as KUBE_KINDS, type KubeClient } from '../activities/kube/client.js';
@@ -54,6 +54,10 @@ interface MemorySample {
 export interface SizeRow {
   label: string;
   schedules: number;
+  /** Schedules that migrate; the others start suspended (they wake and pass each trigger). */
+  active: number;
+  /** Suspended schedules whose latest trigger was not passed within interval + 20 s (or no status). */
+  suspendedBehind: number;
   intervalMinutes: number;
   /** Migrations a minute the schedules ask for. */
   offeredPerMinute: number;
@@ -61,7 +65,7 @@ export interface SizeRow {
   workerArgs: string[];
   /** Seconds to start all N schedule workflows. */
   startSeconds: number;
-  /** Triggers measured: schedules × rounds. */
+  /** Triggers measured: active schedules × rounds. */
   triggers: number;
   fired: number;
   skipped: number;
@@ -84,6 +88,8 @@ export interface SizeRow {
   workerHeapUsedPeakMiB?: number;
   /** CPU seconds per wall second over the run (1.0 = one core busy). */
   workerCores: number;
+  /** Worker CPU seconds over the run per finished migration (schedules' own work included). */
+  workerCpuSecondsPerMigration: number | undefined;
   temporalCores: number;
   /** Both clusters' etcd and kube-apiserver. */
   clusterCores: number;
@@ -190,6 +196,8 @@ async function runSize(
   const taskQueue = worker.taskQueue;
   const scheduleName = `b${Date.now().toString(36)}`;
   const namespaces = Array.from({ length: n }, (_, i) => namespaceOf(i));
+  const active = Math.min(n, args.active ?? n);
+  const isActive = (ns: string) => namespaces.indexOf(ns) < active;
   const intervalMs = args.intervalMinutes * 60_000;
   await new Promise((r) => setTimeout(r, 3000));
   const idle = rssBytes(worker.pid);
@@ -221,7 +229,7 @@ async function runSize(
     schedulePolicyName: policyName,
   };
   try {
-    say(`${n} schedules "${scheduleName}" (every ${args.intervalMinutes} min): starting`);
+    say(`${n} schedules "${scheduleName}" (every ${args.intervalMinutes} min, ${active} active): starting`);
     await inPool(namespaces, async (ns) => {
       await temporal.workflow.start('migrationScheduleWorkflow', {
         taskQueue,
@@ -230,7 +238,11 @@ async function runSize(
           {
             namespace: ns,
             name: scheduleName,
-            spec: { ...spec, template: { spec: { ...spec.template.spec, namespaces: [ns] } } },
+            spec: {
+              ...spec,
+              template: { spec: { ...spec.template.spec, namespaces: [ns] } },
+              ...(isActive(ns) ? {} : { suspend: true }),
+            },
           },
         ],
       });
@@ -286,8 +298,16 @@ async function runSize(
     let failed = 0;
     let running = 0;
     const counts = { triggered: 0, skipped: 0, succeeded: 0, failed: 0, runs: 0 };
+    let suspendedBehind = 0;
     for (const ns of namespaces) {
       const status = statuses.get(ns);
+      if (!isActive(ns)) {
+        // A suspended schedule passes each trigger without a migration: it is behind when the
+        // latest trigger it passed is more than one interval (and the wake-up slack) old.
+        const last = status?.lastTrigger.interval;
+        if (last === undefined || last < collectedAt - intervalMs - 20_000) suspendedBehind += 1;
+        continue;
+      }
       const runs = children.get(ns) ?? [];
       const o = scheduleOutcome({
         children: runs,
@@ -316,14 +336,16 @@ async function runSize(
     const heaps = samples.map((s) => s.heapUsedBytes ?? 0);
     const seconds = (v: number[]) => summarize(v.map((ms) => ms / 1000));
     const row: SizeRow = {
-      label: args.label ?? `${n} schedules`,
+      label: args.label ?? `${n} schedules${active < n ? `, ${active} active` : ''}`,
       schedules: n,
+      active,
+      suspendedBehind,
       intervalMinutes: args.intervalMinutes,
-      offeredPerMinute: round2(n / args.intervalMinutes),
+      offeredPerMinute: round2(active / args.intervalMinutes),
       rounds: args.rounds,
       workerArgs: args.workerArgs,
       startSeconds: round2(startSeconds),
-      triggers: n * args.rounds,
+      triggers: active * args.rounds,
       fired: lateness.length,
       skipped,
       notReached,
@@ -343,6 +365,8 @@ async function runSize(
       },
       ...(heaps.some((h) => h > 0) ? { workerHeapUsedPeakMiB: round2(Math.max(...heaps) / MiB) } : {}),
       workerCores: round2(cores.worker),
+      workerCpuSecondsPerMigration:
+        durations.length > 0 ? round2((cores.worker * wall) / durations.length) : undefined,
       temporalCores: round2(cores.temporal),
       clusterCores: round2(cores.clusters),
       loadAverage: { start: loadStart.map(round2), end: os.loadavg().map(round2) },
@@ -409,7 +433,7 @@ export function table(rows: SizeRow[]): string {
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.label} | ${r.schedules} | ${r.intervalMinutes} min | ${r.offeredPerMinute} | ${r.triggers} | ${r.fired} | ${r.skipped} | ${r.notReached} | ${f(r.latenessSeconds.p50)} | ${f(r.latenessSeconds.p99)} | ${f(r.latenessSeconds.max)} | ${f(r.migrationSeconds.p50, 1)} | ${f(r.migrationSeconds.p99, 1)} | ${r.migrationsPerMinute.toFixed(1)} | ${r.workerCores.toFixed(2)}, ${r.temporalCores.toFixed(2)}, ${r.clusterCores.toFixed(2)} | ${r.workerRss.idleMiB.toFixed(0)} → ${r.workerRss.peakMiB.toFixed(0)} | ${f(r.workerHeapUsedPeakMiB, 0)} | ${r.loadAverage.start[0]!.toFixed(1)} → ${r.loadAverage.end[0]!.toFixed(1)} |`,
+      `| ${r.label} | ${r.schedules}${r.active < r.schedules ? ` (${r.active} active)` : ''} | ${r.intervalMinutes} min | ${r.offeredPerMinute} | ${r.triggers} | ${r.fired} | ${r.skipped} | ${r.notReached} | ${f(r.latenessSeconds.p50)} | ${f(r.latenessSeconds.p99)} | ${f(r.latenessSeconds.max)} | ${f(r.migrationSeconds.p50, 1)} | ${f(r.migrationSeconds.p99, 1)} | ${r.migrationsPerMinute.toFixed(1)} | ${r.workerCores.toFixed(2)}, ${r.temporalCores.toFixed(2)}, ${r.clusterCores.toFixed(2)} | ${r.workerRss.idleMiB.toFixed(0)} → ${r.workerRss.peakMiB.toFixed(0)} | ${f(r.workerHeapUsedPeakMiB, 0)} | ${r.loadAverage.start[0]!.toFixed(1)} → ${r.loadAverage.end[0]!.toFixed(1)} |`,
     );
   }
   return lines.join('\n');
@@ -456,11 +480,15 @@ async function main(): Promise<void> {
       workerArgs: args.workerArgs,
     };
     const file = args.out ?? path.join(repoRoot(), 'bench', 'results', 'schedules.json');
+    const earlier: unknown[] =
+      args.append && existsSync(file)
+        ? (JSON.parse(readFileSync(file, 'utf8')) as { runs: unknown[] }).runs
+        : [];
     for (const n of args.sizes) {
       rows.push(await runSize(pair, temporal, args, n, policyName, say));
       // After every size: a long run stopped later keeps what it measured.
       if (args.save) {
-        const out = { date: new Date().toISOString(), machine, setup, rows };
+        const out = { runs: [...earlier, { date: new Date().toISOString(), machine, setup, rows }] };
         writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
         say(`wrote ${file}`);
       }

@@ -212,6 +212,7 @@ describe('parseScheduleBenchArgs', () => {
       intervalMinutes: 1,
       workerArgs: [],
       save: true,
+      append: false,
       keep: false,
       help: false,
     });
@@ -226,6 +227,8 @@ describe('parseScheduleBenchArgs', () => {
       '--worker-arg',
       '--log-level=warn',
       '--no-save',
+      '--active=20',
+      '--append',
     ]);
     expect(a).toMatchObject({
       sizes: [250],
@@ -233,6 +236,8 @@ describe('parseScheduleBenchArgs', () => {
       intervalMinutes: 5,
       workerArgs: ['--max-cached-workflows=2000', '--log-level=warn'],
       save: false,
+      active: 20,
+      append: true,
     });
   });
   it.each([
