@@ -197,7 +197,8 @@ async function runSize(
   const scheduleName = `b${Date.now().toString(36)}`;
   const namespaces = Array.from({ length: n }, (_, i) => namespaceOf(i));
   const active = Math.min(n, args.active ?? n);
-  const isActive = (ns: string) => namespaces.indexOf(ns) < active;
+  const activeSet = new Set(namespaces.slice(0, active));
+  const isActive = (ns: string) => activeSet.has(ns);
   const intervalMs = args.intervalMinutes * 60_000;
   await new Promise((r) => setTimeout(r, 3000));
   const idle = rssBytes(worker.pid);
