@@ -441,7 +441,14 @@ export function table(rows: SizeRow[]): string {
 }
 
 async function main(): Promise<void> {
-  const args = parseScheduleBenchArgs(process.argv.slice(2));
+  let args: ScheduleBenchArgs;
+  try {
+    args = parseScheduleBenchArgs(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench:schedules: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+    return;
+  }
   if (args.help) {
     process.stdout.write(SCHEDULES_USAGE);
     return;
