@@ -28,8 +28,11 @@ export interface DrPair {
   kubectl: string;
   kubeconfig(site: Site): string;
   kube(site: Site): Promise<KubeClient>;
-  /** Starts (or restarts) the worker protecting `site`, on task queue `ferry-<site>`. */
-  startWorker(site: Site): Promise<WorkerHandle>;
+  /**
+   * Starts (or restarts) the worker protecting `site`, on task queue `ferry-<site>`; `args` are
+   * extra `ferry worker` flags.
+   */
+  startWorker(site: Site, opts?: { args?: string[] }): Promise<WorkerHandle>;
   /** A ClusterPair on `from` toward the other site: its kubeconfig inlined, its agent's options. */
   clusterPair(from: Site, name: string, namespace: string, mode?: string): Record<string, unknown>;
   /** Polls a Migration on `site` until it is final; its status, or an error naming it. */
@@ -71,7 +74,7 @@ export async function startDrPair(
       kubectl: kubectl!,
       kubeconfig,
       kube: async (site) => KubeClient.fromString(await readFile(kubeconfig(site), 'utf8')),
-      async startWorker(site) {
+      async startWorker(site, { args } = {}) {
         await workers[site]?.stop().catch(() => {});
         const agent = sites[site];
         workers[site] = await startWorker({
@@ -81,6 +84,7 @@ export async function startDrPair(
           taskQueue: `ferry-${site}`,
           kubeconfigPath: kubeconfig(site),
           agent: { url: agent.url, tokenFile: agent.tokenFile, caCertPath: agent.caCertPath },
+          ...(args ? { args } : {}),
         });
         return workers[site]!;
       },

@@ -72,6 +72,21 @@ const FLAGS: FlagSpec[] = [
     help: 'On SIGTERM, how long running activities may take to finish (default 30).',
   },
   { name: 'log-level', value: 'LEVEL', help: 'debug, info, warn or error (default info).' },
+  {
+    name: 'max-cached-workflows',
+    value: 'N',
+    help: 'Workflows kept in the sticky cache (default 500; each schedule and running migration is one).',
+  },
+  {
+    name: 'max-concurrent-workflow-tasks',
+    value: 'N',
+    help: 'Workflow tasks run at once (default 40, the SDK default).',
+  },
+  {
+    name: 'max-concurrent-activities',
+    value: 'N',
+    help: 'Activities run at once (default 100, the SDK default).',
+  },
 ];
 
 export const WORKER_USAGE = `usage: ferry worker [flags]\n\n${formatFlags(FLAGS)}`;
@@ -92,6 +107,9 @@ interface WorkerConfig {
   workflowBundle?: string;
   drainSeconds: number;
   logLevel: string;
+  maxCachedWorkflows: number;
+  maxConcurrentWorkflowTasks: number;
+  maxConcurrentActivities: number;
 }
 
 export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -117,6 +135,14 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
     throw new UsageError(
       `--drain-seconds ${JSON.stringify(get('drain-seconds'))}: expected a whole number of seconds`,
     );
+  const count = (flag: string, fallback: number, min: number) => {
+    const raw = get(flag);
+    if (raw === undefined) return fallback;
+    const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+    if (!(n >= min))
+      throw new UsageError(`--${flag} ${JSON.stringify(raw)}: expected a whole number ≥ ${min}`);
+    return n;
+  };
   const level = get('log-level', 'FERRY_LOG_LEVEL') ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level))
     throw new UsageError(`--log-level ${JSON.stringify(level)}: expected debug, info, warn or error`);
@@ -143,6 +169,9 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
     workflowBundle: get('workflow-bundle'),
     drainSeconds: drain,
     logLevel: level,
+    maxCachedWorkflows: count('max-cached-workflows', 500, 0),
+    maxConcurrentWorkflowTasks: count('max-concurrent-workflow-tasks', 40, 2),
+    maxConcurrentActivities: count('max-concurrent-activities', 100, 1),
   };
 }
 
@@ -242,7 +271,9 @@ export async function workerMain(argv: string[]): Promise<number> {
     activities: createActivities({ source: kube, agent, observer: metrics }),
     ...(dataConverter ? { dataConverter } : {}),
     shutdownGraceTime: `${config.drainSeconds} seconds`,
-    maxCachedWorkflows: 500,
+    maxCachedWorkflows: config.maxCachedWorkflows,
+    maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
+    maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
     // Cancellation reaches an activity only in a heartbeat's answer: send heartbeats at most a
     // second apart, so deleting a Migration stops its transfer within about a second.
     maxHeartbeatThrottleInterval: '1 second',

@@ -21,6 +21,9 @@ describe('ferry worker flags', () => {
       workflowBundle: undefined,
       drainSeconds: 30,
       logLevel: 'info',
+      maxCachedWorkflows: 500,
+      maxConcurrentWorkflowTasks: 40,
+      maxConcurrentActivities: 100,
     });
   });
 
@@ -48,6 +51,25 @@ describe('ferry worker flags', () => {
     });
   });
 
+  it('sizes the sticky cache and the task slots', () => {
+    const c = parseWorkerFlags(
+      [
+        ...base,
+        '--max-cached-workflows=2500',
+        '--max-concurrent-workflow-tasks',
+        '8',
+        '--max-concurrent-activities',
+        '50',
+      ],
+      {},
+    );
+    expect(c).toMatchObject({
+      maxCachedWorkflows: 2500,
+      maxConcurrentWorkflowTasks: 8,
+      maxConcurrentActivities: 50,
+    });
+  });
+
   it.each([
     [[], '--agent-url (or FERRY_AGENT_URL) is required'],
     [['--agent-url', 'u'], '--agent-token-file (or FERRY_AGENT_TOKEN_FILE) is required'],
@@ -62,6 +84,15 @@ describe('ferry worker flags', () => {
     [[...base, '--drain-seconds', '-1'], '--drain-seconds "-1": expected a whole number of seconds'],
     [[...base, '--log-level', 'chatty'], '--log-level "chatty": expected debug, info, warn or error'],
     [[...base, '--temporal-tls-cert', '/c'], '--temporal-tls-cert and --temporal-tls-key go together'],
+    [[...base, '--max-cached-workflows', '1e3'], '--max-cached-workflows "1e3": expected a whole number ≥ 0'],
+    [
+      [...base, '--max-concurrent-workflow-tasks=1'],
+      '--max-concurrent-workflow-tasks "1": expected a whole number ≥ 2',
+    ],
+    [
+      [...base, '--max-concurrent-activities', '0'],
+      '--max-concurrent-activities "0": expected a whole number ≥ 1',
+    ],
     [[...base, 'extra'], 'unexpected argument "extra"'],
     [[...base, '--task-queu', 'x'], 'unknown flag: --task-queu'],
   ])('%j is refused: %s', (argv, message) => {
