@@ -128,11 +128,20 @@ describe("Ferry's CRDs in a real kube-apiserver, through the real kubectl", () =
 
   it('storkctl get reads the cluster and prints what it prints for the same YAML', async () => {
     const kubeconfig = harness().env.clusters.source!.kubeconfigPath;
-    const fromCluster = await cli('storkctl', 'get', 'schedulepolicy', '--kubeconfig', kubeconfig);
+    // By name: other test files of the run may add cluster-scoped policies meanwhile.
+    const fromCluster = await cli(
+      'storkctl',
+      'get',
+      'schedulepolicy',
+      'testpolcy',
+      '--kubeconfig',
+      kubeconfig,
+    );
     const fromFile = await cli(
       'storkctl',
       'get',
       'schedulepolicy',
+      'testpolcy',
       '-f',
       path.join(fixtures, 'seed', 'schedulepolicy.yaml'),
     );

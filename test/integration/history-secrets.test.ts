@@ -113,6 +113,8 @@ afterAll(async () => {
   await world
     ?.kubectl('source', ['delete', 'migrationschedule', '-n', NS, 'vault-sched', '--timeout=25s'])
     .catch(() => '');
+  // Cluster-scoped: other tests of the run list every SchedulePolicy of the shared cluster.
+  await world?.kubectl('source', ['delete', 'schedulepolicy', 'vault-every-hour']).catch(() => '');
   await world?.stop();
 });
 
