@@ -13,7 +13,8 @@
 //                (autoSuspend, or by the drill when the schedule did not) before its worker starts
 //   failback     a worker for the standby and a ClusterPair back to the source; a first migration
 //                while the app runs, `deactivate` on the standby, a final migration, `activate`
-//                on the source: PostgreSQL answers there with the 'during-outage' rows
+//                on the source: PostgreSQL answers there with the 'during-outage' rows, and a
+//                second activate changes nothing (rerunning a step is safe)
 //
 //   npm run drill [-- --dir DIR] [--keep]
 //
@@ -286,7 +287,11 @@ async function drill(
     if (rows !== 'before-disaster|100\nduring-outage|50')
       throw new Error(`the source after failback holds ${JSON.stringify(rows)}`);
     const aside = lines.join('\n').match(/moved to (\S+)\)/)?.[1];
-    return `${lines.filter((l) => l.startsWith('Promoted')).length} volume promoted (the old one kept at ${aside ?? '?'}); PostgreSQL answers on the source with the 50 rows written during the outage`;
+    // A rerun (a drill interrupted after this step, say) changes nothing and loses nothing.
+    const again = await storkctl('source', 'activate');
+    const changed = again.filter((l) => !/ already /.test(l));
+    if (changed.length > 0) throw new Error(`a second activate on the source changed: ${changed.join('; ')}`);
+    return `${lines.filter((l) => l.startsWith('Promoted')).length} volume promoted (the old one kept at ${aside ?? '?'}); PostgreSQL answers on the source with the 50 rows written during the outage; a second activate changes nothing`;
   });
 }
 
