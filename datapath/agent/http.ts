@@ -66,10 +66,16 @@ export async function readDecodedBody(
   }
 }
 
+/** A JSON object request body (an empty body is `{}`); anything else is a 400 naming it. */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const body = await readBody(req, limit);
   if (body.length === 0) return {};
-  return parseJson(body);
+  const value = parseJson(body);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw badRequest(
+      `request body: must be a JSON object, not ${value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value}`,
+    );
+  return value;
 }
 
 export function parseJson(body: Buffer): unknown {
