@@ -227,8 +227,13 @@ stringData: {password: s3cret}
   await ok(['apply', '-f', '-'], await world.clusterPairYaml(OTHER, 'remote'));
   await ok(['apply', '-f', '-'], migrationYaml(OTHER, 'm2', { clusterPair: 'remote', namespaces: [OTHER] }));
   const refused = (await world.waitForMigration(OTHER, 'm2')) as {
-    status: { status: string; reason: string };
+    metadata: { creationTimestamp: string };
+    status: { status: string; reason: string; finishTimestamp: string };
   };
   expect(refused.status.status).toBe('Failed');
   expect(refused.status.reason).toMatch(/forbidden/i);
+  expect(refused.status.reason).toContain('needs a RoleBinding to ClusterRole ferry-worker-namespace');
+  // A refusal is final: it is not retried (the six retries used to add ~25 s).
+  const took = Date.parse(refused.status.finishTimestamp) - Date.parse(refused.metadata.creationTimestamp);
+  expect(took).toBeLessThan(15_000);
 });
