@@ -1,9 +1,11 @@
 // The CLI as a user runs it: validate, get schedulepolicy, policy next, help and usage errors.
-import { writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NAMESPACES_MISSING } from '../../../api/index.js';
+import { tempDir } from '../../harness/temp-dir.js';
 import { FIXTURES, lines, run } from './run.js';
+
+const tmp = tempDir('ferry-cli-');
 
 const SEED = `${FIXTURES}seed`;
 const POLICY = `${SEED}/schedulepolicy.yaml`;
@@ -195,7 +197,7 @@ describe('ferry get schedulepolicy', () => {
 
 describe('ferry policy next', () => {
   it('lists the next triggers merged and sorted, one "<type> <UTC time>" per line', async () => {
-    const policy = join(mkdtempSync(join(tmpdir(), 'ferry-cli-')), 'p.yaml');
+    const policy = join(tmp, 'p.yaml');
     writeFileSync(
       policy,
       'apiVersion: stork.libopenstorage.org/v1alpha1\nkind: SchedulePolicy\nmetadata: {name: p}\npolicy:\n  interval: {intervalMinutes: 720}\n  daily: {time: "10:14PM"}\n  weekly: {day: Thursday, time: "10:13PM"}\n  monthly: {date: 14, time: "8:05PM"}\n',

@@ -1,13 +1,13 @@
 // `generate clusterpair`: the standby's kubeconfig, cut to its current context with every file
 // it names inlined, and the agent's options; the result validates as a ClusterPair.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { validateObject } from '../../../api/index.js';
+import { tempDir } from '../../harness/temp-dir.js';
 import { lines, run } from './run.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'ferry-generate-'));
+const dir = tempDir('ferry-generate-');
 const file = (name: string, text: string) => {
   writeFileSync(join(dir, name), text);
   return join(dir, name);

@@ -1,8 +1,7 @@
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import fc from 'fast-check';
 import crypto from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   AesGcmCodec,
@@ -13,6 +12,9 @@ import {
   parseCodecKeys,
   type CodecKey,
 } from '../../../client/payload-codec.js';
+import { tempDir } from '../../harness/temp-dir.js';
+
+const tmp = tempDir('ferry-codec-');
 
 const key = (id: string): CodecKey => ({ id, key: crypto.randomBytes(32) });
 const line = (k: CodecKey) => `${k.id}:${k.key.toString('base64')}`;
@@ -120,7 +122,7 @@ describe('codec keys', () => {
 
   it('is off without configuration, reads the file or the variable, and refuses both', async () => {
     expect(await codecKeysFromEnv({})).toBeUndefined();
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'ferry-codec-')), 'keys');
+    const file = path.join(tmp, 'keys');
     writeFileSync(file, `${line(good)}\n`);
     expect((await codecKeysFromEnv({ FERRY_CODEC_KEYS_FILE: file }))?.map((k) => k.id)).toEqual(['k1']);
     expect((await codecKeysFromEnv({ FERRY_CODEC_KEYS: line(good) }))?.map((k) => k.id)).toEqual(['k1']);
