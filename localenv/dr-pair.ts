@@ -134,3 +134,30 @@ export function migrationOutcome(s: MigrationStatus, elapsedMs: number): string 
   const v = s.summary;
   return `${s.status} in ${(elapsedMs / 1000).toFixed(1)} s: ${v?.numOfMigratedVolumes}/${v?.totalNumberOfVolumes} volumes (${((v?.totalBytesMigrated ?? 0) / 1048576).toFixed(1)} MiB), ${v?.numOfMigratedResources}/${v?.totalNumberOfResources} resources`;
 }
+
+/** One migration of a MigrationSchedule's `status.items`. */
+export interface ScheduleItem {
+  name: string;
+  status?: string;
+  creationTimestamp?: string;
+  finishTimestamp?: string;
+}
+
+/**
+ * The migrations a MigrationSchedule on `site` lists in its status, every policy type together,
+ * oldest first; none while the schedule (or its cluster) cannot be read.
+ */
+export async function scheduleItems(
+  pair: DrPair,
+  site: Site,
+  namespace: string,
+  name: string,
+): Promise<ScheduleItem[]> {
+  const kube = await pair.kube(site);
+  const cr = (await kube
+    .request('GET', `/apis/${GROUP_VERSION}/namespaces/${namespace}/migrationschedules/${name}`)
+    .catch(() => ({}))) as { status?: { items?: Record<string, ScheduleItem[]> } };
+  return Object.values(cr.status?.items ?? {})
+    .flat()
+    .sort((a, b) => (a.creationTimestamp ?? '').localeCompare(b.creationTimestamp ?? ''));
+}

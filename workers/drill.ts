@@ -27,7 +27,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DISASTER_RECOVERY_MODE, GROUP_VERSION } from '../api/index.js';
-import { startDrPair, migrationOutcome, type DrPair, type Site } from '../localenv/dr-pair.js';
+import { migrationOutcome, scheduleItems, startDrPair, type DrPair, type Site } from '../localenv/dr-pair.js';
 import { applyFile } from '../localenv/apply.js';
 import { checkNodePrerequisites } from '../localenv/nodehost.js';
 import { repoRoot } from '../localenv/paths.js';
@@ -182,7 +182,7 @@ async function drill(
       schedule,
     ]);
     const first = await waitFor('the first scheduled migration', 90_000, async () => {
-      const items = await scheduleItems(pair, 'source', scheduleName);
+      const items = await scheduleItems(pair, 'source', NS, scheduleName);
       return items.find((i) => i.status === 'Successful')?.name;
     });
     return `${first} Successful`;
@@ -202,8 +202,8 @@ async function drill(
     if (s.status !== 'Successful')
       throw new Error(`migration ${String(name)}: ${s.status}: ${s.reason ?? ''}`);
     lastMigrationStart = Date.parse(
-      (await scheduleItems(pair, 'source', scheduleName)).find((i) => i.name === name)?.creationTimestamp ??
-        '',
+      (await scheduleItems(pair, 'source', NS, scheduleName)).find((i) => i.name === name)
+        ?.creationTimestamp ?? '',
     );
     return `100 rows, then ${String(name)} ${migrationOutcome(s, 0).replace(/ in [\d.]+ s/, '')}`;
   });
@@ -293,16 +293,6 @@ async function drill(
     if (changed.length > 0) throw new Error(`a second activate on the source changed: ${changed.join('; ')}`);
     return `${lines.filter((l) => l.startsWith('Promoted')).length} volume promoted (the old one kept at ${aside ?? '?'}); PostgreSQL answers on the source with the 50 rows written during the outage; a second activate changes nothing`;
   });
-}
-
-type Item = { name: string; status?: string; creationTimestamp?: string };
-
-async function scheduleItems(pair: DrPair, site: Site, name: string): Promise<Item[]> {
-  const kube = await pair.kube(site);
-  const cr = (await kube
-    .request('GET', `/apis/${GROUP_VERSION}/namespaces/${NS}/migrationschedules/${name}`)
-    .catch(() => ({}))) as { status?: { items?: Record<string, Item[]> } };
-  return Object.values(cr.status?.items ?? {}).flat();
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {

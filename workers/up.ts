@@ -19,8 +19,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { KubeClient } from '../activities/kube/client.js';
-import { DISASTER_RECOVERY_MODE, GROUP_VERSION } from '../api/index.js';
+import { DISASTER_RECOVERY_MODE } from '../api/index.js';
 import type { AgentHandle } from '../localenv/agents.js';
 import { applyFile } from '../localenv/apply.js';
 import { STATE_FILE } from '../localenv/environment.js';
@@ -31,7 +30,7 @@ import { startCodecServer } from './codec-server.js';
 import { checkNodePrerequisites } from '../localenv/nodehost.js';
 import { tailLog } from '../localenv/process.js';
 import { applyPostgresSample, postgresOn, SAMPLE_NAMESPACE, SAMPLE_VOLUME } from '../localenv/postgres.js';
-import { migrationOutcome, startDrPair, type DrPair } from '../localenv/dr-pair.js';
+import { migrationOutcome, scheduleItems, startDrPair, type DrPair } from '../localenv/dr-pair.js';
 import { SEED_POLICY, seedSchedule } from '../localenv/seed.js';
 
 interface UpArgs {
@@ -360,26 +359,14 @@ async function mysqlSample(
 
 /** The name of the schedule's first migration, once its status lists one. */
 async function firstScheduledMigration(pair: DrPair, ns: string, schedule: string): Promise<string> {
-  const kube = await pair.kube('source');
   const deadline = Date.now() + 90_000;
   for (;;) {
-    const items = await scheduleItems(kube, ns, schedule);
+    const items = await scheduleItems(pair, 'source', ns, schedule);
     if (items[0]) return items[0].name;
     if (Date.now() > deadline)
       throw new Error(`MigrationSchedule ${ns}/${schedule} started no migration within 90 s`);
     await new Promise((r) => setTimeout(r, 250));
   }
-}
-
-type Item = { name: string; creationTimestamp?: string; finishTimestamp?: string; status?: string };
-
-async function scheduleItems(kube: KubeClient, ns: string, schedule: string): Promise<Item[]> {
-  const cr = (await kube
-    .request('GET', `/apis/${GROUP_VERSION}/namespaces/${ns}/migrationschedules/${schedule}`)
-    .catch(() => ({}))) as { status?: { items?: Record<string, Item[]> } };
-  return Object.values(cr.status?.items ?? {})
-    .flat()
-    .sort((a, b) => (a.creationTimestamp ?? '').localeCompare(b.creationTimestamp ?? ''));
 }
 
 /**
@@ -395,11 +382,10 @@ async function reportMigrations(
   stopped: () => boolean,
   say: (line: string) => void,
 ): Promise<void> {
-  const kube = await pair.kube('source');
   const seen = new Set([firstReported]);
   while (!stopped()) {
     await new Promise((r) => setTimeout(r, 5000));
-    for (const m of await scheduleItems(kube, ns, schedule).catch(() => [])) {
+    for (const m of await scheduleItems(pair, 'source', ns, schedule).catch(() => [])) {
       if (seen.has(m.name) || !m.finishTimestamp) continue;
       seen.add(m.name);
       const took =
