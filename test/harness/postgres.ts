@@ -1,48 +1,18 @@
 // deploy/samples/postgres.yaml for migration tests on real nodes: the sample in a namespace of the
 // test's own, its PV a volume of the source agent, and the two things every such test does with
-// it: wait for postgres-0 to be Ready on a cluster, and run SQL there through kubectl exec.
+// it: wait for postgres-0 to answer on a cluster, and run SQL there through kubectl exec (both
+// localenv/postgres.ts's, which `npm run drill` uses too).
+import { postgresOn } from '../../localenv/postgres.js';
+import { harness } from './context.js';
 import type { ClusterName, DrWorld } from './dr-world.js';
-import { eventually } from './eventually.js';
 
 export { postgresSampleYaml } from '../../localenv/postgres.js';
 
 export function postgresIn(world: () => DrWorld, ns: string) {
+  const on = (cluster: ClusterName) =>
+    postgresOn(harness().env.bins.kubectl!, world().kubeconfig(cluster), ns);
   return {
-    ready: (cluster: ClusterName) =>
-      eventually(
-        `postgres-0 Ready on ${cluster}`,
-        async () => {
-          const pod = (await world().kube[cluster].request(
-            'GET',
-            `/api/v1/namespaces/${ns}/pods/postgres-0`,
-          )) as {
-            status?: { conditions?: Array<{ type: string; status: string }> };
-          };
-          return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
-            ? true
-            : undefined;
-        },
-        120_000,
-        500,
-      ),
-    psql: async (cluster: ClusterName, sql: string) =>
-      (
-        await world().kubectl(cluster, [
-          '-n',
-          ns,
-          'exec',
-          'postgres-0',
-          '-c',
-          'postgres',
-          '--',
-          'psql',
-          '-h',
-          '/tmp',
-          '-U',
-          'postgres',
-          '-tAc',
-          sql,
-        ])
-      ).trim(),
+    ready: (cluster: ClusterName) => on(cluster).ready(),
+    psql: (cluster: ClusterName, sql: string) => on(cluster).sql(sql),
   };
 }

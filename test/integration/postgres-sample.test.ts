@@ -1,17 +1,15 @@
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { applyFile } from '../../localenv/apply.js';
 import { repoRoot } from '../../localenv/paths.js';
+import { postgresOn } from '../../localenv/postgres.js';
 import { harness } from '../harness/context.js';
 
 // deploy/samples/postgres.yaml on the source cluster's node: the StatefulSet's claim binds to the
 // sample's hostPath PV, PostgreSQL (built from Debian's packages) starts and becomes Ready, takes a
 // write through psql, and its data directory is on the host under the chosen directory.
 
-const run = promisify(execFile);
 const describeNodes = process.env.FERRY_TEST_NODES === '0' ? describe.skip : describe;
 
 describeNodes('PostgreSQL StatefulSet sample (deploy/samples/postgres.yaml)', () => {
@@ -52,29 +50,8 @@ describeNodes('PostgreSQL StatefulSet sample (deploy/samples/postgres.yaml)', ()
     });
     expect(claim.spec?.volumeName).toBe('postgres-data-0');
 
-    const psql = async (sql: string): Promise<string> =>
-      (
-        await run(
-          env.bins.kubectl!,
-          [
-            '--kubeconfig',
-            cluster.kubeconfigPath,
-            '-n',
-            'postgres',
-            'exec',
-            'postgres-0',
-            '--',
-            'psql',
-            '-h',
-            '/tmp',
-            '-U',
-            'postgres',
-            '-tAc',
-            sql,
-          ],
-          { timeout: 30_000 },
-        )
-      ).stdout.trim();
+    const pg = postgresOn(env.bins.kubectl!, cluster.kubeconfigPath, 'postgres');
+    const psql = pg.sql;
     await psql('CREATE TABLE ferry_check (answer int); INSERT INTO ferry_check VALUES (42);');
     expect(await psql('SELECT answer FROM ferry_check')).toBe('42');
     expect(
