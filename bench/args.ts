@@ -28,6 +28,28 @@ export const USAGE = `usage: npm run bench:datapath -- [options]
   --no-verify-reads  skip the traced re-run of "unchanged" that checks Ferry reads no file contents
 `;
 
+/**
+ * Walks a benchmark's command line: `fn` gets each flag (`--x=v` split at the '='), a `value()`
+ * that takes the flag's value (inline or the next argument; an error naming the flag when there
+ * is none) and the argument as written.
+ */
+export function eachFlag(argv: string[], fn: (flag: string, value: () => string, arg: string) => void): void {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
+    const [flag, inline] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
+    fn(
+      flag,
+      () => {
+        const v = inline ?? argv[++i];
+        if (v === undefined) throw new Error(`${flag} needs a value`);
+        return v;
+      },
+      arg,
+    );
+  }
+}
+
 export function parseArgs(argv: string[]): BenchArgs {
   const a: BenchArgs = {
     sizeMiB: 2048,
@@ -39,17 +61,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     coldAgents: false,
     help: false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] =
-      arg.startsWith('--') && arg.includes('=')
-        ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
-        : [arg, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
+  eachFlag(argv, (flag, value, arg) => {
     switch (flag) {
       case '--size-mib': {
         const v = value();
@@ -97,6 +109,6 @@ export function parseArgs(argv: string[]): BenchArgs {
       default:
         throw new Error(`unknown argument "${arg}"\n${USAGE}`);
     }
-  }
+  });
   return a;
 }

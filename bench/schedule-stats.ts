@@ -1,6 +1,7 @@
 // The pure parts of `npm run bench:schedules`: when a trigger was due (from its migration's name),
 // how late its migration started, which measured rounds fired, were skipped or never came, and
 // the percentiles of it all. No I/O here: bench/schedules.ts feeds it what Temporal returned.
+import { eachFlag } from './args.js';
 
 /** `<schedule>-<type>-<YYYY-MM-DD-HHMMSS>`, the name a schedule gives each migration (UTC). */
 const NAME = /^(.+)-(interval|daily|weekly|monthly)-(\d{4})-(\d{2})-(\d{2})-(\d{2})(\d{2})(\d{2})$/;
@@ -194,15 +195,7 @@ export function parseScheduleBenchArgs(argv: string[]): ScheduleBenchArgs {
       throw new Error(`${flag}: ${JSON.stringify(v)} is not an integer ≥ ${min}`);
     return n;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
-    const [flag, inline] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
-    const value = (): string => {
-      const v = inline ?? argv[++i];
-      if (v === undefined) throw new Error(`${flag} needs a value`);
-      return v;
-    };
+  eachFlag(argv, (flag, value, arg) => {
     switch (flag) {
       case '--sizes': {
         const v = value();
@@ -246,7 +239,7 @@ export function parseScheduleBenchArgs(argv: string[]): ScheduleBenchArgs {
       default:
         throw new Error(`unknown argument ${JSON.stringify(arg)}\n${SCHEDULES_USAGE}`);
     }
-  }
+  });
   if (a.keep && a.sizes.length > 1)
     throw new Error(`--keep: keeps one size only, got --sizes ${a.sizes.join(',')}`);
   return a;
