@@ -44,6 +44,29 @@ export default tseslint.config(
     },
   },
   {
+    // client/ (SDK and CLI) talks to Temporal, the clusters (kube/) and agents (datapath's client);
+    // it never reaches into the worker's side: activities, workers, localenv. Workflow types only.
+    files: ['client/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/activities/**', '**/workers/**', '**/localenv/**'],
+              message: "client/ is the user's side: move what it needs below (kube/, api/, resources/).",
+            },
+            {
+              group: ['**/workflows/**'],
+              allowTypeImports: true,
+              message: 'client/ may import workflow types only.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // Workflows must stay deterministic: no Node APIs, no I/O, no wall clock.
     files: ['workflows/**/*.ts'],
     rules: {

@@ -13,7 +13,7 @@ import { AgentApiError, AgentClient, type AgentEndpoint } from '../datapath/clie
 import { isPlainObject } from '../resources/objects.js';
 import type { ActivityDeps } from './deps.js';
 import { fail } from './errors.js';
-import { KubeClient, KubeError } from './kube/client.js';
+import { KubeClient, KubeError } from '../kube/client.js';
 import { recordEvent, storkKind } from './kube/stork.js';
 import { NON_RETRYABLE, type ClusterPairCheck, type ObjectRef } from './types.js';
 

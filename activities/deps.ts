@@ -2,7 +2,7 @@
 // whoever counts what the activities see (the worker's Prometheus metrics).
 import type { MigrationStatus } from '../api/index.js';
 import type { AgentEndpoint } from '../datapath/client.js';
-import type { KubeClient } from './kube/client.js';
+import type { KubeClient } from '../kube/client.js';
 import type { TransferResult } from './types.js';
 
 export interface ActivityDeps {

@@ -1,7 +1,7 @@
 // Failures as Temporal sees them: a bad input is non-retryable and names what is wrong; anything
 // else (an outage) is a plain error that the retry policy retries.
 import { ApplicationFailure } from '@temporalio/activity';
-import { KubeError } from './kube/client.js';
+import { KubeError } from '../kube/client.js';
 import { NON_RETRYABLE } from './types.js';
 
 export type NonRetryableType = (typeof NON_RETRYABLE)[keyof typeof NON_RETRYABLE];

@@ -13,7 +13,7 @@ import {
 import { ANNOTATIONS, isPlainObject } from '../resources/objects.js';
 import type { ActivityDeps } from './deps.js';
 import { fail } from './errors.js';
-import { KubeError } from './kube/client.js';
+import { KubeError } from '../kube/client.js';
 import { mirrorStatus, storkKind } from './kube/stork.js';
 import {
   NON_RETRYABLE,

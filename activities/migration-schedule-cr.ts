@@ -16,7 +16,7 @@ import { isPlainObject } from '../resources/objects.js';
 import { loadClusterPair } from './cluster-pair.js';
 import type { ActivityDeps } from './deps.js';
 import { fail } from './errors.js';
-import { KubeError } from './kube/client.js';
+import { KubeError } from '../kube/client.js';
 import { mirrorStatus, storkKind } from './kube/stork.js';
 import { migrationNamespaces } from './plan.js';
 import {

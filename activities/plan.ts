@@ -7,7 +7,7 @@ import { labelsOf, nameOf } from '../resources/objects.js';
 import { resolveVolume } from '../resources/volumes.js';
 import type { ActivityDeps } from './deps.js';
 import { fail } from './errors.js';
-import { KINDS, type KubeClient } from './kube/client.js';
+import { KINDS, type KubeClient } from '../kube/client.js';
 import type { MigrationSpec } from '../api/index.js';
 import { NON_RETRYABLE, type MigrationPlan, type PlanInput } from './types.js';
 import path from 'node:path';

@@ -31,7 +31,7 @@ import { isCollectedKind, preferredKinds, skipReason } from '../resources/select
 import { toStandby, type StandbyContext } from '../resources/standby.js';
 import { loadClusterPair } from './cluster-pair.js';
 import type { ActivityDeps } from './deps.js';
-import { KINDS, KubeClient, KubeError } from './kube/client.js';
+import { KINDS, KubeClient, KubeError } from '../kube/client.js';
 import type { ResourcesInput, ResourcesResult } from './types.js';
 
 const PARALLEL = 8;

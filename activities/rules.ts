@@ -8,7 +8,7 @@ import { ruleSchema, type Rule } from '../api/index.js';
 import { isPlainObject, nameOf, type KubeObject } from '../resources/objects.js';
 import type { ActivityDeps } from './deps.js';
 import { fail } from './errors.js';
-import { KINDS } from './kube/client.js';
+import { KINDS } from '../kube/client.js';
 import { storkKind } from './kube/stork.js';
 import { NON_RETRYABLE, type RuleInput, type RuleResult } from './types.js';
 

@@ -96,6 +96,7 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
       while (!['succeeded', 'failed', 'cancelled'].includes(status.phase)) {
         ctx.heartbeat({
           id,
+          volume: input.volume,
           phase: status.phase,
           bytesDone: status.bytesDone,
           bytesTotal: status.bytesTotal,

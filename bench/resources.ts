@@ -8,7 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { KubeClient } from '../activities/kube/client.js';
+import { KubeClient } from '../kube/client.js';
 import { clusterPairManifest } from '../client/cluster-pair.js';
 import { codecKeysFromEnv } from '../client/payload-codec.js';
 import { connectTemporal } from '../client/temporal.js';

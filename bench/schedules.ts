@@ -14,7 +14,7 @@ import { Client, Connection, type WorkflowExecutionInfo } from '@temporalio/clie
 import { existsSync, readFileSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { KINDS as KUBE_KINDS, type KubeClient } from '../activities/kube/client.js';
+import { KINDS as KUBE_KINDS, type KubeClient } from '../kube/client.js';
 import { storkKind } from '../activities/kube/stork.js';
 import { GROUP_VERSION } from '../api/kinds/meta.js';
 import { startDrPair, type DrPair } from '../localenv/dr-pair.js';

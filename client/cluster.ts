@@ -4,7 +4,7 @@
 
 import { CustomObjectsApi, KubeConfig, Watch } from '@kubernetes/client-node';
 import { API_GROUP, API_VERSION, type KindInfo } from '../api/index.js';
-import { KubeClient } from '../activities/kube/client.js';
+import { KubeClient } from '../kube/client.js';
 import type { ResourceKind } from '../resources/objects.js';
 
 export interface ClusterTarget {

@@ -17,11 +17,10 @@ import {
   WorkflowUpdateFailedError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import type { Payload } from '@temporalio/common';
 import type { MigrationScheduleInput, MigrationSpecInput, MigrationStatus } from '../api/index.js';
 import type { PolicyType } from '../schedule/policy-types.js';
 import type { ScheduleStatusView } from '../workflows/migration-schedule.js';
-import { replicationId } from '../activities/volumes.js';
 import { connectionOptions, temporalConfig, type TemporalConfig } from './temporal.js';
 import { codecKeysFromEnv, ferryDataConverter } from './payload-codec.js';
 
@@ -180,18 +179,23 @@ export class FerryClient {
     }
   }
 
-  /** Per replication id, the last heartbeat of each running volume transfer. */
-  private async transfers(handle: WorkflowHandle): Promise<Map<string, Heartbeat> & { runId?: string }> {
-    const out: Map<string, Heartbeat> & { runId?: string } = new Map();
+  /**
+   * Per volume, the last heartbeat of each running transfer, decoded as the worker encoded it
+   * (through the payload codec when one is configured).
+   */
+  private async transfers(handle: WorkflowHandle): Promise<Map<string, Heartbeat>> {
+    const out = new Map<string, Heartbeat>();
+    const { payloadCodecs, payloadConverter } = this.temporal.options.loadedDataConverter;
     try {
       const d = await handle.describe();
-      out.runId = d.runId;
       for (const a of d.raw.pendingActivities ?? []) {
         if (a.activityType?.name !== 'transferVolume') continue;
-        const payload = a.heartbeatDetails?.payloads?.[0];
-        if (!payload) continue;
-        const hb = defaultPayloadConverter.fromPayload<Heartbeat>(payload);
-        if (hb && typeof hb.id === 'string') out.set(hb.id, hb);
+        const raw = a.heartbeatDetails?.payloads?.[0];
+        if (!raw) continue;
+        let payload: Payload = raw;
+        for (const codec of [...payloadCodecs].reverse()) payload = (await codec.decode([payload]))[0]!;
+        const hb = payloadConverter.fromPayload<Heartbeat>(payload);
+        if (hb && typeof hb.volume === 'string') out.set(hb.volume, hb);
       }
     } catch {
       // No live numbers then; the status still answers.
@@ -298,8 +302,9 @@ export class FerryClient {
   }
 }
 
+/** What a running transferVolume heartbeats (activities/volumes.ts). */
 interface Heartbeat {
-  id: string;
+  volume: string;
   phase?: string;
   bytesDone?: number;
   bytesTotal?: number;
@@ -308,12 +313,10 @@ interface Heartbeat {
 /** The status's volumes, each with its transfer's last heartbeat while it runs. */
 export function volumeProgress(
   status: MigrationStatus,
-  live: ReadonlyMap<string, Heartbeat> & { runId?: string },
+  live: ReadonlyMap<string, Heartbeat>,
 ): VolumeProgress[] {
   return (status.volumes ?? []).map((v) => {
-    const hb = live.runId
-      ? live.get(replicationId(status.workflowId ?? '', live.runId, v.volume))
-      : undefined;
+    const hb = live.get(v.volume);
     return {
       namespace: v.namespace ?? '',
       pvc: v.persistentVolumeClaim ?? '',

@@ -9,7 +9,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KubeClient } from '../activities/kube/client.js';
+import { KubeClient } from '../kube/client.js';
 import { GROUP_VERSION, type MigrationStatus } from '../api/index.js';
 import { clusterPairManifest } from '../client/cluster-pair.js';
 import { startAgent, type AgentHandle } from './agents.js';

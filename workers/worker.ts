@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { createActivities } from '../activities/index.js';
-import { KubeClient } from '../activities/kube/client.js';
+import { KubeClient } from '../kube/client.js';
 import { flagValue, formatFlags, parseArgs, UsageError, type FlagSpec } from '../client/cli/args.js';
 import { temporalFlags } from '../client/cli/temporal-flags.js';
 import { codecKeysFromEnv, ferryDataConverter, type CodecKey } from '../client/payload-codec.js';

@@ -2,7 +2,7 @@
 import { API_GROUP, API_VERSION, kindInfo, type KindName } from '../../api/index.js';
 import type { KubeObject, ResourceKind } from '../../resources/objects.js';
 import type { KubeEvent } from '../types.js';
-import { KINDS, KubeError, type KubeClient } from './client.js';
+import { KINDS, KubeError, type KubeClient } from '../../kube/client.js';
 
 export function storkKind(kind: KindName): ResourceKind {
   const info = kindInfo(kind);

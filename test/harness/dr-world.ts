@@ -11,7 +11,7 @@ import type { Client } from '@temporalio/client';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { KubeClient } from '../../activities/kube/client.js';
+import { KubeClient } from '../../kube/client.js';
 import { clusterPairManifest } from '../../client/cluster-pair.js';
 import { codecKeysFromEnv } from '../../client/payload-codec.js';
 import { connectTemporal } from '../../client/temporal.js';

@@ -15,7 +15,7 @@ import {
   WorkflowNotFoundError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { KubeError } from '../../activities/kube/client.js';
+import { KubeError } from '../../kube/client.js';
 import { storkKind } from '../../activities/kube/stork.js';
 import { ANNOTATIONS, isPlainObject, nameOf, namespaceOf, type KubeObject } from '../../resources/objects.js';
 import { migrationWorkflowId } from '../../workflows/migration.js';

@@ -14,7 +14,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { KubeError, type KubeClient } from '../../activities/kube/client.js';
+import { KubeError, type KubeClient } from '../../kube/client.js';
 import { storkKind } from '../../activities/kube/stork.js';
 import {
   ANNOTATIONS,

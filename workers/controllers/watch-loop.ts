@@ -6,7 +6,7 @@
 // (client-node hands out its abort controller only once the response has started).
 import { Watch } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { KubeClient } from '../../activities/kube/client.js';
+import { KubeClient } from '../../kube/client.js';
 import { nameOf, namespaceOf, type KubeObject, type ResourceKind } from '../../resources/objects.js';
 
 export interface WatchLoopOptions {

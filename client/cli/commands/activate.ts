@@ -9,7 +9,7 @@
 // The decisions are client/activation.ts; this file reads, prints and writes.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { KubeClient, KubeError, KINDS } from '../../../activities/kube/client.js';
+import { KubeClient, KubeError, KINDS } from '../../../kube/client.js';
 import type { KubeObject } from '../../../resources/objects.js';
 import { AgentApiError, AgentClient, AgentUnreachableError } from '../../../datapath/client.js';
 import {

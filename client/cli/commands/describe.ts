@@ -4,7 +4,7 @@
 // a Workflow section (next trigger, counts, suspension) when its workflow answers the status query.
 
 import type { KindInfo } from '../../../api/index.js';
-import { KINDS as KUBE_KINDS, KubeClient, KubeError } from '../../../activities/kube/client.js';
+import { KINDS as KUBE_KINDS, KubeClient, KubeError } from '../../../kube/client.js';
 import { ClusterError, kubeClient, resourceKind } from '../../cluster.js';
 import { FerryError } from '../../sdk.js';
 import { flagValue, formatFlags, UsageError, type FlagSpec, type ParsedArgs } from '../args.js';

@@ -5,7 +5,7 @@
 // does not exist is an error naming it, the others are still changed, and the exit code is 1.
 
 import { KINDS as API_KINDS } from '../../../api/index.js';
-import { KubeError } from '../../../activities/kube/client.js';
+import { KubeError } from '../../../kube/client.js';
 import { ClusterError, kubeClient, resourceKind } from '../../cluster.js';
 import { flagValue, formatFlags, UsageError, type FlagSpec, type ParsedArgs } from '../args.js';
 import type { Cli } from '../io.js';

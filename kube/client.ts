@@ -5,7 +5,7 @@
 // kind (custom resources included) need no generated API class.
 import { KubeConfig } from '@kubernetes/client-node';
 import https from 'node:https';
-import type { KubeObject, ResourceKind } from '../../resources/objects.js';
+import type { KubeObject, ResourceKind } from '../resources/objects.js';
 
 export class KubeError extends Error {
   constructor(
