@@ -9,7 +9,7 @@
 // is the CA it verifies the destination's certificate with; without it, the system's CAs. Ferry
 // never skips verification.
 import { Context } from '@temporalio/activity';
-import { AgentApiError, AgentClient, type AgentEndpoint } from '../datapath/client.js';
+import { AgentApiError, AgentClient, type AgentEndpoint } from '../datapath/client/client.js';
 import { isPlainObject } from '../resources/objects.js';
 import type { ActivityDeps } from './deps.js';
 import { fail } from './errors.js';

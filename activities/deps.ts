@@ -1,7 +1,7 @@
 // What every activity of a worker shares: the cluster it protects, that cluster's agent, and
 // whoever counts what the activities see (the worker's Prometheus metrics).
 import type { MigrationStatus } from '../api/index.js';
-import type { AgentEndpoint } from '../datapath/client.js';
+import type { AgentEndpoint } from '../datapath/client/client.js';
 import type { KubeClient } from '../kube/client.js';
 import type { TransferResult } from './types.js';
 

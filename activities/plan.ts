@@ -1,7 +1,7 @@
 // What a migration covers, read from the source: its namespaces (listed ones that exist, plus
 // those whose labels match namespaceSelectors) and each PVC's volume on the source agent.
 import { Context } from '@temporalio/activity';
-import { AgentClient } from '../datapath/client.js';
+import { AgentClient } from '../datapath/client/client.js';
 import { matchesSelectors } from '../resources/select.js';
 import { labelsOf, nameOf } from '../resources/objects.js';
 import { resolveVolume } from '../resources/volumes.js';

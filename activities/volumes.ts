@@ -9,8 +9,8 @@
 import { Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { ReplicationStatus } from '../datapath/agent-api.js';
-import { AgentApiError, AgentClient } from '../datapath/client.js';
+import type { ReplicationStatus } from '../datapath/protocol/agent-api.js';
+import { AgentApiError, AgentClient } from '../datapath/client/client.js';
 import type { ActivityDeps } from './deps.js';
 import { loadClusterPair } from './cluster-pair.js';
 import { fail } from './errors.js';

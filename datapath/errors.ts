@@ -1,7 +1,7 @@
 // Typed errors of the data path. An AgentError carries the HTTP status the agent answers with, a
 // stable machine-readable code, and whether retrying can help (an outage: yes; a bad input: no).
 // The same shape travels over the wire as `{"error":{"code","message","retryable"}}` and the
-// client turns it back into an AgentApiError (datapath/client.ts).
+// client turns it back into an AgentApiError (datapath/client/client.ts).
 
 export type ErrorCode =
   | 'bad_request'

@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AgentClient, type AgentEndpoint, type ClientOptions } from '../datapath/client.js';
+import { AgentClient, type AgentEndpoint, type ClientOptions } from '../datapath/client/client.js';
 import { startProcess, waitForReadyLine } from './process.js';
 import { ownerPidFile, startReaper } from './reaper.js';
 import { createCertAuthority, issueCertificate, type CertAuthority } from './tls.js';

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Agent } from '../datapath/agent/server.js';
 import { jsonLogger } from '../datapath/agent/log.js';
-import type { Limits } from '../datapath/limits.js';
+import type { Limits } from '../datapath/protocol/limits.js';
 
 export const AGENT_USAGE = `usage: ferry agent --data-root DIR --token-file FILE --tls-cert FILE --tls-key FILE
        [--listen 127.0.0.1] [--port 9001] [--data-port 9010] [--retain 3] [--snapshot-retain 2]

@@ -10,8 +10,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import type { ReplicationStatus } from '../../datapath/agent-api.js';
-import type { AgentClient } from '../../datapath/client.js';
+import type { ReplicationStatus } from '../../datapath/protocol/agent-api.js';
+import type { AgentClient } from '../../datapath/client/client.js';
 import { repoRoot } from '../../localenv/paths.js';
 import { createCertAuthority } from '../../localenv/tls.js';
 import { startAgent, type AgentHandle } from '../../localenv/agents.js';

@@ -1,10 +1,10 @@
 // Every metric the storage agent serves on GET /metrics (names kept from its first, hand-written
 // registry): counters the agent increments, returned here, and values read from its managers at
 // scrape time, so `a`'s managers need to exist only by the first scrape.
-import type { ChunkStore } from '../chunk-store.js';
-import type { ReplicationManager } from '../replicate.js';
-import type { StandbyManager } from '../standby.js';
-import type { SnapshotManager } from '../volumes.js';
+import type { ChunkStore } from '../store/chunk-store.js';
+import type { ReplicationManager } from '../source/replicate.js';
+import type { StandbyManager } from '../destination/standby.js';
+import type { SnapshotManager } from '../source/volumes.js';
 import type { Metrics } from './metrics.js';
 
 type Labels = Record<string, string>;

@@ -1,10 +1,10 @@
 // What route handlers can reach inside a running agent.
-import type { AgentInfo } from '../agent-api.js';
-import type { ChunkStore, Pin } from '../chunk-store.js';
-import type { Limits } from '../limits.js';
-import type { ReplicationManager } from '../replicate.js';
-import type { StandbyManager } from '../standby.js';
-import type { SnapshotManager } from '../volumes.js';
+import type { AgentInfo } from '../protocol/agent-api.js';
+import type { ChunkStore, Pin } from '../store/chunk-store.js';
+import type { Limits } from '../protocol/limits.js';
+import type { ReplicationManager } from '../source/replicate.js';
+import type { StandbyManager } from '../destination/standby.js';
+import type { SnapshotManager } from '../source/volumes.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 

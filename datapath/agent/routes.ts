@@ -1,11 +1,11 @@
 // The agent's route tables (see agent-api.ts for the full list and payloads).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AgentError, badRequest, notFound } from '../errors.js';
-import { validateManifest, wireManifest } from '../manifest.js';
-import { applyManifestDelta, isManifestDelta, unknownBase } from '../manifest-delta.js';
-import { answerHave, receiveChunks } from '../receive.js';
-import type { ReplicationRequest } from '../agent-api.js';
-import { SESSION_HEADER } from '../wire.js';
+import { validateManifest, wireManifest } from '../protocol/manifest.js';
+import { applyManifestDelta, isManifestDelta, unknownBase } from '../protocol/manifest-delta.js';
+import { answerHave, receiveChunks } from '../destination/receive.js';
+import type { ReplicationRequest } from '../protocol/agent-api.js';
+import { SESSION_HEADER } from '../protocol/wire.js';
 import type { AgentContext } from './context.js';
 import { parseJson, readBody, readDecodedBody, readJson, sendJson } from './http.js';
 

@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { ReplicationStatus } from '../../datapath/agent-api.js';
+import type { ReplicationStatus } from '../../datapath/protocol/agent-api.js';
 import { startAgent, type AgentHandle } from '../../localenv/agents.js';
 import { createCertAuthority, type CertAuthority } from '../../localenv/tls.js';
 import { describeTree, prng, sleep } from './trees.js';

@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { KubeClient, KubeError, KINDS } from '../../../kube/client.js';
 import type { KubeObject } from '../../../resources/objects.js';
-import { AgentApiError, AgentClient, AgentUnreachableError } from '../../../datapath/client.js';
+import { AgentApiError, AgentClient, AgentUnreachableError } from '../../../datapath/client/client.js';
 import {
   alreadyPromotedMessage,
   migratedVolumes,

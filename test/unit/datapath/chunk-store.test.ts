@@ -2,9 +2,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ChunkStore } from '../../../datapath/chunk-store.js';
-import { decodeChunk, encodeChunk, ENC_BROTLI, ENC_RAW } from '../../../datapath/chunk-codec.js';
-import { hashHex } from '../../../datapath/hash.js';
+import { ChunkStore } from '../../../datapath/store/chunk-store.js';
+import { decodeChunk, encodeChunk, ENC_BROTLI, ENC_RAW } from '../../../datapath/store/chunk-codec.js';
+import { hashHex } from '../../../datapath/store/hash.js';
 
 let dir: string;
 beforeEach(() => {

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
-import type { ChunkerParams } from '../../../datapath/chunker.js';
-import { Chunker, CHUNK_AVG, CHUNK_MAX, CHUNK_MIN } from '../../../datapath/chunker.js';
+import type { ChunkerParams } from '../../../datapath/store/chunker.js';
+import { Chunker, CHUNK_AVG, CHUNK_MAX, CHUNK_MIN } from '../../../datapath/store/chunker.js';
 
 /** Deterministic pseudo-random bytes (so the test is reproducible). */
 function bytes(n: number, seed: string): Buffer {

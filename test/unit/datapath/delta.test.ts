@@ -1,8 +1,8 @@
 import crypto from 'node:crypto';
-import { Chunker } from '../../../datapath/chunker.js';
-import { applyDelta, deltaBases, encodeDelta, planDeltas } from '../../../datapath/delta.js';
+import { Chunker } from '../../../datapath/store/chunker.js';
+import { applyDelta, deltaBases, encodeDelta, planDeltas } from '../../../datapath/protocol/delta.js';
 import { AgentError } from '../../../datapath/errors.js';
-import type { ChunkRef, Manifest } from '../../../datapath/manifest.js';
+import type { ChunkRef, Manifest } from '../../../datapath/protocol/manifest.js';
 
 const sha = (b: Buffer): string => crypto.createHash('sha256').update(b).digest('hex');
 

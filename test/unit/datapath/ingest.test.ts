@@ -2,12 +2,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Chunker } from '../../../datapath/chunker.js';
-import { ChunkStore } from '../../../datapath/chunk-store.js';
-import { hashHex } from '../../../datapath/hash.js';
-import { hashRanges } from '../../../datapath/hash-worker.js';
-import type { ChunkEvent } from '../../../datapath/ingest.js';
-import { BLOCK_SIZE, Ingest, SYNC_READ_MAX } from '../../../datapath/ingest.js';
+import { Chunker } from '../../../datapath/store/chunker.js';
+import { ChunkStore } from '../../../datapath/store/chunk-store.js';
+import { hashHex } from '../../../datapath/store/hash.js';
+import { hashRanges } from '../../../datapath/store/hash-worker.js';
+import type { ChunkEvent } from '../../../datapath/source/ingest.js';
+import { BLOCK_SIZE, Ingest, SYNC_READ_MAX } from '../../../datapath/source/ingest.js';
 
 let dir: string;
 let store: ChunkStore;

@@ -1,9 +1,13 @@
 import crypto from 'node:crypto';
 import { AgentError } from '../../../datapath/errors.js';
-import { DEFAULT_LIMITS } from '../../../datapath/limits.js';
-import type { ChunkRef, Entry, Manifest } from '../../../datapath/manifest.js';
-import { validateManifest } from '../../../datapath/manifest.js';
-import { applyManifestDelta, diffManifest, isManifestDelta } from '../../../datapath/manifest-delta.js';
+import { DEFAULT_LIMITS } from '../../../datapath/protocol/limits.js';
+import type { ChunkRef, Entry, Manifest } from '../../../datapath/protocol/manifest.js';
+import { validateManifest } from '../../../datapath/protocol/manifest.js';
+import {
+  applyManifestDelta,
+  diffManifest,
+  isManifestDelta,
+} from '../../../datapath/protocol/manifest-delta.js';
 import { manifest as baseManifest } from './manifests.js';
 
 const h = (s: string): string => crypto.createHash('sha256').update(s).digest('hex');

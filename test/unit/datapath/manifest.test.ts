@@ -1,13 +1,13 @@
-import { CHUNK_MAX } from '../../../datapath/chunker.js';
+import { CHUNK_MAX } from '../../../datapath/store/chunker.js';
 import { AgentError } from '../../../datapath/errors.js';
-import { DEFAULT_LIMITS } from '../../../datapath/limits.js';
+import { DEFAULT_LIMITS } from '../../../datapath/protocol/limits.js';
 import {
   symlinkEscape,
   validateManifest,
   wireManifest,
   type Entry,
   type Manifest,
-} from '../../../datapath/manifest.js';
+} from '../../../datapath/protocol/manifest.js';
 import { manifest } from './manifests.js';
 
 const H = 'a'.repeat(64);

@@ -1,4 +1,4 @@
-import { replicationKind } from '../../../datapath/mode.js';
+import { replicationKind } from '../../../datapath/protocol/mode.js';
 
 describe('ClusterPair mode rule', () => {
   const table: Array<[string | undefined, number, 'full' | 'incremental']> = [

@@ -2,12 +2,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Chunker } from '../../../datapath/chunker.js';
-import { ChunkStore } from '../../../datapath/chunk-store.js';
-import type { FileEntry, Manifest } from '../../../datapath/manifest.js';
-import { hashHex } from '../../../datapath/hash.js';
-import type { ChunkEvent } from '../../../datapath/snapshot.js';
-import { RACY_MARGIN_MS, takeSnapshot } from '../../../datapath/snapshot.js';
+import { Chunker } from '../../../datapath/store/chunker.js';
+import { ChunkStore } from '../../../datapath/store/chunk-store.js';
+import type { FileEntry, Manifest } from '../../../datapath/protocol/manifest.js';
+import { hashHex } from '../../../datapath/store/hash.js';
+import type { ChunkEvent } from '../../../datapath/source/snapshot.js';
+import { RACY_MARGIN_MS, takeSnapshot } from '../../../datapath/source/snapshot.js';
 
 let root: string;
 let vol: string;

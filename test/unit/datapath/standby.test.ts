@@ -2,10 +2,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ChunkStore } from '../../../datapath/chunk-store.js';
-import { hashHex } from '../../../datapath/hash.js';
-import type { Manifest } from '../../../datapath/manifest.js';
-import { copyDirect, StandbyManager } from '../../../datapath/standby.js';
+import { ChunkStore } from '../../../datapath/store/chunk-store.js';
+import { hashHex } from '../../../datapath/store/hash.js';
+import type { Manifest } from '../../../datapath/protocol/manifest.js';
+import { copyDirect, StandbyManager } from '../../../datapath/destination/standby.js';
 import { manifest } from './manifests.js';
 
 let dir: string;

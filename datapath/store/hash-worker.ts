@@ -1,4 +1,4 @@
-// A SHA-256 helper thread for the snapshot's read path (ingest.ts), so hashing a large file's
+// A SHA-256 helper thread for the snapshot's read path (source/ingest.ts), so hashing a large file's
 // chunks runs on the second core while the main thread cuts the next block and writes the last.
 //
 // One message per 8 MiB block, not per chunk: the block lives in a SharedArrayBuffer the worker

@@ -19,7 +19,7 @@
 // validates the result exactly like a whole manifest (paths, '..', parents, symlink escapes, sizes),
 // so a delta can express nothing a whole manifest could not. A base the destination does not hold
 // is refused with 409 unknown_base; the sender then sends the whole manifest.
-import { AgentError, invalidManifest, tooLarge } from './errors.js';
+import { AgentError, invalidManifest, tooLarge } from '../errors.js';
 import type { ChunkRef, Entry, Manifest } from './manifest.js';
 import type { Limits } from './limits.js';
 

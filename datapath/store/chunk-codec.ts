@@ -9,7 +9,7 @@
 // beyond the declared raw size is refused (no decompression bombs).
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
-import { AgentError } from './errors.js';
+import { AgentError } from '../errors.js';
 
 export const ENC_RAW = 0;
 export const ENC_BROTLI = 1;

@@ -21,11 +21,11 @@ import type {
   SnapshotSummary,
   StandbyInfo,
   VolumeInfo,
-} from './agent-api.js';
-import type { ErrorBody } from './errors.js';
-import type { ManifestDelta } from './manifest-delta.js';
-import type { ReceiveResult } from './receive.js';
-import { SESSION_HEADER } from './wire.js';
+} from '../protocol/agent-api.js';
+import type { ErrorBody } from '../errors.js';
+import type { ManifestDelta } from '../protocol/manifest-delta.js';
+import type { ReceiveResult } from '../destination/receive.js';
+import { SESSION_HEADER } from '../protocol/wire.js';
 
 const brotli = promisify(zlib.brotliCompress);
 

@@ -1,5 +1,5 @@
 // The agent's HTTP API: request and response payloads shared by the server (datapath/agent/) and
-// the typed client (datapath/client.ts).
+// the typed client (datapath/client/client.ts).
 //
 // Control port (default 9001), JSON over HTTPS, `Authorization: Bearer <token>` on everything but
 // /healthz:
@@ -32,14 +32,14 @@
 // Data port (default 9010): the bulk chunk protocol of wire.ts (/v1/chunks/have, /v1/chunks),
 // plus /healthz. Errors everywhere: {error: {code, message, retryable, details?}}; 401 bodies are
 // always exactly {"error":{"code":"unauthorized","message":"unauthorized","retryable":false}}.
-import type { ChunkerParams } from './chunker.js';
+import type { ChunkerParams } from '../store/chunker.js';
 import type { Limits } from './limits.js';
 import type { ReplicationKind } from './mode.js';
-import type { SnapshotSummary } from './volumes.js';
+import type { SnapshotSummary } from '../source/volumes.js';
 
-export type { CommitResult, Promotion, RestorePoint, StandbyInfo } from './standby.js';
-export type { SnapshotSummary, VolumeInfo } from './volumes.js';
-export type { SnapshotStats } from './snapshot.js';
+export type { CommitResult, Promotion, RestorePoint, StandbyInfo } from '../destination/standby.js';
+export type { SnapshotSummary, VolumeInfo } from '../source/volumes.js';
+export type { SnapshotStats } from '../source/snapshot.js';
 export type { Manifest, Entry, FileEntry, DirEntry, SymlinkEntry, ChunkRef } from './manifest.js';
 
 export interface AgentInfo {

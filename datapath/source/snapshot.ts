@@ -28,13 +28,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setImmediate as yieldNow } from 'node:timers/promises';
-import type { Chunker } from './chunker.js';
-import type { ChunkStore, Pin } from './chunk-store.js';
-import { AgentError } from './errors.js';
+import type { Chunker } from '../store/chunker.js';
+import type { ChunkStore, Pin } from '../store/chunk-store.js';
+import { AgentError } from '../errors.js';
 import type { ChunkEvent } from './ingest.js';
 import { Ingest } from './ingest.js';
-import type { Entry, FileEntry, Manifest } from './manifest.js';
-import { symlinkEscape } from './manifest.js';
+import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
+import { symlinkEscape } from '../protocol/manifest.js';
 
 export const RACY_MARGIN_MS = 100;
 

@@ -20,8 +20,8 @@
 // ops (400) and a result whose length or SHA-256 differs from the frame header (422 hash_mismatch,
 // exactly like a lying whole chunk), and stores the result under its hash. A delta whose bases the
 // destination lacks is not an error: the chunk is reported back (`needWhole`) and sent whole.
-import { badRequest, hashMismatch } from './errors.js';
-import { HASH_BYTES, hashHex } from './hash.js';
+import { badRequest, hashMismatch } from '../errors.js';
+import { HASH_BYTES, hashHex } from '../store/hash.js';
 import type { ChunkRef, Manifest } from './manifest.js';
 
 export const ENC_DELTA = 2;

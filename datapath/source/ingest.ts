@@ -22,7 +22,7 @@
 //    to the event loop at least every YIELD_MS of synchronous work.
 //  * Larger files run as a pipeline over four buffers: block k+1 is read on the thread pool while
 //    block k is cut on the event loop, block k-1 is hashed on the hash worker thread
-//    (hash-worker.ts) and block k-2's new chunks are written on the thread pool (one write in
+//    (store/hash-worker.ts) and block k-2's new chunks are written on the thread pool (one write in
 //    flight, ChunkStore.appendRawBatchAsync). On 2 cores this moves SHA-256 and the page-cache
 //    copy off the event loop, which also serves the concurrent transfer.
 //  * A chunk the store already has costs a hash and a map lookup (and a pin): nothing is copied.
@@ -36,13 +36,13 @@
 // onChunk (see SnapshotOptions in snapshot.ts): called once per distinct chunk of the files this
 // snapshot reads, as soon as the chunk is readable from the store.
 import fs from 'node:fs';
-import type { Chunker } from './chunker.js';
-import { worthCompressing } from './chunk-codec.js';
-import type { ChunkStore, Pin } from './chunk-store.js';
-import { AgentError } from './errors.js';
-import { hashHex } from './hash.js';
-import { HASH_WORKER_AVAILABLE, hashRanges } from './hash-worker.js';
-import type { ChunkRef } from './manifest.js';
+import type { Chunker } from '../store/chunker.js';
+import { worthCompressing } from '../store/chunk-codec.js';
+import type { ChunkStore, Pin } from '../store/chunk-store.js';
+import { AgentError } from '../errors.js';
+import { hashHex } from '../store/hash.js';
+import { HASH_WORKER_AVAILABLE, hashRanges } from '../store/hash-worker.js';
+import type { ChunkRef } from '../protocol/manifest.js';
 
 /** Bytes read per read call. */
 export const BLOCK_SIZE = 8 * 1024 * 1024;

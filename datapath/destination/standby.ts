@@ -35,12 +35,12 @@
 // setuid/setgid bits; ownership is the agent's user.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ChunkStore, Pin } from './chunk-store.js';
-import { AgentError, notFound } from './errors.js';
-import { fsyncDir, KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from './fs-util.js';
-import type { Entry, FileEntry, Manifest } from './manifest.js';
-import { isVolumeName, manifestChunks, manifestStats } from './manifest.js';
-import { sameEntry } from './manifest-delta.js';
+import type { ChunkStore, Pin } from '../store/chunk-store.js';
+import { AgentError, notFound } from '../errors.js';
+import { fsyncDir, KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from '../fs-util.js';
+import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
+import { isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
+import { sameEntry } from '../protocol/manifest-delta.js';
 
 export interface RestorePoint {
   id: string;

@@ -8,13 +8,13 @@
 // from base chunks this store holds, and the rebuilt bytes must hash to the frame's name (else 422,
 // as for a whole chunk). A delta naming a base this store lacks is skipped, not refused: its hash
 // is listed in `needWhole` so the sender sends that chunk whole.
-import type { ChunkStore, Pin } from './chunk-store.js';
-import { decodeChunk } from './chunk-codec.js';
-import { applyDelta, deltaBases, ENC_DELTA } from './delta.js';
-import { AgentError, badRequest, hashMismatch, tooLarge } from './errors.js';
-import { HASH_BYTES, hashHex } from './hash.js';
-import type { Limits } from './limits.js';
-import { ByteQueue, FRAME_HEADER } from './wire.js';
+import type { ChunkStore, Pin } from '../store/chunk-store.js';
+import { decodeChunk } from '../store/chunk-codec.js';
+import { applyDelta, deltaBases, ENC_DELTA } from '../protocol/delta.js';
+import { AgentError, badRequest, hashMismatch, tooLarge } from '../errors.js';
+import { HASH_BYTES, hashHex } from '../store/hash.js';
+import type { Limits } from '../protocol/limits.js';
+import { ByteQueue, FRAME_HEADER } from '../protocol/wire.js';
 
 export async function answerHave(
   store: ChunkStore,

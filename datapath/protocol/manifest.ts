@@ -11,10 +11,10 @@
 //
 // Source snapshots additionally record `stat` (inode, mtime and ctime in ns) per file, used to
 // reuse entries of unchanged files; it is stripped before a manifest leaves the agent.
-import { invalidManifest, tooLarge } from './errors.js';
-import { isHashHex } from './hash.js';
+import { invalidManifest, tooLarge } from '../errors.js';
+import { isHashHex } from '../store/hash.js';
 import type { Limits } from './limits.js';
-import type { ChunkerParams } from './chunker.js';
+import type { ChunkerParams } from '../store/chunker.js';
 
 /** [sha256 hex of the raw chunk, raw length]. */
 export type ChunkRef = [string, number];

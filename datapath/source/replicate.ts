@@ -39,21 +39,21 @@ import type {
   ReplicationPhase,
   ReplicationRequest,
   ReplicationStatus,
-} from './agent-api.js';
-import type { ChunkStore } from './chunk-store.js';
-import { AgentApiError, AgentClient, isRetryable } from './client.js';
-import { AgentError, badRequest, notFound } from './errors.js';
-import { newId, readJson, writeFileAtomic } from './fs-util.js';
-import { decodeChunk } from './chunk-codec.js';
-import type { DeltaCandidate } from './delta.js';
-import { encodeDelta, planDeltas } from './delta.js';
-import type { ChunkRef, Manifest } from './manifest.js';
-import { isSnapshotId, isVolumeName, manifestChunks, wireManifest } from './manifest.js';
-import { diffManifest } from './manifest-delta.js';
-import { replicationKind } from './mode.js';
+} from '../protocol/agent-api.js';
+import type { ChunkStore } from '../store/chunk-store.js';
+import { AgentApiError, AgentClient, isRetryable } from '../client/client.js';
+import { AgentError, badRequest, notFound } from '../errors.js';
+import { newId, readJson, writeFileAtomic } from '../fs-util.js';
+import { decodeChunk } from '../store/chunk-codec.js';
+import type { DeltaCandidate } from '../protocol/delta.js';
+import { encodeDelta, planDeltas } from '../protocol/delta.js';
+import type { ChunkRef, Manifest } from '../protocol/manifest.js';
+import { isSnapshotId, isVolumeName, manifestChunks, wireManifest } from '../protocol/manifest.js';
+import { diffManifest } from '../protocol/manifest-delta.js';
+import { replicationKind } from '../protocol/mode.js';
 import type { ChunkEvent } from './snapshot.js';
 import type { SnapshotManager } from './volumes.js';
-import { frameHeader } from './wire.js';
+import { frameHeader } from '../protocol/wire.js';
 
 const HAVE_BATCH = 8192;
 /** Chunks per `have` query while streaming during the snapshot (~16 MiB of average chunks). */

@@ -5,12 +5,12 @@
 // Snapshots of one volume are taken one at a time.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Chunker } from './chunker.js';
-import type { ChunkStore } from './chunk-store.js';
-import { AgentError, badRequest, notFound } from './errors.js';
-import { KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from './fs-util.js';
-import type { Manifest } from './manifest.js';
-import { isVolumeName, manifestChunks, manifestStats } from './manifest.js';
+import type { Chunker } from '../store/chunker.js';
+import type { ChunkStore } from '../store/chunk-store.js';
+import { AgentError, badRequest, notFound } from '../errors.js';
+import { KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from '../fs-util.js';
+import type { Manifest } from '../protocol/manifest.js';
+import { isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
 import type { ChunkEvent, SnapshotProgress, SnapshotStats } from './snapshot.js';
 import { takeSnapshot } from './snapshot.js';
 

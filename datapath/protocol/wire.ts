@@ -14,7 +14,7 @@
 //                          (nothing stored for them): send those chunks whole
 // Both accept `X-Ferry-Session: <id>`: chunks named in a session are pinned (safe from garbage
 // collection) until the session's commit or until it has been idle for the session timeout.
-import { HASH_BYTES } from './hash.js';
+import { HASH_BYTES } from '../store/hash.js';
 
 export const FRAME_HEADER = HASH_BYTES + 8;
 export const SESSION_HEADER = 'x-ferry-session';

@@ -1,6 +1,6 @@
 // Bounds on everything an agent accepts from the network. Every one is configurable with an agent
 // flag (workers/agent.ts); an input beyond a bound is refused with 413 or 400 naming the bound.
-import { CHUNK_MAX } from './chunker.js';
+import { CHUNK_MAX } from '../store/chunker.js';
 
 export interface Limits {
   /** Largest raw chunk accepted (bytes); the chunker never makes larger ones. */
