@@ -1,18 +1,23 @@
 // The payload codec on real servers: a `ferry worker` with FERRY_CODEC_KEYS_FILE runs a Migration
 // applied with kubectl; read without the codec (as anyone with access to Temporal would), its
 // history holds only ciphertext; the codec server decodes it for the Web UI, also after a key
-// rotation; a codec server without the key fails naming the key id.
+// rotation; a codec server without the key fails naming the key id; the SDK's live progress reads
+// a running transfer's encrypted heartbeat.
 import { jest } from '@jest/globals';
 import { defaultPayloadConverter } from '@temporalio/common';
 import crypto from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { AesGcmCodec, ENCRYPTED_ENCODING, parseCodecKeys } from '../../client/payload-codec.js';
+import { FerryClient, type MigrationProgress, type VolumeProgress } from '../../client/sdk.js';
 import { connectTemporal, type TemporalConnection } from '../../client/temporal.js';
 import { payloadsJson, startCodecServer } from '../../workers/codec-server.js';
+import { prng } from '../agents/trees.js';
 import { migrationYaml } from '../fixtures/apps/shop.js';
+import { volumeAppYaml } from '../fixtures/apps/volume-app.js';
 import { harness } from '../harness/context.js';
 import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
+import { eventually } from '../harness/eventually.js';
 import { codecPayloads, historyText, type History } from '../harness/history-scan.js';
 
 jest.setTimeout(180_000);
@@ -23,11 +28,12 @@ const k1 = `k1:${crypto.randomBytes(32).toString('base64')}`;
 let world: DrWorld;
 let raw: TemporalConnection;
 let history: History;
+let keysFile: string;
 
 beforeAll(async () => {
   const dir = path.join(harness().env.dir, 'worlds', `codec-keys-${process.pid}`);
   mkdirSync(dir, { recursive: true });
-  const keysFile = path.join(dir, 'keys');
+  keysFile = path.join(dir, 'keys');
   writeFileSync(keysFile, `${k1}\n`, { mode: 0o600 });
   world = await startDrWorld('payload-codec', { codecKeysFile: keysFile });
   raw = await connectTemporal(harness().env.temporal); // no codec: what the server stores
@@ -105,5 +111,56 @@ it('a codec server without the key that encrypted fails clearly, naming the key 
     );
   } finally {
     await server.close();
+  }
+});
+
+it("the SDK's migrationProgress shows a running transfer's heartbeat, decoded with the codec", async () => {
+  const ns = 'codec-live';
+  const volume = `${ns}-data`;
+  const src = world.agents.source;
+  await src.client().createVolume(volume);
+  writeFileSync(path.join(src.volumePath(volume), 'big.bin'), prng(128 * 1024 * 1024, ns));
+  await world.kubectl(
+    'source',
+    ['apply', '-f', '-'],
+    volumeAppYaml(ns, { volumePath: src.volumePath(volume), pv: `pv-${ns}` }),
+  );
+  await world.kubectl('source', ['apply', '-f', '-'], await world.clusterPairYaml(ns, 'remote'));
+  const h = harness().env;
+  const ferry = await FerryClient.connect({
+    address: h.temporal.address,
+    namespace: h.temporal.namespace,
+    taskQueue: world.taskQueue,
+    env: { FERRY_CODEC_KEYS_FILE: keysFile },
+  });
+  try {
+    await world.kubectl(
+      'source',
+      ['apply', '-f', '-'],
+      migrationYaml(ns, 'm-live', { clusterPair: 'remote', namespaces: [ns] }),
+    );
+    const seen: VolumeProgress[] = [];
+    await eventually('the migration readable through the SDK', () =>
+      ferry.migrationStatus(ns, 'm-live').catch(() => undefined),
+    );
+    const progress = ferry.migrationProgress(ns, 'm-live', { intervalMs: 100 });
+    let last: MigrationProgress | undefined;
+    for await (const p of progress) {
+      last = p;
+      seen.push(...p.volumes.filter((v) => v.volume === volume));
+    }
+    // While it ran, the numbers came from the transfer's (encrypted) heartbeat...
+    const live = seen.filter((v) => v.live);
+    expect(live.length).toBeGreaterThan(0);
+    for (const v of live) expect(v.bytesDone).toBeLessThanOrEqual(v.bytesTotal);
+    // ...and at the end from the status: every byte, nothing live.
+    expect(last?.final).toBe(true);
+    expect(last?.status.status).toBe('Successful');
+    expect(last?.volumes.find((v) => v.volume === volume)).toMatchObject({
+      live: false,
+      bytesDone: 128 * 1024 * 1024,
+    });
+  } finally {
+    await ferry.close();
   }
 });
