@@ -113,8 +113,6 @@ async function drill(
   step: (name: string, fn: () => Promise<string>) => Promise<void>,
 ): Promise<void> {
   const pg = (site: Site) => postgresOn(pair.kubectl, pair.kubeconfig(site), NS);
-  const kubectl = (site: Site, args: string[]) =>
-    run(pair.kubectl, ['--kubeconfig', pair.kubeconfig(site), ...args], { timeout: 60_000 });
   const apply = async (site: Site, name: string, objects: unknown[]) => {
     const file = path.join(dir, `${name}.json`);
     await writeFile(file, objects.map((o) => JSON.stringify(o)).join('\n---\n'), { mode: 0o600 });
@@ -238,22 +236,27 @@ async function drill(
   await step('return', async () => {
     await pair.env.clusters.find((c) => c.name === 'source')!.startApiserver();
     pair.agents.source = await source.restart();
-    // Before the source's worker comes back, make sure its schedule cannot push the old data over
-    // the activated standby: autoSuspend does it once the worker runs; the drill does not rely on
-    // timing and suspends explicitly when the schedule has not suspended itself yet.
-    await kubectl('source', [
-      '-n',
-      NS,
-      'patch',
-      'migrationschedule',
-      scheduleName,
-      '--type',
-      'merge',
-      '-p',
-      '{"spec":{"suspend":true}}',
-    ]);
-    suspendedBy = 'the drill';
+    // The source's schedule must not push the old data over the activated standby: its
+    // autoSuspend sees the apps running there (at its next due trigger, or its 5-minute poll)
+    // and suspends it. The drill checks it does, and that no migration started meanwhile.
+    const before = (await scheduleItems(pair, 'source', NS, scheduleName)).map((i) => i.name);
+    const back = Date.now();
     await pair.startWorker('source');
+    const schedule = await waitFor('autoSuspend to suspend the source schedule', 150_000, async () => {
+      const cr = (await (
+        await pair.kube('source')
+      )
+        .request('GET', `/apis/${GROUP_VERSION}/namespaces/${NS}/migrationschedules/${scheduleName}`)
+        .catch(() => undefined)) as
+        { spec?: { suspend?: boolean }; status?: { applicationActivated?: boolean } } | undefined;
+      return cr?.spec?.suspend === true && cr.status?.applicationActivated === true ? cr : undefined;
+    });
+    const started = (await scheduleItems(pair, 'source', NS, scheduleName))
+      .map((i) => i.name)
+      .filter((n) => !before.includes(n));
+    if (started.length > 0)
+      throw new Error(`the source's schedule started ${started.join(', ')} over the activated standby`);
+    suspendedBy = `autoSuspend ${((Date.now() - back) / 1000).toFixed(0)} s after its worker returned (applicationActivated: ${String(schedule.status?.applicationActivated)})`;
     return `the source is back, MigrationSchedule ${scheduleName} suspended by ${suspendedBy}`;
   });
 
