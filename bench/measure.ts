@@ -421,3 +421,20 @@ export async function traceFileReads(
   }
   return parseStraceReads(readFileSync(outFile, 'utf8'), prefix);
 }
+
+/** Runs `fn` over `items` with at most `size` calls in flight (client calls: starts, queries, applies). */
+export async function inPool<T>(
+  items: readonly T[],
+  fn: (item: T, i: number) => Promise<void>,
+  size = 16,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(size, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
+}

@@ -22,7 +22,7 @@ import { repoRoot } from '../localenv/paths.js';
 import type { WorkerHandle } from '../localenv/worker.js';
 import { migrationScheduleWorkflowId, type ScheduleStatusView } from '../workflows/migration-schedule.js';
 import { machineInfo } from './machine.js';
-import { parseStatusKiB, sampleTree } from './measure.js';
+import { inPool, parseStatusKiB, sampleTree } from './measure.js';
 import {
   SCHEDULES_USAGE,
   metricValue,
@@ -36,8 +36,6 @@ import {
 
 const SITE = 'source';
 const SAMPLE_MS = 5000;
-/** Client calls in flight (starts, queries, terminations, applies). */
-const POOL = 16;
 const QUERY_POOL = 64;
 const QUERY_MS = 10_000;
 const MiB = 1024 * 1024;
@@ -96,22 +94,6 @@ export interface SizeRow {
   loadAverage: { start: number[]; end: number[] };
   seconds: number;
   samples: MemorySample[];
-}
-
-async function inPool<T>(
-  items: readonly T[],
-  fn: (item: T, i: number) => Promise<void>,
-  size = POOL,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(size, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
 }
 
 const namespaceOf = (i: number) => `sched-${String(i + 1).padStart(4, '0')}`;
