@@ -3,37 +3,26 @@
 // again: it asks the destination what it lacks and sends only that. Two real agents over TLS.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Chunker } from '../../datapath/chunker.js';
 import { AgentApiError, type AgentClient } from '../../datapath/client.js';
 import { frameHeader } from '../../datapath/wire.js';
-import { startAgent, type AgentHandle } from '../../localenv/agents.js';
-import { createCertAuthority } from '../../localenv/tls.js';
+import type { AgentHandle } from '../../localenv/agents.js';
+import { startAgentPair, type AgentPair } from './pair.js';
 import { describeTree, prng } from './trees.js';
 
-let dir: string;
-let src: AgentHandle;
+let pair: AgentPair;
 let dst: AgentHandle;
 let sc: AgentClient;
 let dc: AgentClient;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-agents-refused-'));
-  const ca = await createCertAuthority(path.join(dir, 'ca'), 'ferry-test-ca');
-  [src, dst] = await Promise.all([
-    startAgent({ dir: path.join(dir, 'src'), name: 'src', ca }),
-    startAgent({ dir: path.join(dir, 'dst'), name: 'dst', ca }),
-  ]);
-  sc = src.client();
-  dc = dst.client();
+  pair = await startAgentPair('refused');
+  ({ dst, sc, dc } = pair);
 });
 
 afterAll(async () => {
-  sc?.close();
-  dc?.close();
-  await Promise.all([src?.stop(), dst?.stop()]);
-  fs.rmSync(dir, { recursive: true, force: true });
+  await pair?.stop();
 });
 
 /** ferry_agent_chunks_received_total{result="stored"} of the destination. */
@@ -92,7 +81,7 @@ it('keeps the chunks verified before a refused frame; the next replication sends
     {
       volume: 'refused',
       snapshotId: snapshot.id,
-      destination: { url: dst.url, token: dst.token, caCertPem: dst.caCertPem },
+      destination: pair.destination(),
     },
     { pollMs: 50 },
   );

@@ -23,10 +23,12 @@ import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
 import { eventually } from '../harness/eventually.js';
 import {
   appWithVolume,
+  everyMinuteScheduleYaml,
   expectSameBytes,
   midTransfer,
   MiB,
   say,
+  scheduledMigrations,
   secs,
   startFaultsEnvironment,
   type FaultsEnvironment,
@@ -185,49 +187,12 @@ describe('the destination disk full', () => {
 describe('a stuck transfer', () => {
   const ns = 'edge-stuck';
   const policy = `edges-every-minute-${process.pid}`;
-  const manifests = `
-apiVersion: stork.libopenstorage.org/v1alpha1
-kind: SchedulePolicy
-metadata:
-  name: ${policy}
-policy:
-  interval:
-    intervalMinutes: 1
----
-apiVersion: stork.libopenstorage.org/v1alpha1
-kind: MigrationSchedule
-metadata:
-  name: stuck
-  namespace: ${ns}
-spec:
-  template:
-    spec:
-      clusterPair: remote
-      namespaces:
-        - ${ns}
-  schedulePolicyName: ${policy}
-`;
-  /** The schedule's migrations, oldest first. */
-  const scheduled = async (): Promise<Obj[]> =>
-    (
-      JSON.parse(
-        await world.kubectl('source', [
-          'get',
-          'migrations',
-          '-n',
-          ns,
-          '-l',
-          'stork.libopenstorage.org/migration-schedule-name=stuck',
-          '-o',
-          'json',
-        ]),
-      ) as Obj
-    ).items.sort((a: Obj, b: Obj) => a.metadata.name.localeCompare(b.metadata.name));
+  const manifests = everyMinuteScheduleYaml(ns, 'stuck', policy);
   const final = (i: number, timeoutMs: number) =>
     eventually(
       `scheduled migration #${i + 1} final`,
       async () => {
-        const m = (await scheduled())[i];
+        const m = (await scheduledMigrations(world, ns, 'stuck'))[i];
         return ['Successful', 'Failed'].includes(m?.status?.status) ? m : undefined;
       },
       timeoutMs,

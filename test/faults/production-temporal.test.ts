@@ -23,8 +23,10 @@ import {
   appWithVolume as appWithVolumeIn,
   expectSameBytes,
   midTransfer as midTransferIn,
+  everyMinuteScheduleYaml,
   MiB,
   say,
+  scheduledMigrations,
   secs,
   startFaultsEnvironment,
 } from '../harness/faults-env.js';
@@ -182,58 +184,19 @@ describe('two workers on one task queue', () => {
 describe('Temporal Server restarts', () => {
   const NS = 'fsched';
   const POLICY = `faults-every-minute-${process.pid}`;
-  const manifests = `
-apiVersion: stork.libopenstorage.org/v1alpha1
-kind: SchedulePolicy
-metadata:
-  name: ${POLICY}
-policy:
-  interval:
-    intervalMinutes: 1
----
-apiVersion: stork.libopenstorage.org/v1alpha1
-kind: MigrationSchedule
-metadata:
-  name: nightly
-  namespace: ${NS}
-spec:
-  template:
-    spec:
-      clusterPair: remote
-      includeResources: true
-      includeVolumes: true
-      startApplications: false
-      namespaces:
-        - ${NS}
-  schedulePolicyName: ${POLICY}
-`;
+  const manifests = everyMinuteScheduleYaml(NS, 'nightly', POLICY);
   const NAME = /^nightly-interval-(\d{4}-\d{2}-\d{2})-(\d{2})(\d{2})(\d{2})$/;
   const stampMs = (n: string) => {
     const m = NAME.exec(n)!;
     return Date.parse(`${m[1]}T${m[2]}:${m[3]}:${m[4]}Z`);
   };
-  const scheduled = async (): Promise<Obj[]> =>
-    (
-      JSON.parse(
-        await world.kubectl('source', [
-          'get',
-          'migrations',
-          '-n',
-          NS,
-          '-l',
-          'stork.libopenstorage.org/migration-schedule-name=nightly',
-          '-o',
-          'json',
-        ]),
-      ) as Obj
-    ).items;
+  const scheduled = () => scheduledMigrations(world, NS, 'nightly');
   /** Resolves with the names of the first `n` scheduled migrations once they are all final. */
   const finished = (n: number) =>
     eventually(
       `${n} scheduled migrations final`,
       async () => {
-        const items = (await scheduled()).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-        const first = items.slice(0, n);
+        const first = (await scheduled()).slice(0, n);
         return first.length === n && first.every((m) => ['Successful', 'Failed'].includes(m.status?.status))
           ? first
           : undefined;

@@ -102,3 +102,55 @@ export function midTransfer(world: DrWorld, volume: string) {
     25,
   );
 }
+
+/**
+ * A SchedulePolicy `policy` every minute and a MigrationSchedule `name` in `ns` on it, migrating
+ * `ns` with its volumes to the ClusterPair `remote` (scaled to zero there).
+ */
+export function everyMinuteScheduleYaml(ns: string, name: string, policy: string): string {
+  return `
+apiVersion: stork.libopenstorage.org/v1alpha1
+kind: SchedulePolicy
+metadata:
+  name: ${policy}
+policy:
+  interval:
+    intervalMinutes: 1
+---
+apiVersion: stork.libopenstorage.org/v1alpha1
+kind: MigrationSchedule
+metadata:
+  name: ${name}
+  namespace: ${ns}
+spec:
+  template:
+    spec:
+      clusterPair: remote
+      includeResources: true
+      includeVolumes: true
+      startApplications: false
+      namespaces:
+        - ${ns}
+  schedulePolicyName: ${policy}
+`;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Obj = Record<string, any>;
+
+/** The Migrations MigrationSchedule `schedule` of `ns` made, oldest first (by name: their UTC stamps). */
+export async function scheduledMigrations(world: DrWorld, ns: string, schedule: string): Promise<Obj[]> {
+  const list = JSON.parse(
+    await world.kubectl('source', [
+      'get',
+      'migrations',
+      '-n',
+      ns,
+      '-l',
+      `stork.libopenstorage.org/migration-schedule-name=${schedule}`,
+      '-o',
+      'json',
+    ]),
+  ) as { items: Array<{ metadata: { name: string } }> };
+  return list.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+}
