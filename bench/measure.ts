@@ -438,3 +438,20 @@ export async function inPool<T>(
     }),
   );
 }
+
+/** Runs a bench's main: an error prints `[bench] <stack>` and exits 1. */
+export function runBench(main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    process.stderr.write(`[bench] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}
+
+/** A process's resident set now (VmRSS), 0 once it is gone. */
+export function rssBytes(pid: number): number {
+  try {
+    return parseStatusKiB(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS') ?? 0;
+  } catch {
+    return 0;
+  }
+}

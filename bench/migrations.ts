@@ -8,7 +8,7 @@
 //   outcome      how many ended Successful (all must, or the bench exits 1).
 // Writes a table to stdout and bench/results/migrations.json (unless --no-save).
 import { Client, Connection } from '@temporalio/client';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { KINDS as KUBE_KINDS } from '../activities/kube/client.js';
 import { storkKind } from '../activities/kube/stork.js';
@@ -17,7 +17,7 @@ import { startDrPair } from '../localenv/dr-pair.js';
 import { repoRoot } from '../localenv/paths.js';
 import { migrationWorkflowId } from '../workflows/migration.js';
 import { machineInfo } from './machine.js';
-import { inPool, parseStatusKiB, sampleTree } from './measure.js';
+import { inPool, rssBytes, runBench, sampleTree } from './measure.js';
 
 const SITE = 'source';
 const MiB = 1024 * 1024;
@@ -45,14 +45,6 @@ function parse(argv: string[]): { migrations: number; volumeKiB: number; save: b
 const quantile = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 const ms = (t: unknown) => (t instanceof Date ? t.getTime() : Number(t));
-
-function rssBytes(pid: number): number {
-  try {
-    return parseStatusKiB(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS') ?? 0;
-  } catch {
-    return 0;
-  }
-}
 
 async function main(): Promise<void> {
   let args;
@@ -201,7 +193,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`[bench] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

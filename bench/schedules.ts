@@ -22,7 +22,7 @@ import { repoRoot } from '../localenv/paths.js';
 import type { WorkerHandle } from '../localenv/worker.js';
 import { migrationScheduleWorkflowId, type ScheduleStatusView } from '../workflows/migration-schedule.js';
 import { machineInfo } from './machine.js';
-import { inPool, parseStatusKiB, sampleTree } from './measure.js';
+import { inPool, rssBytes, runBench, sampleTree } from './measure.js';
 import {
   SCHEDULES_USAGE,
   metricValue,
@@ -118,14 +118,6 @@ async function prepareNamespaces(pair: DrPair, kube: KubeClient, n: number): Pro
 }
 
 const sumCpu = (pids: number[]) => pids.reduce((sum, pid) => sum + sampleTree(pid).cpuSeconds, 0);
-
-function rssBytes(pid: number): number {
-  try {
-    return parseStatusKiB(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS') ?? 0;
-  } catch {
-    return 0;
-  }
-}
 
 async function sample(worker: WorkerHandle, t0: number): Promise<MemorySample> {
   const text = await fetch(`http://${worker.http}/metrics`, { signal: AbortSignal.timeout(4000) })
@@ -499,7 +491,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`[bench] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);
