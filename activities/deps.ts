@@ -10,6 +10,11 @@ export interface ActivityDeps {
   source: KubeClient;
   /** The source cluster's storage agent. */
   agent: AgentEndpoint;
+  /**
+   * How long a volume transfer may move no byte before it fails (activities/stall.ts); default
+   * DEFAULT_TRANSFER_STALL_MS.
+   */
+  transferStallMs?: number;
   /** Told of facts worth counting, once each has been written out; optional. */
   observer?: ActivityObserver;
 }

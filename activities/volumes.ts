@@ -6,6 +6,10 @@
 // activity (a worker killed mid-transfer) re-posts the same id and the agent resumes that
 // replication instead of starting over. Cancelling the activity cancels the replication; the
 // destination then stays on its last whole restore point.
+//
+// A transfer whose data stops moving (transfer-progress.ts) for the worker's stall time is
+// cancelled on the agents and fails for good, naming the destination agent: a stuck migration
+// must end and free its schedule, whose next migration resumes from the chunks already sent.
 import { Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -14,6 +18,7 @@ import { AgentApiError, AgentClient } from '../datapath/client/client.js';
 import type { ActivityDeps } from './deps.js';
 import { loadClusterPair } from './cluster-pair.js';
 import { fail } from './errors.js';
+import { DEFAULT_TRANSFER_STALL_MS, ProgressWatch } from './transfer-progress.js';
 import { NON_RETRYABLE, type SnapshotResult, type TransferInput, type TransferResult } from './types.js';
 
 const POLL_MS = 500;
@@ -92,6 +97,9 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
         volume: input.volume,
       },
     });
+    const stallMs = deps.transferStallMs ?? DEFAULT_TRANSFER_STALL_MS;
+    const watch = new ProgressWatch(Date.now());
+    let stalledMs = 0;
     try {
       while (!['succeeded', 'failed', 'cancelled'].includes(status.phase)) {
         ctx.heartbeat({
@@ -103,12 +111,21 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
         });
         await ctx.sleep(POLL_MS);
         status = await source.getReplication(id);
+        stalledMs = watch.observe(status, Date.now());
+        if (stalledMs >= stallMs) break;
       }
     } catch (err) {
       // Cancelled (or the worker is shutting down): stop the agents' transfer too, and report
       // only once it has stopped, so the workflow never ends while a transfer still runs.
       await stopReplication(source, id);
       throw err;
+    }
+    if (stalledMs >= stallMs) {
+      await stopReplication(source, id);
+      fail(
+        NON_RETRYABLE.volume,
+        `volume ${input.volume}: transfer stalled: the destination agent ${pair.destination.url} accepted no data for ${Math.round(stalledMs / 1000)} s (${status.bytesDone} of ${status.bytesTotal} bytes sent); the next migration resumes from the chunks it holds`,
+      );
     }
     if (status.phase !== 'succeeded') {
       const message = `volume ${input.volume}: replication ${status.phase}: ${status.error?.message ?? 'no reason given'}`;

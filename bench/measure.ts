@@ -421,3 +421,37 @@ export async function traceFileReads(
   }
   return parseStraceReads(readFileSync(outFile, 'utf8'), prefix);
 }
+
+/** Runs `fn` over `items` with at most `size` calls in flight (client calls: starts, queries, applies). */
+export async function inPool<T>(
+  items: readonly T[],
+  fn: (item: T, i: number) => Promise<void>,
+  size = 16,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(size, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await fn(items[i]!, i);
+      }
+    }),
+  );
+}
+
+/** Runs a bench's main: an error prints `[bench] <stack>` and exits 1. */
+export function runBench(main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    process.stderr.write(`[bench] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}
+
+/** A process's resident set now (VmRSS), 0 once it is gone. */
+export function rssBytes(pid: number): number {
+  try {
+    return parseStatusKiB(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS') ?? 0;
+  } catch {
+    return 0;
+  }
+}

@@ -22,7 +22,7 @@ import { repoRoot } from '../localenv/paths.js';
 import type { WorkerHandle } from '../localenv/worker.js';
 import { migrationScheduleWorkflowId, type ScheduleStatusView } from '../workflows/migration-schedule.js';
 import { machineInfo } from './machine.js';
-import { parseStatusKiB, sampleTree } from './measure.js';
+import { inPool, rssBytes, runBench, sampleTree } from './measure.js';
 import {
   SCHEDULES_USAGE,
   metricValue,
@@ -36,8 +36,6 @@ import {
 
 const SITE = 'source';
 const SAMPLE_MS = 5000;
-/** Client calls in flight (starts, queries, terminations, applies). */
-const POOL = 16;
 const QUERY_POOL = 64;
 const QUERY_MS = 10_000;
 const MiB = 1024 * 1024;
@@ -98,22 +96,6 @@ export interface SizeRow {
   samples: MemorySample[];
 }
 
-async function inPool<T>(
-  items: readonly T[],
-  fn: (item: T, i: number) => Promise<void>,
-  size = POOL,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(size, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
-}
-
 const namespaceOf = (i: number) => `sched-${String(i + 1).padStart(4, '0')}`;
 
 /** One namespace per schedule: a ConfigMap to migrate and the ClusterPair `remote`. */
@@ -136,14 +118,6 @@ async function prepareNamespaces(pair: DrPair, kube: KubeClient, n: number): Pro
 }
 
 const sumCpu = (pids: number[]) => pids.reduce((sum, pid) => sum + sampleTree(pid).cpuSeconds, 0);
-
-function rssBytes(pid: number): number {
-  try {
-    return parseStatusKiB(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS') ?? 0;
-  } catch {
-    return 0;
-  }
-}
 
 async function sample(worker: WorkerHandle, t0: number): Promise<MemorySample> {
   const text = await fetch(`http://${worker.http}/metrics`, { signal: AbortSignal.timeout(4000) })
@@ -517,7 +491,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`[bench] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

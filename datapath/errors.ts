@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'interrupted'
   | 'unavailable'
   | 'cancelled'
+  | 'no_space'
   | 'internal';
 
 export class AgentError extends Error {
@@ -40,6 +41,17 @@ export const tooLarge = (message: string): AgentError => new AgentError(413, 'to
 export const notFound = (message: string): AgentError => new AgentError(404, 'not_found', message, false);
 export const hashMismatch = (message: string): AgentError =>
   new AgentError(422, 'hash_mismatch', message, false);
+
+/**
+ * A full disk (ENOSPC, or EDQUOT: over quota) is 507 no_space, not retryable: retrying at once
+ * cannot help, and the caller must say that the disk is full rather than "internal error".
+ */
+export function noSpace(err: unknown): AgentError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return undefined;
+  const detail = (err as Error).message.replace(/^E[A-Z]+: /, '');
+  return new AgentError(507, 'no_space', `disk full (${code}): ${detail}`, false);
+}
 
 /** The body of every error response. */
 export interface ErrorBody {

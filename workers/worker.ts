@@ -87,6 +87,11 @@ const FLAGS: FlagSpec[] = [
     value: 'N',
     help: 'Activities run at once (default 100, the SDK default).',
   },
+  {
+    name: 'transfer-stall-seconds',
+    value: 'N',
+    help: 'A volume transfer that moves no byte for this long fails, naming the destination agent (default 300).',
+  },
 ];
 
 export const WORKER_USAGE = `usage: ferry worker [flags]\n\n${formatFlags(FLAGS)}`;
@@ -110,6 +115,7 @@ interface WorkerConfig {
   maxCachedWorkflows: number;
   maxConcurrentWorkflowTasks: number;
   maxConcurrentActivities: number;
+  transferStallSeconds: number;
 }
 
 export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): WorkerConfig {
@@ -172,6 +178,7 @@ export function parseWorkerFlags(argv: string[], env: NodeJS.ProcessEnv = proces
     maxCachedWorkflows: count('max-cached-workflows', 500, 0),
     maxConcurrentWorkflowTasks: count('max-concurrent-workflow-tasks', 40, 2),
     maxConcurrentActivities: count('max-concurrent-activities', 100, 1),
+    transferStallSeconds: count('transfer-stall-seconds', 300, 1),
   };
 }
 
@@ -268,7 +275,12 @@ export async function workerMain(argv: string[]): Promise<number> {
     ...(config.workflowBundle
       ? { workflowBundle: { codePath: config.workflowBundle } }
       : { workflowsPath: path.resolve(here, '..', 'workflows', 'index.js') }),
-    activities: createActivities({ source: kube, agent, observer: metrics }),
+    activities: createActivities({
+      source: kube,
+      agent,
+      observer: metrics,
+      transferStallMs: config.transferStallSeconds * 1000,
+    }),
     ...(dataConverter ? { dataConverter } : {}),
     shutdownGraceTime: `${config.drainSeconds} seconds`,
     maxCachedWorkflows: config.maxCachedWorkflows,

@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { AgentInfo } from '../protocol/agent-api.js';
 import { Chunker, DEFAULT_CHUNKER } from '../store/chunker.js';
 import { ChunkStore, type Pin } from '../store/chunk-store.js';
-import { AgentError } from '../errors.js';
+import { AgentError, noSpace } from '../errors.js';
 import type { Limits } from '../protocol/limits.js';
 import { DEFAULT_LIMITS } from '../protocol/limits.js';
 import { ReplicationManager } from '../source/replicate.js';
@@ -235,12 +235,13 @@ export class Agent implements AgentContext {
       const e =
         err instanceof AgentError
           ? err
-          : new AgentError(
+          : (noSpace(err) ??
+            new AgentError(
               500,
               'internal',
               `internal error: ${err instanceof Error ? err.message : String(err)}`,
               true,
-            );
+            ));
       if (e.status >= 500)
         this.log('error', 'request failed', { method: req.method, path: url.pathname, error: e.message });
       await sendError(req, res, e);

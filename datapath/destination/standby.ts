@@ -323,14 +323,21 @@ export class StandbyManager {
           await fs.promises.rename(tmp, final);
         } else {
           const staging = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
-          stats = await this.materialise(
-            staging,
-            manifest,
-            prev
-              ? { dir: path.join(vdir, 'rp', prev.tree ?? (cur as string)), manifest: prev.manifest }
-              : null,
-          );
-          await fs.promises.rename(staging, final);
+          try {
+            stats = await this.materialise(
+              staging,
+              manifest,
+              prev
+                ? { dir: path.join(vdir, 'rp', prev.tree ?? (cur as string)), manifest: prev.manifest }
+                : null,
+            );
+            await fs.promises.rename(staging, final);
+          } catch (err) {
+            // A half-built tree (a full disk, a bad entry) gives its space back now, not at the
+            // next start of the agent.
+            await forceRemove(staging).catch(() => undefined);
+            throw err;
+          }
         }
         if (this.opts.fsync) fsyncDir(path.dirname(final));
         const seq = Math.max(0, ...[...recs.values()].map((r) => r.seq)) + 1;

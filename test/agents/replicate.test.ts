@@ -2,40 +2,30 @@
 // compare the destination's restore point byte for byte and mode for mode with the source.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Chunker } from '../../datapath/store/chunker.js';
 import type { AgentClient } from '../../datapath/client/client.js';
 import type { ReplicationStatus } from '../../datapath/protocol/agent-api.js';
-import { startAgent, type AgentHandle } from '../../localenv/agents.js';
-import { createCertAuthority } from '../../localenv/tls.js';
+import type { AgentHandle } from '../../localenv/agents.js';
+import { startAgentPair, type AgentPair } from './pair.js';
 import { describeTree, prng, sleep } from './trees.js';
 
-let dir: string;
+let pair: AgentPair;
 let src: AgentHandle;
 let dst: AgentHandle;
 let sc: AgentClient;
 let dc: AgentClient;
 
 beforeAll(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-agents-rep-'));
-  const ca = await createCertAuthority(path.join(dir, 'ca'), 'ferry-test-ca');
-  [src, dst] = await Promise.all([
-    startAgent({ dir: path.join(dir, 'src'), name: 'src', ca }),
-    startAgent({ dir: path.join(dir, 'dst'), name: 'dst', ca, args: ['--retain', '3'] }),
-  ]);
-  sc = src.client();
-  dc = dst.client();
+  pair = await startAgentPair('rep', { dstArgs: ['--retain', '3'] });
+  ({ src, dst, sc, dc } = pair);
 });
 
 afterAll(async () => {
-  sc?.close();
-  dc?.close();
-  await Promise.all([src?.stop(), dst?.stop()]);
-  fs.rmSync(dir, { recursive: true, force: true });
+  await pair?.stop();
 });
 
-const destination = () => ({ url: dst.url, token: dst.token, caCertPem: dst.caCertPem });
+const destination = () => pair.destination();
 
 async function replicate(volume: string, extra: Record<string, unknown> = {}): Promise<ReplicationStatus> {
   const progress: ReplicationStatus[] = [];

@@ -9,26 +9,31 @@
 // The figures (times, counts) are printed as `[faults]` lines.
 import { jest } from '@jest/globals';
 import fs from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startEnvironment, type Environment } from '../../localenv/environment.js';
-import { repoRoot } from '../../localenv/paths.js';
+import type { Environment } from '../../localenv/environment.js';
 import type { TemporalPostgres } from '../../localenv/temporal-postgres.js';
 import { startWorker, type WorkerHandle } from '../../localenv/worker.js';
-import { describeTree, prng } from '../agents/trees.js';
+import { prng } from '../agents/trees.js';
 import { migrationYaml } from '../fixtures/apps/shop.js';
-import { volumeAppYaml } from '../fixtures/apps/volume-app.js';
 import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
 import { eventually } from '../harness/eventually.js';
+import {
+  appWithVolume as appWithVolumeIn,
+  expectSameBytes,
+  midTransfer as midTransferIn,
+  everyMinuteScheduleYaml,
+  MiB,
+  say,
+  scheduledMigrations,
+  secs,
+  startFaultsEnvironment,
+} from '../harness/faults-env.js';
 
 jest.setTimeout(300_000);
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-const MiB = 1024 * 1024;
-const say = (line: string) => void process.stderr.write(`[faults] ${line}\n`);
-const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 let env: Environment;
 let temporal: TemporalPostgres;
@@ -38,72 +43,18 @@ let workerB: WorkerHandle;
 
 const identityOf = (w: WorkerHandle) => `${w.pid}@${os.hostname()}`;
 
-/** An app with one volume of `files` × `fileMiB` MiB on the source agent, and its ClusterPair. */
-async function appWithVolume(ns: string, files: number, fileMiB: number): Promise<string> {
-  const volume = `${ns}-data`;
-  await world.agents.source.client().createVolume(volume);
-  const vol = world.agents.source.volumePath(volume);
-  for (let i = 0; i < files; i++)
-    fs.writeFileSync(path.join(vol, `part-${i}.bin`), prng(fileMiB * MiB, `${ns}-${i}`));
-  await world.kubectl('source', ['apply', '-f', '-'], volumeAppYaml(ns, { volumePath: vol, pv: `pv-${ns}` }));
-  await world.kubectl('source', ['apply', '-f', '-'], await world.clusterPairYaml(ns, 'remote'));
-  return volume;
-}
-
-const sameBytes = (volume: string) =>
-  expect(describeTree(world.agents.destination.standbyPath(volume))).toEqual(
-    describeTree(world.agents.source.volumePath(volume)),
-  );
-
-/** Resolves once the source agent sends `volume`, part of it sent and part still to go. */
-const midTransfer = (volume: string) =>
-  eventually(
-    `a transfer of ${volume} in progress`,
-    async () => {
-      const client = world.agents.source.client();
-      try {
-        const r = (await client.listReplications()).find(
-          (x) => x.volume === volume && x.phase === 'transferring' && x.bytesDone > 0,
-        );
-        return r && r.bytesDone < r.bytesTotal ? r : undefined;
-      } finally {
-        client.close();
-      }
-    },
-    120_000,
-    25,
-  );
+const appWithVolume = (ns: string, files: number, fileMiB: number) =>
+  appWithVolumeIn(world, ns, files, fileMiB);
+const sameBytes = (volume: string) => expectSameBytes(world, volume);
+const midTransfer = (volume: string) => midTransferIn(world, volume);
 
 // A first run also builds Temporal Server and its SQL tool (minutes; tools/servers.sh).
 beforeAll(async () => {
   const t0 = Date.now();
-  const dir = path.join(repoRoot(), '.ferry', 'faults');
-  await rm(dir, { recursive: true, force: true });
-  env = await startEnvironment({
-    dir,
-    clusters: ['source', 'destination'],
-    crds: true,
-    controlPlane: false,
-    temporal: 'postgres',
-    log: say,
-  });
+  const started = await startFaultsEnvironment('faults', { temporal: 'postgres' });
+  env = started.env;
   temporal = env.temporal as TemporalPostgres;
-  // One workflow bundle for every worker of the run, as the integration harness does.
-  const t1 = Date.now();
-  const { bundleWorkflows } = (await import(
-    path.join(repoRoot(), 'dist', 'workers', 'workflow-bundle.js')
-  )) as {
-    bundleWorkflows: (p: string) => Promise<{ code: string }>;
-  };
-  const workflowBundlePath = path.join(dir, 'workflow-bundle.js');
-  await writeFile(
-    workflowBundlePath,
-    (await bundleWorkflows(path.join(repoRoot(), 'test', 'fixtures', 'workflows.ts'))).code,
-  );
-  say(`bundled workflows in ${secs(Date.now() - t1)}`);
-  world = await startDrWorld('faults', {
-    context: { env: env.state, workflowBundlePath, testServerBin: '' },
-  });
+  world = await startDrWorld('faults', { context: started.context });
   workerB = await startWorker({ ...world.workerOptions, name: 'worker-b' });
   say(`environment, agents and 2 workers on task queue ${world.taskQueue} ready in ${secs(Date.now() - t0)}`);
 }, 1_800_000);
@@ -233,58 +184,19 @@ describe('two workers on one task queue', () => {
 describe('Temporal Server restarts', () => {
   const NS = 'fsched';
   const POLICY = `faults-every-minute-${process.pid}`;
-  const manifests = `
-apiVersion: stork.libopenstorage.org/v1alpha1
-kind: SchedulePolicy
-metadata:
-  name: ${POLICY}
-policy:
-  interval:
-    intervalMinutes: 1
----
-apiVersion: stork.libopenstorage.org/v1alpha1
-kind: MigrationSchedule
-metadata:
-  name: nightly
-  namespace: ${NS}
-spec:
-  template:
-    spec:
-      clusterPair: remote
-      includeResources: true
-      includeVolumes: true
-      startApplications: false
-      namespaces:
-        - ${NS}
-  schedulePolicyName: ${POLICY}
-`;
+  const manifests = everyMinuteScheduleYaml(NS, 'nightly', POLICY);
   const NAME = /^nightly-interval-(\d{4}-\d{2}-\d{2})-(\d{2})(\d{2})(\d{2})$/;
   const stampMs = (n: string) => {
     const m = NAME.exec(n)!;
     return Date.parse(`${m[1]}T${m[2]}:${m[3]}:${m[4]}Z`);
   };
-  const scheduled = async (): Promise<Obj[]> =>
-    (
-      JSON.parse(
-        await world.kubectl('source', [
-          'get',
-          'migrations',
-          '-n',
-          NS,
-          '-l',
-          'stork.libopenstorage.org/migration-schedule-name=nightly',
-          '-o',
-          'json',
-        ]),
-      ) as Obj
-    ).items;
+  const scheduled = () => scheduledMigrations(world, NS, 'nightly');
   /** Resolves with the names of the first `n` scheduled migrations once they are all final. */
   const finished = (n: number) =>
     eventually(
       `${n} scheduled migrations final`,
       async () => {
-        const items = (await scheduled()).sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
-        const first = items.slice(0, n);
+        const first = (await scheduled()).slice(0, n);
         return first.length === n && first.every((m) => ['Successful', 'Failed'].includes(m.status?.status))
           ? first
           : undefined;

@@ -49,6 +49,8 @@ export interface DrWorldOptions {
   codecKeysFile?: string;
   /** The environment to build on; default the integration run's shared one (test/harness/context.ts). */
   context?: HarnessContext;
+  /** Extra `ferry worker` flags, e.g. ['--transfer-stall-seconds', '8']. */
+  workerArgs?: string[];
 }
 
 export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Promise<DrWorld> {
@@ -69,6 +71,7 @@ export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Pro
     kubeconfigPath: opts.workerKubeconfig ?? kubeconfig('source'),
     agent: { url: source.url, tokenFile: source.tokenFile, caCertPath: source.caCertPath },
     workflowBundlePath,
+    ...(opts.workerArgs ? { args: opts.workerArgs } : {}),
     ...(opts.codecKeysFile ? { env: { FERRY_CODEC_KEYS_FILE: opts.codecKeysFile } } : {}),
   };
   let worker = await startWorker(workerOpts);
@@ -140,7 +143,8 @@ export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Pro
     },
     async stop() {
       await worker.stop().catch(() => undefined);
-      await Promise.all([source.stop(), destination.stop()]);
+      // The handles in `agents`: a test may have replaced one with its restart().
+      await Promise.all([agents.source.stop(), agents.destination.stop()]);
       await closeTemporal();
     },
   };

@@ -24,6 +24,7 @@ describe('ferry worker flags', () => {
       maxCachedWorkflows: 500,
       maxConcurrentWorkflowTasks: 40,
       maxConcurrentActivities: 100,
+      transferStallSeconds: 300,
     });
   });
 
@@ -93,6 +94,7 @@ describe('ferry worker flags', () => {
       [...base, '--max-concurrent-activities', '0'],
       '--max-concurrent-activities "0": expected a whole number ≥ 1',
     ],
+    [[...base, '--transfer-stall-seconds', '0'], '--transfer-stall-seconds "0": expected a whole number ≥ 1'],
     [[...base, 'extra'], 'unexpected argument "extra"'],
     [[...base, '--task-queu', 'x'], 'unknown flag: --task-queu'],
   ])('%j is refused: %s', (argv, message) => {
