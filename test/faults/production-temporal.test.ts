@@ -9,18 +9,16 @@
 // The figures (times, counts) are printed as `[faults]` lines.
 import { jest } from '@jest/globals';
 import fs from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startEnvironment, type Environment } from '../../localenv/environment.js';
-import { repoRoot } from '../../localenv/paths.js';
 import type { TemporalPostgres } from '../../localenv/temporal-postgres.js';
-import { startWorker, type WorkerHandle } from '../../localenv/worker.js';
+import type { WorkerHandle } from '../../localenv/worker.js';
 import { describeTree, prng } from '../agents/trees.js';
 import { migrationYaml } from '../fixtures/apps/shop.js';
 import { volumeAppYaml } from '../fixtures/apps/volume-app.js';
-import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
+import type { DrWorld } from '../harness/dr-world.js';
 import { eventually } from '../harness/eventually.js';
+import { startFaultWorld, type FaultWorld } from '../harness/fault-world.js';
 
 jest.setTimeout(300_000);
 
@@ -30,11 +28,9 @@ const MiB = 1024 * 1024;
 const say = (line: string) => void process.stderr.write(`[faults] ${line}\n`);
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-let env: Environment;
+let f: FaultWorld;
 let temporal: TemporalPostgres;
 let world: DrWorld;
-/** The second worker on the world's task queue (the first is world.worker). */
-let workerB: WorkerHandle;
 
 const identityOf = (w: WorkerHandle) => `${w.pid}@${os.hostname()}`;
 
@@ -74,47 +70,13 @@ const midTransfer = (volume: string) =>
     25,
   );
 
-// A first run also builds Temporal Server and its SQL tool (minutes; tools/servers.sh).
 beforeAll(async () => {
-  const t0 = Date.now();
-  const dir = path.join(repoRoot(), '.ferry', 'faults');
-  await rm(dir, { recursive: true, force: true });
-  env = await startEnvironment({
-    dir,
-    clusters: ['source', 'destination'],
-    crds: true,
-    controlPlane: false,
-    temporal: 'postgres',
-    log: say,
-  });
-  temporal = env.temporal as TemporalPostgres;
-  // One workflow bundle for every worker of the run, as the integration harness does.
-  const t1 = Date.now();
-  const { bundleWorkflows } = (await import(
-    path.join(repoRoot(), 'dist', 'workers', 'workflow-bundle.js')
-  )) as {
-    bundleWorkflows: (p: string) => Promise<{ code: string }>;
-  };
-  const workflowBundlePath = path.join(dir, 'workflow-bundle.js');
-  await writeFile(
-    workflowBundlePath,
-    (await bundleWorkflows(path.join(repoRoot(), 'test', 'fixtures', 'workflows.ts'))).code,
-  );
-  say(`bundled workflows in ${secs(Date.now() - t1)}`);
-  world = await startDrWorld('faults', {
-    context: { env: env.state, workflowBundlePath, testServerBin: '' },
-  });
-  workerB = await startWorker({ ...world.workerOptions, name: 'worker-b' });
-  say(`environment, agents and 2 workers on task queue ${world.taskQueue} ready in ${secs(Date.now() - t0)}`);
+  f = await startFaultWorld('production-temporal', say);
+  ({ temporal, world } = f);
 }, 1_800_000);
 
 afterAll(async () => {
-  await workerB?.stop().catch(() => undefined);
-  await world?.stop().catch(() => undefined);
-  await env?.stop();
-  // The volumes' bytes (about 1.5 GiB) go; logs and Temporal's database stay for a look.
-  if (world)
-    for (const a of Object.values(world.agents)) await rm(a.dataRoot, { recursive: true, force: true });
+  await f?.stop();
 });
 
 describe('two workers on one task queue', () => {
@@ -124,7 +86,7 @@ describe('two workers on one task queue', () => {
 
   it('share the migrations; kill -9 of one mid-transfer and the other finishes them all', async () => {
     const volumes = await Promise.all(APPS.map((ns) => appWithVolume(ns, FILES, FILE_MIB)));
-    const workers = { a: world.worker, b: workerB };
+    const workers = { a: world.worker, b: f.workerB };
     const nameOf = new Map(Object.entries(workers).map(([n, w]) => [identityOf(w), `worker-${n}`]));
 
     const t0 = Date.now();
@@ -164,7 +126,7 @@ describe('two workers on one task queue', () => {
     );
     const victimName = nameOf.get(victim.identity)!;
     const killedAt = Date.now() - t0;
-    await (victimName === 'worker-a' ? world.worker : workerB).kill();
+    await (victimName === 'worker-a' ? world.worker : f.workerB).kill();
     say(
       `kill -9 ${victimName} (${victim.identity}) ${secs(killedAt)} after the migrations started, while it sent ${victim.volume}`,
     );
@@ -226,7 +188,7 @@ describe('two workers on one task queue', () => {
 
     // Back to two workers for what follows.
     if (victimName === 'worker-a') await world.restartWorker();
-    else workerB = await workerB.restart();
+    else f.workerB = await f.workerB.restart();
   });
 });
 
