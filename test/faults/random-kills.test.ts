@@ -44,7 +44,7 @@ function envInt(name: string, fallback: number, min: number): number {
   return n;
 }
 
-const MIGRATIONS = envInt('FERRY_FAULT_MIGRATIONS', 12, 1);
+const MIGRATIONS = envInt('FERRY_FAULT_MIGRATIONS', 8, 1);
 const APPS = Math.min(envInt('FERRY_FAULT_APPS', 4, 1), MIGRATIONS);
 const SEED = process.env['FERRY_FAULT_SEED'] || String(crypto.randomInt(1, 2 ** 31));
 /** A migration not final after this long is stuck. */
@@ -87,6 +87,8 @@ interface Outcome {
   status: string;
   reason: string;
   ms: number;
+  /** When it was applied (epoch ms). */
+  started: number;
 }
 
 it(`${MIGRATIONS} migrations with kill -9 of workers and agents at seeded random points`, async () => {
@@ -214,6 +216,8 @@ it(`${MIGRATIONS} migrations with kill -9 of workers and agents at seeded random
   /** Kills that landed while a transfer was in the phase their moment waited for. */
   const landed: Record<string, number> = {};
   let chaos = true;
+  const restartMs: number[] = [];
+  const killedAt: number[] = [];
   const restart = async (target: Target) => {
     for (let attempt = 1; ; attempt++) {
       try {
@@ -258,15 +262,20 @@ it(`${MIGRATIONS} migrations with kill -9 of workers and agents at seeded random
       else if (target === 'worker-b') await f.workerB.kill();
       else await world.agents[target].kill();
       kills[target]++;
+      killedAt.push(Date.now());
       say(
         `kill ${n}: kill -9 ${target} at ${secs(Date.now() - t0)}` +
           `${during ? ` while ${during.volume}'s transfer is ${moment}` : ''}, down ${down} ms`,
       );
       await sleep(down);
-      await restart(target).catch((err: unknown) => {
-        problems.push(`${target} did not come back after kill ${n}: ${String(err)}`);
-        chaos = false;
-      });
+      const r0 = Date.now();
+      await restart(target).then(
+        () => restartMs.push(Date.now() - r0),
+        (err: unknown) => {
+          problems.push(`${target} did not come back after kill ${n}: ${String(err)}`);
+          chaos = false;
+        },
+      );
     }
   })();
 
@@ -289,12 +298,28 @@ it(`${MIGRATIONS} migrations with kill -9 of workers and agents at seeded random
       try {
         m = await world.waitForMigration(ns, name, STUCK_MS);
       } catch (err) {
-        outcomes.push({ ns, name, state, status: 'stuck', reason: String(err), ms: Date.now() - started });
+        outcomes.push({
+          ns,
+          name,
+          state,
+          status: 'stuck',
+          reason: String(err),
+          ms: Date.now() - started,
+          started,
+        });
         problems.push(`${ns}/${name} stuck: ${String(err)}`);
         return; // its transfer may still run: this app's source must not change under it
       }
       const s = (m['status'] ?? {}) as Obj;
-      outcomes.push({ ns, name, state, status: s.status, reason: s.reason ?? '', ms: Date.now() - started });
+      outcomes.push({
+        ns,
+        name,
+        state,
+        status: s.status,
+        reason: s.reason ?? '',
+        ms: Date.now() - started,
+        started,
+      });
       if (s.status === 'Failed' && !String(s.reason ?? '').trim())
         problems.push(`${ns}/${name} Failed without a reason`);
       if (s.status !== 'Successful' && s.status !== 'Failed')
@@ -354,18 +379,48 @@ it(`${MIGRATIONS} migrations with kill -9 of workers and agents at seeded random
     }
   }
   const times = outcomes.map((o) => o.ms).sort((x, y) => x - y);
+  const slowest = [...outcomes]
+    .sort((x, y) => y.ms - x.ms)
+    .slice(0, 3)
+    .map((o) => `${o.ns}/${o.name} ${secs(o.ms)}`);
   const totalKills = Object.values(kills).reduce((x, y) => x + y, 0);
+  const underFire = outcomes.filter((o) => killedAt.some((t) => t >= o.started && t <= o.started + o.ms));
   say(
     `seed ${SEED}: ${totalKills} kills ${JSON.stringify(kills)}, landed while a transfer was ${JSON.stringify(landed)}`,
   );
+  restartMs.sort((x, y) => x - y);
   say(
-    `${outcomes.length} migrations ended ${JSON.stringify(ended)}; time each median ${secs(times[Math.floor(times.length / 2)] ?? 0)}, max ${secs(times[times.length - 1] ?? 0)}`,
+    `restarts of the killed process: median ${secs(restartMs[Math.floor(restartMs.length / 2)] ?? 0)}, max ${secs(restartMs[restartMs.length - 1] ?? 0)}`,
+  );
+  say(
+    `${underFire.length} migrations had a kill while they ran; of those ${underFire.filter((o) => o.status === 'Successful').length} Successful`,
+  );
+  say(
+    `${outcomes.length} migrations ended ${JSON.stringify(ended)}; time each median ${secs(times[Math.floor(times.length / 2)] ?? 0)}, max ${secs(times[times.length - 1] ?? 0)} (slowest: ${slowest.join(', ')})`,
   );
   for (const [r, n] of Object.entries(reasons)) say(`  ${n} × ${r}`);
   say(
     `restore points checked while the run went on: ${restorePointsChecked}; corrupted standbys: ${corrupted.size}`,
   );
   say(`wall time ${secs(wallMs)} (migrations and kills; the environment not counted)`);
+  // Where the slowest ones lost their time: their activities that took retries (the attempt
+  // that ran last, and why the one before it failed), read from Temporal's history.
+  for (const o of [...outcomes].sort((x, y) => y.ms - x.ms).slice(0, 3)) {
+    const events =
+      (await world.temporal.workflow.getHandle(`migration/${o.ns}/${o.name}`).fetchHistory()).events ?? [];
+    const typeOf = new Map<string, string>();
+    const retried: string[] = [];
+    for (const e of events) {
+      const scheduled = e.activityTaskScheduledEventAttributes;
+      if (scheduled) typeOf.set(String(e.eventId), scheduled.activityType?.name ?? '?');
+      const started = e.activityTaskStartedEventAttributes;
+      if (started && (started.attempt ?? 1) > 1)
+        retried.push(
+          `${typeOf.get(String(started.scheduledEventId))} attempt ${started.attempt} after "${(started.lastFailure?.message ?? '').slice(0, 90)}"`,
+        );
+    }
+    say(`${o.ns}/${o.name} took ${secs(o.ms)}; retried: ${retried.length ? retried.join('; ') : 'nothing'}`);
+  }
   for (const p of problems) say(`PROBLEM ${p}`);
 
   expect(problems).toEqual([]);
