@@ -2,10 +2,19 @@
 // real JVM) with the real workflow code. Activities are stubs in this file: the schedule's spec
 // and policies live in memory, and the child Migration workflows (the real ones) run against
 // stub Migration activities that finish at once and record each migration's name.
+//
+// A trap of the test server (temporal-test-server 1.38.0, TestWorkflowMutableStateImpl): when a
+// child workflow closes, the server takes a time-skipping lock ("processCompleteWorkflowExecution
+// notify parent") that only the parent's recording of the child's completion releases
+// ("childWorkflowCompleted"). If the parent's run is already closed (continued as new,
+// terminated), that recording fails with NOT_FOUND, which is swallowed, and the lock stays for
+// the life of the server: every later env.sleep then runs at wall-clock speed, with a timer
+// pending and nothing in flight. So no test here may let a child outlive its parent's run
+// unless it gives that lock back.
 import { jest } from '@jest/globals';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import {
   migrationScheduleSpecSchema,
@@ -19,6 +28,7 @@ import type { KubeEvent, MigrationActivities, MigrationScheduleActivities } from
 import type { MigrationScheduleInput, ScheduleStatusView } from '../../workflows/migration-schedule.js';
 import { ensureSearchAttributes } from '../../workers/search-attributes.js';
 import { harness } from '../harness/context.js';
+import { startTimeSkippingEnv } from '../harness/time-skipping.js';
 import { recordHistory } from '../harness/histories.js';
 
 jest.setTimeout(120_000);
@@ -138,9 +148,7 @@ describe('MigrationSchedule workflow over simulated time', () => {
   const taskQueue = `schedule-${Date.now()}`;
 
   beforeAll(async () => {
-    env = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: harness().testServerBin } },
-    });
+    env = await startTimeSkippingEnv();
     // The schedule's migrations start with Ferry's search attributes: register them as the worker does.
     await ensureSearchAttributes(env.connection, env.namespace ?? 'default');
     worker = await Worker.create({
@@ -327,9 +335,7 @@ describe('MigrationSchedule workflow over simulated time', () => {
     await plain.terminate();
   });
 
-  // Skipped: on this machine the test server's clock stalled in it (a timer pending, nothing in
-  // flight) and it timed out at 120 and 300 s; to be debugged on a quiet machine.
-  it.skip('three simulated months, one schedule with all four types: monthly on the 31st, daily across DST, weekly, interval', async () => {
+  it('three simulated months, one schedule with all four types: monthly on the 31st, daily across DST, weekly, interval', async () => {
     // Move the clock to the next 15 January, 00:00 UTC: the months ahead hold a 31-day month, a
     // February, and New York's switch to daylight time (second Sunday of March).
     const now = await env.currentTimeMs();
@@ -345,8 +351,8 @@ describe('MigrationSchedule workflow over simulated time', () => {
       monthly: { date: 31, time: '3:00PM' },
     });
     const handle = await start('quarter', { spec: spec('quarter') });
-    const end = t0 + 90 * 24 * HOUR;
-    await env.sleep(end - (await env.currentTimeMs()) + 60_000);
+    const end = t0 + 90 * 24 * HOUR + 60_000; // a minute past day 90's interval trigger, which runs then
+    await env.sleep(end - (await env.currentTimeMs()));
 
     // The oracle, plain Date arithmetic: New York is UTC-5, and UTC-4 from the second Sunday of
     // March (every wall time used here is after 3 AM on that day).
@@ -361,7 +367,8 @@ describe('MigrationSchedule workflow over simulated time', () => {
     const add = (type: string, at: number) => {
       if (at > t0 && at <= end) expected.push([at, `quarter-${type}-${stamp(at)}`]);
     };
-    for (let d = 0; d <= 92; d++) {
+    // From the evening of the 14th (New York), which is 02:00 UTC on the 15th, after t0.
+    for (let d = -1; d <= 92; d++) {
       add('daily', ny(year, 0, 15 + d, 21));
       const date = new Date(Date.UTC(year, 0, 15 + d));
       if (date.getUTCDay() === 3) add('weekly', ny(year, 0, 15 + d, 10));
