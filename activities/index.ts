@@ -7,6 +7,7 @@ import {
   checkStandbyActivation,
   deleteMigrations,
   loadSchedule,
+  migrationOutcome,
   publishScheduleStatus,
   suspendSchedule,
 } from './migration-schedule-cr.js';
@@ -33,5 +34,6 @@ export function createActivities(deps: ActivityDeps): MigrationActivities & Migr
     deleteMigrations: (input) => deleteMigrations(deps, input),
     checkStandbyActivation: (input) => checkStandbyActivation(deps, input),
     suspendSchedule: (input) => suspendSchedule(deps, input),
+    migrationOutcome: (input) => migrationOutcome(input),
   };
 }

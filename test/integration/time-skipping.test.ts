@@ -9,7 +9,7 @@ describe("Temporal's time-skipping test server (real JVM)", () => {
 
   beforeAll(async () => {
     env = await startTimeSkippingEnv();
-  }, 60_000);
+  }, 150_000);
 
   afterAll(async () => {
     await env?.teardown();
