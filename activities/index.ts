@@ -8,6 +8,7 @@ import {
   checkStandbyActivation,
   deleteMigrations,
   loadSchedule,
+  migrationOutcome,
   publishScheduleStatus,
   suspendSchedule,
 } from './migration-schedule-cr.js';
@@ -35,5 +36,6 @@ export function createActivities(deps: ActivityDeps): MigrationActivities & Migr
     deleteMigrations: finalOnRefusal((input) => deleteMigrations(deps, input)),
     checkStandbyActivation: finalOnRefusal((input) => checkStandbyActivation(deps, input)),
     suspendSchedule: finalOnRefusal((input) => suspendSchedule(deps, input)),
+    migrationOutcome: finalOnRefusal((input) => migrationOutcome(input)),
   };
 }

@@ -4,6 +4,7 @@
 // The workflow is the truth: a schedule started without a CR (temporal CLI, SDK) gives its spec
 // in the input, and a status write to a CR that does not exist is a no-op.
 import { Context } from '@temporalio/activity';
+import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import {
   formatPath,
   migrationScheduleSpecSchema,
@@ -27,6 +28,8 @@ import {
   type LoadScheduleInput,
   type ObjectRef,
   type PublishScheduleInput,
+  type AwaitMigrationInput,
+  type MigrationOutcome,
   type StandbyActivation,
   type StandbyActivationInput,
 } from './types.js';
@@ -156,6 +159,31 @@ export async function suspendSchedule(deps: ActivityDeps, input: ObjectRef): Pro
     return true;
   } catch (err) {
     if (err instanceof KubeError && err.notFound) return false;
+    throw err;
+  }
+}
+
+/**
+ * The outcome of a Migration workflow that a schedule's earlier run started and then continued
+ * as new without (the child is ABANDONed, so it runs on), through the worker's Temporal client:
+ * `Running` while it runs (the workflow asks again after a timer: a poll, not a wait, so no
+ * activity stays open for hours and time-skipping tests can skip), else its final status.
+ */
+export async function migrationOutcome(input: AwaitMigrationInput): Promise<MigrationOutcome> {
+  const handle = Context.current().client.workflow.getHandle(input.workflowId);
+  try {
+    const { status } = await handle.describe();
+    if (status.name === 'RUNNING') return { status: 'Running' };
+    const result = (await handle.result()) as { status?: string } | undefined;
+    return { status: result?.status || 'Successful' };
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError)
+      return { status: 'Failed', reason: `workflow ${input.workflowId} not found` };
+    if (err instanceof WorkflowFailedError) {
+      let e: { message?: string; cause?: unknown } = err;
+      while (e.cause && typeof e.cause === 'object') e = e.cause as { message?: string; cause?: unknown };
+      return { status: 'Failed', reason: e.message ?? String(err) };
+    }
     throw err;
   }
 }

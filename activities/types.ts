@@ -185,12 +185,25 @@ export interface StandbyActivation {
   evidence: string[];
 }
 
+export interface AwaitMigrationInput {
+  /** The Migration workflow a previous run of the schedule started and left running. */
+  workflowId: string;
+}
+
+export interface MigrationOutcome {
+  /** Running, or the migration's final status: Successful, PartialSuccess or Failed. */
+  status: string;
+  reason?: string;
+}
+
 export interface MigrationScheduleActivities {
   loadSchedule(input: LoadScheduleInput): Promise<LoadedSchedule>;
   /** autoSuspend: reads, through the ClusterPair, whether the schedule's apps were activated on the standby. */
   checkStandbyActivation(input: StandbyActivationInput): Promise<StandbyActivation>;
   /** Sets the CR's spec.suspend true; false when there is no CR (a schedule started without one). */
   suspendSchedule(input: ObjectRef): Promise<boolean>;
+  /** A Migration workflow's outcome by id (`Running` while it runs): a child an earlier run left running. */
+  migrationOutcome(input: AwaitMigrationInput): Promise<MigrationOutcome>;
   publishScheduleStatus(input: PublishScheduleInput): Promise<void>;
   /** Deletes Migration CRs (their workflows' records stay in Temporal); returns those that existed. */
   deleteMigrations(input: DeleteMigrationsInput): Promise<string[]>;

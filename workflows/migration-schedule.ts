@@ -17,7 +17,12 @@
 //   sleep       until the earliest next trigger, or a signal, update or child completion
 //   record      per policy type the last success plus every failed or running migration;
 //               retention (policy.<type>.retain) deletes the oldest Migration CRs
-//   continue    as new when the server suggests it and no child runs, carrying the state
+//   continue    as new when the server suggests it (or past input.historyLimit), carrying the
+//               state, once no migration runs; a migration that runs until the history has
+//               doubled past that point is carried by workflow id (ABANDON keeps it running) and
+//               the next run polls its outcome (the migrationOutcome activity, every minute);
+//               triggerNow's update ids are carried too, so a retried update returns the
+//               migration it started instead of starting another
 //
 // Handlers: signals `suspend`, `resume`; updates `triggerNow` (returns the migration's name) and
 // `updateSpec` (validated synchronously with the api schema); query `status`.
@@ -27,13 +32,16 @@ import {
   allHandlersFinished,
   condition,
   continueAsNew,
+  currentUpdateInfo,
   defineQuery,
   defineSignal,
   defineUpdate,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
+  sleep,
   startChild,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -56,6 +64,12 @@ export const SCHEDULE_ANNOTATION = 'stork.libopenstorage.org/migration-schedule-
 export const POLICY_RETRY_MS = 60_000;
 /** With autoSuspend, how often a schedule asks the standby whether its apps run there (and before every trigger). */
 export const ACTIVATION_POLL_MS = 5 * 60_000;
+/** patched() id: a run may continue as new while a migration runs (watched by the next run). */
+export const CAN_WITH_RUNNING_PATCH = 'continue-as-new-with-running-migration';
+/** triggerNow update ids remembered across continue-as-new (the newest ones). */
+export const REMEMBERED_UPDATES = 100;
+/** How often a run asks whether a migration an earlier run started has finished. */
+export const WATCH_POLL_MS = 60_000;
 
 export function migrationScheduleWorkflowId(namespace: string, name: string): string {
   return `migrationschedule/${namespace}/${name}`;
@@ -83,6 +97,8 @@ export interface ScheduleState {
   lastError?: string;
   /** Set while autoSuspend found the apps active on the standby: when, and what said so. */
   autoSuspended?: { at: string; evidence: string[] };
+  /** triggerNow's update id -> the migration it started, so a retried update returns the same name (across continue-as-new too). */
+  updates?: Record<string, string>;
   /** Runs of this schedule so far (1 + continue-as-new count). */
   runs: number;
 }
@@ -142,6 +158,10 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
   const events: KubeEvent[] = [];
   const finished: string[] = [];
   let lastActivationCheck = -Infinity;
+  /** migrationOutcome calls in flight (continue-as-new waits for them). */
+  let polls = 0;
+  /** The history length at which this run first found continuing as new due. */
+  let longSince: number | undefined;
 
   // Handlers first, before any await: an early update must not be rejected.
   setHandler(suspendSignal, () => {
@@ -173,6 +193,9 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
   setHandler(
     triggerNowUpdate,
     async (arg) => {
+      const updateId = currentUpdateInfo()?.id;
+      const seen = updateId ? state.updates?.[updateId] : undefined;
+      if (seen) return seen;
       const type = arg?.type ?? (policy ? policyTypes(policy)[0] : undefined) ?? 'interval';
       const started = await trigger(type, Date.now());
       woken = true;
@@ -180,10 +203,13 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
         throw ApplicationFailure.nonRetryable(
           `no migration started: one of ${name} is running, or it could not start (see the Events)`,
         );
+      if (updateId) remember(updateId, started);
       return started;
     },
     {
       validator: (arg) => {
+        const updateId = currentUpdateInfo()?.id;
+        if (updateId && state.updates?.[updateId]) return; // a retry: the handler returns the same name
         if (arg?.type !== undefined && !POLICY_TYPES.includes(arg.type))
           throw new Error(`type: ${JSON.stringify(arg.type)} is not one of ${POLICY_TYPES.join(', ')}`);
         if (state.running.length > 0)
@@ -199,9 +225,10 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     ...(next !== undefined ? { nextTrigger: new Date(next).toISOString() } : {}),
   }));
 
-  // Migrations a previous run left running finish on their own (ABANDON); this run could not
-  // await them, so a run continues as new only when none runs (below) and this list is empty.
-  state.running = [];
+  // Migrations a previous run left running (ABANDON: continue-as-new does not stop them): this
+  // run learns their outcome by asking the server about each (by workflow id) every minute.
+  state.updates ??= {};
+  for (const workflowId of state.running) void watch(workflowId);
 
   for (;;) {
     try {
@@ -317,12 +344,22 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     const info = workflowInfo();
     const long =
       info.continueAsNewSuggested || (!!input.historyLimit && info.historyLength > input.historyLimit);
-    // Only when no migration runs: its result is awaited in this run. ABANDON still guards it
-    // from anything that closes this run (a crash of the workflow, a termination).
-    if (long && state.running.length === 0) {
-      await condition(allHandlersFinished);
+    if (long) longSince ??= info.historyLength;
+    // A run continues as new between migrations: one that runs is awaited in this run. Only
+    // when a migration runs so long that the history doubles past the point where continuing
+    // was due does the run continue without it: ABANDON keeps it running, and the next run
+    // watches it by workflow id. Before the patch a run never did; histories of that code must
+    // still replay, hence the marker.
+    const withRunning =
+      long &&
+      state.running.length > 0 &&
+      info.historyLength >= 2 * longSince! &&
+      patched(CAN_WITH_RUNNING_PATCH);
+    if (long && (state.running.length === 0 || withRunning)) {
+      // No activity left in flight either: its result would be lost with this run.
+      await condition(() => allHandlersFinished() && polls === 0);
       // A triggerNow handled meanwhile may have started one.
-      if (state.running.length === 0)
+      if (state.running.length === 0 || withRunning)
         await continueAsNew<typeof migrationScheduleWorkflow>({
           namespace,
           name,
@@ -409,8 +446,44 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     return true;
   }
 
+  /** A migration of an earlier run: its outcome is polled (migrationOutcome) every WATCH_POLL_MS. */
+  async function watch(workflowId: string) {
+    const mName = workflowId.split('/').pop()!;
+    const item = Object.values(state.migrations)
+      .flat()
+      .find((m) => m.name === mName) ?? {
+      name: mName,
+      creationTimestamp: new Date(Date.now()).toISOString(),
+      status: 'InProgress',
+    };
+    try {
+      for (;;) {
+        polls += 1;
+        const outcome = await api.migrationOutcome
+          .executeWithOptions(
+            { summary: clip(`Has migration ${namespace}/${mName} (started by an earlier run) finished?`) },
+            [{ workflowId }],
+          )
+          .finally(() => (polls -= 1));
+        if (outcome.status !== 'Running') return done(workflowId, item, outcome.status, outcome.reason);
+        await sleep(WATCH_POLL_MS);
+      }
+    } catch (err) {
+      // Cancelled with the schedule: the migration itself is cancelled by whoever cancelled the
+      // schedule (the controller), or goes on; nothing more to record here.
+      if (!isCancellation(err)) done(workflowId, item, 'Failed', innermost(err));
+    }
+  }
+
   function runningName(): string {
     return state.running[0]!.split('/').pop()!;
+  }
+
+  function remember(updateId: string, migration: string) {
+    const updates = (state.updates ??= {});
+    updates[updateId] = migration;
+    const ids = Object.keys(updates);
+    for (const old of ids.slice(0, Math.max(0, ids.length - REMEMBERED_UPDATES))) delete updates[old];
   }
 
   function skip(type: PolicyType, count: number, why: string) {

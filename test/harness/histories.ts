@@ -16,20 +16,23 @@ export const HISTORIES_DIR = path.join(repoRoot(), 'test', 'fixtures', 'historie
 export const recording = (): boolean => process.env['FERRY_RECORD_HISTORIES'] === '1';
 
 /**
- * Saves the (latest run's) history of `workflowId` on the Temporal at `address` as `<name>.json`
- * when recording, through the real temporal CLI (`workflow show -o json`, payloads raw).
+ * Saves the history of `workflowId` (its latest run, or `runId`) on the Temporal at `address` as
+ * `<name>.json` when recording, through the real temporal CLI (`workflow show -o json`, payloads raw).
  */
-export async function recordHistory(address: string, workflowId: string, name: string): Promise<void> {
+export async function recordHistory(
+  address: string,
+  workflowId: string,
+  name: string,
+  runId?: string,
+): Promise<void> {
   if (!recording()) return;
   const { env } = harness();
   const out = await new Promise<string>((resolve, reject) =>
     execFile(
       env.bins.temporal!,
-      ['workflow', 'show', '-w', workflowId, '--address', address, '--namespace', 'default'].concat([
-        '--output',
-        'json',
-        '--no-json-shorthand-payloads',
-      ]),
+      ['workflow', 'show', '-w', workflowId, ...(runId ? ['-r', runId] : [])]
+        .concat(['--address', address, '--namespace', 'default'])
+        .concat(['--output', 'json', '--no-json-shorthand-payloads']),
       { timeout: 60_000, maxBuffer: 64 << 20 },
       (err, stdout, stderr) =>
         err ? reject(new Error(`temporal workflow show: ${stderr}`)) : resolve(stdout),

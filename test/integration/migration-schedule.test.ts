@@ -4,7 +4,9 @@
 // interval Migrations; the schedule's status lists them; deleting the schedule deletes them.
 import { jest } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import type { ScheduleStatusView } from '../../workflows/migration-schedule.js';
 import { harness } from '../harness/context.js';
+import { eventually } from '../harness/eventually.js';
 import { recordHistory } from '../harness/histories.js';
 import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
 
@@ -193,6 +195,12 @@ policy:
     throw new Error(`${count} Successful ${prefix}* Migrations expected, got ${names.join(', ')}`);
   };
   const [first] = await successful('cli-sched-interval-', 1);
+  // The CR says Successful before the schedule has recorded the child's completion; triggerNow
+  // is rejected while a migration runs, so wait until the schedule knows.
+  await eventually('the schedule recorded its first migration', async () => {
+    const status = await world.temporal.workflow.getHandle(id).query<ScheduleStatusView>('status');
+    return status.running.length === 0 ? true : undefined;
+  });
   const out = await temporal([
     'workflow',
     'update',

@@ -1,16 +1,15 @@
-import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import * as activities from '../fixtures/smoke/activities.js';
 import { harness } from '../harness/context.js';
+import { startTimeSkippingEnv } from '../harness/time-skipping.js';
 
 describe("Temporal's time-skipping test server (real JVM)", () => {
   let env: TestWorkflowEnvironment;
 
   beforeAll(async () => {
-    env = await TestWorkflowEnvironment.createTimeSkipping({
-      server: { executable: { type: 'existing-path', path: harness().testServerBin } },
-    });
-  }, 30_000);
+    env = await startTimeSkippingEnv();
+  }, 150_000);
 
   afterAll(async () => {
     await env?.teardown();
