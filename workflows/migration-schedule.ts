@@ -50,6 +50,7 @@ import { DateTime } from 'luxon';
 import type { MigrationScheduleSpec, MigrationScheduleStatus } from '../api/kinds/migration-schedule.js';
 import { migrationScheduleSpecSchema } from '../api/kinds/migration-schedule.js';
 import type { SchedulePolicyItem } from '../api/kinds/schedule-policy.js';
+import type { MigrationStatus } from '../api/kinds/migration.js';
 import { formatPath } from '../api/schema/index.js';
 import { dueCheck } from '../schedule/due.js';
 import { migrationName } from '../schedule/names.js';
@@ -93,7 +94,20 @@ export interface ScheduleState {
   migrations: Record<StatusKey, ScheduledItem[]>;
   /** Migrations started and not yet finished (workflow ids). */
   running: string[];
-  counts: { triggered: number; skipped: number; succeeded: number; failed: number; deleted: number };
+  counts: {
+    triggered: number;
+    skipped: number;
+    succeeded: number;
+    failed: number;
+    deleted: number;
+    /**
+     * Volume transfers of the schedule's finished migrations by kind: the ClusterPair's mode
+     * decides (DisasterRecovery: always incremental; else every 7th of a volume is full).
+     * Absent in state carried from runs before they were counted.
+     */
+    fullTransfers?: number;
+    incrementalTransfers?: number;
+  };
   lastError?: string;
   /** Set while autoSuspend found the apps active on the standby: when, and what said so. */
   autoSuspended?: { at: string; evidence: string[] };
@@ -539,7 +553,10 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
       state.migrations[statusKey(type)].push(item);
       dirty = true;
       child.result().then(
-        (status) => done(workflowId, item, status.status || 'Successful'),
+        (status) => {
+          countTransfers(status.volumes);
+          done(workflowId, item, status.status || 'Successful');
+        },
         (err: unknown) => done(workflowId, item, 'Failed', innermost(err)),
       );
       return mName;
@@ -550,6 +567,14 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
         skip(type, 1, `migration ${mName} already exists`);
       else skip(type, 1, `migration ${mName} could not start: ${innermost(err)}`);
       return undefined;
+    }
+  }
+
+  function countTransfers(volumes: MigrationStatus['volumes']) {
+    for (const v of volumes ?? []) {
+      if (v.replicationKind === 'full') state.counts.fullTransfers = (state.counts.fullTransfers ?? 0) + 1;
+      else if (v.replicationKind === 'incremental')
+        state.counts.incrementalTransfers = (state.counts.incrementalTransfers ?? 0) + 1;
     }
   }
 
@@ -586,6 +611,7 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
       `- running: ${state.running.length > 0 ? runningName() : 'none'}`,
       `- next trigger: ${next !== undefined ? new Date(next).toISOString() : 'none'}`,
       `- migrations: ${c.triggered} triggered, ${c.succeeded} succeeded, ${c.failed} failed, ${c.skipped} skipped`,
+      `- volume transfers: ${c.fullTransfers ?? 0} full, ${c.incrementalTransfers ?? 0} incremental`,
       ...(state.lastError ? [`- error: ${state.lastError}`] : []),
     ].join('\n');
   }

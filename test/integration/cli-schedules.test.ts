@@ -222,6 +222,19 @@ describe('storkctl describe', () => {
     expect(out).toContain(`Scheduled migration (${firstMigration}) completed successfully`);
   });
 
+  it("schedule counts: its first migration's volume transfer was full (the pair's default mode)", async () => {
+    // The schedule records a child's volumes when it learns of its end, a moment after the CR.
+    const counts = await eventually('the first migration counted', async () => {
+      const c = (await ferry.scheduleStatus(NS, 'appsched')).counts;
+      return (c.fullTransfers ?? 0) >= 1 ? c : undefined;
+    });
+    // One volume, migrated by every migration of the schedule so far: the first full, later
+    // ones incremental (every 7th full again).
+    expect(counts.fullTransfers! + (counts.incrementalTransfers ?? 0)).toBe(counts.succeeded);
+    const r = await cli('storkctl', 'describe', 'migrationschedule', 'appsched', '-n', NS);
+    expect(r.stdout).toMatch(/^ +Full Transfers:\s+[1-9]\d*$/m);
+  });
+
   it('migration: stages, volumes with bytes, resource counts, Events', async () => {
     const r = await cli('storkctl', 'describe', 'migration', firstMigration, '-n', NS);
     expect(r).toMatchObject({ code: 0, stderr: '' });
