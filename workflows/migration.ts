@@ -69,6 +69,20 @@ const rules = proxyActivities<MigrationActivities>({
   heartbeatTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', maximumAttempts: 2, nonRetryableErrorTypes },
 });
+/**
+ * Snapshots of large volumes take as long as the agent reads them (it allows an hour); the
+ * activity heartbeats while it waits, so a lost worker is noticed in 30 s, not an hour.
+ */
+const snapshotting = proxyActivities<MigrationActivities>({
+  startToCloseTimeout: '1 hour',
+  heartbeatTimeout: '30 seconds',
+  retry: {
+    initialInterval: '2 seconds',
+    maximumInterval: '30 seconds',
+    maximumAttempts: 6,
+    nonRetryableErrorTypes,
+  },
+});
 /** Transfers heartbeat; a lost worker is noticed within the heartbeat timeout and the retry resumes. */
 const transfers = proxyActivities<MigrationActivities>({
   startToCloseTimeout: '24 hours',
@@ -192,7 +206,7 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
       await enter('Volumes');
       const volumes = status.volumes.map((v) => v.volume);
       snapshots = (
-        await api.snapshotVolumes.executeWithOptions(
+        await snapshotting.snapshotVolumes.executeWithOptions(
           {
             summary: clip(`Snapshot ${volumes.length} volume(s) on the source agent: ${volumes.join(', ')}`),
           },
