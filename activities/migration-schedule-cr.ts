@@ -23,7 +23,6 @@ import { migrationNamespaces } from './plan.js';
 import {
   NON_RETRYABLE,
   type DeleteMigrationsInput,
-  type KubeEvent,
   type LoadedSchedule,
   type LoadScheduleInput,
   type ObjectRef,
@@ -88,19 +87,7 @@ export async function publishScheduleStatus(deps: ActivityDeps, input: PublishSc
     events,
     Context.current().cancellationSignal,
   );
-  const skipped = skippedTriggers(events);
-  if (skipped > 0) deps.observer?.triggersSkipped({ namespace, name }, skipped);
-}
-
-/** Triggers skipped, as the schedule's `Skipped` Events count them ("Skipped 2 interval triggers: …"). */
-export function skippedTriggers(events: readonly KubeEvent[]): number {
-  let n = 0;
-  for (const e of events) {
-    if (e.reason !== 'Skipped') continue;
-    const m = /^Skipped (\d+) /.exec(e.message);
-    n += m ? Number(m[1]) : 1;
-  }
-  return n;
+  if (input.skippedTriggers) deps.observer?.triggersSkipped({ namespace, name }, input.skippedTriggers);
 }
 
 export async function deleteMigrations(deps: ActivityDeps, input: DeleteMigrationsInput): Promise<string[]> {

@@ -163,6 +163,8 @@ export interface LoadedSchedule {
 export interface PublishScheduleInput extends ObjectRef {
   status: MigrationScheduleStatus;
   events: KubeEvent[];
+  /** Triggers skipped since the last publish, for the worker's metric. */
+  skippedTriggers?: number;
 }
 
 export interface DeleteMigrationsInput {

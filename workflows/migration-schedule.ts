@@ -170,6 +170,8 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
   let woken = false;
   let dirty = true;
   const events: KubeEvent[] = [];
+  /** Triggers skipped since the status was last published (the worker's skipped-trigger metric). */
+  let skippedUnpublished = 0;
   const finished: string[] = [];
   let lastActivationCheck = -Infinity;
   /** migrationOutcome calls in flight (continue-as-new waits for them). */
@@ -336,6 +338,8 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
     if (dirty || events.length > 0) {
       dirty = false;
       const sending = events.splice(0);
+      const skippedTriggers = skippedUnpublished;
+      skippedUnpublished = 0;
       await api.publishScheduleStatus
         .executeWithOptions(
           {
@@ -347,6 +351,7 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
               name,
               status: { items: statusItems(), applicationActivated: !!state.autoSuspended },
               events: sending,
+              ...(skippedTriggers > 0 ? { skippedTriggers } : {}),
             },
           ],
         )
@@ -502,6 +507,7 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
 
   function skip(type: PolicyType, count: number, why: string) {
     state.counts.skipped += count;
+    skippedUnpublished += count;
     dirty = true;
     events.push({
       type: 'Warning',

@@ -49,6 +49,7 @@ let skipTime: (ms: number) => Promise<void> = async () => {};
 /** Migrations (by name prefix) whose pre-exec rule waits, in wall-clock time, until the test lets it go. */
 const held = new Map<string, { entered: () => void; release: Promise<void> }>();
 let lastStatus: MigrationScheduleStatus | undefined;
+let skippedReported = 0;
 /** Schedules whose apps the stub standby says are activated; and the CRs suspendSchedule set. */
 const activeOnStandby = new Set<string>();
 const suspendedCrs: string[] = [];
@@ -64,6 +65,7 @@ const activities: MigrationActivities & MigrationScheduleActivities = {
   async publishScheduleStatus(input) {
     lastStatus = input.status;
     events.push(...input.events);
+    skippedReported += input.skippedTriggers ?? 0;
   },
   async deleteMigrations(input) {
     return input.names;
@@ -303,6 +305,7 @@ describe('MigrationSchedule workflow over simulated time', () => {
   it('a trigger due while a migration runs is skipped and counted', async () => {
     policies.set('every-minute', { interval: { intervalMinutes: 1 } });
     slow.add('busy-');
+    const skippedBefore = skippedReported;
     const handle = await start('busy', { spec: spec('every-minute', {}, 'slow') });
     await env.sleep(4 * 60_000 + 30_000);
     const names = ofSchedule('busy');
@@ -311,6 +314,8 @@ describe('MigrationSchedule workflow over simulated time', () => {
     expect(names).toEqual([0, 2, 3, 4].map((k) => `busy-interval-${stamp(first + k * 60_000)}`));
     const status = await handle.query<ScheduleStatusView>('status');
     expect(status.counts).toMatchObject({ triggered: 4, skipped: 1 });
+    // The worker's metric hears of each skip once, from the publish that carried its Event.
+    expect(skippedReported - skippedBefore).toBe(1);
     expect(events.map((e) => e.message)).toContain(
       `Skipped 1 interval trigger: migration ${names[0]} is still running`,
     );

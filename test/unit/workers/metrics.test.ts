@@ -1,7 +1,6 @@
 // The worker's migration and schedule metrics: what each observed fact does to the scrape.
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
-import { skippedTriggers } from '../../../activities/migration-schedule-cr.js';
 import type { MigrationStatus } from '../../../api/index.js';
 import { newestSuccessfulMigration, secondsBetween, WorkerMetrics } from '../../../workers/metrics.js';
 
@@ -90,41 +89,6 @@ describe('secondsBetween', () => {
     ['2026-03-01T12:00:00Z', 'soon', undefined],
   ])('%s → %s: %s', (from, to, expected) => {
     expect(secondsBetween(from, to)).toBe(expected);
-  });
-});
-
-describe('skippedTriggers', () => {
-  it.each([
-    [[], 0],
-    [[{ type: 'Normal', reason: 'Scheduled', message: 'Scheduled migration (a) completed successfully' }], 0],
-    [
-      [
-        {
-          type: 'Warning',
-          reason: 'Skipped',
-          message: 'Skipped 1 interval trigger: migration m still running',
-        },
-      ],
-      1,
-    ],
-    [
-      [
-        {
-          type: 'Warning',
-          reason: 'Skipped',
-          message: 'Skipped 3 interval triggers: migration m still running',
-        },
-        {
-          type: 'Warning',
-          reason: 'Skipped',
-          message: 'Skipped 2 daily triggers: migration m still running',
-        },
-      ],
-      5,
-    ],
-    [[{ type: 'Warning', reason: 'Skipped', message: 'some other wording' }], 1],
-  ] as const)('%j → %d', (events, n) => {
-    expect(skippedTriggers(events)).toBe(n);
   });
 });
 
