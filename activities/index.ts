@@ -3,6 +3,7 @@
 import { checkClusterPair } from './cluster-pair.js';
 import type { ActivityDeps } from './deps.js';
 import { finalOnRefusal } from './errors.js';
+import { keepAlive } from './keep-alive.js';
 import { prepareMigration, publishMigrationStatus } from './migration-cr.js';
 import {
   checkStandbyActivation,
@@ -21,21 +22,22 @@ import { snapshotVolumes, transferVolume } from './volumes.js';
 export type { ActivityDeps } from './deps.js';
 
 // Every activity ends at once on an API server's 401/403 (errors.ts): retrying cannot fix RBAC.
+// Those without progress of their own beat through keepAlive, so a lost worker shows in 20 s.
 export function createActivities(deps: ActivityDeps): MigrationActivities & MigrationScheduleActivities {
   return {
-    prepareMigration: finalOnRefusal((input) => prepareMigration(deps, input)),
-    checkClusterPair: finalOnRefusal((input) => checkClusterPair(deps, input)),
-    planMigration: finalOnRefusal((input) => planMigration(deps, input)),
+    prepareMigration: finalOnRefusal(keepAlive((input) => prepareMigration(deps, input))),
+    checkClusterPair: finalOnRefusal(keepAlive((input) => checkClusterPair(deps, input))),
+    planMigration: finalOnRefusal(keepAlive((input) => planMigration(deps, input))),
     runRule: finalOnRefusal((input) => runRule(deps, input)),
     snapshotVolumes: finalOnRefusal((input) => snapshotVolumes(deps, input)),
     transferVolume: finalOnRefusal((input) => transferVolume(deps, input)),
     migrateResources: finalOnRefusal((input) => migrateResources(deps, input)),
-    publishMigrationStatus: finalOnRefusal((input) => publishMigrationStatus(deps, input)),
-    loadSchedule: finalOnRefusal((input) => loadSchedule(deps, input)),
-    publishScheduleStatus: finalOnRefusal((input) => publishScheduleStatus(deps, input)),
-    deleteMigrations: finalOnRefusal((input) => deleteMigrations(deps, input)),
-    checkStandbyActivation: finalOnRefusal((input) => checkStandbyActivation(deps, input)),
-    suspendSchedule: finalOnRefusal((input) => suspendSchedule(deps, input)),
-    migrationOutcome: finalOnRefusal((input) => migrationOutcome(input)),
+    publishMigrationStatus: finalOnRefusal(keepAlive((input) => publishMigrationStatus(deps, input))),
+    loadSchedule: finalOnRefusal(keepAlive((input) => loadSchedule(deps, input))),
+    publishScheduleStatus: finalOnRefusal(keepAlive((input) => publishScheduleStatus(deps, input))),
+    deleteMigrations: finalOnRefusal(keepAlive((input) => deleteMigrations(deps, input))),
+    checkStandbyActivation: finalOnRefusal(keepAlive((input) => checkStandbyActivation(deps, input))),
+    suspendSchedule: finalOnRefusal(keepAlive((input) => suspendSchedule(deps, input))),
+    migrationOutcome: finalOnRefusal(keepAlive((input) => migrationOutcome(input))),
   };
 }

@@ -142,6 +142,7 @@ export const scheduleStatusQuery = defineQuery<ScheduleStatusView>('status');
 
 const api = proxyActivities<MigrationScheduleActivities>({
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds', // activities/keep-alive.ts
   retry: {
     initialInterval: '1 second',
     maximumInterval: '10 seconds',

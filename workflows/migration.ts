@@ -52,6 +52,8 @@ const nonRetryableErrorTypes = Object.values(NON_RETRYABLE);
 /** Reads and writes of the API servers: brief, retried through short outages. */
 const api = proxyActivities<MigrationActivities>({
   startToCloseTimeout: '1 minute',
+  // They beat every 5 s (activities/keep-alive.ts): a killed worker's call is retried after 20 s.
+  heartbeatTimeout: '20 seconds',
   retry: {
     initialInterval: '1 second',
     maximumInterval: '10 seconds',
@@ -62,6 +64,7 @@ const api = proxyActivities<MigrationActivities>({
 /** The pairing check fails fast: a wrong ClusterPair must fail in seconds, not after retries. */
 const pairing = proxyActivities<MigrationActivities>({
   startToCloseTimeout: '30 seconds',
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3, nonRetryableErrorTypes },
 });
 const rules = proxyActivities<MigrationActivities>({
