@@ -498,12 +498,17 @@ export class StandbyManager {
       off += len;
     }
     if (same * 2 < e.size) return -1;
+    const writing = this.store.stages.begin('write');
     try {
       const st = await fs.promises.lstat(prevPath);
-      if (!st.isFile() || st.size !== p.size) return -1;
+      if (!st.isFile() || st.size !== p.size) {
+        writing();
+        return -1;
+      }
       await copyPrevious(prevPath, target, p.size);
     } catch {
       await fs.promises.rm(target, { force: true });
+      writing();
       return -1;
     }
     await fs.promises.chmod(target, 0o600);
@@ -517,6 +522,7 @@ export class StandbyManager {
       this.finishFile(fd, e);
     } finally {
       fs.closeSync(fd);
+      writing(written);
     }
     return written;
   }
@@ -527,6 +533,7 @@ export class StandbyManager {
    */
   private async writeFile(target: string, e: FileEntry): Promise<number> {
     // Synchronous writes: for data, a thread-pool hop per chunk costs more than it overlaps.
+    const writing = this.store.stages.begin('write');
     const fd = fs.openSync(target, 'wx', 0o600);
     let written = 0;
     try {
@@ -534,6 +541,7 @@ export class StandbyManager {
       this.finishFile(fd, e);
     } finally {
       fs.closeSync(fd);
+      writing(written);
     }
     return written;
   }

@@ -505,7 +505,11 @@ export class ReplicationManager {
     const worker = async (): Promise<void> => {
       while (next < hashes.length) {
         if (signal.aborted) throw signal.reason;
-        const upload = await dest.openChunkUpload({ session, signal });
+        const sending = this.store.stages.begin('send');
+        const upload = await dest.openChunkUpload({ session, signal }).catch((err: unknown) => {
+          sending();
+          throw err;
+        });
         const batch: string[] = [];
         let batchBytes = 0;
         let wire = 0;
@@ -545,6 +549,8 @@ export class ReplicationManager {
         } catch (err) {
           upload.abort();
           throw err;
+        } finally {
+          sending(wire);
         }
         s.chunksSent += batch.length;
         s.bytesDone += batch.reduce((a, h) => a + (sizes.get(h) ?? 0), 0);
