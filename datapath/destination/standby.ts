@@ -108,6 +108,7 @@ export class StandbyManager {
   private readonly removing = new Set<Promise<void>>();
   readonly dir: string;
   commits = 0;
+  private readonly scratchFree: Buffer[] = [];
 
   private constructor(
     root: string,
@@ -512,16 +513,18 @@ export class StandbyManager {
       return -1;
     }
     await fs.promises.chmod(target, 0o600);
+    const scratch = this.scratch();
     const fd = fs.openSync(target, 'r+');
     let written = 0;
     try {
       for (const [h, len, at] of changed) {
-        written += writeFully(fd, await this.chunkBytes(h, len), at);
+        written += writeFully(fd, await this.chunkBytes(h, len, scratch), at);
       }
       if (e.size !== p.size) fs.ftruncateSync(fd, e.size);
       this.finishFile(fd, e);
     } finally {
       fs.closeSync(fd);
+      this.scratchFree.push(scratch);
       writing(written);
     }
     return written;
@@ -534,21 +537,27 @@ export class StandbyManager {
   private async writeFile(target: string, e: FileEntry): Promise<number> {
     // Synchronous writes: for data, a thread-pool hop per chunk costs more than it overlaps.
     const writing = this.store.stages.begin('write');
+    const scratch = this.scratch();
     const fd = fs.openSync(target, 'wx', 0o600);
     let written = 0;
     try {
-      for (const [h, len] of e.chunks) written += writeFully(fd, await this.chunkBytes(h, len), null);
+      for (const [h, len] of e.chunks)
+        written += writeFully(fd, await this.chunkBytes(h, len, scratch), null);
       this.finishFile(fd, e);
     } finally {
       fs.closeSync(fd);
+      this.scratchFree.push(scratch);
       writing(written);
     }
     return written;
   }
 
-  /** A chunk's bytes from the store; a length other than the manifest's means the store is corrupt. */
-  private async chunkBytes(h: string, len: number): Promise<Buffer> {
-    const raw = await this.store.readRaw(h);
+  /**
+   * A chunk's bytes from the store, valid until the next call with the same `scratch` (one per file
+   * being written: see scratch()); a length other than the manifest's means the store is corrupt.
+   */
+  private async chunkBytes(h: string, len: number, scratch: Buffer): Promise<Buffer> {
+    const raw = await this.store.readRawInto(h, scratch);
     if (raw.length !== len) {
       throw new AgentError(
         500,
@@ -558,6 +567,15 @@ export class StandbyManager {
       );
     }
     return raw;
+  }
+
+  /**
+   * A read buffer for one file being written, from a free list (at most MATERIALISE_CONCURRENCY
+   * are ever out): chunks are read into it and written at once, instead of each chunk allocating
+   * its own buffer (which, at 64 KiB a chunk, kept the garbage collector busy during commits).
+   */
+  private scratch(): Buffer {
+    return this.scratchFree.pop() ?? Buffer.allocUnsafeSlow(this.store.maxChunkSize + 1);
   }
 
   /** Gives a restored file its manifest mode and mtime, and fsyncs it when asked to. */

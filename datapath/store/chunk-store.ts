@@ -465,8 +465,27 @@ export class ChunkStore {
   readStored(hex: string): Buffer {
     const l = this.index.get(hex);
     if (!l) throw new Error(`chunk ${hex} is not in the store`);
+    return this.readRecord(hex, l, Buffer.allocUnsafe(l.len));
+  }
+
+  /**
+   * A chunk's raw bytes for a caller that uses them before its next call with the same `scratch`
+   * (at least maxChunkSize + 1 bytes): a raw-stored chunk is read into `scratch` and a view of it
+   * returned, so writing a restore point allocates nothing per chunk; a compressed one is decoded
+   * into a new buffer, as readRaw does.
+   */
+  async readRawInto(hex: string, scratch: Buffer): Promise<Buffer> {
+    const l = this.index.get(hex);
+    if (!l) throw new Error(`chunk ${hex} is not in the store`);
+    if (scratch.length < l.len)
+      throw new Error(`chunk ${hex}: scratch buffer of ${scratch.length} bytes is too small`);
+    const stored = this.readRecord(hex, l, scratch.subarray(0, l.len));
+    if (stored[0] === ENC_RAW) return stored.subarray(1);
+    return decodeChunk(stored, this.maxChunkSize);
+  }
+
+  private readRecord(hex: string, l: Loc, buf: Buffer): Buffer {
     const p = this.packs.get(l.pack) as Pack;
-    const buf = Buffer.allocUnsafe(l.len);
     let got = 0;
     while (got < l.len) {
       const n = fs.readSync(p.fd, buf, got, l.len - got, l.off + RECORD_HEADER + got);
