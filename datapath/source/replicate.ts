@@ -58,6 +58,8 @@ import { frameHeader } from '../protocol/wire.js';
 const HAVE_BATCH = 8192;
 /** Chunks per `have` query while streaming during the snapshot (~16 MiB of average chunks). */
 const STREAM_BATCH = 256;
+/** Streamed batches in flight at once (each: a `have` query, then up to `concurrency` uploads). */
+const STREAM_IN_FLIGHT = 3;
 const UPLOAD_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_KEPT = 500;
 
@@ -593,26 +595,46 @@ export class ReplicationManager {
     let wake: (() => void) | null = null;
     const session = s.id;
     const signal = j.abort.signal;
+    // One batch = a `have` query, then the missing chunks' uploads. STREAM_IN_FLIGHT batches run at
+    // once, so the destination verifies and stores one batch while the next is asked about and
+    // sent, instead of the stream stalling on every round trip and falling behind the snapshot.
+    const sendBatch = async (batch: string[]): Promise<void> => {
+      s.bytesOnWire += batch.length * 32;
+      const present = await dest.hasChunks(
+        batch.map((h) => Buffer.from(h, 'hex')),
+        { verify: full, session, signal },
+      );
+      const missing = batch.filter((_, k) => !present[k]);
+      for (const h of missing) s.bytesTotal += sizes.get(h) ?? 0;
+      const need = await this.sendChunks(j, dest, missing, sizes, session);
+      const back = new Set(need);
+      for (const h of batch) if (!back.has(h)) delivered.add(h);
+    };
     const pump = async (): Promise<void> => {
-      for (;;) {
-        if (queue.length < STREAM_BATCH && !closed) {
-          await new Promise<void>((r) => (wake = r));
-          continue;
+      const inFlight = new Set<Promise<void>>();
+      let failure: unknown = null;
+      try {
+        for (;;) {
+          if (failure) throw failure;
+          if (queue.length < STREAM_BATCH && !closed) {
+            await new Promise<void>((r) => (wake = r));
+            continue;
+          }
+          if (queue.length === 0) break;
+          const batch = queue.slice(0, STREAM_BATCH);
+          queue = queue.slice(batch.length);
+          const p: Promise<void> = sendBatch(batch)
+            .catch((err: unknown) => {
+              failure ??= err;
+            })
+            .finally(() => inFlight.delete(p));
+          inFlight.add(p);
+          if (inFlight.size >= STREAM_IN_FLIGHT) await Promise.race(inFlight);
         }
-        if (queue.length === 0) return;
-        const batch = queue.slice(0, STREAM_BATCH);
-        queue = queue.slice(batch.length);
-        s.bytesOnWire += batch.length * 32;
-        const present = await dest.hasChunks(
-          batch.map((h) => Buffer.from(h, 'hex')),
-          { verify: full, session, signal },
-        );
-        const missing = batch.filter((_, k) => !present[k]);
-        for (const h of missing) s.bytesTotal += sizes.get(h) ?? 0;
-        const need = await this.sendChunks(j, dest, missing, sizes, session);
-        const back = new Set(need);
-        for (const h of batch) if (!back.has(h)) delivered.add(h);
+      } finally {
+        await Promise.allSettled([...inFlight]);
       }
+      if (failure) throw failure;
     };
     const running = pump().catch((err: unknown) => {
       failed = true;
