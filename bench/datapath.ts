@@ -1,7 +1,7 @@
 // `npm run bench:datapath -- [--size-mib N]`: Ferry's data path side by side with rsync and
 // restic on one generated volume, scenario by scenario. See docs/benchmarks.md for the latest
 // results and bench/measure.ts for how every number is taken.
-import { utimesSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, utimesSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../localenv/paths.js';
@@ -29,8 +29,11 @@ import {
   checkTargets,
   formatBytes,
   formatChecks,
+  formatStageTable,
   formatTable,
+  otherSections,
   renderMarkdown,
+  stageCells,
   renderSvg,
   type MachineLimits,
   type ResultRow,
@@ -265,6 +268,11 @@ async function main(args: BenchArgs): Promise<number> {
       `\nFerry data path vs rsync and restic — ${formatBytes(volumeBytes)} volume, ${plan.small.length} small files + ${plan.big.rel}\n\n`,
     );
     process.stdout.write(`${table}\n\n`);
+    if (rows.some((r) => r.tool === 'ferry')) {
+      process.stdout.write(
+        `Ferry by stage (active seconds and share of Ferry's wall time; stages overlap):\n\n${formatStageTable(rows, details)}\n\n`,
+      );
+    }
     process.stdout.write(
       `Machine: ${machine.cpus} × ${machine.cpuModel}, ${formatBytes(machine.memoryBytes)}; SHA-256 ${limits.sha256MBps.toFixed(0)} MB/s (one core); sequential read ${limits.seqReadCachedMBps.toFixed(0)} MB/s cached, ${limits.seqReadColdMBps === null ? 'cold n/a' : `${limits.seqReadColdMBps.toFixed(0)} MB/s cold`}\n\n`,
     );
@@ -292,8 +300,10 @@ async function main(args: BenchArgs): Promise<number> {
       mkdirSync(docs, { recursive: true });
       const svgName = 'benchmarks-datapath.svg';
       writeFileSync(path.join(docs, svgName), renderSvg(rows));
+      const mdPath = path.join(docs, 'benchmarks.md');
+      const others = otherSections(existsSync(mdPath) ? readFileSync(mdPath, 'utf8') : '');
       writeFileSync(
-        path.join(docs, 'benchmarks.md'),
+        mdPath,
         renderMarkdown({
           command,
           date,
@@ -304,6 +314,7 @@ async function main(args: BenchArgs): Promise<number> {
           limits,
           rows,
           checks,
+          stageCells: stageCells(rows, details),
           notes: [
             ...COMMON_NOTES,
             ...FERRY_NOTES,
@@ -315,7 +326,7 @@ async function main(args: BenchArgs): Promise<number> {
               : []),
           ],
           svgName,
-        }),
+        }) + others,
       );
       log(
         `wrote bench/results/datapath.json, datapath-machine.json, datapath-details.json, docs/benchmarks.md, docs/${svgName}`,

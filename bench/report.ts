@@ -172,6 +172,54 @@ export function formatTable(rows: ResultRow[]): string {
   return out.join('\n');
 }
 
+/** Ferry's stages, in pipeline order (datapath/stages.ts). */
+export const STAGE_NAMES = ['read', 'cut', 'hash', 'pack', 'send', 'verify', 'write'] as const;
+export const STAGE_HEADERS = ['scenario', 'agent', 'CPU s', 'CPU s/GiB', ...STAGE_NAMES];
+
+/**
+ * Ferry's per-stage breakdown, one row per scenario and agent: the agent's CPU seconds (and per
+ * GiB of changed bytes, for scenarios that change at least 64 MiB), then each stage's active
+ * seconds and share of the replication's wall time. Stages overlap, so shares add up to more
+ * than 100% when the pipeline works.
+ */
+export function stageCells(rows: ResultRow[], details: ReadonlyArray<Record<string, unknown>>): string[][] {
+  const out: string[][] = [];
+  for (const d of details) {
+    if (d.tool !== 'ferry') continue;
+    const row = find(rows, String(d.scenario), 'ferry');
+    if (!row) continue;
+    for (const side of ['source', 'destination']) {
+      const cpu = Number(d[`${side}CpuSeconds`] ?? NaN);
+      const gib = row.changedBytes / 1024 ** 3;
+      const cells = [
+        row.scenario,
+        side,
+        Number.isFinite(cpu) ? cpu.toFixed(2) : '–',
+        Number.isFinite(cpu) && row.changedBytes >= 64 * 1024 * 1024 ? (cpu / gib).toFixed(2) : '–',
+      ];
+      for (const st of STAGE_NAMES) {
+        const secs = d[`stage.${side}.${st}.seconds`];
+        if (typeof secs !== 'number' || secs < 0.0005) cells.push('–');
+        else cells.push(`${secs.toFixed(2)} (${Math.round((100 * secs) / row.wallSeconds)}%)`);
+      }
+      out.push(cells);
+    }
+  }
+  return out;
+}
+
+export function formatStageTable(rows: ResultRow[], details: ReadonlyArray<Record<string, unknown>>): string {
+  const body = stageCells(rows, details);
+  const all = [STAGE_HEADERS, ...body];
+  const widths = STAGE_HEADERS.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+  const line = (r: string[]): string =>
+    r
+      .map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(STAGE_HEADERS), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
 /**
  * A Markdown table padded the way Prettier formats one (so `prettier --check` accepts the
  * generated docs): every column as wide as its widest cell, at least 3.
@@ -225,6 +273,8 @@ export interface DocInputs {
   checks: TargetCheck[];
   notes: string[];
   svgName?: string;
+  /** Ferry's per-stage breakdown (stageCells), when measured. */
+  stageCells?: string[][];
 }
 
 function machineTable(m: MachineInfo, l: MachineLimits): string {
@@ -268,7 +318,27 @@ Volume: ${formatBytes(d.volumeBytes)} — ${d.datasetDescription}.
 ${markdownTable(d.rows)}
 ${d.svgName ? `\n![wall seconds and bytes sent per scenario](${d.svgName})\n` : ''}
 "vs rsync" is the tool's wall time divided by rsync's in the same scenario.
+${
+  d.stageCells?.length
+    ? `
+### Where Ferry's time goes
 
+Each stage's active seconds (wall time with at least one operation of the stage in flight, from
+the agents' \`ferry_agent_stage_seconds_total\`) and its share of Ferry's wall time in that scenario;
+stages run concurrently, so shares add up to more than 100% where they overlap. CPU s is the
+agent process's user + system time; CPU s/GiB divides it by the changed bytes (scenarios changing
+64 MiB or more). read, cut, hash: the source's snapshot (hash on the hash worker thread for large
+files); pack: chunks appended to the chunk store; send: chunk uploads in flight; verify: received
+chunks decoded and re-hashed; write: restore-point files written from chunks at commit.
+
+${padMarkdownTable(
+  STAGE_HEADERS,
+  d.stageCells,
+  STAGE_HEADERS.map((_, i) => i >= 2),
+)}
+`
+    : ''
+}
 ### Targets (issue 5)
 
 ${formatChecks(d.checks, true)}
@@ -290,6 +360,12 @@ Raw results: \`bench/results/datapath.json\` (one record per scenario and tool),
 \`bench/results/datapath-details.json\` (per-tool extras: wire bytes per direction, tools' own byte
 counts, per-process CPU and memory).
 `;
+}
+
+/** The sections other benchmarks keep in docs/benchmarks.md (every `## ` after the data path's). */
+export function otherSections(md: string): string {
+  const i = md.search(/^## (?!Data path)/m);
+  return i < 0 ? '' : `\n${md.slice(i)}`;
 }
 
 /** A small grouped bar chart (log scale) of wall seconds and bytes sent, as standalone SVG. */

@@ -80,6 +80,33 @@ export function freezeBuild(dir: string): FerryCode {
   };
 }
 
+/** ferry_agent_stage_{seconds,bytes}_total by stage, from an agent's GET /metrics text. */
+export function parseStageMetrics(text: string): Map<string, { seconds: number; bytes: number }> {
+  const out = new Map<string, { seconds: number; bytes: number }>();
+  const re = /^ferry_agent_stage_(seconds|bytes)_total\{stage="([a-z]+)"\} ([0-9.eE+-]+)$/gm;
+  for (const m of text.matchAll(re)) {
+    const t = out.get(m[2]!) ?? { seconds: 0, bytes: 0 };
+    t[m[1] as 'seconds' | 'bytes'] = Number(m[3]);
+    out.set(m[2]!, t);
+  }
+  return out;
+}
+
+/**
+ * One agent's stage times over a scenario, as flat detail keys `stage.<side>.<stage>.seconds` and
+ * `.bytes` (the difference of two scrapes; the agents are long-running counters).
+ */
+export function stageDetails(side: string, before: string, after: string): Record<string, number> {
+  const a = parseStageMetrics(before);
+  const out: Record<string, number> = {};
+  for (const [stage, t] of parseStageMetrics(after)) {
+    const b = a.get(stage) ?? { seconds: 0, bytes: 0 };
+    out[`stage.${side}.${stage}.seconds`] = round3(t.seconds - b.seconds);
+    out[`stage.${side}.${stage}.bytes`] = t.bytes - b.bytes;
+  }
+  return out;
+}
+
 interface Agents {
   src: AgentHandle;
   dst: AgentHandle;
@@ -186,6 +213,9 @@ export function ferryPeer(ctx: BenchContext, opts: { warmUp: boolean } = { warmU
       }
       ctl!.reset();
       data!.reset();
+      const srcClient = src.client();
+      const dstClient = dst.client();
+      const stagesBefore = await Promise.all([srcClient.metrics(), dstClient.metrics()]);
       const before: [TreeSample, TreeSample] = [sampleTree(src.pid), sampleTree(dst.pid)];
       let lastLog = nowSeconds();
       const t0 = nowSeconds();
@@ -199,6 +229,13 @@ export function ferryPeer(ctx: BenchContext, opts: { warmUp: boolean } = { warmU
       });
       const wallSeconds = nowSeconds() - t0;
       const after: [TreeSample, TreeSample] = [sampleTree(src.pid), sampleTree(dst.pid)];
+      const stagesAfter = await Promise.all([srcClient.metrics(), dstClient.metrics()]);
+      srcClient.close();
+      dstClient.close();
+      const stages = {
+        ...stageDetails('source', stagesBefore[0], stagesAfter[0]),
+        ...stageDetails('destination', stagesBefore[1], stagesAfter[1]),
+      };
       const c = ctl!.counts();
       const d = data!.counts();
       const srcCpu = after[0].cpuSeconds - before[0].cpuSeconds;
@@ -225,6 +262,10 @@ export function ferryPeer(ctx: BenchContext, opts: { warmUp: boolean } = { warmU
           chunksSent: status.chunksSent,
           chunksSkipped: status.chunksSkipped,
           agentDurationMs: status.durationMs ?? -1,
+          snapshotMs: status.timings.snapshotMs,
+          planMs: status.timings.planMs,
+          transferMs: status.timings.transferMs,
+          commitMs: status.timings.commitMs,
           snapshotFilesRead: snap?.stats.filesRead ?? -1,
           snapshotFilesReused: snap?.stats.filesReused ?? -1,
           snapshotBytesRead: snap?.stats.bytesRead ?? -1,
@@ -235,6 +276,7 @@ export function ferryPeer(ctx: BenchContext, opts: { warmUp: boolean } = { warmU
           destinationPeakRssBytes: after[1].peakRssBytes,
           sourceRchar: after[0].rchar - before[0].rchar,
           sourceReadBytes: after[0].readBytes - before[0].readBytes,
+          ...stages,
         },
       };
     },

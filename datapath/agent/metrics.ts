@@ -58,6 +58,25 @@ export class Metrics {
     });
   }
 
+  /** A counter with one series per label set, all read from elsewhere at scrape time. */
+  counterSeries(
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: () => { labels: Labels; value: number }[],
+  ): void {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of read()) this.inc(s.labels, s.value);
+      },
+    });
+  }
+
   get contentType(): string {
     return this.registry.contentType;
   }

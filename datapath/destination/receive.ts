@@ -128,10 +128,16 @@ export async function receiveChunks(
         opts.onChunk?.(stored.length, written);
         continue;
       }
-      const raw = await decodeChunk(stored, Math.min(rawLen, maxRaw));
-      if (raw.length !== rawLen)
-        throw hashMismatch(`chunk ${expected}: decoded to ${raw.length} bytes, declared ${rawLen}`);
-      const actual = hashHex(raw);
+      const verifying = store.stages.begin('verify');
+      let actual: string;
+      try {
+        const raw = await decodeChunk(stored, Math.min(rawLen, maxRaw));
+        if (raw.length !== rawLen)
+          throw hashMismatch(`chunk ${expected}: decoded to ${raw.length} bytes, declared ${rawLen}`);
+        actual = hashHex(raw);
+      } finally {
+        verifying(rawLen);
+      }
       if (actual !== expected)
         throw hashMismatch(`chunk ${expected}: content hashes to ${actual}; chunk refused`);
       const wasNew = await store.putStored(expected, stored, opts.pin);

@@ -21,26 +21,18 @@
 // O(entries) in memory and O(1) on disk: no tree is built, the new restore point shares the
 // current one's. Pruning moves a tree out of rp/ at once and deletes its files in the background.
 //
-// Materialising: an incremental commit hard-links files whose entry (chunks, size, mode, mtime)
-// is unchanged from the current restore point, so it costs O(changed bytes + entries); a changed
-// file of 1 MiB or more that keeps at least half its chunks at the same offsets is copied from
-// the current restore point (reflink, else O_DIRECT writes: copyPrevious) and only its changed
-// chunks written (patchFile);
-// directory creation, links and symlinks run with a bounded number in flight on the thread pool.
-// A full
-// commit writes every file afresh from chunks re-verified by the full replication's `have`
-// queries (or verified on receipt), healing any drift in older restore points' files. Because of the
-// links, restore points must not be written to: a failover promotes a restore point into a
-// writable volume (a copy, reflinked where the filesystem can). Modes are applied without the
-// setuid/setgid bits; ownership is the agent's user.
+// Materialising (building a new tree in tmp/) is tree.ts's TreeWriter. Because it hard-links
+// unchanged files, restore points must not be written to: a failover promotes a restore point into
+// a writable volume (a copy, reflinked where the filesystem can).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChunkStore, Pin } from '../store/chunk-store.js';
 import { AgentError, notFound } from '../errors.js';
 import { fsyncDir, KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from '../fs-util.js';
-import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
+import type { Entry, Manifest } from '../protocol/manifest.js';
 import { isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
 import { sameEntry } from '../protocol/manifest-delta.js';
+import { TreeWriter } from './tree.js';
 
 export interface RestorePoint {
   id: string;
@@ -96,11 +88,7 @@ interface Record_ {
   tree?: string;
 }
 
-/** Restore point files are written with the mode bits minus setuid/setgid. */
-const MODE_MASK = 0o1777;
 const MAX_MISSING_LISTED = 10_000;
-/** Changed files at least this large are patched from their previous version (patchFile). */
-const PATCH_MIN_BYTES = 1024 * 1024;
 
 export class StandbyManager {
   private readonly vols = new Map<string, Map<string, Record_>>();
@@ -108,6 +96,7 @@ export class StandbyManager {
   private readonly removing = new Set<Promise<void>>();
   readonly dir: string;
   commits = 0;
+  private readonly trees: TreeWriter;
 
   private constructor(
     root: string,
@@ -115,6 +104,7 @@ export class StandbyManager {
     private readonly opts: { fsync: boolean; retain: number },
   ) {
     this.dir = path.join(root, 'standby');
+    this.trees = new TreeWriter(store, opts);
   }
 
   static async open(
@@ -324,7 +314,7 @@ export class StandbyManager {
         } else {
           const staging = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
           try {
-            stats = await this.materialise(
+            stats = await this.trees.materialise(
               staging,
               manifest,
               prev
@@ -417,155 +407,6 @@ export class StandbyManager {
     return pruned;
   }
 
-  private async materialise(
-    dir: string,
-    manifest: Manifest,
-    prev: { dir: string; manifest: Manifest } | null,
-  ): Promise<{ filesWritten: number; filesLinked: number; bytesWritten: number }> {
-    const prevFiles = new Map<string, FileEntry>();
-    if (prev) for (const e of prev.manifest.entries) if (e.type === 'file') prevFiles.set(e.path, e);
-    let filesWritten = 0;
-    let filesLinked = 0;
-    let filesPatched = 0;
-    let bytesWritten = 0;
-    fs.mkdirSync(dir, { mode: 0o700 });
-    // Directories level by level (a parent before its children), then files and symlinks, each
-    // with MATERIALISE_CONCURRENCY operations in flight on the thread pool: on a busy ext4 a
-    // create/link waits on the journal, and overlapping them measured ~2× faster than one by one.
-    const dirs: Array<Entry & { type: 'dir' }> = [];
-    const rest: Entry[] = [];
-    const levels: Array<Array<Entry & { type: 'dir' }>> = [];
-    for (const e of manifest.entries) {
-      if (e.type === 'dir') {
-        dirs.push(e);
-        let depth = 0;
-        for (let k = e.path.indexOf('/'); k >= 0; k = e.path.indexOf('/', k + 1)) depth++;
-        (levels[depth] ??= []).push(e);
-      } else rest.push(e);
-    }
-    for (const level of levels)
-      if (level) await pool(level, (e) => fs.promises.mkdir(path.join(dir, e.path), { mode: 0o700 }));
-    await pool(rest, async (e) => {
-      const target = path.join(dir, e.path);
-      if (e.type === 'symlink') {
-        await fs.promises.symlink(e.target, target);
-        return;
-      }
-      if (e.type !== 'file') return;
-      const p = prevFiles.get(e.path);
-      if (prev && p && sameFile(p, e)) {
-        try {
-          await fs.promises.link(path.join(prev.dir, e.path), target);
-          filesLinked++;
-          return;
-        } catch {
-          // fall through to a fresh copy (e.g. link count limit, or drifted previous tree)
-        }
-      }
-      const patched = prev && p ? await this.patchFile(target, e, path.join(prev.dir, e.path), p) : -1;
-      if (patched >= 0) {
-        bytesWritten += patched;
-        filesPatched++;
-      } else {
-        bytesWritten += await this.writeFile(target, e);
-        filesWritten++;
-      }
-    });
-    for (let i = dirs.length - 1; i >= 0; i--) {
-      const d = dirs[i] as Entry & { type: 'dir' };
-      fs.chmodSync(path.join(dir, d.path), d.mode & MODE_MASK);
-      if (this.opts.fsync) fsyncDir(path.join(dir, d.path));
-    }
-    fs.chmodSync(dir, manifest.rootMode & MODE_MASK);
-    if (this.opts.fsync) fsyncDir(dir);
-    return { filesWritten: filesWritten + filesPatched, filesLinked, bytesWritten };
-  }
-
-  /**
-   * Writes a changed file that shares at least half its bytes (chunks at the same offsets) with its
-   * previous version: the previous restore point's copy is copied (copyPrevious: a reflink where
-   * the filesystem can, else O_DIRECT writes, else copy_file_range; off the event loop) and only the
-   * differing chunks are written over it. Returns the chunk bytes written, or -1 when it does not pay or the previous
-   * copy is unusable (the caller then writes the file from chunks).
-   */
-  private async patchFile(target: string, e: FileEntry, prevPath: string, p: FileEntry): Promise<number> {
-    if (e.size < PATCH_MIN_BYTES) return -1;
-    const prevAt = new Map<number, string>();
-    let off = 0;
-    for (const [h, len] of p.chunks) {
-      prevAt.set(off, `${h}/${len}`);
-      off += len;
-    }
-    const changed: Array<[string, number, number]> = [];
-    let same = 0;
-    off = 0;
-    for (const [h, len] of e.chunks) {
-      if (prevAt.get(off) === `${h}/${len}`) same += len;
-      else changed.push([h, len, off]);
-      off += len;
-    }
-    if (same * 2 < e.size) return -1;
-    try {
-      const st = await fs.promises.lstat(prevPath);
-      if (!st.isFile() || st.size !== p.size) return -1;
-      await copyPrevious(prevPath, target, p.size);
-    } catch {
-      await fs.promises.rm(target, { force: true });
-      return -1;
-    }
-    await fs.promises.chmod(target, 0o600);
-    const fd = fs.openSync(target, 'r+');
-    let written = 0;
-    try {
-      for (const [h, len, at] of changed) {
-        written += writeFully(fd, await this.chunkBytes(h, len), at);
-      }
-      if (e.size !== p.size) fs.ftruncateSync(fd, e.size);
-      this.finishFile(fd, e);
-    } finally {
-      fs.closeSync(fd);
-    }
-    return written;
-  }
-
-  /**
-   * Writes a file from its chunks. Hashes are not recomputed here: every chunk was verified when it
-   * was received, and a full replication re-verified every chunk it did not resend (have?verify=1).
-   */
-  private async writeFile(target: string, e: FileEntry): Promise<number> {
-    // Synchronous writes: for data, a thread-pool hop per chunk costs more than it overlaps.
-    const fd = fs.openSync(target, 'wx', 0o600);
-    let written = 0;
-    try {
-      for (const [h, len] of e.chunks) written += writeFully(fd, await this.chunkBytes(h, len), null);
-      this.finishFile(fd, e);
-    } finally {
-      fs.closeSync(fd);
-    }
-    return written;
-  }
-
-  /** A chunk's bytes from the store; a length other than the manifest's means the store is corrupt. */
-  private async chunkBytes(h: string, len: number): Promise<Buffer> {
-    const raw = await this.store.readRaw(h);
-    if (raw.length !== len) {
-      throw new AgentError(
-        500,
-        'internal',
-        `chunk ${h} in the store is corrupt; a full replication will replace it`,
-        true,
-      );
-    }
-    return raw;
-  }
-
-  /** Gives a restored file its manifest mode and mtime, and fsyncs it when asked to. */
-  private finishFile(fd: number, e: FileEntry): void {
-    fs.fchmodSync(fd, e.mode & MODE_MASK);
-    fs.futimesSync(fd, e.mtimeMs / 1000, e.mtimeMs / 1000);
-    if (this.opts.fsync) fs.fsyncSync(fd);
-  }
-
   /**
    * Failover: copies a restore point (default: current) into a writable volume under
    * `<root>/volumes/<target>` (reflinks where the filesystem supports it) and records the
@@ -617,176 +458,11 @@ export class StandbyManager {
   }
 }
 
-/** O_DIRECT needs buffers, offsets and lengths aligned to the logical block size (4096 covers all). */
-const DIRECT_ALIGN = 4096;
-/** Bytes per read/write while copying a previous version with O_DIRECT. */
-const DIRECT_BLOCK = 8 * 1024 * 1024;
-
-/**
- * Copies a previous restore point's file (`size` bytes) to a new `target` for patching: a reflink
- * where the filesystem can; else with O_DIRECT writes (copyDirect); else copy_file_range.
- * Why O_DIRECT: measured on the reference VM during the 2 GiB benchmark, copying the 1.7 GiB file
- * through the page cache (copy_file_range) cost ~4 s of system time while the previous commit's
- * gigabytes of dirty pages were being written back (memcpy into fresh page-cache pages at
- * ~440 MB/s), and it adds 1.7 GiB more dirty pages; O_DIRECT writes straight from a reused buffer
- * (pages-1pct 8.0 → 6.0 s, append-10MiB 5.9 → 4.3 s). The trade-off: with no write-back pending
- * (the 1 GiB benchmark) the page-cache copy was ~0.3 s faster for 0.85 GiB.
- */
-async function copyPrevious(prevPath: string, target: string, size: number): Promise<void> {
-  try {
-    await fs.promises.copyFile(
-      prevPath,
-      target,
-      fs.constants.COPYFILE_EXCL | fs.constants.COPYFILE_FICLONE_FORCE,
-    );
-    return;
-  } catch {
-    await fs.promises.rm(target, { force: true });
-  }
-  try {
-    if (await copyDirect(prevPath, target, size)) return;
-  } catch {
-    // e.g. an O_DIRECT write refused: fall back to the kernel copy below
-  }
-  await fs.promises.rm(target, { force: true });
-  await fs.promises.copyFile(prevPath, target, fs.constants.COPYFILE_EXCL);
-}
-
-/**
- * Copies the first `size` bytes of `src` to a new file `target`: whole 4 KiB blocks with O_DIRECT
- * (reads buffered, the next block read while the previous one is written), the tail buffered.
- * Returns false when the filesystem or platform does not support O_DIRECT. Throws when `src` is
- * shorter than `size`.
- */
-export async function copyDirect(src: string, target: string, size: number): Promise<boolean> {
-  const O_DIRECT = fs.constants.O_DIRECT;
-  if (!O_DIRECT) return false;
-  let out: fs.promises.FileHandle;
-  try {
-    out = await fs.promises.open(
-      target,
-      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | O_DIRECT,
-      0o600,
-    );
-  } catch (err) {
-    if ((err as { code?: string }).code === 'EINVAL') return false;
-    throw err;
-  }
-  const whole = size - (size % DIRECT_ALIGN);
-  const inp = await fs.promises.open(src, 'r').catch(async (err: unknown) => {
-    await out.close();
-    throw err;
-  });
-  try {
-    const bufs: Buffer[] = [];
-    for (let k = 0; k < 2 && whole > 0; k++) {
-      const b = alignedBuffer(out.fd);
-      if (!b) return false;
-      bufs.push(b);
-    }
-    const readFull = async (buf: Buffer, at: number, len: number): Promise<void> => {
-      for (let got = 0; got < len;) {
-        const { bytesRead } = await inp.read(buf, got, len - got, at + got);
-        if (bytesRead === 0) throw new Error(`${src} is shorter than ${size} bytes`);
-        got += bytesRead;
-      }
-    };
-    let next: Promise<void> | null =
-      whole > 0 ? readFull(bufs[0] as Buffer, 0, Math.min(DIRECT_BLOCK, whole)) : null;
-    try {
-      for (let at = 0, k = 0; at < whole; at += DIRECT_BLOCK, k ^= 1) {
-        const len = Math.min(DIRECT_BLOCK, whole - at);
-        await next;
-        const nextAt = at + len;
-        next =
-          nextAt < whole
-            ? readFull(bufs[k ^ 1] as Buffer, nextAt, Math.min(DIRECT_BLOCK, whole - nextAt))
-            : null;
-        const buf = bufs[k] as Buffer;
-        for (let put = 0; put < len;) {
-          const { bytesWritten } = await out.write(buf, put, len - put, at + put);
-          put += bytesWritten;
-        }
-      }
-    } catch (err) {
-      await next?.catch(() => undefined);
-      throw err;
-    }
-    if (size > whole) {
-      const tail = Buffer.allocUnsafe(size - whole);
-      await readFull(tail, whole, tail.length);
-      const fd = fs.openSync(target, 'r+');
-      try {
-        writeFully(fd, tail, whole);
-      } finally {
-        fs.closeSync(fd);
-      }
-    }
-    return true;
-  } finally {
-    await inp.close();
-    await out.close();
-  }
-}
-
-/**
- * A DIRECT_BLOCK-byte buffer whose address is DIRECT_ALIGN-aligned. JavaScript cannot see a
- * buffer's address, so this over-allocates and probes offsets with a one-block O_DIRECT write at
- * position 0 of `fd` (a file about to be overwritten from position 0): the kernel refuses a
- * misaligned buffer with EINVAL. Null when no offset works.
- */
-function alignedBuffer(fd: number): Buffer | null {
-  const raw = Buffer.allocUnsafeSlow(DIRECT_BLOCK + DIRECT_ALIGN);
-  raw.fill(0, 0, 2 * DIRECT_ALIGN);
-  for (let off = 0; off < DIRECT_ALIGN; off += 8) {
-    try {
-      fs.writeSync(fd, raw, off, DIRECT_ALIGN, 0);
-      return raw.subarray(off, off + DIRECT_BLOCK);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EINVAL') return null;
-    }
-  }
-  return null;
-}
-
-/** Operations in flight while materialising a tree (the thread pool has 4 threads by default). */
-const MATERIALISE_CONCURRENCY = 16;
-
-/** Runs `fn` over `items` with MATERIALISE_CONCURRENCY in flight; the first failure stops it. */
-async function pool<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (!failed && next < items.length) {
-      try {
-        await fn(items[next++] as T);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(MATERIALISE_CONCURRENCY, items.length) }, worker));
-}
-
 /** Same entries in the same order and the same root mode: the materialised trees are identical. */
 function sameTree(a: Manifest, b: Manifest): boolean {
   if (a.rootMode !== b.rootMode || a.entries.length !== b.entries.length) return false;
   for (let i = 0; i < a.entries.length; i++)
     if (!sameEntry(a.entries[i] as Entry, b.entries[i] as Entry)) return false;
-  return true;
-}
-
-function sameFile(a: FileEntry, b: FileEntry): boolean {
-  if (
-    a.size !== b.size ||
-    a.mode !== b.mode ||
-    a.mtimeMs !== b.mtimeMs ||
-    a.chunks.length !== b.chunks.length
-  )
-    return false;
-  for (let i = 0; i < a.chunks.length; i++)
-    if ((a.chunks[i] as [string, number])[0] !== (b.chunks[i] as [string, number])[0]) return false;
   return true;
 }
 
@@ -801,12 +477,4 @@ export async function forceRemove(dir: string): Promise<void> {
   if (!st) return;
   if (st.isDirectory()) await fix(dir);
   await fs.promises.rm(dir, { recursive: true, force: true });
-}
-
-/** Writes all of `buf` at `position` (null: the file's current offset); returns its length. */
-function writeFully(fd: number, buf: Buffer, position: number | null): number {
-  let k = 0;
-  while (k < buf.length)
-    k += fs.writeSync(fd, buf, k, buf.length - k, position === null ? null : position + k);
-  return buf.length;
 }

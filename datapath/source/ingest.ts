@@ -43,6 +43,7 @@ import { AgentError } from '../errors.js';
 import { hashHex } from '../store/hash.js';
 import { HASH_WORKER_AVAILABLE, hashRanges } from '../store/hash-worker.js';
 import type { ChunkRef } from '../protocol/manifest.js';
+import type { StageClock } from '../stages.js';
 
 /** Bytes read per read call. */
 export const BLOCK_SIZE = 8 * 1024 * 1024;
@@ -110,8 +111,10 @@ export class Ingest {
   private lastYield = Date.now();
 
   private readonly o: IngestOptions & { hashWorker: boolean };
+  private readonly stages: StageClock;
   constructor(o: IngestOptions) {
     this.o = { ...o, hashWorker: o.hashWorker ?? HASH_WORKER_AVAILABLE };
+    this.stages = o.store.stages;
   }
 
   /** Four read buffers (max + BLOCK_SIZE each) over SharedArrayBuffers the hash worker can read. */
@@ -145,14 +148,17 @@ export class Ingest {
     let pos = 0;
     let carry = 0;
     for (;;) {
+      const reading = this.stages.begin('read');
       const got = fs.readSync(fd, cur, max, BLOCK_SIZE, pos);
+      reading(got);
       pos += got;
       const eof = got === 0 || (got < BLOCK_SIZE && pos >= sizeHint);
       let start = max - carry;
       const end = max + got;
       try {
         while (start < end && (eof || end - start >= max)) {
-          const cut = chunker.cut(cur, start, end);
+          const from = start;
+          const cut = this.stages.time('cut', 0, () => chunker.cut(cur, from, end));
           this.chunk(cur, start, cut, chunks);
           start = cut;
         }
@@ -186,7 +192,7 @@ export class Ingest {
     let k = 0;
     let pos = 0;
     let carry = 0;
-    let reading: Promise<number> | null = readAsync(fd, bufs[0], max, BLOCK_SIZE, 0);
+    let reading: Promise<number> | null = this.read(fd, bufs[0], max, 0);
     let hashing: Job | null = null;
     let writing: Promise<void> | null = null;
     const commit = async (job: Job): Promise<void> => {
@@ -212,22 +218,29 @@ export class Ingest {
         const eof = got === 0 || (got < BLOCK_SIZE && pos >= sizeHint);
         const cur = bufs[k % 4] as Buffer;
         const next = bufs[(k + 1) % 4] as Buffer;
-        if (!eof) reading = readAsync(fd, next, max, BLOCK_SIZE, pos);
-        let start = max - carry;
+        if (!eof) reading = this.read(fd, next, max, pos);
+        const from = max - carry;
+        let start = from;
         const end = max + got;
         const cuts: number[] = [];
+        const cutting = this.stages.begin('cut');
         while (start < end && (eof || end - start >= max)) {
           const cut = chunker.cut(cur, start, end);
           cuts.push(start, cut);
           start = cut;
         }
+        cutting(start - from);
         if (!eof) {
           carry = end - start;
           cur.copy(next, max - carry, start, end);
         }
         const c = Int32Array.from(cuts);
         const prev: Job | null = hashing;
-        hashing = { buf: cur, cuts: c, hashes: hashRanges(cur, c, !this.o.hashWorker) };
+        hashing = {
+          buf: cur,
+          cuts: c,
+          hashes: this.stages.wait('hash', start - from, hashRanges(cur, c, !this.o.hashWorker)),
+        };
         if (prev) await commit(prev);
         if (this.failure) throw this.failure;
         if (this.o.signal?.aborted) throw new AgentError(499, 'cancelled', 'snapshot cancelled', false);
@@ -266,7 +279,23 @@ export class Ingest {
   }
 
   private chunk(buf: Buffer, start: number, end: number, chunks: ChunkRef[]): void {
-    this.record(buf, start, end, hashHex(buf.subarray(start, end)), chunks);
+    const hex = this.stages.time('hash', end - start, () => hashHex(buf.subarray(start, end)));
+    this.record(buf, start, end, hex, chunks);
+  }
+
+  /** One block read on the thread pool, timed as the `read` stage. */
+  private read(fd: number, buf: Buffer, max: number, pos: number): Promise<number> {
+    const end = this.stages.begin('read');
+    return readAsync(fd, buf, max, BLOCK_SIZE, pos).then(
+      (n) => {
+        end(n);
+        return n;
+      },
+      (err: unknown) => {
+        end();
+        throw err;
+      },
+    );
   }
 
   private record(buf: Buffer, start: number, end: number, hex: string, chunks: ChunkRef[]): void {

@@ -2,7 +2,7 @@
 //
 //   snapshotting  take a snapshot (unless the request names one); full → re-read everything.
 //                 With nothing to delta against (full, or no restore point at the destination yet)
-//                 chunks are streamed to the destination as the snapshot stores them (openStream),
+//                 chunks are streamed to the destination as the snapshot stores them (push.ts),
 //                 overlapping the transfer with reading and hashing.
 //   planning      ask the destination, 8192 hashes per query, which distinct chunks it lacks.
 //                 Incremental: chunks of the destination's current restore point are known to be
@@ -44,42 +44,28 @@ import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentApiError, AgentClient, isRetryable } from '../client/client.js';
 import { AgentError, badRequest, notFound } from '../errors.js';
 import { newId, readJson, writeFileAtomic } from '../fs-util.js';
-import { decodeChunk } from '../store/chunk-codec.js';
 import type { DeltaCandidate } from '../protocol/delta.js';
-import { encodeDelta, planDeltas } from '../protocol/delta.js';
+import { planDeltas } from '../protocol/delta.js';
 import type { ChunkRef, Manifest } from '../protocol/manifest.js';
 import { isSnapshotId, isVolumeName, manifestChunks, wireManifest } from '../protocol/manifest.js';
 import { diffManifest } from '../protocol/manifest-delta.js';
 import { replicationKind } from '../protocol/mode.js';
-import type { ChunkEvent } from './snapshot.js';
+import { ChunkPusher, type PushEvents, type PushJob } from './push.js';
 import type { SnapshotManager } from './volumes.js';
-import { frameHeader } from '../protocol/wire.js';
 
 const HAVE_BATCH = 8192;
-/** Chunks per `have` query while streaming during the snapshot (~16 MiB of average chunks). */
-const STREAM_BATCH = 256;
-const UPLOAD_BATCH_BYTES = 8 * 1024 * 1024;
 const MAX_KEPT = 500;
 
-export interface ReplicationEvents {
-  onBytesSent?: (bytes: number) => void;
-  onChunksSent?: (n: number) => void;
+export interface ReplicationEvents extends PushEvents {
   onFinished?: (status: ReplicationStatus) => void;
-  log?: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-interface Job {
-  status: ReplicationStatus;
-  request: ReplicationRequest;
-  abort: AbortController;
+interface Job extends PushJob {
   done: Promise<void>;
   transferStartedAt: number | null;
-  lastProgressAt: number;
   planned?: boolean;
   /** The destination refused a manifest delta (unknown base): send whole manifests. */
   noManifestDelta?: boolean;
-  /** Chunks streamed during the snapshot and known to be at the destination (session-pinned). */
-  delivered?: Set<string>;
   phaseStartedAt?: number;
 }
 
@@ -90,6 +76,7 @@ export class ReplicationManager {
   private counts: Record<string, number> = {};
   private readonly stateDir: string;
   private readonly countsFile: string;
+  private readonly push: ChunkPusher;
   retryWindowMs = 120_000;
   results = { succeeded: 0, failed: 0, cancelled: 0 };
 
@@ -101,6 +88,7 @@ export class ReplicationManager {
   ) {
     this.stateDir = path.join(root, 'state', 'replications');
     this.countsFile = path.join(root, 'state', 'replication-counts.json');
+    this.push = new ChunkPusher(store, events);
   }
 
   static async open(
@@ -327,7 +315,7 @@ export class ReplicationManager {
     try {
       await this.setPhase(j, 'snapshotting');
       if (!s.snapshotId) {
-        const stream = await this.openStream(j, dest);
+        const stream = await this.push.openStream(j, dest);
         let snap;
         try {
           snap = await this.snapshots.take(req.volume, {
@@ -445,8 +433,8 @@ export class ReplicationManager {
     await this.setPhase(j, 'transferring');
     j.transferStartedAt ??= Date.now();
     const deltas = base ? planDeltas(manifest, base, new Set(missing)) : new Map<string, DeltaCandidate>();
-    const needWhole = await this.sendChunks(j, dest, missing, unique, session, deltas);
-    if (needWhole.length > 0) await this.sendChunks(j, dest, needWhole, unique, session);
+    const needWhole = await this.push.sendChunks(j, dest, missing, unique, session, deltas);
+    if (needWhole.length > 0) await this.push.sendChunks(j, dest, needWhole, unique, session);
 
     await this.setPhase(j, 'committing');
     for (let round = 0; ; round++) {
@@ -483,170 +471,9 @@ export class ReplicationManager {
         const extra = more.filter((h) => all.has(h));
         s.bytesTotal += extra.reduce((a, h) => a + (all.get(h) ?? 0), 0);
         await this.setPhase(j, 'transferring');
-        await this.sendChunks(j, dest, extra, all, session);
+        await this.push.sendChunks(j, dest, extra, all, session);
         await this.setPhase(j, 'committing');
       }
-    }
-  }
-
-  private async sendChunks(
-    j: Job,
-    dest: AgentClient,
-    hashes: string[],
-    sizes: Map<string, number>,
-    session: string,
-    deltas?: Map<string, DeltaCandidate>,
-  ): Promise<string[]> {
-    const s = j.status;
-    const needWhole: string[] = [];
-    const signal = j.abort.signal;
-    const concurrency = Math.max(1, Math.min(16, j.request.concurrency ?? 3));
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < hashes.length) {
-        if (signal.aborted) throw signal.reason;
-        const upload = await dest.openChunkUpload({ session, signal });
-        const batch: string[] = [];
-        let batchBytes = 0;
-        let wire = 0;
-        try {
-          while (next < hashes.length && batchBytes < UPLOAD_BATCH_BYTES) {
-            const h = hashes[next++] as string;
-            let stored: Buffer;
-            try {
-              stored = this.store.readStored(h);
-            } catch (err) {
-              throw new AgentError(
-                500,
-                'internal',
-                `chunk ${h} is missing from the source store: ${(err as Error).message}`,
-                false,
-              );
-            }
-            const cand = deltas?.get(h);
-            if (cand) {
-              const d = await this.delta(stored, cand);
-              if (d) {
-                stored = d;
-                s.chunksDelta++;
-              }
-            }
-            const head = frameHeader(Buffer.from(h, 'hex'), sizes.get(h) as number, stored.length);
-            await upload.write(head);
-            await upload.write(stored);
-            batch.push(h);
-            batchBytes += stored.length;
-            s.bytesOnWire += head.length + stored.length;
-            s.chunkBytesOnWire += stored.length;
-            wire += head.length + stored.length;
-          }
-          const answer = await upload.finish();
-          for (const h of answer.needWhole ?? []) if (sizes.has(h)) needWhole.push(h);
-        } catch (err) {
-          upload.abort();
-          throw err;
-        }
-        s.chunksSent += batch.length;
-        s.bytesDone += batch.reduce((a, h) => a + (sizes.get(h) ?? 0), 0);
-        s.bytesDone -= needWhole.reduce((a, h) => a + (batch.includes(h) ? (sizes.get(h) ?? 0) : 0), 0);
-        j.lastProgressAt = Date.now();
-        this.events.onBytesSent?.(wire);
-        this.events.onChunksSent?.(batch.length);
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(concurrency, Math.ceil(hashes.length / 4) || 1) }, worker),
-    );
-    return needWhole;
-  }
-
-  /**
-   * Streaming during the snapshot, when there is nothing to delta against (a full replication, or
-   * a destination without a restore point of the volume): each chunk the snapshot reads is queued
-   * as soon as it is in the store; batches are asked about (`have`, verified when full) and the
-   * missing ones sent at once, so the transfer overlaps the snapshot instead of following it.
-   * Chunks confirmed at the destination are remembered in `j.delivered` (pinned there by the
-   * session) and skipped by planning. Best effort: a failure stops the stream quietly and planning
-   * sends whatever did not make it.
-   */
-  private async openStream(
-    j: Job,
-    dest: AgentClient,
-  ): Promise<{ push: (c: ChunkEvent) => void; close: (drain: boolean) => Promise<void> } | null> {
-    const s = j.status;
-    const full = s.kind === 'full';
-    if (!full) {
-      const standby = await dest.findStandby(s.destination.volume).catch(() => undefined);
-      if (standby === undefined || standby?.current) return null;
-    }
-    const delivered = (j.delivered ??= new Set<string>());
-    const sizes = new Map<string, number>();
-    let queue: string[] = [];
-    let closed = false;
-    let failed = false;
-    let wake: (() => void) | null = null;
-    const session = s.id;
-    const signal = j.abort.signal;
-    const pump = async (): Promise<void> => {
-      for (;;) {
-        if (queue.length < STREAM_BATCH && !closed) {
-          await new Promise<void>((r) => (wake = r));
-          continue;
-        }
-        if (queue.length === 0) return;
-        const batch = queue.slice(0, STREAM_BATCH);
-        queue = queue.slice(batch.length);
-        s.bytesOnWire += batch.length * 32;
-        const present = await dest.hasChunks(
-          batch.map((h) => Buffer.from(h, 'hex')),
-          { verify: full, session, signal },
-        );
-        const missing = batch.filter((_, k) => !present[k]);
-        for (const h of missing) s.bytesTotal += sizes.get(h) ?? 0;
-        const need = await this.sendChunks(j, dest, missing, sizes, session);
-        const back = new Set(need);
-        for (const h of batch) if (!back.has(h)) delivered.add(h);
-      }
-    };
-    const running = pump().catch((err: unknown) => {
-      failed = true;
-      this.events.log?.('streaming during the snapshot stopped', { id: s.id, error: (err as Error).message });
-    });
-    return {
-      push: (c: ChunkEvent) => {
-        if (failed || sizes.has(c.hash)) return;
-        sizes.set(c.hash, c.size);
-        queue.push(c.hash);
-        if (queue.length >= STREAM_BATCH && wake) {
-          const w = wake as () => void;
-          wake = null;
-          w();
-        }
-      },
-      close: async (drain: boolean) => {
-        closed = true;
-        if (!drain) queue = [];
-        if (wake) (wake as () => void)();
-        await running;
-      },
-    };
-  }
-
-  /** The delta form of a chunk (stored form `stored`) when it is smaller, else null. */
-  private async delta(stored: Buffer, cand: DeltaCandidate): Promise<Buffer | null> {
-    try {
-      if (!cand.bases.every((b) => this.store.has(b.hash))) return null;
-      const raw = await decodeChunk(stored, this.store.maxChunkSize);
-      const bases = [];
-      for (const b of cand.bases) {
-        const r = await this.store.readRaw(b.hash);
-        if (r.length !== b.length) return null;
-        bases.push({ hash: b.hash, offset: b.offset, raw: r });
-      }
-      const d = encodeDelta(raw, cand.offset, bases);
-      return d && d.length < stored.length * 0.9 ? d : null;
-    } catch {
-      return null; // e.g. a base collected meanwhile: send whole
     }
   }
 }

@@ -37,6 +37,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { decodeChunk, ENC_RAW, encodeChunk } from './chunk-codec.js';
 import { hashHex, HASH_BYTES } from './hash.js';
+import { StageClock } from '../stages.js';
 
 export interface ChunkStoreOptions {
   fsync?: boolean;
@@ -44,6 +45,8 @@ export interface ChunkStoreOptions {
   maxChunkSize: number;
   /** Pack size at which a new pack is started (default 64 MiB). */
   packBytes?: number;
+  /** Where the agent's stage times go (default: a clock of this store's own). */
+  stages?: StageClock;
 }
 
 const MAGIC = 0x46434b31; // "FCK1"
@@ -116,6 +119,8 @@ export class ChunkStore {
   private readonly packBytes: number;
   private readonly packDir: string;
   readonly maxChunkSize: number;
+  /** The agent's stage times (stages.ts): the store times `pack` and `verify` itself. */
+  readonly stages: StageClock;
   chunksWritten = 0;
   bytesWritten = 0;
   chunksDeleted = 0;
@@ -128,6 +133,7 @@ export class ChunkStore {
     this.maxChunkSize = opts.maxChunkSize;
     this.packBytes = opts.packBytes ?? 64 * 1024 * 1024;
     this.packDir = path.join(dir, 'packs');
+    this.stages = opts.stages ?? new StageClock();
   }
 
   /** Opens (creating if needed) a store, repairing a torn tail a crash may have left. */
@@ -244,7 +250,7 @@ export class ChunkStore {
     }
     const job = (async () => {
       const { stored, compressed } = await encodeChunk(raw, opts.compress ?? false);
-      this.append(hex, stored);
+      this.stages.time('pack', stored.length, () => this.append(hex, stored));
       return { written: true, storedBytes: stored.length, compressed };
     })();
     this.writing.set(hex, job);
@@ -264,7 +270,7 @@ export class ChunkStore {
       return false;
     }
     if (this.has(hex)) return false;
-    this.append(hex, stored);
+    this.stages.time('pack', stored.length, () => this.append(hex, stored));
     return true;
   }
 
@@ -351,6 +357,10 @@ export class ChunkStore {
    * Returns the hashes it wrote.
    */
   appendRawBatch(items: ReadonlyArray<{ hex: string; raw: Uint8Array }>): string[] {
+    return this.stages.time('pack', rawBytes(items), () => this.appendRuns(items));
+  }
+
+  private appendRuns(items: ReadonlyArray<{ hex: string; raw: Uint8Array }>): string[] {
     const written: string[] = [];
     for (const run of this.runs(items)) {
       const p = this.writable();
@@ -373,7 +383,11 @@ export class ChunkStore {
    * leaves it alone, so the pack still has a single sequential writer. Chunks become visible (has,
    * readStored) when the promise resolves; `items`' buffers must not change until then.
    */
-  async appendRawBatchAsync(items: ReadonlyArray<{ hex: string; raw: Uint8Array }>): Promise<string[]> {
+  appendRawBatchAsync(items: ReadonlyArray<{ hex: string; raw: Uint8Array }>): Promise<string[]> {
+    return this.stages.wait('pack', rawBytes(items), this.appendRunsAsync(items));
+  }
+
+  private async appendRunsAsync(items: ReadonlyArray<{ hex: string; raw: Uint8Array }>): Promise<string[]> {
     const written: string[] = [];
     for (const run of this.runs(items)) {
       const p = this.writable();
@@ -451,8 +465,27 @@ export class ChunkStore {
   readStored(hex: string): Buffer {
     const l = this.index.get(hex);
     if (!l) throw new Error(`chunk ${hex} is not in the store`);
+    return this.readRecord(hex, l, Buffer.allocUnsafe(l.len));
+  }
+
+  /**
+   * A chunk's raw bytes for a caller that uses them before its next call with the same `scratch`
+   * (at least maxChunkSize + 1 bytes): a raw-stored chunk is read into `scratch` and a view of it
+   * returned, so writing a restore point allocates nothing per chunk; a compressed one is decoded
+   * into a new buffer, as readRaw does.
+   */
+  async readRawInto(hex: string, scratch: Buffer): Promise<Buffer> {
+    const l = this.index.get(hex);
+    if (!l) throw new Error(`chunk ${hex} is not in the store`);
+    if (scratch.length < l.len)
+      throw new Error(`chunk ${hex}: scratch buffer of ${scratch.length} bytes is too small`);
+    const stored = this.readRecord(hex, l, scratch.subarray(0, l.len));
+    if (stored[0] === ENC_RAW) return stored.subarray(1);
+    return decodeChunk(stored, this.maxChunkSize);
+  }
+
+  private readRecord(hex: string, l: Loc, buf: Buffer): Buffer {
     const p = this.packs.get(l.pack) as Pack;
-    const buf = Buffer.allocUnsafe(l.len);
     let got = 0;
     while (got < l.len) {
       const n = fs.readSync(p.fd, buf, got, l.len - got, l.off + RECORD_HEADER + got);
@@ -469,10 +502,16 @@ export class ChunkStore {
   /** Re-reads and re-hashes a chunk; a corrupt or unreadable one is dropped and reported false. */
   async verify(hex: string): Promise<boolean> {
     if (!this.has(hex)) return false;
+    const end = this.stages.begin('verify');
     try {
-      if (hashHex(await this.readRaw(hex)) === hex) return true;
+      const raw = await this.readRaw(hex);
+      const ok = hashHex(raw) === hex;
+      end(raw.length);
+      if (ok) return true;
     } catch {
       // unreadable or undecodable: treat as corrupt
+    } finally {
+      end();
     }
     const l = this.index.get(hex);
     if (l) {
@@ -573,4 +612,10 @@ export class ChunkStore {
     for (const p of this.packs.values()) fs.closeSync(p.fd);
     this.packs.clear();
   }
+}
+
+function rawBytes(items: ReadonlyArray<{ raw: Uint8Array }>): number {
+  let n = 0;
+  for (const it of items) n += it.raw.length;
+  return n;
 }

@@ -288,6 +288,16 @@ describe('replication between two agents', () => {
     expect(m).toMatch(/^# TYPE ferry_agent_bytes_sent_total counter$/m);
     expect(m).toMatch(/ferry_agent_replications_succeeded_total [1-9]/);
     expect(m).toMatch(/ferry_agent_snapshot_duration_seconds_sum /);
+    // where the time went, stage by stage (datapath/stages.ts): the source read, cut, hashed and
+    // sent; the destination verified what it received and wrote restore points
+    const stage = (text: string, what: string, st: string): number =>
+      Number(new RegExp(`^ferry_agent_stage_${what}_total\\{stage="${st}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
+    for (const st of ['read', 'cut', 'hash', 'pack', 'send']) {
+      expect(stage(m, 'bytes', st)).toBeGreaterThan(0);
+      expect(stage(m, 'seconds', st)).toBeGreaterThan(0);
+    }
+    const dm0 = await dc.metrics();
+    for (const st of ['pack', 'verify', 'write']) expect(stage(dm0, 'bytes', st)).toBeGreaterThan(0);
     // the standby's data age: now minus when the source took the current restore point's snapshot
     const standby = await dc.getStandby('app-data');
     const current = standby.restorePoints.find((r) => r.id === standby.current)!;

@@ -1,3 +1,4 @@
+import { parseStageMetrics, stageDetails } from '../../../bench/peers/ferry.js';
 import { parseResticSummary } from '../../../bench/peers/restic.js';
 import { parseRsyncStats, rsyncdConfig } from '../../../bench/peers/rsync.js';
 
@@ -73,5 +74,37 @@ describe('parseResticSummary', () => {
   });
   it('fails without a summary', () => {
     expect(() => parseResticSummary('{"message_type":"status"}\n')).toThrow('no summary');
+  });
+});
+
+describe('Ferry stage metrics', () => {
+  const scrape = (read: number, bytes: number): string =>
+    [
+      '# HELP ferry_agent_stage_seconds_total Data path: seconds ...',
+      '# TYPE ferry_agent_stage_seconds_total counter',
+      `ferry_agent_stage_seconds_total{stage="read"} ${read}`,
+      'ferry_agent_stage_seconds_total{stage="send"} 0.5',
+      `ferry_agent_stage_bytes_total{stage="read"} ${bytes}`,
+      'ferry_agent_stage_bytes_total{stage="send"} 100',
+      'ferry_agent_bytes_sent_total 9',
+    ].join('\n');
+
+  it('parses seconds and bytes by stage', () => {
+    expect(parseStageMetrics(scrape(1.25, 4096))).toEqual(
+      new Map([
+        ['read', { seconds: 1.25, bytes: 4096 }],
+        ['send', { seconds: 0.5, bytes: 100 }],
+      ]),
+    );
+    expect(parseStageMetrics('ferry_agent_bytes_sent_total 9')).toEqual(new Map());
+  });
+
+  it('gives one scenario as the difference of two scrapes, as flat detail keys', () => {
+    expect(stageDetails('source', scrape(1, 1000), scrape(3.5, 5000))).toEqual({
+      'stage.source.read.seconds': 2.5,
+      'stage.source.read.bytes': 4000,
+      'stage.source.send.seconds': 0,
+      'stage.source.send.bytes': 0,
+    });
   });
 });

@@ -6,8 +6,10 @@ import {
   formatTable,
   incrementalBudget,
   markdownTable,
+  otherSections,
   padMarkdownTable,
   renderSvg,
+  stageCells,
   type MachineLimits,
   type ResultRow,
 } from '../../../bench/report.js';
@@ -149,5 +151,60 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['--size-mib', 'x'])).toThrow('--size-mib must be an integer');
     expect(() => parseArgs(['--tools', 'scp'])).toThrow('unknown tool "scp"');
     expect(() => parseArgs(['--bogus'])).toThrow('unknown argument "--bogus"');
+  });
+});
+
+describe('Ferry stage breakdown', () => {
+  it('gives each agent its CPU, CPU per GiB changed (64 MiB or more) and each stage with its share of wall', () => {
+    const rows = [row('full', 'ferry', 10, 2048 * MiB, 2048 * MiB), row('unchanged', 'ferry', 0.5, 1000, 0)];
+    const details = [
+      {
+        scenario: 'full',
+        tool: 'ferry',
+        sourceCpuSeconds: 8,
+        destinationCpuSeconds: 4,
+        'stage.source.read.seconds': 2.5,
+        'stage.source.send.seconds': 9,
+        'stage.destination.write.seconds': 1,
+      },
+      { scenario: 'unchanged', tool: 'ferry', sourceCpuSeconds: 0.1, destinationCpuSeconds: 0.05 },
+      { scenario: 'full', tool: 'rsync' },
+    ];
+    const cells = stageCells(rows, details);
+    expect(cells).toHaveLength(4);
+    expect(cells[0]).toEqual([
+      'full',
+      'source',
+      '8.00',
+      '4.00',
+      '2.50 (25%)',
+      '–',
+      '–',
+      '–',
+      '9.00 (90%)',
+      '–',
+      '–',
+    ]);
+    expect(cells[1]).toEqual([
+      'full',
+      'destination',
+      '4.00',
+      '2.00',
+      '–',
+      '–',
+      '–',
+      '–',
+      '–',
+      '–',
+      '1.00 (10%)',
+    ]);
+    expect(cells[2]!.slice(0, 4)).toEqual(['unchanged', 'source', '0.10', '–']);
+  });
+
+  it('keeps the sections other benchmarks wrote into docs/benchmarks.md', () => {
+    const md =
+      '# Benchmarks\n\n## Data path: Ferry\n\nold table\n\n## Resources: x\n\nkept\n\n## Schedules\n\nkept too\n';
+    expect(otherSections(md)).toBe('\n## Resources: x\n\nkept\n\n## Schedules\n\nkept too\n');
+    expect(otherSections('# Benchmarks\n\n## Data path: Ferry\n')).toBe('');
   });
 });

@@ -50,6 +50,25 @@ describe('ChunkStore', () => {
     expect(s.locate(h)).toMatchObject({ storedLength: 100_001 });
   });
 
+  it('reads raw chunks into a reused scratch buffer, and decodes compressed ones', async () => {
+    const s = await open();
+    const random = crypto.randomBytes(70_000);
+    const text = Buffer.from('ferry '.repeat(20_000));
+    const [hr, ht] = [hashHex(random), hashHex(text)];
+    await s.put(hr, random, { compress: true });
+    await s.put(ht, text, { compress: true });
+    expect(s.locate(ht)!.storedLength).toBeLessThan(text.length); // stored compressed
+    const scratch = Buffer.alloc(256 * 1024 + 1);
+    const a = await s.readRawInto(hr, scratch);
+    expect(a).toEqual(random);
+    expect(a.buffer).toBe(scratch.buffer); // a view of the scratch: no allocation
+    expect(await s.readRawInto(ht, scratch)).toEqual(text);
+    await expect(s.readRawInto(hr, Buffer.alloc(1000))).rejects.toThrow(
+      /scratch buffer of 1000 bytes is too small/,
+    );
+    await expect(s.readRawInto('00'.repeat(32), scratch)).rejects.toThrow(/is not in the store/);
+  });
+
   it('detects a corrupted chunk, drops it, and a verified put rewrites it', async () => {
     const s = await open();
     const data = crypto.randomBytes(50_000);

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { ChunkStore } from '../../../datapath/store/chunk-store.js';
 import { hashHex } from '../../../datapath/store/hash.js';
 import type { Manifest } from '../../../datapath/protocol/manifest.js';
-import { copyDirect, StandbyManager } from '../../../datapath/destination/standby.js';
+import { StandbyManager } from '../../../datapath/destination/standby.js';
+import { copyDirect } from '../../../datapath/destination/tree.js';
 import { manifest } from './manifests.js';
 
 let dir: string;

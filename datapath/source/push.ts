@@ -1,0 +1,230 @@
+// Source side: moving chunks to the destination for a replication (replicate.ts decides what
+// must move; this file moves it). sendChunks uploads a list of chunks over `concurrency` parallel
+// streaming uploads of <= 8 MiB each, as sub-chunk deltas where a candidate makes them smaller
+// (delta.ts); openStream pushes the chunks a snapshot stores while it is being taken, a few
+// batches (a `have` query, then the missing chunks' uploads) in flight at once.
+import type { ReplicationRequest, ReplicationStatus } from '../protocol/agent-api.js';
+import type { ChunkStore } from '../store/chunk-store.js';
+import type { AgentClient } from '../client/client.js';
+import { AgentError } from '../errors.js';
+import { decodeChunk } from '../store/chunk-codec.js';
+import type { DeltaCandidate } from '../protocol/delta.js';
+import { encodeDelta } from '../protocol/delta.js';
+import type { ChunkEvent } from './snapshot.js';
+import { frameHeader } from '../protocol/wire.js';
+
+/** Chunks per `have` query while streaming during the snapshot (~16 MiB of average chunks). */
+const STREAM_BATCH = 256;
+/** Streamed batches in flight at once (each: a `have` query, then up to `concurrency` uploads). */
+const STREAM_IN_FLIGHT = 3;
+const UPLOAD_BATCH_BYTES = 8 * 1024 * 1024;
+
+export interface PushEvents {
+  onBytesSent?: (bytes: number) => void;
+  onChunksSent?: (n: number) => void;
+  log?: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** What a push reads and updates of its replication. */
+export interface PushJob {
+  status: ReplicationStatus;
+  request: ReplicationRequest;
+  abort: AbortController;
+  lastProgressAt: number;
+  /** Chunks streamed during the snapshot and known to be at the destination (session-pinned). */
+  delivered?: Set<string>;
+}
+
+export class ChunkPusher {
+  constructor(
+    private readonly store: ChunkStore,
+    private readonly events: PushEvents,
+  ) {}
+
+  async sendChunks(
+    j: PushJob,
+    dest: AgentClient,
+    hashes: string[],
+    sizes: Map<string, number>,
+    session: string,
+    deltas?: Map<string, DeltaCandidate>,
+  ): Promise<string[]> {
+    const s = j.status;
+    const needWhole: string[] = [];
+    const signal = j.abort.signal;
+    const concurrency = Math.max(1, Math.min(16, j.request.concurrency ?? 3));
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < hashes.length) {
+        if (signal.aborted) throw signal.reason;
+        const sending = this.store.stages.begin('send');
+        const upload = await dest.openChunkUpload({ session, signal }).catch((err: unknown) => {
+          sending();
+          throw err;
+        });
+        const batch: string[] = [];
+        let batchBytes = 0;
+        let wire = 0;
+        try {
+          while (next < hashes.length && batchBytes < UPLOAD_BATCH_BYTES) {
+            const h = hashes[next++] as string;
+            let stored: Buffer;
+            try {
+              stored = this.store.readStored(h);
+            } catch (err) {
+              throw new AgentError(
+                500,
+                'internal',
+                `chunk ${h} is missing from the source store: ${(err as Error).message}`,
+                false,
+              );
+            }
+            const cand = deltas?.get(h);
+            if (cand) {
+              const d = await this.delta(stored, cand);
+              if (d) {
+                stored = d;
+                s.chunksDelta++;
+              }
+            }
+            const head = frameHeader(Buffer.from(h, 'hex'), sizes.get(h) as number, stored.length);
+            await upload.write(head);
+            await upload.write(stored);
+            batch.push(h);
+            batchBytes += stored.length;
+            s.bytesOnWire += head.length + stored.length;
+            s.chunkBytesOnWire += stored.length;
+            wire += head.length + stored.length;
+          }
+          const answer = await upload.finish();
+          for (const h of answer.needWhole ?? []) if (sizes.has(h)) needWhole.push(h);
+        } catch (err) {
+          upload.abort();
+          throw err;
+        } finally {
+          sending(wire);
+        }
+        s.chunksSent += batch.length;
+        s.bytesDone += batch.reduce((a, h) => a + (sizes.get(h) ?? 0), 0);
+        s.bytesDone -= needWhole.reduce((a, h) => a + (batch.includes(h) ? (sizes.get(h) ?? 0) : 0), 0);
+        j.lastProgressAt = Date.now();
+        this.events.onBytesSent?.(wire);
+        this.events.onChunksSent?.(batch.length);
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(concurrency, Math.ceil(hashes.length / 4) || 1) }, worker),
+    );
+    return needWhole;
+  }
+
+  /**
+   * Streaming during the snapshot, when there is nothing to delta against (a full replication, or
+   * a destination without a restore point of the volume): each chunk the snapshot reads is queued
+   * as soon as it is in the store; batches are asked about (`have`, verified when full) and the
+   * missing ones sent at once, so the transfer overlaps the snapshot instead of following it.
+   * Chunks confirmed at the destination are remembered in `j.delivered` (pinned there by the
+   * session) and skipped by planning. Best effort: a failure stops the stream quietly and planning
+   * sends whatever did not make it.
+   */
+  async openStream(
+    j: PushJob,
+    dest: AgentClient,
+  ): Promise<{ push: (c: ChunkEvent) => void; close: (drain: boolean) => Promise<void> } | null> {
+    const s = j.status;
+    const full = s.kind === 'full';
+    if (!full) {
+      const standby = await dest.findStandby(s.destination.volume).catch(() => undefined);
+      if (standby === undefined || standby?.current) return null;
+    }
+    const delivered = (j.delivered ??= new Set<string>());
+    const sizes = new Map<string, number>();
+    let queue: string[] = [];
+    let closed = false;
+    let failed = false;
+    let wake: (() => void) | null = null;
+    const session = s.id;
+    const signal = j.abort.signal;
+    // One batch = a `have` query, then the missing chunks' uploads. STREAM_IN_FLIGHT batches run at
+    // once, so the destination verifies and stores one batch while the next is asked about and
+    // sent, instead of the stream stalling on every round trip and falling behind the snapshot.
+    const sendBatch = async (batch: string[]): Promise<void> => {
+      s.bytesOnWire += batch.length * 32;
+      const present = await dest.hasChunks(
+        batch.map((h) => Buffer.from(h, 'hex')),
+        { verify: full, session, signal },
+      );
+      const missing = batch.filter((_, k) => !present[k]);
+      for (const h of missing) s.bytesTotal += sizes.get(h) ?? 0;
+      const need = await this.sendChunks(j, dest, missing, sizes, session);
+      const back = new Set(need);
+      for (const h of batch) if (!back.has(h)) delivered.add(h);
+    };
+    const pump = async (): Promise<void> => {
+      const inFlight = new Set<Promise<void>>();
+      let failure: unknown = null;
+      try {
+        for (;;) {
+          if (failure) throw failure;
+          if (queue.length < STREAM_BATCH && !closed) {
+            await new Promise<void>((r) => (wake = r));
+            continue;
+          }
+          if (queue.length === 0) break;
+          const batch = queue.slice(0, STREAM_BATCH);
+          queue = queue.slice(batch.length);
+          const p: Promise<void> = sendBatch(batch)
+            .catch((err: unknown) => {
+              failure ??= err;
+            })
+            .finally(() => inFlight.delete(p));
+          inFlight.add(p);
+          if (inFlight.size >= STREAM_IN_FLIGHT) await Promise.race(inFlight);
+        }
+      } finally {
+        await Promise.allSettled([...inFlight]);
+      }
+      if (failure) throw failure;
+    };
+    const running = pump().catch((err: unknown) => {
+      failed = true;
+      this.events.log?.('streaming during the snapshot stopped', { id: s.id, error: (err as Error).message });
+    });
+    return {
+      push: (c: ChunkEvent) => {
+        if (failed || sizes.has(c.hash)) return;
+        sizes.set(c.hash, c.size);
+        queue.push(c.hash);
+        if (queue.length >= STREAM_BATCH && wake) {
+          const w = wake as () => void;
+          wake = null;
+          w();
+        }
+      },
+      close: async (drain: boolean) => {
+        closed = true;
+        if (!drain) queue = [];
+        if (wake) (wake as () => void)();
+        await running;
+      },
+    };
+  }
+
+  /** The delta form of a chunk (stored form `stored`) when it is smaller, else null. */
+  private async delta(stored: Buffer, cand: DeltaCandidate): Promise<Buffer | null> {
+    try {
+      if (!cand.bases.every((b) => this.store.has(b.hash))) return null;
+      const raw = await decodeChunk(stored, this.store.maxChunkSize);
+      const bases = [];
+      for (const b of cand.bases) {
+        const r = await this.store.readRaw(b.hash);
+        if (r.length !== b.length) return null;
+        bases.push({ hash: b.hash, offset: b.offset, raw: r });
+      }
+      const d = encodeDelta(raw, cand.offset, bases);
+      return d && d.length < stored.length * 0.9 ? d : null;
+    } catch {
+      return null; // e.g. a base collected meanwhile: send whole
+    }
+  }
+}
