@@ -103,38 +103,6 @@ export function midTransfer(world: DrWorld, volume: string) {
   );
 }
 
-/**
- * A SchedulePolicy `policy` every minute and a MigrationSchedule `name` in `ns` on it, migrating
- * `ns` with its volumes to the ClusterPair `remote` (scaled to zero there).
- */
-export function everyMinuteScheduleYaml(ns: string, name: string, policy: string): string {
-  return `
-apiVersion: stork.libopenstorage.org/v1alpha1
-kind: SchedulePolicy
-metadata:
-  name: ${policy}
-policy:
-  interval:
-    intervalMinutes: 1
----
-apiVersion: stork.libopenstorage.org/v1alpha1
-kind: MigrationSchedule
-metadata:
-  name: ${name}
-  namespace: ${ns}
-spec:
-  template:
-    spec:
-      clusterPair: remote
-      includeResources: true
-      includeVolumes: true
-      startApplications: false
-      namespaces:
-        - ${ns}
-  schedulePolicyName: ${policy}
-`;
-}
-
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Obj = Record<string, any>;
 
@@ -154,3 +122,5 @@ export async function scheduledMigrations(world: DrWorld, ns: string, schedule: 
   ) as { items: Array<{ metadata: { name: string } }> };
   return list.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
 }
+
+export { everyMinuteScheduleYaml } from '../fixtures/apps/every-minute-schedule.js';

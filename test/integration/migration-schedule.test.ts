@@ -8,6 +8,7 @@ import type { ScheduleStatusView } from '../../workflows/migration-schedule.js';
 import { harness } from '../harness/context.js';
 import { eventually } from '../harness/eventually.js';
 import { recordHistory } from '../harness/histories.js';
+import { everyMinuteScheduleYaml } from '../fixtures/apps/every-minute-schedule.js';
 import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
 
 jest.setTimeout(240_000);
@@ -18,31 +19,7 @@ let world: DrWorld;
 const NS = 'sched';
 const POLICY = `every-minute-${process.pid}`;
 
-const manifests = `
-apiVersion: stork.libopenstorage.org/v1alpha1
-kind: SchedulePolicy
-metadata:
-  name: ${POLICY}
-policy:
-  interval:
-    intervalMinutes: 1
----
-apiVersion: stork.libopenstorage.org/v1alpha1
-kind: MigrationSchedule
-metadata:
-  name: appsched
-  namespace: ${NS}
-spec:
-  template:
-    spec:
-      clusterPair: remote
-      includeResources: true
-      includeVolumes: true
-      startApplications: false
-      namespaces:
-        - ${NS}
-  schedulePolicyName: ${POLICY}
-`;
+const manifests = everyMinuteScheduleYaml(NS, 'appsched', POLICY);
 
 const migrations = async (): Promise<Obj[]> =>
   (JSON.parse(await world.kubectl('source', ['get', 'migrations', '-n', NS, '-o', 'json'])) as Obj).items;
