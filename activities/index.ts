@@ -29,7 +29,8 @@ export function createActivities(deps: ActivityDeps): MigrationActivities & Migr
     checkClusterPair: finalOnRefusal(keepAlive((input) => checkClusterPair(deps, input))),
     planMigration: finalOnRefusal(keepAlive((input) => planMigration(deps, input))),
     runRule: finalOnRefusal((input) => runRule(deps, input)),
-    snapshotVolumes: finalOnRefusal((input) => snapshotVolumes(deps, input)),
+    // The agent answers once the snapshot is whole (minutes for a large volume): beat meanwhile.
+    snapshotVolumes: finalOnRefusal(keepAlive((input) => snapshotVolumes(deps, input))),
     transferVolume: finalOnRefusal((input) => transferVolume(deps, input)),
     migrateResources: finalOnRefusal((input) => migrateResources(deps, input)),
     publishMigrationStatus: finalOnRefusal(keepAlive((input) => publishMigrationStatus(deps, input))),

@@ -29,9 +29,6 @@ export async function snapshotVolumes(
   input: { volumes: string[] },
 ): Promise<SnapshotResult> {
   const agent = new AgentClient(deps.agent);
-  // The agent answers once the snapshot is whole (minutes for a large volume): heartbeat meanwhile.
-  const ctx = Context.current();
-  const beat = setInterval(() => ctx.heartbeat({ volumes: input.volumes.length }), 5_000);
   try {
     const taken = await Promise.all(
       input.volumes.map(async (v) => {
@@ -46,7 +43,6 @@ export async function snapshotVolumes(
     );
     return { snapshots: Object.fromEntries(taken) };
   } finally {
-    clearInterval(beat);
     agent.close();
   }
 }
