@@ -168,10 +168,16 @@ export class FerryClient {
     const id = migrationId(namespace, name);
     const handle = this.temporal.workflow.getHandle(id);
     for (;;) {
-      const [status, live] = await Promise.all([
-        this.migrationStatus(namespace, name),
-        this.transfers(handle),
-      ]);
+      let status: MigrationStatus;
+      let live: Map<string, Heartbeat>;
+      try {
+        [status, live] = await Promise.all([this.migrationStatus(namespace, name), this.transfers(handle)]);
+      } catch (err) {
+        // A busy worker may answer a status query late: a watcher asks again next round.
+        if (!(err instanceof FerryError && /DEADLINE_EXCEEDED/.test(err.message))) throw err;
+        await new Promise((r) => setTimeout(r, opts.intervalMs ?? 1000));
+        continue;
+      }
       const final = isFinal(status) && status.stage === 'Final';
       yield { at: Date.now(), status, volumes: volumeProgress(status, live), final };
       if (final || opts.signal?.aborted) return;
