@@ -94,3 +94,7 @@ export const DEFAULT_RETAIN = { interval: 10, daily: 30, weekly: 7, monthly: 12 
 
 /** How late a missed trigger may still fire (Stork: one hour). */
 export const DEFAULT_CATCHUP_WINDOW = '1h';
+
+/** Stork multiplies intervalMinutes by time.Minute into an int64 of nanoseconds: beyond this it
+ * overflows, and far beyond it no calendar can hold the next trigger. */
+export const MAX_INTERVAL_MINUTES = Math.floor((2 ** 63 - 1) / 60e9);

@@ -8,7 +8,7 @@
 //             the month lacks rolls over (Feb 31 -> Mar 3 / Mar 2 in a leap year; Apr 31 -> May 1).
 // Wall times map to instants with the DST rules of zone.ts.
 
-import { parseKitchenTime, parseWeekday } from '../api/policy-values.js';
+import { MAX_INTERVAL_MINUTES, parseKitchenTime, parseWeekday } from '../api/policy-values.js';
 import type { SchedulePolicyItemInput } from '../api/kinds/schedule-policy.js';
 import type { Zone } from 'luxon';
 import { resolveZone } from './zone.js';
@@ -51,7 +51,7 @@ export function compileType(
   };
   if (type === 'interval') {
     const minutes = policy.interval?.intervalMinutes;
-    if (minutes === undefined || !Number.isInteger(minutes) || minutes < 1)
+    if (minutes === undefined || !Number.isInteger(minutes) || minutes < 1 || minutes > MAX_INTERVAL_MINUTES)
       return fail('.intervalMinutes', minutes);
     return { type, minutes, zone };
   }

@@ -8,6 +8,7 @@ import {
   DEFAULT_CATCHUP_WINDOW,
   DEFAULT_RETAIN,
   KITCHEN_TIME_PATTERN,
+  MAX_INTERVAL_MINUTES,
   WEEKDAY_PATTERN,
   isTimeZoneName,
   kitchenTimeMessage,
@@ -54,9 +55,15 @@ const driverOptions = () =>
 export const intervalPolicySchema = object(
   {
     intervalMinutes: int({
-      description: 'Minutes between two triggers (at least 1), counted from the previous trigger.',
+      description:
+        'Minutes between two triggers (at least 1, at most 153722867: about 292 years, the longest Go ' +
+        'time.Duration, so Stork reads the same interval), counted from the previous trigger.',
       minimum: 1,
-      outOfRange: (v) => `${v} is not a valid interval: must be at least 1 minute`,
+      maximum: MAX_INTERVAL_MINUTES,
+      outOfRange: (v) =>
+        v < 1
+          ? `${v} is not a valid interval: must be at least 1 minute`
+          : `${v} is not a valid interval: must be at most ${MAX_INTERVAL_MINUTES} minutes (about 292 years)`,
     }),
     retain: retain('interval'),
     options: driverOptions(),

@@ -115,6 +115,14 @@ describe('intervalMinutes >= 1', () => {
       `SchedulePolicy/p: policy.interval.intervalMinutes: ${n} is not a valid interval: must be at least 1 minute`,
     ]);
   });
+  it.each([153722868, 1e21])('rejects %d, too long for a Go duration and a calendar', (n) => {
+    expect(check(policyYaml(`interval:\n  intervalMinutes: ${n}`)).errors).toEqual([
+      `SchedulePolicy/p: policy.interval.intervalMinutes: ${n} is not a valid interval: must be at most 153722867 minutes (about 292 years)`,
+    ]);
+  });
+  it('accepts the longest interval, and its next trigger is a valid time', () => {
+    expect(check(policyYaml('interval:\n  intervalMinutes: 153722867')).errors).toEqual([]);
+  });
   it('requires intervalMinutes', () => {
     expect(check(policyYaml('interval:\n  retain: 3')).errors).toEqual([
       'SchedulePolicy/p: policy.interval.intervalMinutes: required field is missing',

@@ -397,3 +397,17 @@ describe('names', () => {
     expect(statusKey('interval')).toBe('Interval');
   });
 });
+
+describe('interval bounds', () => {
+  it('the longest interval (Go time.Duration max, in minutes) still has a valid next trigger', () => {
+    const after = at('2026-03-29T00:30:00Z');
+    const t = nextTrigger('interval', { interval: { intervalMinutes: 153722867 } }, after);
+    expect(t?.isValid).toBe(true);
+    expect(t!.toMillis() - after.toMillis()).toBe(153722867 * 60_000);
+  });
+  it.each([153722868, 1e21])('refuses %d naming the field', (minutes) => {
+    expect(() =>
+      nextTrigger('interval', { interval: { intervalMinutes: minutes } }, at('2026-03-29T00:30:00Z')),
+    ).toThrow(`policy.interval.intervalMinutes: ${minutes} is not valid`);
+  });
+});
