@@ -159,7 +159,10 @@ async function spawnAgent(
 ): Promise<AgentHandle> {
   if (!fs.existsSync(r.ferryBin))
     throw new Error(`${r.ferryBin} not found: build first (npx tsc -p tsconfig.build.json)`);
+  // FERRY_AGENT_NODE_FLAGS: node flags for agents (e.g. --cpu-prof --cpu-prof-dir=DIR to profile a benchmark).
+  const nodeFlags = (process.env['FERRY_AGENT_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean);
   const args = [
+    ...nodeFlags,
     r.ferryBin,
     'agent',
     '--data-root',
