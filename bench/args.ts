@@ -13,6 +13,8 @@ export interface BenchArgs {
   verifyReads: boolean;
   /** Measure Ferry right after restarting its agents, without the warm-up replication. */
   coldAgents: boolean;
+  /** Measure only the first N scenarios (1: the full copy only); undefined: all. */
+  scenarios?: number;
   help: boolean;
 }
 
@@ -26,6 +28,7 @@ export const USAGE = `usage: npm run bench:datapath -- [options]
   --no-save          print only; do not write bench/results/ or docs/benchmarks.md
   --cold-agents      measure Ferry right after restarting its agents (no warm-up replication first)
   --no-verify-reads  skip the traced re-run of "unchanged" that checks Ferry reads no file contents
+  --scenarios N      measure only the first N scenarios (1: the full copy only; they build on each other)
 `;
 
 /**
@@ -102,6 +105,13 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--no-verify-reads':
         a.verifyReads = false;
         break;
+      case '--scenarios': {
+        const v = value();
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) throw new Error(`--scenarios must be an integer ≥ 1, got ${v}`);
+        a.scenarios = n;
+        break;
+      }
       case '-h':
       case '--help':
         a.help = true;

@@ -185,7 +185,7 @@ async function main(args: BenchArgs): Promise<number> {
     const rows: ResultRow[] = [];
     const details: Array<Record<string, unknown>> = [];
     const scenarioDescriptions: Array<{ name: string; description: string }> = [];
-    const list = scenarioList(plan);
+    const list = scenarioList(plan).slice(0, args.scenarios);
     for (const [i, s] of list.entries()) {
       setPhase(`scenario ${s.name}: applying mutation`);
       const mutation = s.mutate(ctx.sourceDir, plan);

@@ -18,6 +18,15 @@ const STREAM_BATCH = 256;
 /** Streamed batches in flight at once (each: a `have` query, then up to `concurrency` uploads). */
 const STREAM_IN_FLIGHT = 3;
 const UPLOAD_BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * Frames are handed to the upload in writes of about this many bytes, not two writes per chunk.
+ * Why: every write on a chunked HTTPS request becomes its own chunk-size line, TLS records and
+ * socket writes, so the 40-byte frame header and each 64 KiB chunk cost three small TLS records
+ * apiece. Measured on the 2-core reference machine (512 MiB through node:https on loopback):
+ * 105-112 MB/s and 2.1 CPU-s with two writes per chunk, 232-318 MB/s and 1.45-1.75 CPU-s with
+ * 1 MiB writes.
+ */
+const WRITE_BYTES = 1024 * 1024;
 
 export interface PushEvents {
   onBytesSent?: (bytes: number) => void;
@@ -65,6 +74,15 @@ export class ChunkPusher {
         const batch: string[] = [];
         let batchBytes = 0;
         let wire = 0;
+        let pending: Buffer[] = [];
+        let pendingBytes = 0;
+        const flush = async (): Promise<void> => {
+          if (pendingBytes === 0) return;
+          const data = Buffer.concat(pending, pendingBytes);
+          pending = [];
+          pendingBytes = 0;
+          await upload.write(data);
+        };
         try {
           while (next < hashes.length && batchBytes < UPLOAD_BATCH_BYTES) {
             const h = hashes[next++] as string;
@@ -88,14 +106,16 @@ export class ChunkPusher {
               }
             }
             const head = frameHeader(Buffer.from(h, 'hex'), sizes.get(h) as number, stored.length);
-            await upload.write(head);
-            await upload.write(stored);
+            pending.push(head, stored);
+            pendingBytes += head.length + stored.length;
+            if (pendingBytes >= WRITE_BYTES) await flush();
             batch.push(h);
             batchBytes += stored.length;
             s.bytesOnWire += head.length + stored.length;
             s.chunkBytesOnWire += stored.length;
             wire += head.length + stored.length;
           }
+          await flush();
           const answer = await upload.finish();
           for (const h of answer.needWhole ?? []) if (sizes.has(h)) needWhole.push(h);
         } catch (err) {

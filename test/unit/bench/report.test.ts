@@ -140,17 +140,22 @@ describe('parseArgs', () => {
     });
   });
   it('reads flags in both spellings', () => {
-    expect(parseArgs(['--size-mib', '64', '--tools=rsync,ferry', '--keep', '--no-save'])).toMatchObject({
+    expect(
+      parseArgs(['--size-mib', '64', '--tools=rsync,ferry', '--keep', '--no-save', '--scenarios=1']),
+    ).toMatchObject({
       sizeMiB: 64,
       tools: ['ferry', 'rsync'],
       keep: true,
       save: false,
+      scenarios: 1,
     });
+    expect(parseArgs([]).scenarios).toBeUndefined();
   });
   it('names bad input', () => {
     expect(() => parseArgs(['--size-mib', 'x'])).toThrow('--size-mib must be an integer');
     expect(() => parseArgs(['--tools', 'scp'])).toThrow('unknown tool "scp"');
     expect(() => parseArgs(['--bogus'])).toThrow('unknown argument "--bogus"');
+    expect(() => parseArgs(['--scenarios', '0'])).toThrow('--scenarios must be an integer ≥ 1, got 0');
   });
 });
 
