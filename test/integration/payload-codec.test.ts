@@ -2,7 +2,7 @@
 // applied with kubectl; read without the codec (as anyone with access to Temporal would), its
 // history holds only ciphertext; the codec server decodes it for the Web UI, also after a key
 // rotation; a codec server without the key fails naming the key id; the SDK's live progress reads
-// a running transfer's encrypted heartbeat.
+// a running transfer's encrypted heartbeat (the transfer held still until the watcher has seen it).
 import { jest } from '@jest/globals';
 import { defaultPayloadConverter } from '@temporalio/common';
 import crypto from 'node:crypto';
@@ -18,6 +18,7 @@ import { volumeAppYaml } from '../fixtures/apps/volume-app.js';
 import { harness } from '../harness/context.js';
 import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
 import { eventually } from '../harness/eventually.js';
+import { midTransfer } from '../harness/faults-env.js';
 import { codecPayloads, historyText, type History } from '../harness/history-scan.js';
 
 jest.setTimeout(180_000);
@@ -144,10 +145,24 @@ it("the SDK's migrationProgress shows a running transfer's heartbeat, decoded wi
       ferry.migrationStatus(ns, 'm-live').catch(() => undefined),
     );
     const progress = ferry.migrationProgress(ns, 'm-live', { intervalMs: 100 });
+    // Hold the transfer still (destination agent stopped) until the watcher has seen it live: on
+    // a loaded machine 128 MiB can otherwise move between two rounds of the watcher.
+    await midTransfer(world, volume);
+    const frozen = world.agents.destination.pid;
+    process.kill(frozen, 'SIGSTOP');
+    let frozenUntilLive = true;
     let last: MigrationProgress | undefined;
-    for await (const p of progress) {
-      last = p;
-      seen.push(...p.volumes.filter((v) => v.volume === volume));
+    try {
+      for await (const p of progress) {
+        last = p;
+        seen.push(...p.volumes.filter((v) => v.volume === volume));
+        if (frozenUntilLive && seen.some((v) => v.live)) {
+          frozenUntilLive = false;
+          process.kill(frozen, 'SIGCONT');
+        }
+      }
+    } finally {
+      if (frozenUntilLive) process.kill(frozen, 'SIGCONT');
     }
     // While it ran, the numbers came from the transfer's (encrypted) heartbeat...
     const live = seen.filter((v) => v.live);
