@@ -65,6 +65,7 @@ export async function receiveChunks(
   const q = new ByteQueue();
   const res: ReceiveResult = { received: 0, stored: 0, duplicates: 0, bytes: 0, deltas: 0, needWhole: [] };
   const maxRaw = opts.limits.maxChunkSize;
+  const scratch = Buffer.allocUnsafeSlow(maxRaw + 1);
   let header: { hash: Buffer; rawLen: number; storedLen: number } | null = null;
   let total = 0;
   const drain = async (): Promise<void> => {
@@ -88,7 +89,10 @@ export async function receiveChunks(
         header = { hash, rawLen, storedLen };
       }
       if (q.length < header.storedLen) return;
-      const stored = q.take(header.storedLen);
+      // Into `scratch` when the frame spans parts (a 64 KiB chunk spans the ~16 KiB TLS records
+      // it arrived in): nothing below keeps `stored` once the frame is handled (the pack write is
+      // synchronous), so one buffer serves the whole upload instead of one allocation per chunk.
+      const stored = q.take(header.storedLen, scratch);
       const { hash, rawLen } = header;
       header = null;
       const expected = hash.toString('hex');

@@ -39,8 +39,12 @@ export class ByteQueue {
     this.length += b.length;
   }
 
-  /** Removes and returns the first `n` bytes (caller ensures `n <= length`). */
-  take(n: number): Buffer {
+  /**
+   * Removes and returns the first `n` bytes (caller ensures `n <= length`): a view of the first
+   * part when they lie in it, else a copy, into `scratch` when given and large enough (the caller
+   * must be done with it before its next take into the same scratch).
+   */
+  take(n: number, scratch?: Buffer): Buffer {
     const first = this.parts[this.head] as Buffer;
     if (first.length >= n) {
       const out = first.subarray(0, n);
@@ -50,7 +54,7 @@ export class ByteQueue {
       this.compact();
       return out;
     }
-    const out = Buffer.allocUnsafe(n);
+    const out = scratch && scratch.length >= n ? scratch.subarray(0, n) : Buffer.allocUnsafe(n);
     let off = 0;
     while (off < n) {
       const p = this.parts[this.head] as Buffer;

@@ -1,0 +1,100 @@
+// The destination's upload parser: frames cut at every kind of boundary (1 byte, 7 bytes, TLS
+// record size, one piece) are stored byte for byte; a frame whose content does not hash to its
+// name is refused naming the chunk, after the chunks before it were kept.
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { receiveChunks } from '../../../datapath/destination/receive.js';
+import { DEFAULT_LIMITS } from '../../../datapath/protocol/limits.js';
+import { ByteQueue, frameHeader } from '../../../datapath/protocol/wire.js';
+import { encodeChunk } from '../../../datapath/store/chunk-codec.js';
+import { ChunkStore } from '../../../datapath/store/chunk-store.js';
+import { hashHex } from '../../../datapath/store/hash.js';
+import { tempDir } from '../../harness/temp-dir.js';
+
+describe('ByteQueue.take', () => {
+  const queue = (...parts: string[]): ByteQueue => {
+    const q = new ByteQueue();
+    for (const p of parts) q.push(Buffer.from(p));
+    return q;
+  };
+  it('returns a view of the first part when the bytes lie in it (no copy, scratch untouched)', () => {
+    const first = Buffer.from('abcdef');
+    const q = new ByteQueue();
+    q.push(first);
+    const scratch = Buffer.alloc(8, '.');
+    const out = q.take(4, scratch);
+    expect(out.toString()).toBe('abcd');
+    expect(out.buffer).toBe(first.buffer);
+    expect(scratch.toString()).toBe('........');
+    expect(q.length).toBe(2);
+  });
+  it.each([
+    ['into the scratch', 8, true],
+    ['into a new buffer when the scratch is too small', 3, false],
+  ])('copies bytes that span parts %s', (_, size, inScratch) => {
+    const q = queue('ab', 'cde', 'fg');
+    const scratch = Buffer.alloc(size, '.');
+    const out = q.take(6, scratch);
+    expect(out.toString()).toBe('abcdef');
+    expect(out.buffer === scratch.buffer).toBe(inScratch);
+    expect(q.take(1).toString()).toBe('g');
+    expect(q.length).toBe(0);
+  });
+});
+
+describe('receiveChunks', () => {
+  const root = tempDir('ferry-receive-');
+  let store: ChunkStore;
+  beforeEach(async () => {
+    store = await ChunkStore.open(fs.mkdtempSync(path.join(root, 'store-')), { maxChunkSize: 256 * 1024 });
+  });
+  afterEach(() => store.close());
+
+  const chunks = [
+    crypto.randomBytes(64 * 1024),
+    Buffer.from('compressible '.repeat(5000)),
+    crypto.randomBytes(1),
+    crypto.randomBytes(256 * 1024),
+    crypto.randomBytes(40_000),
+  ];
+  const frames = async (list: Buffer[], lie?: number): Promise<Buffer> => {
+    const out: Buffer[] = [];
+    for (const [i, raw] of list.entries()) {
+      const { stored } = await encodeChunk(raw, true);
+      const name = i === lie ? Buffer.alloc(32, 7) : Buffer.from(hashHex(raw), 'hex');
+      out.push(frameHeader(name, raw.length, stored.length), stored);
+    }
+    return Buffer.concat(out);
+  };
+  async function* pieces(body: Buffer, size: number): AsyncGenerator<Buffer> {
+    for (let at = 0; at < body.length; at += size) yield body.subarray(at, at + size);
+  }
+
+  it.each([1, 7, 16 * 1024, 1 << 30])(
+    'stores every chunk byte for byte from pieces of %d bytes',
+    async (size) => {
+      const body = await frames(chunks);
+      const r = await receiveChunks(store, pieces(body, size), { limits: DEFAULT_LIMITS });
+      expect(r).toMatchObject({
+        received: chunks.length,
+        stored: chunks.length,
+        duplicates: 0,
+        bytes: body.length - chunks.length * 40,
+      });
+      for (const raw of chunks) expect((await store.readRaw(hashHex(raw))).equals(raw)).toBe(true);
+    },
+  );
+
+  it('refuses a chunk whose content does not hash to its name, keeping the ones before it', async () => {
+    const body = await frames(chunks, 3);
+    await expect(
+      receiveChunks(store, pieces(body, 16 * 1024), { limits: DEFAULT_LIMITS }),
+    ).rejects.toMatchObject({
+      code: 'hash_mismatch',
+      message: expect.stringContaining(`chunk ${'07'.repeat(32)}: content hashes to ${hashHex(chunks[3]!)}`),
+    });
+    for (const raw of chunks.slice(0, 3)) expect((await store.readRaw(hashHex(raw))).equals(raw)).toBe(true);
+    expect(store.has(hashHex(chunks[4]!))).toBe(false);
+  });
+});
