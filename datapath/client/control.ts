@@ -1,0 +1,225 @@
+// The client's calls to an agent's control port: health, info and metrics; volumes and their
+// snapshots (source side); replications, started, polled and cancelled (source side); standby
+// volumes, their restore points, commit and promote (destination side). Each call is one request
+// through http.ts; waitForReplication polls until a replication ends.
+import zlib from 'node:zlib';
+import { promisify } from 'node:util';
+import type {
+  AgentInfo,
+  CommitResult,
+  Manifest,
+  PromoteResult,
+  ReplicationRequest,
+  ReplicationStatus,
+  SnapshotSummary,
+  StandbyInfo,
+  VolumeInfo,
+} from '../protocol/agent-api.js';
+import type { ManifestDelta } from '../protocol/manifest-delta.js';
+import { SESSION_HEADER } from '../protocol/wire.js';
+import { AgentApiError, AgentUnreachableError, ReplicationFailedError } from './errors.js';
+import { apiError, enc, type AgentHttp } from './http.js';
+
+const brotli = promisify(zlib.brotliCompress);
+
+export interface WaitOptions {
+  onProgress?: (status: ReplicationStatus) => void;
+  pollMs?: number;
+  /** Give up (throw) after this long; default: no limit. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Keep polling through this long of the agent being unreachable (e.g. restarting); default 60 s. */
+  unreachableGraceMs?: number;
+}
+
+export class AgentControl {
+  constructor(protected readonly http: AgentHttp) {}
+
+  health(): Promise<{ ok: boolean }> {
+    return this.http.json({ method: 'GET', path: '/healthz' });
+  }
+
+  info(): Promise<AgentInfo> {
+    return this.http.json({ method: 'GET', path: '/v1/info' });
+  }
+
+  async metrics(): Promise<string> {
+    const r = await this.http.request({ method: 'GET', path: '/metrics' });
+    if (r.status >= 400) throw apiError(r);
+    return r.body.toString('utf8');
+  }
+
+  async listVolumes(): Promise<VolumeInfo[]> {
+    return (await this.http.json<{ volumes: VolumeInfo[] }>({ method: 'GET', path: '/v1/volumes' })).volumes;
+  }
+
+  /** Creates (if absent) the directory of volume `name` and returns where it lives. */
+  createVolume(name: string): Promise<VolumeInfo> {
+    return this.http.json({ method: 'PUT', path: `/v1/volumes/${enc(name)}` });
+  }
+
+  getVolume(name: string): Promise<VolumeInfo> {
+    return this.http.json({ method: 'GET', path: `/v1/volumes/${enc(name)}` });
+  }
+
+  createSnapshot(volume: string, opts: { full?: boolean; parent?: string } = {}): Promise<SnapshotSummary> {
+    return this.http.json({
+      method: 'POST',
+      path: `/v1/volumes/${enc(volume)}/snapshots`,
+      json: opts,
+      timeoutMs: 3_600_000,
+    });
+  }
+
+  async listSnapshots(volume: string): Promise<SnapshotSummary[]> {
+    return (
+      await this.http.json<{ snapshots: SnapshotSummary[] }>({
+        method: 'GET',
+        path: `/v1/volumes/${enc(volume)}/snapshots`,
+      })
+    ).snapshots;
+  }
+
+  getSnapshot(volume: string, id: string): Promise<SnapshotSummary> {
+    return this.http.json({ method: 'GET', path: `/v1/volumes/${enc(volume)}/snapshots/${enc(id)}` });
+  }
+
+  getSnapshotManifest(volume: string, id: string): Promise<Manifest> {
+    return this.http.json({
+      method: 'GET',
+      path: `/v1/volumes/${enc(volume)}/snapshots/${enc(id)}/manifest`,
+    });
+  }
+
+  deleteSnapshot(volume: string, id: string): Promise<void> {
+    return this.http.json({ method: 'DELETE', path: `/v1/volumes/${enc(volume)}/snapshots/${enc(id)}` });
+  }
+
+  startReplication(req: ReplicationRequest): Promise<ReplicationStatus> {
+    return this.http.json({ method: 'POST', path: '/v1/replications', json: req });
+  }
+
+  getReplication(id: string): Promise<ReplicationStatus> {
+    return this.http.json({ method: 'GET', path: `/v1/replications/${enc(id)}` });
+  }
+
+  async listReplications(): Promise<ReplicationStatus[]> {
+    return (
+      await this.http.json<{ replications: ReplicationStatus[] }>({ method: 'GET', path: '/v1/replications' })
+    ).replications;
+  }
+
+  cancelReplication(id: string): Promise<ReplicationStatus> {
+    return this.http.json({ method: 'DELETE', path: `/v1/replications/${enc(id)}` });
+  }
+
+  /**
+   * Polls a replication until it ends; resolves with the final status when it succeeded, throws
+   * ReplicationFailedError when it failed or was cancelled.
+   */
+  async waitForReplication(id: string, opts: WaitOptions = {}): Promise<ReplicationStatus> {
+    const pollMs = opts.pollMs ?? 250;
+    const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
+    const grace = opts.unreachableGraceMs ?? 60_000;
+    let unreachableSince: number | null = null;
+    for (;;) {
+      if (opts.signal?.aborted) throw new Error(`waiting for replication ${id} aborted`);
+      let s: ReplicationStatus | null = null;
+      try {
+        s = await this.getReplication(id);
+        unreachableSince = null;
+      } catch (err) {
+        if (!(err instanceof AgentUnreachableError)) throw err;
+        unreachableSince ??= Date.now();
+        if (Date.now() - unreachableSince > grace) throw err;
+      }
+      if (s) {
+        opts.onProgress?.(s);
+        if (s.phase === 'succeeded') return s;
+        if (s.phase === 'failed' || s.phase === 'cancelled') throw new ReplicationFailedError(s);
+      }
+      if (Date.now() > deadline)
+        throw new Error(`replication ${id} did not finish within ${opts.timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, pollMs));
+    }
+  }
+
+  /** startReplication + waitForReplication. */
+  async replicate(req: ReplicationRequest, opts: WaitOptions = {}): Promise<ReplicationStatus> {
+    const s = await this.startReplication(req);
+    return this.waitForReplication(s.id, opts);
+  }
+
+  async listStandby(): Promise<StandbyInfo[]> {
+    return (await this.http.json<{ standby: StandbyInfo[] }>({ method: 'GET', path: '/v1/standby' })).standby;
+  }
+
+  getStandby(volume: string): Promise<StandbyInfo> {
+    return this.http.json({ method: 'GET', path: `/v1/standby/${enc(volume)}` });
+  }
+
+  /** Like getStandby, but null when the destination has no restore point of `volume`. */
+  async findStandby(volume: string): Promise<StandbyInfo | null> {
+    try {
+      return await this.getStandby(volume);
+    } catch (err) {
+      if (err instanceof AgentApiError && err.status === 404) return null;
+      throw err;
+    }
+  }
+
+  getRestorePointManifest(volume: string, id: string): Promise<Manifest> {
+    return this.http.json({
+      method: 'GET',
+      path: `/v1/standby/${enc(volume)}/restore-points/${enc(id)}/manifest`,
+    });
+  }
+
+  /**
+   * Commits a manifest as the new restore point of standby `volume` (low level: replications do
+   * this themselves). Sends it Brotli-compressed; returns the commit result and the bytes sent.
+   * A ManifestDelta (manifest-delta.ts) against a restore point the destination holds is accepted
+   * too; one against a base it lacks fails with AgentApiError code unknown_base.
+   */
+  async commitStandby(
+    volume: string,
+    manifest: Manifest | ManifestDelta,
+    opts: { retain?: number; full?: boolean; session?: string; signal?: AbortSignal } = {},
+  ): Promise<{ result: CommitResult; bytesSent: number }> {
+    const raw = Buffer.from(JSON.stringify(manifest));
+    const body = await brotli(raw, {
+      params: {
+        [zlib.constants.BROTLI_PARAM_QUALITY]: 4,
+        [zlib.constants.BROTLI_PARAM_SIZE_HINT]: raw.length,
+      },
+    });
+    const q = new URLSearchParams();
+    if (opts.retain !== undefined) q.set('retain', String(opts.retain));
+    if (opts.full) q.set('full', '1');
+    const result = await this.http.json<CommitResult>({
+      method: 'POST',
+      path: `/v1/standby/${enc(volume)}/commit${q.size ? `?${q}` : ''}`,
+      body,
+      headers: {
+        'content-type': 'application/json',
+        'content-encoding': 'br',
+        ...(opts.session ? { [SESSION_HEADER]: opts.session } : {}),
+      },
+      timeoutMs: 3_600_000,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    return { result, bytesSent: body.length };
+  }
+
+  promote(
+    volume: string,
+    opts: { restorePoint?: string; target?: string; replace?: boolean } = {},
+  ): Promise<PromoteResult> {
+    return this.http.json({
+      method: 'POST',
+      path: `/v1/standby/${enc(volume)}/promote`,
+      json: opts,
+      timeoutMs: 3_600_000,
+    });
+  }
+}

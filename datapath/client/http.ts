@@ -1,0 +1,151 @@
+// How the client talks to an agent: one keep-alive https.Agent per client (trusting the endpoint's
+// CA), bearer-token requests to the control port or to the data port (its URL taken from the
+// endpoint, else from the port /v1/info advertises), an idle timeout per request, and the mapping
+// of error answers and failures to the errors of errors.ts. control.ts and data.ts call through it.
+import https from 'node:https';
+import type { AgentInfo } from '../protocol/agent-api.js';
+import type { ErrorBody } from '../errors.js';
+import { AgentApiError, AgentUnreachableError } from './errors.js';
+
+export interface AgentEndpoint {
+  /** Control URL, e.g. https://127.0.0.1:9001. */
+  url: string;
+  token: string;
+  /** PEM CA bundle to trust; default: the system CAs. */
+  caCertPem?: string;
+  /** Data URL, e.g. https://127.0.0.1:9010; default: the control host with the advertised data port. */
+  dataUrl?: string;
+}
+
+export interface ClientOptions {
+  /** Socket idle timeout per request (ms); default 120 s. */
+  timeoutMs?: number;
+  /** Concurrent connections per port; default 8. */
+  maxSockets?: number;
+}
+
+/** An agent's answer, read whole. */
+export interface Raw {
+  status: number;
+  body: Buffer;
+}
+
+export interface RequestOptions {
+  method: string;
+  path: string;
+  data?: boolean;
+  body?: Buffer | string;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export class AgentHttp {
+  readonly endpoint: AgentEndpoint;
+  readonly agent: https.Agent;
+  readonly timeoutMs: number;
+  private dataUrl: string | undefined;
+
+  constructor(endpoint: AgentEndpoint, opts: ClientOptions = {}) {
+    this.endpoint = { ...endpoint, url: endpoint.url.replace(/\/+$/, '') };
+    this.dataUrl = endpoint.dataUrl?.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? 120_000;
+    this.agent = new https.Agent({
+      keepAlive: true,
+      maxSockets: opts.maxSockets ?? 8,
+      ...(endpoint.caCertPem ? { ca: endpoint.caCertPem } : {}),
+    });
+  }
+
+  /** Closes idle keep-alive connections. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** The origin of the control port, or with `data` of the data port. */
+  async base(data: boolean): Promise<string> {
+    if (!data) return this.endpoint.url;
+    if (!this.dataUrl) {
+      const info = await this.json<AgentInfo>({ method: 'GET', path: '/v1/info' });
+      const u = new URL(this.endpoint.url);
+      u.port = String(info.dataPort);
+      this.dataUrl = u.origin;
+    }
+    return this.dataUrl;
+  }
+
+  async request(o: RequestOptions): Promise<Raw> {
+    const url = new URL(o.path, await this.base(o.data ?? false));
+    return new Promise<Raw>((resolve, reject) => {
+      const req = https.request(
+        url,
+        {
+          method: o.method,
+          agent: this.agent,
+          headers: {
+            authorization: `Bearer ${this.endpoint.token}`,
+            ...(o.body !== undefined ? { 'content-length': String(Buffer.byteLength(o.body)) } : {}),
+            ...o.headers,
+          },
+          ...(o.signal ? { signal: o.signal } : {}),
+          timeout: o.timeoutMs ?? this.timeoutMs,
+        },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (d: Buffer) => parts.push(d));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+          res.on('error', (err) => reject(unreachable(url, err)));
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${o.timeoutMs ?? this.timeoutMs} ms`)));
+      req.on('error', (err) => reject(unreachable(url, err)));
+      req.end(o.body);
+    });
+  }
+
+  async json<T>(o: RequestOptions & { json?: unknown }): Promise<T> {
+    const body = o.json !== undefined ? JSON.stringify(o.json) : o.body;
+    const r = await this.request({
+      ...o,
+      ...(body !== undefined ? { body } : {}),
+      headers: { ...(o.json !== undefined ? { 'content-type': 'application/json' } : {}), ...o.headers },
+    });
+    if (r.status >= 400) throw apiError(r);
+    if (r.status === 204 || r.body.length === 0) return undefined as T;
+    return JSON.parse(r.body.toString('utf8')) as T;
+  }
+}
+
+export function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+export function unreachable(url: URL, err: unknown): AgentUnreachableError {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.name === 'AbortError')
+    return new AgentUnreachableError(`request to ${url.origin} aborted`, { cause: err });
+  return new AgentUnreachableError(
+    `agent at ${url.origin} unreachable: ${e?.code ?? ''} ${e?.message ?? String(err)}`
+      .replace(/\s+/g, ' ')
+      .trim(),
+    {
+      cause: err,
+    },
+  );
+}
+
+export function apiError(r: Raw): AgentApiError {
+  try {
+    const b = JSON.parse(r.body.toString('utf8')) as ErrorBody;
+    if (b?.error?.code)
+      return new AgentApiError(r.status, b.error.code, b.error.message, b.error.retryable, b.error.details);
+  } catch {
+    // not JSON: fall through
+  }
+  return new AgentApiError(
+    r.status,
+    'http_error',
+    `HTTP ${r.status}: ${r.body.toString('utf8').slice(0, 200)}`,
+    r.status >= 500,
+  );
+}

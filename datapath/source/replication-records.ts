@@ -1,0 +1,83 @@
+// What the source agent keeps of its replications across restarts, under <root>/state: one JSON
+// status per replication (replications/<id>.json), and per volume, destination and destination
+// volume how many replications succeeded (replication-counts.json), which decides when the next
+// one is full (mode.ts). If the source agent itself dies, its persisted record becomes
+// failed/interrupted (retryable) when the records are opened on restart.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { DestinationSpec, ReplicationStatus } from '../protocol/agent-api.js';
+import { readJson, writeFileAtomic } from '../fs-util.js';
+import { TERMINAL } from './replication-job.js';
+
+export class ReplicationRecords {
+  private counts: Record<string, number> = {};
+
+  private constructor(
+    private readonly stateDir: string,
+    private readonly countsFile: string,
+  ) {}
+
+  /** Opens the records under `root`, with the statuses kept there (running ones marked interrupted). */
+  static async open(root: string): Promise<{ records: ReplicationRecords; statuses: ReplicationStatus[] }> {
+    const r = new ReplicationRecords(
+      path.join(root, 'state', 'replications'),
+      path.join(root, 'state', 'replication-counts.json'),
+    );
+    await fs.promises.mkdir(r.stateDir, { recursive: true });
+    try {
+      r.counts = await readJson<Record<string, number>>(r.countsFile);
+    } catch {
+      r.counts = {};
+    }
+    const statuses: ReplicationStatus[] = [];
+    for (const f of await fs.promises.readdir(r.stateDir)) {
+      const file = path.join(r.stateDir, f);
+      if (!f.endsWith('.json')) {
+        await fs.promises.rm(file, { force: true });
+        continue;
+      }
+      const status = await readJson<ReplicationStatus>(file).catch(() => null);
+      if (!status) continue;
+      if (!TERMINAL.includes(status.phase)) {
+        status.phase = 'failed';
+        status.finishedAt = new Date().toISOString();
+        status.error = {
+          code: 'interrupted',
+          message: 'the source agent restarted during this replication; start it again to resume',
+          retryable: true,
+        };
+        await writeFileAtomic(file, JSON.stringify(status));
+      }
+      statuses.push(status);
+    }
+    return { records: r, statuses };
+  }
+
+  private countKey(volume: string, d: DestinationSpec): string {
+    return `${volume}|${d.url.replace(/\/+$/, '')}|${d.volume ?? volume}`;
+  }
+
+  /** How many replications of `volume` to `d` succeeded. */
+  previous(volume: string, d: DestinationSpec): number {
+    return this.counts[this.countKey(volume, d)] ?? 0;
+  }
+
+  /** Counts one more replication of `volume` to `d` that succeeded. */
+  async succeeded(volume: string, d: DestinationSpec): Promise<void> {
+    const key = this.countKey(volume, d);
+    this.counts[key] = (this.counts[key] ?? 0) + 1;
+    await writeFileAtomic(this.countsFile, JSON.stringify(this.counts));
+  }
+
+  /** Writes a replication's status; a failed write leaves the old record (the status is in memory). */
+  save(status: ReplicationStatus): Promise<void> {
+    return writeFileAtomic(path.join(this.stateDir, `${status.id}.json`), JSON.stringify(status)).catch(
+      () => undefined,
+    );
+  }
+
+  /** Deletes a replication's record (in the background). */
+  remove(id: string): void {
+    void fs.promises.rm(path.join(this.stateDir, `${id}.json`), { force: true });
+  }
+}

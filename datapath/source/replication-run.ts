@@ -1,0 +1,219 @@
+// Source side of replication: push one snapshot of a volume to a destination agent.
+//
+//   snapshotting  take a snapshot (unless the request names one); full → re-read everything.
+//                 With nothing to delta against (full, or no restore point at the destination yet)
+//                 chunks are streamed to the destination as the snapshot stores them (push.ts),
+//                 overlapping the transfer with reading and hashing.
+//   planning      ask the destination which distinct chunks it lacks (replication-plan.ts).
+//   transferring  send the missing chunks in their stored (compressed where it paid) form over
+//                 `concurrency` parallel streaming uploads of <= 8 MiB each; each upload awaits
+//                 'drain' (backpressure) and only `concurrency` batches are ever in memory.
+//                 Incremental: a missing chunk that overlaps, at the same file offsets, chunks of
+//                 the same path in the destination's current restore point goes as a sub-chunk
+//                 delta against them (delta.ts) when that is smaller; chunks whose bases the
+//                 destination turns out to lack come back in `needWhole` and are sent whole.
+//   committing    send the manifest — incremental: as a delta against the destination's current
+//                 restore point (manifest-delta.ts), whole if it lacks that base — and the
+//                 destination materialises it and switches atomically.
+//                 409 missing_chunks (e.g. garbage-collected meanwhile) → send those, commit again.
+//
+// Resumable: content addressing makes every re-send idempotent, so any retryable failure
+// (destination down or restarting, connection reset, 5xx) restarts from planning after a backoff,
+// which re-asks what is missing and sends only that. A replication keeps retrying while it keeps
+// making progress, giving up after `retryWindowMs` without any.
+import type { CommitResult, ReplicationPhase, ReplicationStatus } from '../protocol/agent-api.js';
+import type { ChunkStore } from '../store/chunk-store.js';
+import { AgentClient } from '../client/client.js';
+import { AgentApiError, isRetryable } from '../client/errors.js';
+import { AgentError } from '../errors.js';
+import type { DeltaCandidate } from '../protocol/delta.js';
+import { planDeltas } from '../protocol/delta.js';
+import { manifestChunks, wireManifest } from '../protocol/manifest.js';
+import { diffManifest } from '../protocol/manifest-delta.js';
+import { ChunkPusher, type PushEvents } from './push.js';
+import { tick, view, type Job } from './replication-job.js';
+import { planTransfer } from './replication-plan.js';
+import type { ReplicationRecords } from './replication-records.js';
+import type { SnapshotManager } from './volumes.js';
+
+export interface ReplicationEvents extends PushEvents {
+  onFinished?: (status: ReplicationStatus) => void;
+}
+
+export class ReplicationRunner {
+  retryWindowMs = 120_000;
+  readonly results = { succeeded: 0, failed: 0, cancelled: 0 };
+  private readonly push: ChunkPusher;
+
+  constructor(
+    store: ChunkStore,
+    private readonly snapshots: SnapshotManager,
+    private readonly events: ReplicationEvents,
+    private readonly records: ReplicationRecords,
+  ) {
+    this.push = new ChunkPusher(store, events);
+  }
+
+  /** Runs a job to its end (succeeded, failed or cancelled); never throws. */
+  async run(j: Job): Promise<void> {
+    const s = j.status;
+    const req = j.request;
+    const signal = j.abort.signal;
+    let release: (() => void) | null = null;
+    const dest = new AgentClient(
+      {
+        url: req.destination.url,
+        token: req.destination.token,
+        ...(req.destination.caCertPem ? { caCertPem: req.destination.caCertPem } : {}),
+        ...(req.destination.dataUrl ? { dataUrl: req.destination.dataUrl } : {}),
+      },
+      { maxSockets: (req.concurrency ?? 3) + 2 },
+    );
+    const started = Date.now();
+    try {
+      await this.setPhase(j, 'snapshotting');
+      if (!s.snapshotId) {
+        const stream = await this.push.openStream(j, dest);
+        let snap;
+        try {
+          snap = await this.snapshots.take(req.volume, {
+            full: s.kind === 'full',
+            signal,
+            ...(stream ? { onChunk: stream.push } : {}),
+          });
+        } catch (err) {
+          await stream?.close(false);
+          throw err;
+        }
+        await stream?.close(true);
+        s.snapshotId = snap.id;
+        s.snapshot = snap;
+      }
+      release = this.snapshots.lease(req.volume, s.snapshotId);
+      s.snapshot = this.snapshots.get(req.volume, s.snapshotId);
+      s.bytesLogical = s.snapshot.bytes;
+      for (;;) {
+        try {
+          await this.transferAndCommit(j, dest);
+          break;
+        } catch (err) {
+          if (signal.aborted) throw signal.reason ?? err;
+          if (!isRetryable(err) || Date.now() - j.lastProgressAt > this.retryWindowMs) throw err;
+          s.retries++;
+          const delay = Math.min(5000, 250 * 2 ** Math.min(5, s.retries - 1));
+          this.events.log?.('replication retrying', {
+            id: s.id,
+            retries: s.retries,
+            delayMs: delay,
+            error: (err as Error).message,
+          });
+          await new Promise((r) => setTimeout(r, delay));
+          if (signal.aborted) throw signal.reason ?? err;
+        }
+      }
+      await this.records.succeeded(req.volume, req.destination);
+      tick(j);
+      s.phase = 'succeeded';
+      this.results.succeeded++;
+    } catch (err) {
+      const e = signal.aborted && signal.reason instanceof AgentError ? signal.reason : err;
+      tick(j);
+      s.phase = e instanceof AgentError && e.code === 'cancelled' ? 'cancelled' : 'failed';
+      s.error = toReplicationError(e);
+      if (s.phase === 'cancelled') this.results.cancelled++;
+      else this.results.failed++;
+      this.events.log?.('replication failed', { id: s.id, error: s.error.message });
+    } finally {
+      release?.();
+      dest.close();
+      s.finishedAt = new Date().toISOString();
+      s.durationMs = Date.now() - started;
+      if (j.transferStartedAt) {
+        const secs = (Date.now() - j.transferStartedAt) / 1000;
+        s.rateBytesPerSec = secs > 0 ? Math.round(s.bytesDone / secs) : 0;
+      }
+      s.etaSeconds = s.phase === 'succeeded' ? 0 : null;
+      await this.records.save(view(j));
+      this.events.onFinished?.(view(j));
+    }
+  }
+
+  private async setPhase(j: Job, phase: ReplicationPhase): Promise<void> {
+    tick(j);
+    j.status.phase = phase;
+    await this.records.save(view(j));
+  }
+
+  private async transferAndCommit(j: Job, dest: AgentClient): Promise<void> {
+    const s = j.status;
+    const req = j.request;
+    const signal = j.abort.signal;
+    const session = s.id;
+    const destVolume = s.destination.volume;
+    const manifest = this.snapshots.manifest(req.volume, s.snapshotId as string);
+    const full = s.kind === 'full';
+
+    await this.setPhase(j, 'planning');
+    const standby = await dest.findStandby(destVolume);
+    if (standby?.current === manifest.id) {
+      s.restorePoint = manifest.id;
+      return;
+    }
+    const base = !full && standby?.current ? this.snapshots.manifestById(standby.current) : undefined;
+    const { unique, missing } = await planTransfer(j, dest, manifest, base);
+
+    await this.setPhase(j, 'transferring');
+    j.transferStartedAt ??= Date.now();
+    const deltas = base ? planDeltas(manifest, base, new Set(missing)) : new Map<string, DeltaCandidate>();
+    const needWhole = await this.push.sendChunks(j, dest, missing, unique, session, deltas);
+    if (needWhole.length > 0) await this.push.sendChunks(j, dest, needWhole, unique, session);
+
+    await this.setPhase(j, 'committing');
+    for (let round = 0; ; round++) {
+      try {
+        const opts = {
+          ...(req.retain !== undefined ? { retain: req.retain } : {}),
+          full,
+          session,
+          signal,
+        };
+        let sent: { result: CommitResult; bytesSent: number };
+        if (base && !full && !j.noManifestDelta) {
+          try {
+            sent = await dest.commitStandby(destVolume, diffManifest(base, manifest), opts);
+          } catch (err) {
+            if (!(err instanceof AgentApiError && err.code === 'unknown_base')) throw err;
+            j.noManifestDelta = true;
+            sent = await dest.commitStandby(destVolume, wireManifest(manifest), opts);
+          }
+        } else sent = await dest.commitStandby(destVolume, wireManifest(manifest), opts);
+        const { result, bytesSent } = sent;
+        s.bytesOnWire += bytesSent;
+        this.events.onBytesSent?.(bytesSent);
+        s.restorePoint = result.restorePoint.id;
+        j.lastProgressAt = Date.now();
+        return;
+      } catch (err) {
+        const more =
+          err instanceof AgentApiError && err.code === 'missing_chunks'
+            ? (err.details?.missing as string[] | undefined)
+            : undefined;
+        if (!more || round >= 3) throw err;
+        const all = manifestChunks(manifest);
+        const extra = more.filter((h) => all.has(h));
+        s.bytesTotal += extra.reduce((a, h) => a + (all.get(h) ?? 0), 0);
+        await this.setPhase(j, 'transferring');
+        await this.push.sendChunks(j, dest, extra, all, session);
+        await this.setPhase(j, 'committing');
+      }
+    }
+  }
+}
+
+function toReplicationError(err: unknown): { code: string; message: string; retryable: boolean } {
+  if (err instanceof AgentError) return { code: err.code, message: err.message, retryable: err.retryable };
+  if (err instanceof AgentApiError)
+    return { code: err.code, message: `destination: ${err.message}`, retryable: err.retryable };
+  if (isRetryable(err)) return { code: 'unavailable', message: (err as Error).message, retryable: true };
+  return { code: 'internal', message: err instanceof Error ? err.message : String(err), retryable: false };
+}
