@@ -1,4 +1,4 @@
-// Source side: moving chunks to the destination for a replication (replicate.ts decides what
+// Source side: moving chunks to the destination for a replication (replication-plan.ts decides what
 // must move; this file moves it). sendChunks uploads a list of chunks over `concurrency` parallel
 // streaming uploads of <= 8 MiB each, as sub-chunk deltas where a candidate makes them smaller
 // (delta.ts); openStream pushes the chunks a snapshot stores while it is being taken, a few
