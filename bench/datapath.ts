@@ -19,7 +19,14 @@ import {
   type DatasetPlan,
   type Mutation,
 } from './dataset.js';
-import { machineInfo, measureLimits, warmTree } from './machine.js';
+import {
+  machineInfo,
+  measureCut,
+  measureLimits,
+  measurePageCacheWrite,
+  measureTls,
+  warmTree,
+} from './machine.js';
 import { nowSeconds, round3, treeBytes } from './measure.js';
 import type { BenchContext, ContentReads, Peer, PeerRun } from './peer.js';
 import { ferryPeer, FERRY_NOTES } from './peers/ferry.js';
@@ -169,15 +176,19 @@ async function main(args: BenchArgs): Promise<number> {
     generateDataset(ctx.sourceDir, plan, (b) => log(`  generated ${formatBytes(b)}`));
     log(`generated in ${(nowSeconds() - g0).toFixed(1)} s`);
 
-    setPhase('measuring machine limits (SHA-256, sequential read)');
+    setPhase('measuring machine limits (SHA-256, sequential read, chunking, page-cache writes, TLS)');
     const lim = measureLimits(path.join(ctx.sourceDir, plan.big.rel));
     const limits: MachineLimits = {
       sha256MBps: lim.sha256MBps,
       seqReadCachedMBps: lim.seqReadCachedMBps,
       seqReadColdMBps: lim.seqReadColdMBps,
+      cutMBps: measureCut(),
+      pageCacheWriteMBps: measurePageCacheWrite(ctx.workDir),
+      tlsMBpsPerCpu: await measureTls(),
     };
     log(
-      `SHA-256 ${limits.sha256MBps.toFixed(0)} MB/s; read cached ${limits.seqReadCachedMBps.toFixed(0)} MB/s, cold ${limits.seqReadColdMBps === null ? 'n/a (drop_caches not permitted)' : `${limits.seqReadColdMBps.toFixed(0)} MB/s`}`,
+      `SHA-256 ${limits.sha256MBps.toFixed(0)} MB/s; read cached ${limits.seqReadCachedMBps.toFixed(0)} MB/s, cold ${limits.seqReadColdMBps === null ? 'n/a (drop_caches not permitted)' : `${limits.seqReadColdMBps.toFixed(0)} MB/s`}; ` +
+        `chunking ${limits.cutMBps!.toFixed(0)} MB/s; page-cache writes ${limits.pageCacheWriteMBps!.toFixed(0)} MB/s; TLS ${limits.tlsMBpsPerCpu!.toFixed(0)} MB per CPU-second`,
     );
     setPhase('warming the page cache with the whole source');
     warmTree(ctx.sourceDir);

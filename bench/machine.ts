@@ -1,7 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import tls from 'node:tls';
+import { Chunker } from '../datapath/store/chunker.js';
+import { createCertAuthority, issueCertificate } from '../localenv/tls.js';
 import { Keystream, MiB } from './dataset.js';
 import { forEachFile, nowSeconds } from './measure.js';
 import type { MachineInfo, MachineLimits } from './report.js';
@@ -99,4 +103,68 @@ export function measureLimits(bigFile: string): MachineLimits & { droppedCaches:
   measureSequentialRead(bigFile);
   const cached = Math.max(measureSequentialRead(bigFile), measureSequentialRead(bigFile));
   return { sha256MBps, seqReadCachedMBps: cached, seqReadColdMBps: cold, droppedCaches };
+}
+
+/** Ferry's chunker (FastCDC cut points) over `bytes` of keystream on this thread: best of three, MB/s. */
+export function measureCut(bytes = 256 * MiB): number {
+  const buf = new Keystream('cut-bench', 'buf').next(bytes);
+  const chunker = new Chunker();
+  let best = 0;
+  for (let pass = 0; pass < 3; pass++) {
+    const t0 = nowSeconds();
+    chunker.split(buf);
+    best = Math.max(best, bytes / 1e6 / (nowSeconds() - t0));
+  }
+  return best;
+}
+
+/** Writes `bytes` in 1 MiB writes to a new file in `dir` (into the page cache), MB/s; the file is removed. */
+export function measurePageCacheWrite(dir: string, bytes = 512 * MiB): number {
+  const buf = new Keystream('write-bench', 'buf').next(MiB);
+  const file = path.join(dir, `write-bench-${process.pid}`);
+  const fd = openSync(file, 'w');
+  try {
+    const t0 = nowSeconds();
+    for (let done = 0; done < bytes; done += MiB) writeSync(fd, buf);
+    return bytes / 1e6 / (nowSeconds() - t0);
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
+}
+
+/**
+ * node:tls on loopback with both ends in this process (TLS 1.3, the agents' default cipher), 1 MiB
+ * writes: MB moved per CPU-second of the process, so it counts encrypting and decrypting once each.
+ */
+export async function measureTls(bytes = 512 * MiB): Promise<number> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ferry-tls-bench-'));
+  try {
+    const ca = await createCertAuthority(dir, 'tls-bench');
+    const cert = await issueCertificate(ca, dir, 'server');
+    let received = 0;
+    let done!: () => void;
+    const all = new Promise<void>((r) => (done = r));
+    const server = tls.createServer({ cert: cert.certPem, key: cert.keyPem }, (s) =>
+      s.on('data', (d: Buffer) => {
+        received += d.length;
+        if (received >= bytes) done();
+      }),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const sock = tls.connect({ host: '127.0.0.1', port, ca: ca.certPem, servername: 'localhost' });
+    await new Promise<void>((r, j) => sock.once('secureConnect', r).once('error', j));
+    const buf = new Keystream('tls-bench', 'buf').next(MiB);
+    const cpu0 = process.cpuUsage();
+    for (let sent = 0; sent < bytes; sent += MiB)
+      if (!sock.write(buf)) await new Promise((r) => sock.once('drain', r));
+    await all;
+    const cpu = process.cpuUsage(cpu0);
+    sock.destroy();
+    server.close();
+    return bytes / 1e6 / ((cpu.user + cpu.system) / 1e6);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

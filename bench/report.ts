@@ -16,6 +16,12 @@ export interface MachineLimits {
   seqReadCachedMBps: number;
   /** The same after dropping the page cache, or null when that was not permitted. */
   seqReadColdMBps: number | null;
+  /** Ferry's chunker (FastCDC cut points) on one core, MB/s (absent in older results). */
+  cutMBps?: number;
+  /** 1 MiB writes into the page cache, MB/s. */
+  pageCacheWriteMBps?: number;
+  /** node:tls on loopback, MB per CPU-second with both ends in one process. */
+  tlsMBpsPerCpu?: number;
 }
 
 export interface MachineInfo {
@@ -296,6 +302,15 @@ function machineTable(m: MachineInfo, l: MachineLimits): string {
         : `${l.seqReadColdMBps.toFixed(0)} MB/s`,
     ],
   ];
+  if (l.cutMBps)
+    rows.push(["Ferry's chunker (FastCDC cut points, one core)", `${l.cutMBps.toFixed(0)} MB/s`]);
+  if (l.pageCacheWriteMBps)
+    rows.push(['1 MiB writes into the page cache', `${l.pageCacheWriteMBps.toFixed(0)} MB/s`]);
+  if (l.tlsMBpsPerCpu)
+    rows.push([
+      'node:tls on loopback (both ends, 1 MiB writes)',
+      `${l.tlsMBpsPerCpu.toFixed(0)} MB per CPU-second`,
+    ]);
   return padMarkdownTable(['machine', 'value'], rows, [false, false]);
 }
 

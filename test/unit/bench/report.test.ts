@@ -8,6 +8,7 @@ import {
   markdownTable,
   otherSections,
   padMarkdownTable,
+  renderMarkdown,
   renderSvg,
   stageCells,
   type MachineLimits,
@@ -211,5 +212,37 @@ describe('Ferry stage breakdown', () => {
       '# Benchmarks\n\n## Data path: Ferry\n\nold table\n\n## Resources: x\n\nkept\n\n## Schedules\n\nkept too\n';
     expect(otherSections(md)).toBe('\n## Resources: x\n\nkept\n\n## Schedules\n\nkept too\n');
     expect(otherSections('# Benchmarks\n\n## Data path: Ferry\n')).toBe('');
+  });
+});
+
+describe('machine table', () => {
+  const doc = (l: MachineLimits): string =>
+    renderMarkdown({
+      command: 'npm run bench:datapath',
+      date: '2026-12-01T00:00:00Z',
+      volumeBytes: volume,
+      datasetDescription: 'test',
+      scenarioDescriptions: [],
+      machine: {
+        cpus: 2,
+        cpuModel: 'test',
+        memoryBytes: 8 * 1024 * MiB,
+        kernel: 'Linux',
+        node: 'v20',
+        rsync: 'rsync 3',
+        restic: 'restic 0.14',
+        loadAverageAtStart: [0, 0, 0],
+      },
+      limits: l,
+      rows: [],
+      checks: [],
+      notes: [],
+    });
+  it('lists the per-byte primitives when they were measured, and only then', () => {
+    const md = doc({ ...limits, cutMBps: 1234.4, pageCacheWriteMBps: 2500, tlsMBpsPerCpu: 610.6 });
+    expect(md).toMatch(/\| Ferry's chunker \(FastCDC cut points, one core\) +\| 1234 MB\/s +\|/);
+    expect(md).toMatch(/\| 1 MiB writes into the page cache +\| 2500 MB\/s +\|/);
+    expect(md).toMatch(/\| node:tls on loopback \(both ends, 1 MiB writes\) +\| 611 MB per CPU-second +\|/);
+    expect(doc(limits)).not.toMatch(/chunker|into the page cache|node:tls/);
   });
 });
