@@ -102,20 +102,23 @@ export function agentMetrics(m: Metrics, a: AgentMetricSources): AgentCounters {
     'Chunks garbage-collected.',
     () => a.store.chunksDeleted,
   );
-  m.counterSeries(
+  m.series(
+    'counter',
     'ferry_agent_stage_seconds_total',
     'Data path: seconds during which each stage (read, cut, hash, pack, send, verify, write) had work in flight (datapath/stages.ts).',
     ['stage'],
     () => a.store.stages.totals().map((t) => ({ labels: { stage: t.stage }, value: t.seconds })),
   );
-  m.counterSeries(
+  m.series(
+    'counter',
     'ferry_agent_stage_bytes_total',
     'Data path: bytes each stage handled (datapath/stages.ts).',
     ['stage'],
     () => a.store.stages.totals().map((t) => ({ labels: { stage: t.stage }, value: t.bytes })),
   );
   m.counterFn('ferry_agent_standby_commits_total', 'Restore points committed.', () => a.standby.commits);
-  m.gaugeSeries(
+  m.series(
+    'gauge',
     'ferry_agent_standby_restore_point_age_seconds',
     'Per standby volume, seconds since the source took the snapshot of its current restore point: the age of the data a failover would promote.',
     ['volume'],

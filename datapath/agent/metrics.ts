@@ -26,25 +26,6 @@ export class Metrics {
     });
   }
 
-  /** A gauge with one series per label set, all read at scrape time (series gone since are dropped). */
-  gaugeSeries(
-    name: string,
-    help: string,
-    labelNames: string[],
-    read: () => { labels: Labels; value: number }[],
-  ): void {
-    new Gauge({
-      name,
-      help,
-      labelNames,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const s of read()) this.set(s.labels, s.value);
-      },
-    });
-  }
-
   /** A counter whose value is read from elsewhere at scrape time. */
   counterFn(name: string, help: string, read: () => number): void {
     new Counter({
@@ -58,23 +39,29 @@ export class Metrics {
     });
   }
 
-  /** A counter with one series per label set, all read from elsewhere at scrape time. */
-  counterSeries(
+  /**
+   * A gauge or a counter with one series per label set, all read at scrape time (series gone
+   * since are dropped).
+   */
+  series(
+    kind: 'gauge' | 'counter',
     name: string,
     help: string,
     labelNames: string[],
     read: () => { labels: Labels; value: number }[],
   ): void {
-    new Counter({
+    const config = {
       name,
       help,
       labelNames,
       registers: [this.registry],
-      collect() {
+      collect(this: Gauge | Counter) {
         this.reset();
-        for (const s of read()) this.inc(s.labels, s.value);
+        for (const s of read()) this.inc(s.labels, s.value); // from zero: sets the series
       },
-    });
+    };
+    if (kind === 'gauge') new Gauge(config);
+    else new Counter(config);
   }
 
   get contentType(): string {

@@ -1,0 +1,345 @@
+// Pack files: the chunk store's records on disk, how they are appended, read back and repaired
+// after a crash. The index over them (which hash is where) is chunk-store.ts's; this file knows
+// records and packs, not which chunks are alive.
+//   <dir>/packs/<n>.pack   records of  magic "FCK1" | sha256 (32) | storedLen (u32 BE) | stored
+// where `stored` is the chunk's stored form (chunk-codec.ts: encoding byte + payload). A record
+// whose magic is "DEAD" was dropped (gc.ts) and is skipped by scans.
+//
+// Why packs and not one file per chunk: on the 2-core reference VM, creating and renaming a file
+// per 64 KiB chunk cost 120 µs to over 1 ms (ext4 journal stalls while dirty data is written
+// back) — file-per-chunk capped a full snapshot near 100-150 MB/s, while appending to a pack is
+// sequential I/O and a single writev per chunk.
+//
+// Batches: the snapshot's read path appends a whole 8 MiB block's new raw chunks with one writev,
+// straight from its read buffer (ChunkStore.appendRawBatch, here writeRun), or on the thread pool
+// (appendRawBatchAsync, here writeRunAsync, so the copy into the page cache runs off the event
+// loop). While an asynchronous batch is being written its
+// pack is "busy": other appenders start a new pack and gc skips it, so every pack still has one
+// sequential writer and the crash-safety argument below holds per pack.
+//
+// Crash safety: records are appended with one writev in a single thread, so a kill -9 can only
+// leave the *last* record of a pack torn; load() truncates a record that runs past the end of its
+// pack or has a bad magic, and has the last record of every pack re-hashed, truncating it if it
+// does not match. Record headers are 40 bytes, so rebuilding the index on open reads no data.
+// fsync policy: none by default (kill -9 safe: the page cache outlives the process); with
+// `fsync: true` (agent --fsync) every append is fsynced before it returns, for power-loss
+// durability. Without it a background fdatasync of a pack starts every 32 MiB appended
+// (write-behind, see writeBehind()): not for durability, but to keep gigabytes of dirty pack pages
+// from triggering the kernel's dirty-page throttling, which made page-cache writes several times
+// more expensive on the reference VM during 2 GiB snapshots and receives.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ENC_RAW } from './chunk-codec.js';
+import { HASH_BYTES } from './hash.js';
+
+const MAGIC = 0x46434b31; // "FCK1"
+const DEAD = 0x44454144; // "DEAD": a dropped record, skipped by scans
+const DEAD_MARK = Buffer.from('DEAD');
+export const RECORD_HEADER = 4 + HASH_BYTES + 4;
+/** Bytes appended to a pack between two write-behind fdatasyncs. */
+const WRITE_BEHIND_BYTES = 32 * 1024 * 1024;
+
+export interface Pack {
+  n: number;
+  fd: number;
+  size: number;
+  /** Bytes of records the index points at: added to by whoever indexes a record, taken from by kill(). */
+  live: number;
+  /** An asynchronous batch is being written to it (writeRunAsync). */
+  busy?: boolean;
+  /** Bytes appended since the last write-behind. */
+  unsynced?: number;
+}
+
+/** Where a record is: its pack, the offset of its header, and its stored length. */
+export interface RecordLoc {
+  pack: number;
+  /** Offset of the record header. */
+  off: number;
+  /** Stored length (record = RECORD_HEADER + len). */
+  len: number;
+}
+
+/** Raw-chunk records to append with one writev, and where each lands relative to the run. */
+export interface Run {
+  iov: Uint8Array[];
+  recs: Array<{ hex: string; rel: number; len: number }>;
+  total: number;
+}
+
+/**
+ * Lays raw chunks out as records (stored form ENC_RAW + bytes) in runs of up to 512 records, one
+ * writev each, without copying them: the header and encoding byte of every record come from one
+ * shared buffer. A run never spans more than packBytes, so runs map onto packs one-to-one.
+ */
+export function rawRuns(todo: ReadonlyArray<{ hex: string; raw: Uint8Array }>, packBytes: number): Run[] {
+  const HEAD = RECORD_HEADER + 1;
+  const heads = Buffer.allocUnsafe(HEAD * todo.length);
+  const out: Run[] = [];
+  let run: Run | null = null;
+  todo.forEach(({ hex, raw }, i) => {
+    const head = heads.subarray(i * HEAD, (i + 1) * HEAD);
+    head.writeUInt32BE(MAGIC, 0);
+    head.write(hex, 4, 'hex');
+    head.writeUInt32BE(raw.length + 1, 4 + HASH_BYTES);
+    head[RECORD_HEADER] = ENC_RAW;
+    if (!run || run.iov.length >= 1024 || run.total >= packBytes) {
+      run = { iov: [], recs: [], total: 0 };
+      out.push(run);
+    }
+    run.iov.push(head, raw);
+    run.recs.push({ hex, rel: run.total, len: raw.length + 1 });
+    run.total += HEAD + raw.length;
+  });
+  return out;
+}
+
+function writev(fd: number, iov: Uint8Array[], pos: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.writev(fd, iov as NodeJS.ArrayBufferView[], pos, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
+
+/** The pack files of one store. */
+export class PackFiles {
+  private readonly packs = new Map<number, Pack>();
+  /**
+   * Packs open for appending (not full). Usually one; while an asynchronous batch holds one
+   * (busy), other appenders use or start another, so there are at most as many as concurrent
+   * asynchronous writers plus one, and packs are only started when none is free.
+   */
+  private tails: Pack[] = [];
+  private lastPack = 0;
+  private syncing = false;
+
+  constructor(
+    readonly dir: string,
+    private readonly fsync: boolean,
+    private readonly packBytes: number,
+  ) {}
+
+  /**
+   * Opens (creating if needed) the pack directory and scans every pack in order: `found` is told
+   * each record and answers whether the index took it (false for a duplicate, which stays dead
+   * weight); `intact` re-hashes the last record of a pack if the index took it. A torn or corrupt
+   * tail is truncated.
+   */
+  async load(
+    found: (p: Pack, hex: string, off: number, len: number) => boolean,
+    intact: (hex: string) => Promise<boolean>,
+  ): Promise<void> {
+    await fs.promises.mkdir(this.dir, { recursive: true });
+    const numbers = (await fs.promises.readdir(this.dir))
+      .map((f) => /^(\d+)\.pack$/.exec(f))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    for (const f of await fs.promises.readdir(this.dir)) {
+      if (!/^\d+\.pack$/.test(f))
+        await fs.promises.rm(path.join(this.dir, f), { force: true, recursive: true });
+    }
+    for (const n of numbers) await this.scan(n, found, intact);
+    this.tails = [this.packs.get(numbers.at(-1) ?? -1) ?? this.create((numbers.at(-1) ?? 0) + 1)];
+  }
+
+  path(n: number): string {
+    return path.join(this.dir, `${String(n).padStart(8, '0')}.pack`);
+  }
+
+  private create(n: number): Pack {
+    const fd = fs.openSync(this.path(n), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644); // not O_APPEND: dead marks are written in place
+    const p: Pack = { n, fd, size: 0, live: 0 };
+    this.packs.set(n, p);
+    this.lastPack = Math.max(this.lastPack, n);
+    return p;
+  }
+
+  private async scan(
+    n: number,
+    found: (p: Pack, hex: string, off: number, len: number) => boolean,
+    intact: (hex: string) => Promise<boolean>,
+  ): Promise<void> {
+    const fd = fs.openSync(this.path(n), 'r+');
+    const size = fs.fstatSync(fd).size;
+    const p: Pack = { n, fd, size, live: 0 };
+    this.packs.set(n, p);
+    this.lastPack = Math.max(this.lastPack, n);
+    const head = Buffer.alloc(RECORD_HEADER);
+    let off = 0;
+    let last: { hex: string; off: number; indexed: boolean } | null = null;
+    while (off < size) {
+      const got = off + RECORD_HEADER <= size ? fs.readSync(fd, head, 0, RECORD_HEADER, off) : 0;
+      const len = got === RECORD_HEADER ? head.readUInt32BE(4 + HASH_BYTES) : -1;
+      const magic = got === RECORD_HEADER ? head.readUInt32BE(0) : 0;
+      if ((magic !== MAGIC && magic !== DEAD) || off + RECORD_HEADER + len > size || len === 0) break;
+      if (magic === DEAD) {
+        off += RECORD_HEADER + len;
+        continue;
+      }
+      const hex = head.toString('hex', 4, 4 + HASH_BYTES);
+      last = { hex, off, indexed: found(p, hex, off, len) };
+      off += RECORD_HEADER + len;
+    }
+    // the last complete-looking record could still be torn: check its content
+    if (last?.indexed && !(await intact(last.hex))) off = last.off;
+    if (off < size) {
+      fs.ftruncateSync(fd, off);
+      p.size = off;
+    }
+  }
+
+  /** Bytes of pack files on disk. */
+  get diskBytes(): number {
+    let n = 0;
+    for (const p of this.packs.values()) n += p.size;
+    return n;
+  }
+
+  /** Every pack, as a list that later changes to the set do not affect. */
+  list(): Pack[] {
+    return [...this.packs.values()];
+  }
+
+  /**
+   * The pack to append to: the first open pack that is neither full nor being written by an
+   * asynchronous batch, else a new one. So a pack only ever has one writer at a time and a crash
+   * can only tear its last record.
+   */
+  private writable(): Pack {
+    this.tails = this.tails.filter((p) => p.size < this.packBytes && this.packs.get(p.n) === p);
+    const free = this.tails.find((p) => !p.busy);
+    if (free) return free;
+    const p = this.create(this.lastPack + 1);
+    this.tails.push(p);
+    return p;
+  }
+
+  /** Appends one record; returns where it went. */
+  writeRecord(hex: string, stored: Buffer): { p: Pack; off: number } {
+    const p = this.writable();
+    const head = Buffer.allocUnsafe(RECORD_HEADER);
+    head.writeUInt32BE(MAGIC, 0);
+    head.write(hex, 4, 'hex');
+    head.writeUInt32BE(stored.length, 4 + HASH_BYTES);
+    const off = p.size;
+    const total = RECORD_HEADER + stored.length;
+    let done = fs.writevSync(p.fd, [head, stored], off);
+    while (done < total) {
+      const rest = Buffer.concat([head, stored]).subarray(done);
+      done += fs.writeSync(p.fd, rest, 0, rest.length, off + done);
+    }
+    if (this.fsync) fs.fsyncSync(p.fd);
+    p.size += total;
+    this.writeBehind(p, total);
+    return { p, off };
+  }
+
+  /** Appends a run with one writev on the event loop; returns where it went. */
+  writeRun(run: Run): { p: Pack; base: number } {
+    const p = this.writable();
+    const base = p.size;
+    let done = fs.writevSync(p.fd, run.iov, base);
+    if (done < run.total) {
+      const all = Buffer.concat(run.iov);
+      while (done < run.total) done += fs.writeSync(p.fd, all, done, run.total - done, base + done);
+    }
+    if (this.fsync) fs.fsyncSync(p.fd);
+    p.size = base + run.total;
+    this.writeBehind(p, run.total);
+    return { p, base };
+  }
+
+  /**
+   * Appends a run on the thread pool. Its pack is busy meanwhile (no other appender, no gc), and
+   * `landed` is called in the same turn as the pack stops being busy, so nothing sees the pack
+   * with records the index does not know yet.
+   */
+  async writeRunAsync<T>(run: Run, landed: (p: Pack, base: number) => T): Promise<T> {
+    const p = this.writable();
+    const base = p.size;
+    p.busy = true;
+    p.size = base + run.total; // reserved: nobody else appends to a busy pack
+    try {
+      let done = await writev(p.fd, run.iov, base);
+      if (done < run.total) {
+        const all = Buffer.concat(run.iov);
+        while (done < run.total) done += fs.writeSync(p.fd, all, done, run.total - done, base + done);
+      }
+      if (this.fsync) await new Promise<void>((ok, ko) => fs.fsync(p.fd, (e) => (e ? ko(e) : ok())));
+    } catch (err) {
+      p.size = base; // nothing after it was written (the pack was ours)
+      try {
+        fs.ftruncateSync(p.fd, base);
+      } catch {
+        // the next load() repairs the tail
+      }
+      throw err;
+    } finally {
+      p.busy = false;
+    }
+    this.writeBehind(p, run.total);
+    return landed(p, base);
+  }
+
+  /**
+   * Write-behind (not durability): after every WRITE_BEHIND_BYTES appended to a pack, start an
+   * fdatasync of it on the thread pool, without waiting for it (at most one at a time per store).
+   * Measured on the reference VM: writing 2 GiB into the page cache while ~2 GiB of other dirty
+   * data is pending cost 1.6–4 s of system time (dirty-page throttling), 0.8 s with write-behind;
+   * a 2 GiB snapshot (or a full receive) is exactly that situation. Skipped with `fsync: true`,
+   * where every append is already synced.
+   */
+  private writeBehind(p: Pack, bytes: number): void {
+    if (this.fsync) return;
+    p.unsynced = (p.unsynced ?? 0) + bytes;
+    if (p.unsynced < WRITE_BEHIND_BYTES || this.syncing) return;
+    p.unsynced = 0;
+    this.syncing = true;
+    fs.fdatasync(p.fd, () => {
+      this.syncing = false; // errors (e.g. the pack was deleted meanwhile) do not matter here
+    });
+  }
+
+  /** Reads a record's stored form into `buf` (at least l.len bytes). */
+  read(hex: string, l: RecordLoc, buf: Buffer): Buffer {
+    const p = this.packs.get(l.pack) as Pack;
+    let got = 0;
+    while (got < l.len) {
+      const n = fs.readSync(p.fd, buf, got, l.len - got, l.off + RECORD_HEADER + got);
+      if (n === 0) throw new Error(`chunk ${hex}: pack ${p.n} ends early`);
+      got += n;
+    }
+    return buf;
+  }
+
+  /** Marks a record dead on disk, so a restart does not bring it back, and no longer counts it live. */
+  kill(l: RecordLoc): void {
+    const p = this.packs.get(l.pack);
+    if (p) {
+      p.live -= RECORD_HEADER + l.len;
+      fs.writeSync(p.fd, DEAD_MARK, 0, 4, l.off);
+    }
+  }
+
+  /** Takes a pack out of the ones appended to (gc is about to empty it). */
+  retire(p: Pack): void {
+    this.tails = this.tails.filter((t) => t !== p);
+  }
+
+  /** With `fsync`, syncs the packs open for appending (after gc moved records into them). */
+  syncTails(): void {
+    if (this.fsync) for (const t of this.tails) fs.fsyncSync(t.fd);
+  }
+
+  /** Closes and deletes a pack. */
+  remove(p: Pack): void {
+    fs.closeSync(p.fd);
+    this.packs.delete(p.n);
+    fs.rmSync(this.path(p.n), { force: true });
+  }
+
+  close(): void {
+    for (const p of this.packs.values()) fs.closeSync(p.fd);
+    this.packs.clear();
+  }
+}
