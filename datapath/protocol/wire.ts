@@ -27,6 +27,19 @@ export function frameHeader(hash: Buffer, rawLen: number, storedLen: number): Bu
   return h;
 }
 
+/** Writes a frame header for the chunk named `hex` (SHA-256, hex) into `buf` at `at`. */
+export function writeFrameHeader(
+  buf: Buffer,
+  at: number,
+  hex: string,
+  rawLen: number,
+  storedLen: number,
+): void {
+  buf.write(hex, at, HASH_BYTES, 'hex');
+  buf.writeUInt32BE(rawLen, at + HASH_BYTES);
+  buf.writeUInt32BE(storedLen, at + HASH_BYTES + 4);
+}
+
 /** A FIFO of byte buffers that hands out exact-length slices without quadratic copying. */
 export class ByteQueue {
   private parts: Buffer[] = [];

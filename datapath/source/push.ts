@@ -11,7 +11,7 @@ import { decodeChunk } from '../store/chunk-codec.js';
 import type { DeltaCandidate } from '../protocol/delta.js';
 import { encodeDelta } from '../protocol/delta.js';
 import type { ChunkEvent } from './snapshot.js';
-import { frameHeader } from '../protocol/wire.js';
+import { FRAME_HEADER, writeFrameHeader } from '../protocol/wire.js';
 
 /** Chunks per `have` query while streaming during the snapshot (~16 MiB of average chunks). */
 const STREAM_BATCH = 256;
@@ -74,21 +74,26 @@ export class ChunkPusher {
         const batch: string[] = [];
         let batchBytes = 0;
         let wire = 0;
-        let pending: Buffer[] = [];
-        let pendingBytes = 0;
+        // Frames are built in place: each chunk is read from the store straight into the buffer
+        // of the next write, behind its header (one buffer per write, never reused: the socket may
+        // still hold it after write() returns).
+        const room = WRITE_BYTES + FRAME_HEADER + this.store.maxChunkSize + 1;
+        let out = Buffer.allocUnsafeSlow(room);
+        let used = 0;
         const flush = async (): Promise<void> => {
-          if (pendingBytes === 0) return;
-          const data = Buffer.concat(pending, pendingBytes);
-          pending = [];
-          pendingBytes = 0;
+          if (used === 0) return;
+          const data = out.subarray(0, used);
+          out = Buffer.allocUnsafeSlow(room);
+          used = 0;
           await upload.write(data);
         };
         try {
           while (next < hashes.length && batchBytes < UPLOAD_BATCH_BYTES) {
             const h = hashes[next++] as string;
+            const body = out.subarray(used + FRAME_HEADER);
             let stored: Buffer;
             try {
-              stored = this.store.readStored(h);
+              stored = this.store.readStoredInto(h, body);
             } catch (err) {
               throw new AgentError(
                 500,
@@ -101,19 +106,18 @@ export class ChunkPusher {
             if (cand) {
               const d = await this.delta(stored, cand);
               if (d) {
-                stored = d;
+                stored = body.subarray(0, d.copy(body));
                 s.chunksDelta++;
               }
             }
-            const head = frameHeader(Buffer.from(h, 'hex'), sizes.get(h) as number, stored.length);
-            pending.push(head, stored);
-            pendingBytes += head.length + stored.length;
-            if (pendingBytes >= WRITE_BYTES) await flush();
+            writeFrameHeader(out, used, h, sizes.get(h) as number, stored.length);
+            used += FRAME_HEADER + stored.length;
+            if (used >= WRITE_BYTES) await flush();
             batch.push(h);
             batchBytes += stored.length;
-            s.bytesOnWire += head.length + stored.length;
+            s.bytesOnWire += FRAME_HEADER + stored.length;
             s.chunkBytesOnWire += stored.length;
-            wire += head.length + stored.length;
+            wire += FRAME_HEADER + stored.length;
           }
           await flush();
           const answer = await upload.finish();

@@ -227,6 +227,17 @@ export class ChunkStore {
   }
 
   /**
+   * The stored form read into the start of `into` (which must have room for it); returns the
+   * view of `into` it fills. Lets a sender read chunks straight into its outgoing buffer.
+   */
+  readStoredInto(hex: string, into: Buffer): Buffer {
+    const l = this.index.get(hex);
+    if (!l) throw new Error(`chunk ${hex} is not in the store`);
+    if (into.length < l.len) throw new Error(`chunk ${hex}: ${into.length} bytes of room for ${l.len}`);
+    return this.packs.read(hex, l, into.subarray(0, l.len));
+  }
+
+  /**
    * A chunk's raw bytes for a caller that uses them before its next call with the same `scratch`
    * (at least maxChunkSize + 1 bytes): a raw-stored chunk is read into `scratch` and a view of it
    * returned, so writing a restore point allocates nothing per chunk; a compressed one is decoded
