@@ -143,6 +143,25 @@ export interface ScheduleItem {
   finishTimestamp?: string;
 }
 
+/** The parts of a MigrationSchedule CR the local tools read. */
+export interface ScheduleCr {
+  spec?: { suspend?: boolean };
+  status?: { applicationActivated?: boolean; items?: Record<string, ScheduleItem[]> };
+}
+
+/** A MigrationSchedule CR on `site`; undefined while it (or its cluster) cannot be read. */
+export async function scheduleCr(
+  pair: DrPair,
+  site: Site,
+  namespace: string,
+  name: string,
+): Promise<ScheduleCr | undefined> {
+  const kube = await pair.kube(site);
+  return (await kube
+    .request('GET', `/apis/${GROUP_VERSION}/namespaces/${namespace}/migrationschedules/${name}`)
+    .catch(() => undefined)) as ScheduleCr | undefined;
+}
+
 /**
  * The migrations a MigrationSchedule on `site` lists in its status, every policy type together,
  * oldest first; none while the schedule (or its cluster) cannot be read.
@@ -153,11 +172,8 @@ export async function scheduleItems(
   namespace: string,
   name: string,
 ): Promise<ScheduleItem[]> {
-  const kube = await pair.kube(site);
-  const cr = (await kube
-    .request('GET', `/apis/${GROUP_VERSION}/namespaces/${namespace}/migrationschedules/${name}`)
-    .catch(() => ({}))) as { status?: { items?: Record<string, ScheduleItem[]> } };
-  return Object.values(cr.status?.items ?? {})
+  const cr = await scheduleCr(pair, site, namespace, name);
+  return Object.values(cr?.status?.items ?? {})
     .flat()
     .sort((a, b) => (a.creationTimestamp ?? '').localeCompare(b.creationTimestamp ?? ''));
 }

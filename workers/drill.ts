@@ -27,7 +27,14 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { DISASTER_RECOVERY_MODE, GROUP_VERSION } from '../api/index.js';
-import { migrationOutcome, scheduleItems, startDrPair, type DrPair, type Site } from '../localenv/dr-pair.js';
+import {
+  migrationOutcome,
+  scheduleCr,
+  scheduleItems,
+  startDrPair,
+  type DrPair,
+  type Site,
+} from '../localenv/dr-pair.js';
 import { applyFile } from '../localenv/apply.js';
 import { checkNodePrerequisites } from '../localenv/nodehost.js';
 import { repoRoot } from '../localenv/paths.js';
@@ -243,12 +250,7 @@ async function drill(
     const back = Date.now();
     await pair.startWorker('source');
     const schedule = await waitFor('autoSuspend to suspend the source schedule', 150_000, async () => {
-      const cr = (await (
-        await pair.kube('source')
-      )
-        .request('GET', `/apis/${GROUP_VERSION}/namespaces/${NS}/migrationschedules/${scheduleName}`)
-        .catch(() => undefined)) as
-        { spec?: { suspend?: boolean }; status?: { applicationActivated?: boolean } } | undefined;
+      const cr = await scheduleCr(pair, 'source', NS, scheduleName);
       return cr?.spec?.suspend === true && cr.status?.applicationActivated === true ? cr : undefined;
     });
     const started = (await scheduleItems(pair, 'source', NS, scheduleName))
