@@ -62,6 +62,29 @@ describe('standby: patching a large changed file from its previous version', () 
   });
 });
 
+describe('standby: a large new file written with O_DIRECT', () => {
+  test.each([
+    ['ending inside a 4 KiB block', 90, 12_345],
+    ['ending on a 4 KiB block', 100, 4096 * 3],
+  ])('restores it byte for byte, %s, with its mode and mtime', async (_, n, tail) => {
+    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
+    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 3 });
+    // more than one 8 MiB staging block, chunks of uneven sizes
+    const chunks = [
+      ...Array.from({ length: n }, (_, i) => crypto.randomBytes(100 * 1024 + (i % 7) * 1000)),
+      crypto.randomBytes(tail),
+    ];
+    const size = chunks.reduce((a, c) => a + c.length, 0);
+    expect(size).toBeGreaterThan(8 * 1024 * 1024);
+    const res = await sm.commit('vol', await fileManifest(store, 'snap-1', chunks));
+    expect(res).toMatchObject({ filesWritten: 1, bytesWritten: size });
+    const file = path.join(dir, 'standby', 'vol', 'current', 'big.bin');
+    expect(fs.readFileSync(file).equals(Buffer.concat(chunks))).toBe(true);
+    const st = fs.statSync(file);
+    expect([st.size, st.mode & 0o777, st.mtimeMs]).toEqual([size, 0o644, 1_700_000_000_000]);
+  });
+});
+
 describe('standby: copyDirect', () => {
   test.each([4096, 8 * 1024 * 1024, 8 * 1024 * 1024 + 4096 * 3 + 17, 20 * 1024 * 1024 + 1])(
     'copies %i bytes exactly',
