@@ -355,10 +355,16 @@ export async function copyDirect(src: string, target: string, size: number): Pro
     throw err;
   }
   const whole = size - (size % DIRECT_ALIGN);
-  const inp = await fs.promises.open(src, 'r').catch(async (err: unknown) => {
-    await out.close();
-    throw err;
-  });
+  // The previous version is read with O_DIRECT too where allowed: it is usually not in the page
+  // cache (restore-point files are written with O_DIRECT), and reading it through the cache would
+  // fill the cache with a copy nobody reads again.
+  const inp = await fs.promises
+    .open(src, fs.constants.O_RDONLY | fs.constants.O_DIRECT)
+    .catch(() => fs.promises.open(src, 'r'))
+    .catch(async (err: unknown) => {
+      await out.close();
+      throw err;
+    });
   try {
     const bufs: Buffer[] = [];
     for (let k = 0; k < 2 && whole > 0; k++) {
@@ -396,7 +402,16 @@ export async function copyDirect(src: string, target: string, size: number): Pro
     }
     if (size > whole) {
       const tail = Buffer.allocUnsafe(size - whole);
-      await readFull(tail, whole, tail.length);
+      const tfd = fs.openSync(src, 'r'); // unaligned: through the page cache
+      try {
+        for (let got = 0; got < tail.length;) {
+          const n = fs.readSync(tfd, tail, got, tail.length - got, whole + got);
+          if (n === 0) throw new Error(`${src} is shorter than ${size} bytes`);
+          got += n;
+        }
+      } finally {
+        fs.closeSync(tfd);
+      }
       const fd = fs.openSync(target, 'r+');
       try {
         writeFully(fd, tail, whole);
