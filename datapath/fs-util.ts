@@ -63,3 +63,16 @@ export function fsyncDir(dir: string): void {
     fs.closeSync(fd);
   }
 }
+
+/** Writes all of `buf` at `position` of `fd` on the thread pool (as many writes as it takes). */
+export function writeAllAt(fd: number, buf: Buffer, position: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const step = (done: number): void => {
+      if (done === buf.length) return resolve();
+      fs.write(fd, buf, done, buf.length - done, position + done, (err, n) =>
+        err ? reject(err) : step(done + n),
+      );
+    };
+    step(0);
+  });
+}

@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError } from '../errors.js';
-import { fsyncDir } from '../fs-util.js';
+import { fsyncDir, writeAllAt } from '../fs-util.js';
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
 
 /** Restore point files are written with the mode bits minus setuid/setgid. */
@@ -237,13 +237,13 @@ export class TreeWriter {
       for (const [h, len] of e.chunks) {
         fill += (await this.chunkBytes(h, len, scratch)).copy(staging, fill);
         if (fill >= DIRECT_BLOCK) {
-          await writeAt(direct, staging.subarray(0, DIRECT_BLOCK), pos);
+          await writeAllAt(direct, staging.subarray(0, DIRECT_BLOCK), pos);
           pos += DIRECT_BLOCK;
           fill = staging.copy(staging, 0, DIRECT_BLOCK, fill);
         }
       }
       const whole = fill - (fill % DIRECT_ALIGN);
-      if (whole > 0) await writeAt(direct, staging.subarray(0, whole), pos);
+      if (whole > 0) await writeAllAt(direct, staging.subarray(0, whole), pos);
       fs.closeSync(direct);
       closed = true;
       const fd = fs.openSync(target, 'r+');
@@ -484,19 +484,6 @@ function openExclusive(target: string): Promise<number> {
   return new Promise((resolve, reject) =>
     fs.open(target, 'wx', 0o600, (err, fd) => (err ? reject(err) : resolve(fd))),
   );
-}
-
-/** Writes all of `buf` at `position` on the thread pool. */
-function writeAt(fd: number, buf: Buffer, position: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (done: number): void => {
-      if (done === buf.length) return resolve();
-      fs.write(fd, buf, done, buf.length - done, position + done, (err, n) =>
-        err ? reject(err) : step(done + n),
-      );
-    };
-    step(0);
-  });
 }
 
 /** Writes all of `buf` at `position` (null: the file's current offset); returns its length. */

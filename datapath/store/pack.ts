@@ -41,6 +41,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ENC_RAW } from './chunk-codec.js';
 import { HASH_BYTES } from './hash.js';
+import { writeAllAt } from '../fs-util.js';
 
 const MAGIC = 0x46434b31; // "FCK1"
 const DEAD = 0x44454144; // "DEAD": a dropped record, skipped by scans
@@ -67,18 +68,6 @@ function writePad(buf: Buffer, at: number, len: number): void {
   buf.fill(0, at, at + len);
   buf.writeUInt32BE(DEAD, at);
   buf.writeUInt32BE(len - RECORD_HEADER, at + 4 + HASH_BYTES);
-}
-
-function pwrite(fd: number, buf: Buffer, pos: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const step = (done: number): void => {
-      if (done === buf.length) return resolve();
-      fs.write(fd, buf, done, buf.length - done, pos + done, (err, n) =>
-        err ? reject(err) : step(done + n),
-      );
-    };
-    step(0);
-  });
 }
 
 export interface Pack {
@@ -315,19 +304,46 @@ export class PackFiles {
     }
     const p = this.writable();
     const base = p.size;
+    return this.busyWrite(
+      p,
+      base,
+      base + run.total,
+      async () => {
+        let done = await writev(p.fd, run.iov, base);
+        if (done < run.total) {
+          const all = Buffer.concat(run.iov);
+          while (done < run.total) done += fs.writeSync(p.fd, all, done, run.total - done, base + done);
+        }
+      },
+      () => {
+        this.writeBehind(p, run.total);
+        return landed(p, base);
+      },
+    );
+  }
+
+  /**
+   * Runs `write` with pack `p` busy and its size reserved up to `end` (nobody else appends to a
+   * busy pack), fsyncs with `fsync`, and calls `landed` in the same turn as the pack stops being
+   * busy, so nothing sees the pack with records the index does not know yet. On failure the pack
+   * is cut back to `start` (it was ours).
+   */
+  private async busyWrite<T>(
+    p: Pack,
+    start: number,
+    end: number,
+    write: () => Promise<void>,
+    landed: () => T,
+  ): Promise<T> {
     p.busy = true;
-    p.size = base + run.total; // reserved: nobody else appends to a busy pack
+    p.size = end;
     try {
-      let done = await writev(p.fd, run.iov, base);
-      if (done < run.total) {
-        const all = Buffer.concat(run.iov);
-        while (done < run.total) done += fs.writeSync(p.fd, all, done, run.total - done, base + done);
-      }
+      await write();
       if (this.fsync) await new Promise<void>((ok, ko) => fs.fsync(p.fd, (e) => (e ? ko(e) : ok())));
     } catch (err) {
-      p.size = base; // nothing after it was written (the pack was ours)
+      p.size = start;
       try {
-        fs.ftruncateSync(p.fd, base);
+        fs.ftruncateSync(p.fd, start);
       } catch {
         // the next load() repairs the tail
       }
@@ -335,8 +351,7 @@ export class PackFiles {
     } finally {
       p.busy = false;
     }
-    this.writeBehind(p, run.total);
-    return landed(p, base);
+    return landed();
   }
 
   /**
@@ -356,35 +371,27 @@ export class PackFiles {
     const at = start + lead;
     const tail = directPad(at + run.total);
     const length = run.total + tail;
-    p.busy = true;
-    p.size = at + length; // reserved: nobody else appends to a busy pack
-    try {
-      if (lead > 0) {
-        const pad = Buffer.allocUnsafe(lead);
-        writePad(pad, 0, lead);
-        await pwrite(p.fd, pad, start);
-      }
-      let k = 0;
-      for (const part of run.iov) {
-        staging.set(part, k);
-        k += part.length;
-      }
-      if (tail > 0) writePad(staging, k, tail);
-      p.directFd ??= fs.openSync(this.path(p.n), fs.constants.O_WRONLY | fs.constants.O_DIRECT);
-      await pwrite(p.directFd, staging.subarray(0, length), at);
-      if (this.fsync) await new Promise<void>((ok, ko) => fs.fsync(p.fd, (e) => (e ? ko(e) : ok())));
-    } catch (err) {
-      p.size = start; // nothing after it was written (the pack was ours)
-      try {
-        fs.ftruncateSync(p.fd, start);
-      } catch {
-        // the next load() repairs the tail
-      }
-      throw err;
-    } finally {
-      p.busy = false;
-    }
-    return landed(p, at);
+    return this.busyWrite(
+      p,
+      start,
+      at + length,
+      async () => {
+        if (lead > 0) {
+          const pad = Buffer.allocUnsafe(lead);
+          writePad(pad, 0, lead);
+          await writeAllAt(p.fd, pad, start);
+        }
+        let k = 0;
+        for (const part of run.iov) {
+          staging.set(part, k);
+          k += part.length;
+        }
+        if (tail > 0) writePad(staging, k, tail);
+        p.directFd ??= fs.openSync(this.path(p.n), fs.constants.O_WRONLY | fs.constants.O_DIRECT);
+        await writeAllAt(p.directFd, staging.subarray(0, length), at);
+      },
+      () => landed(p, at),
+    );
   }
 
   /**
