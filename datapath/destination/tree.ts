@@ -26,8 +26,12 @@ const DIRECT_FILE_MIN_BYTES = 8 * 1024 * 1024;
 
 export class TreeWriter {
   private readonly scratchFree: Buffer[] = [];
-  /** Aligned staging buffers of writeFileDirect not in use. */
-  private readonly directFree: Buffer[] = [];
+  /**
+   * Aligned staging buffers of writeFileDirect not in use, by filesystem (st_dev): a buffer is
+   * aligned as the filesystem it was probed on requires (tmpfs takes any address), so it is only
+   * reused on that one.
+   */
+  private readonly directFree = new Map<number, Buffer[]>();
 
   constructor(
     private readonly store: ChunkStore,
@@ -221,8 +225,10 @@ export class TreeWriter {
       throw err;
     }
     const end = this.store.stages.begin('write');
-    const staging =
-      this.directFree.pop() ?? alignedBuffer(direct, DIRECT_BLOCK + this.store.maxChunkSize + 1);
+    const dev = fs.fstatSync(direct).dev;
+    const free = this.directFree.get(dev) ?? [];
+    this.directFree.set(dev, free);
+    const staging = free.pop() ?? alignedBuffer(direct, DIRECT_BLOCK + this.store.maxChunkSize + 1);
     if (!staging) {
       fs.closeSync(direct);
       fs.rmSync(target, { force: true });
@@ -233,6 +239,7 @@ export class TreeWriter {
     let pos = 0;
     let fill = 0;
     let closed = false;
+    let refused = false;
     try {
       for (const [h, len] of e.chunks) {
         fill += (await this.chunkBytes(h, len, scratch)).copy(staging, fill);
@@ -257,11 +264,17 @@ export class TreeWriter {
     } catch (err) {
       if (!closed) fs.closeSync(direct);
       fs.rmSync(target, { force: true });
+      // A direct write refused (EINVAL: an alignment this filesystem will not take after all):
+      // drop the buffer and let the caller write the file through the page cache.
+      if ((err as { code?: string }).code === 'EINVAL') {
+        refused = true;
+        return -1;
+      }
       throw err;
     } finally {
       this.scratchFree.push(scratch);
-      this.directFree.push(staging);
-      end(pos + fill);
+      if (!refused) free.push(staging);
+      end(refused ? 0 : pos + fill);
     }
   }
 

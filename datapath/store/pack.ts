@@ -297,6 +297,11 @@ export class PackFiles {
       if (staging) {
         try {
           return await this.writeRunDirect(run, staging, landed);
+        } catch (err) {
+          // EINVAL: the filesystem refused the direct write after all (the run was cut back):
+          // write this run and every later one through the page cache.
+          if ((err as { code?: string }).code !== 'EINVAL') throw err;
+          this.directOk = false;
         } finally {
           this.staging.push(staging);
         }
