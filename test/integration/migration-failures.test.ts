@@ -5,6 +5,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { readFile } from 'node:fs/promises';
 import { migrationYaml } from '../fixtures/apps/shop.js';
 import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
+import { eventually } from '../harness/eventually.js';
 
 jest.setTimeout(120_000);
 
@@ -41,11 +42,20 @@ async function expectFailure(name: string, spec: Record<string, unknown>, reason
   expect(status.status).toBe('Failed');
   expect(status.reason).toMatch(reason);
   expect(seconds).toBeLessThan(20);
-  const events = (await world.kube.source.request(
-    'GET',
-    `/api/v1/namespaces/${NS}/events?fieldSelector=involvedObject.name=${name}`,
-  )) as Obj;
-  const warnings = events.items.filter((e: Obj) => e.type === 'Warning').map((e: Obj) => e.message);
+  // The Migration's own Warning (not its ClusterPair's, which may share its name); it is recorded
+  // beside the status, so it may show a moment after the status does.
+  const warnings = await eventually(
+    `a Warning on Migration ${NS}/${name} matching ${String(event)}`,
+    async () => {
+      const events = (await world.kube.source.request(
+        'GET',
+        `/api/v1/namespaces/${NS}/events?fieldSelector=involvedObject.kind=Migration,involvedObject.name=${name}`,
+      )) as Obj;
+      const list = events.items.filter((e: Obj) => e.type === 'Warning').map((e: Obj) => e.message as string);
+      return list.some((m: string) => event.test(m)) ? list : undefined;
+    },
+    10_000,
+  );
   expect(warnings).toEqual(expect.arrayContaining([expect.stringMatching(event)]));
   const handle = world.temporal.workflow.getHandle(`migration/${NS}/${name}`);
   const err = await handle.result().catch((e: unknown) => e);
