@@ -76,3 +76,28 @@ export function writeAllAt(fd: number, buf: Buffer, position: number): Promise<v
     step(0);
   });
 }
+
+/** O_DIRECT needs buffers, offsets and lengths aligned to the logical block size (4096 covers all). */
+export const DIRECT_ALIGN = 4096;
+
+/**
+ * A `size`-byte buffer whose address suits O_DIRECT on `fd`'s filesystem. JavaScript cannot see a
+ * buffer's address, so this over-allocates and probes offsets with a one-block O_DIRECT write at
+ * position 0 of `fd` (a file about to be overwritten from position 0, or a scratch file): the
+ * kernel refuses a misaligned buffer with EINVAL. A filesystem that takes any address (tmpfs)
+ * accepts the first offset, so the buffer is only good for that filesystem. Null when no offset
+ * works.
+ */
+export function alignedBuffer(fd: number, size: number): Buffer | null {
+  const raw = Buffer.allocUnsafeSlow(size + DIRECT_ALIGN);
+  raw.fill(0, 0, 2 * DIRECT_ALIGN);
+  for (let off = 0; off < DIRECT_ALIGN; off += 8) {
+    try {
+      fs.writeSync(fd, raw, off, DIRECT_ALIGN, 0);
+      return raw.subarray(off, off + size);
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EINVAL') return null;
+    }
+  }
+  return null;
+}

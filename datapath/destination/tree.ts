@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError } from '../errors.js';
-import { fsyncDir, writeAllAt } from '../fs-util.js';
+import { alignedBuffer, DIRECT_ALIGN, fsyncDir, writeAllAt } from '../fs-util.js';
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
 
 /** Restore point files are written with the mode bits minus setuid/setgid. */
@@ -312,8 +312,6 @@ export class TreeWriter {
   }
 }
 
-/** O_DIRECT needs buffers, offsets and lengths aligned to the logical block size (4096 covers all). */
-const DIRECT_ALIGN = 4096;
 /** Bytes per read/write while copying a previous version with O_DIRECT. */
 const DIRECT_BLOCK = 8 * 1024 * 1024;
 
@@ -381,7 +379,7 @@ export async function copyDirect(src: string, target: string, size: number): Pro
   try {
     const bufs: Buffer[] = [];
     for (let k = 0; k < 2 && whole > 0; k++) {
-      const b = alignedBuffer(out.fd);
+      const b = alignedBuffer(out.fd, DIRECT_BLOCK);
       if (!b) return false;
       bufs.push(b);
     }
@@ -437,26 +435,6 @@ export async function copyDirect(src: string, target: string, size: number): Pro
     await inp.close();
     await out.close();
   }
-}
-
-/**
- * A DIRECT_BLOCK-byte buffer whose address is DIRECT_ALIGN-aligned. JavaScript cannot see a
- * buffer's address, so this over-allocates and probes offsets with a one-block O_DIRECT write at
- * position 0 of `fd` (a file about to be overwritten from position 0): the kernel refuses a
- * misaligned buffer with EINVAL. Null when no offset works.
- */
-function alignedBuffer(fd: number, size = DIRECT_BLOCK): Buffer | null {
-  const raw = Buffer.allocUnsafeSlow(size + DIRECT_ALIGN);
-  raw.fill(0, 0, 2 * DIRECT_ALIGN);
-  for (let off = 0; off < DIRECT_ALIGN; off += 8) {
-    try {
-      fs.writeSync(fd, raw, off, DIRECT_ALIGN, 0);
-      return raw.subarray(off, off + size);
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EINVAL') return null;
-    }
-  }
-  return null;
 }
 
 /** Operations in flight while materialising a tree (the thread pool has 4 threads by default). */

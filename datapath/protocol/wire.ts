@@ -20,10 +20,8 @@ export const FRAME_HEADER = HASH_BYTES + 8;
 export const SESSION_HEADER = 'x-ferry-session';
 
 export function frameHeader(hash: Buffer, rawLen: number, storedLen: number): Buffer {
-  const h = Buffer.allocUnsafe(FRAME_HEADER);
-  hash.copy(h, 0);
-  h.writeUInt32BE(rawLen, HASH_BYTES);
-  h.writeUInt32BE(storedLen, HASH_BYTES + 4);
+  const h = Buffer.alloc(FRAME_HEADER);
+  writeFrameHeader(h, 0, hash.toString('hex'), rawLen, storedLen);
   return h;
 }
 

@@ -41,7 +41,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ENC_RAW } from './chunk-codec.js';
 import { HASH_BYTES } from './hash.js';
-import { writeAllAt } from '../fs-util.js';
+import { alignedBuffer, DIRECT_ALIGN, writeAllAt } from '../fs-util.js';
 
 const MAGIC = 0x46434b31; // "FCK1"
 const DEAD = 0x44454144; // "DEAD": a dropped record, skipped by scans
@@ -49,8 +49,6 @@ const DEAD_MARK = Buffer.from('DEAD');
 export const RECORD_HEADER = 4 + HASH_BYTES + 4;
 /** Bytes appended to a pack between two write-behind fdatasyncs. */
 const WRITE_BEHIND_BYTES = 32 * 1024 * 1024;
-/** O_DIRECT wants file offsets, lengths and memory addresses on this boundary (4 KiB covers all). */
-const DIRECT_ALIGN = 4096;
 /** Asynchronous runs at least this large are written with O_DIRECT (when the filesystem allows). */
 export const DIRECT_MIN_BYTES = 1024 * 1024;
 
@@ -409,28 +407,18 @@ export class PackFiles {
     const i = this.staging.findIndex((b) => b.length >= bytes);
     if (i >= 0) return this.staging.splice(i, 1)[0] as Buffer;
     const size = Math.ceil(bytes / (8 * 1024 * 1024)) * 8 * 1024 * 1024;
-    const raw = Buffer.allocUnsafeSlow(size + DIRECT_ALIGN);
     const probe = path.join(this.dir, `direct-probe-${process.pid}`);
     let fd: number;
     try {
       fd = fs.openSync(probe, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_DIRECT, 0o600);
     } catch {
-      this.directOk = false; // EINVAL: no O_DIRECT here (tmpfs)
+      this.directOk = false; // EINVAL: no O_DIRECT here
       return null;
     }
     try {
-      raw.fill(0, 0, 2 * DIRECT_ALIGN);
-      for (let off = 0; off < DIRECT_ALIGN; off += 8) {
-        try {
-          fs.writeSync(fd, raw, off, DIRECT_ALIGN, 0);
-          this.directOk = true;
-          return raw.subarray(off, off + size);
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'EINVAL') break;
-        }
-      }
-      this.directOk = false;
-      return null;
+      const buf = alignedBuffer(fd, size);
+      this.directOk = buf !== null;
+      return buf;
     } finally {
       fs.closeSync(fd);
       fs.rmSync(probe, { force: true });
