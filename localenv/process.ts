@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { pidLine } from './reaper.js';
 
 /**
  * A server process Ferry started itself: its own process group (so children die with it), stdout
@@ -53,7 +54,7 @@ export function startProcess(opts: StartOptions): ManagedProcess {
   }
   const pid = child.pid;
   child.stdout?.on('data', (d: Buffer | string) => appendFileSync(opts.logPath, d));
-  if (opts.pidFile) appendFileSync(opts.pidFile, `${pid}\n`);
+  if (opts.pidFile) appendFileSync(opts.pidFile, pidLine(pid));
   let alive = true;
   const exited = new Promise<number | string>((resolve) => {
     child.once('exit', (code, signal) => {
