@@ -4,7 +4,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { receiveChunks } from '../../../datapath/destination/receive.js';
+import { RECEIVE_BATCH_BYTES, receiveChunks } from '../../../datapath/destination/receive.js';
+import { encodeDelta } from '../../../datapath/protocol/delta.js';
 import { DEFAULT_LIMITS } from '../../../datapath/protocol/limits.js';
 import { ByteQueue, frameHeader } from '../../../datapath/protocol/wire.js';
 import { encodeChunk } from '../../../datapath/store/chunk-codec.js';
@@ -96,5 +97,42 @@ describe('receiveChunks', () => {
     });
     for (const raw of chunks.slice(0, 3)) expect((await store.readRaw(hashHex(raw))).equals(raw)).toBe(true);
     expect(store.has(hashHex(chunks[4]!))).toBe(false);
+  });
+
+  it('stores uploads larger than several batches, each chunk once, counting repeats as duplicates', async () => {
+    // 2.5 batches of distinct chunks, then one repeated within the upload.
+    const many = Array.from({ length: Math.ceil((2.5 * RECEIVE_BATCH_BYTES) / (200 * 1024)) }, () =>
+      crypto.randomBytes(200 * 1024),
+    );
+    const list = [...many, many[1]!];
+    const body = await frames(list);
+    const seen: boolean[] = [];
+    const r = await receiveChunks(store, pieces(body, 16 * 1024), {
+      limits: DEFAULT_LIMITS,
+      onChunk: (_bytes, wasNew) => seen.push(wasNew),
+    });
+    expect(r).toMatchObject({ received: list.length, stored: many.length, duplicates: 1 });
+    expect(seen.filter(Boolean)).toHaveLength(many.length);
+    expect(seen).toHaveLength(list.length);
+    for (const raw of many) expect((await store.readRaw(hashHex(raw))).equals(raw)).toBe(true);
+    // A second upload of the same chunks stores nothing.
+    const again = await receiveChunks(store, pieces(body, 1 << 30), { limits: DEFAULT_LIMITS });
+    expect(again).toMatchObject({ received: list.length, stored: 0, duplicates: list.length });
+  });
+
+  it('rebuilds a delta whose base arrived earlier in the same upload (still in its batch)', async () => {
+    const base = crypto.randomBytes(100 * 1024);
+    const changed = Buffer.from(base);
+    crypto.randomBytes(100).copy(changed, 5000);
+    const delta = encodeDelta(changed, 0, [{ hash: hashHex(base), offset: 0, raw: base }]) as Buffer;
+    expect(delta.length).toBeLessThan(base.length / 10);
+    const body = Buffer.concat([
+      await frames([base]),
+      frameHeader(Buffer.from(hashHex(changed), 'hex'), changed.length, delta.length),
+      delta,
+    ]);
+    const r = await receiveChunks(store, pieces(body, 16 * 1024), { limits: DEFAULT_LIMITS });
+    expect(r).toMatchObject({ received: 2, stored: 2, deltas: 1, needWhole: [] });
+    expect((await store.readRaw(hashHex(changed))).equals(changed)).toBe(true);
   });
 });
