@@ -4,14 +4,6 @@
 // stored; the first mismatch stops the upload with 422 naming the chunk. Chunks verified before
 // the mismatch are kept (their content is correct by construction).
 //
-// Verified chunks are not written one by one: they are copied into a 4 MiB batch buffer as they
-// arrive, and each full batch is appended to the chunk store as one run on the thread pool
-// (ChunkStore.appendStoredBatchAsync, O_DIRECT where the filesystem takes it) while the next batch
-// fills the other buffer. Why: the destination's per-chunk synchronous pack write was 24% of a
-// 2 GiB full copy's wall time, on the event loop, and its page-cache copy the largest kernel cost
-// (docs/benchmarks.md, issue 14). A chunk counts as stored when its batch has landed; the upload
-// answers only after the last batch has, so a chunk the answer lists is in the store.
-//
 // A frame may instead carry a sub-chunk delta (delta.ts, encoding byte 0x02): the chunk is rebuilt
 // from base chunks this store holds, and the rebuilt bytes must hash to the frame's name (else 422,
 // as for a whole chunk). A delta naming a base this store lacks is skipped, not refused: its hash
@@ -48,70 +40,6 @@ export async function answerHave(
 }
 
 const DRAIN_LIMIT = 64 * 1024 * 1024;
-/** Bytes of verified chunks gathered before they are appended to the store as one run. */
-export const RECEIVE_BATCH_BYTES = 4 * 1024 * 1024;
-
-/**
- * Verified chunks on their way into the store: two buffers, one filling while the other's chunks
- * are being appended, so at most one batch is in flight per upload and memory stays at two buffers.
- */
-class StoreBatches {
-  private readonly bufs: [Buffer, Buffer];
-  private used = 0;
-  private items: Array<{ hex: string; stored: Buffer }> = [];
-  private inFlight: Promise<void> = Promise.resolve();
-  /** Chunks gathered or in flight, not yet in the store's index. */
-  readonly pending = new Set<string>();
-
-  constructor(
-    private readonly store: ChunkStore,
-    size: number,
-    private readonly onLanded: (
-      items: ReadonlyArray<{ hex: string; stored: Buffer }>,
-      written: Set<string>,
-    ) => void,
-  ) {
-    this.bufs = [Buffer.allocUnsafeSlow(size), Buffer.allocUnsafeSlow(size)];
-  }
-
-  /** Where the next frame of `n` bytes may be received (flushing first when this batch is full). */
-  async slot(n: number): Promise<Buffer> {
-    if (this.used + n > this.bufs[0].length) await this.flush();
-    return this.bufs[0].subarray(this.used, this.used + n);
-  }
-
-  /** Adds a verified chunk: `stored` is its slot (or anything else, then copied into it). */
-  add(hex: string, stored: Buffer): void {
-    const buf = this.bufs[0];
-    const at = buf.byteOffset + this.used;
-    if (stored.buffer !== buf.buffer || stored.byteOffset !== at) stored.copy(buf, this.used);
-    this.items.push({ hex, stored: buf.subarray(this.used, this.used + stored.length) });
-    this.used += stored.length;
-    this.pending.add(hex);
-  }
-
-  /** Starts appending the gathered chunks once the batch before them has landed. */
-  async flush(): Promise<void> {
-    await this.inFlight;
-    if (this.items.length === 0) return;
-    const items = this.items;
-    this.items = [];
-    this.used = 0;
-    this.bufs.reverse();
-    this.inFlight = this.store
-      .appendStoredBatchAsync(items)
-      .then((written) => this.onLanded(items, new Set(written)))
-      .finally(() => {
-        for (const it of items) this.pending.delete(it.hex);
-      });
-  }
-
-  /** Every gathered chunk in the store (or the first write error). */
-  async drain(): Promise<void> {
-    await this.flush();
-    await this.inFlight;
-  }
-}
 
 export interface ReceiveResult {
   received: number;
@@ -137,14 +65,7 @@ export async function receiveChunks(
   const q = new ByteQueue();
   const res: ReceiveResult = { received: 0, stored: 0, duplicates: 0, bytes: 0, deltas: 0, needWhole: [] };
   const maxRaw = opts.limits.maxChunkSize;
-  const batches = new StoreBatches(store, Math.max(RECEIVE_BATCH_BYTES, maxRaw + 1), (items, written) => {
-    for (const { hex, stored } of items) {
-      const wasNew = written.has(hex);
-      if (wasNew) res.stored++;
-      else res.duplicates++;
-      opts.onChunk?.(stored.length, wasNew);
-    }
-  });
+  const scratch = Buffer.allocUnsafeSlow(maxRaw + 1);
   let header: { hash: Buffer; rawLen: number; storedLen: number } | null = null;
   let total = 0;
   const drain = async (): Promise<void> => {
@@ -168,16 +89,15 @@ export async function receiveChunks(
         header = { hash, rawLen, storedLen };
       }
       if (q.length < header.storedLen) return;
-      // Straight into the batch when the frame spans parts (a 64 KiB chunk spans the ~16 KiB TLS
-      // records it arrived in), so a chunk is copied once on its way to the store.
-      const stored = q.take(header.storedLen, await batches.slot(header.storedLen));
+      // Into `scratch` when the frame spans parts (a 64 KiB chunk spans the ~16 KiB TLS records
+      // it arrived in): nothing below keeps `stored` once the frame is handled (the pack write is
+      // synchronous), so one buffer serves the whole upload instead of one allocation per chunk.
+      const stored = q.take(header.storedLen, scratch);
       const { hash, rawLen } = header;
       header = null;
       const expected = hash.toString('hex');
       if (stored[0] === ENC_DELTA) {
         const names = deltaBases(stored, expected);
-        // A base still in a batch is stored first (a chunk and its delta often share an upload).
-        if (names.some((b) => batches.pending.has(b))) await batches.drain();
         if (!names.every((b) => store.has(b))) {
           res.needWhole.push(expected);
           res.bytes += stored.length;
@@ -224,15 +144,12 @@ export async function receiveChunks(
       }
       if (actual !== expected)
         throw hashMismatch(`chunk ${expected}: content hashes to ${actual}; chunk refused`);
-      opts.pin?.add(expected);
+      const wasNew = await store.putStored(expected, stored, opts.pin);
       res.received++;
       res.bytes += stored.length;
-      if (store.has(expected) || batches.pending.has(expected)) {
-        res.duplicates++;
-        opts.onChunk?.(stored.length, false);
-      } else {
-        batches.add(expected, stored);
-      }
+      if (wasNew) res.stored++;
+      else res.duplicates++;
+      opts.onChunk?.(stored.length, wasNew);
     }
   };
   // After a refusal keep reading (and discarding) the rest of the body, up to a bound, so the
@@ -257,12 +174,7 @@ export async function receiveChunks(
       failure = err;
     }
   }
-  // Chunks verified before a refusal are kept, as the answer says.
-  if (failure) {
-    await batches.drain().catch(() => {});
-    throw failure;
-  }
-  await batches.drain();
+  if (failure) throw failure;
   if (header || q.length > 0) throw badRequest('chunk upload ends inside a frame (truncated body)');
   return res;
 }
