@@ -4,7 +4,7 @@
 // (delta.ts); openStream pushes the chunks a snapshot stores while it is being taken, a few
 // batches (a `have` query, then the missing chunks' uploads) in flight at once.
 import type { ReplicationRequest, ReplicationStatus } from '../protocol/agent-api.js';
-import type { ChunkStore } from '../store/chunk-store.js';
+import type { ChunkStore, RecordRun } from '../store/chunk-store.js';
 import type { AgentClient } from '../client/client.js';
 import { AgentError } from '../errors.js';
 import { decodeChunk } from '../store/chunk-codec.js';
@@ -12,6 +12,7 @@ import type { DeltaCandidate } from '../protocol/delta.js';
 import { encodeDelta } from '../protocol/delta.js';
 import type { ChunkEvent } from './snapshot.js';
 import { FRAME_HEADER, writeFrameHeader } from '../protocol/wire.js';
+import { RECORD_HEADER } from '../store/pack.js';
 
 /** Chunks per `have` query while streaming during the snapshot (~16 MiB of average chunks). */
 const STREAM_BATCH = 256;
@@ -88,20 +89,46 @@ export class ChunkPusher {
           await upload.write(data);
         };
         try {
+          const sent = (h: string, storedLen: number): void => {
+            batch.push(h);
+            batchBytes += storedLen;
+            s.bytesOnWire += FRAME_HEADER + storedLen;
+            s.chunkBytesOnWire += storedLen;
+            wire += FRAME_HEADER + storedLen;
+          };
           while (next < hashes.length && batchBytes < UPLOAD_BATCH_BYTES) {
+            if (!deltas?.has(hashes[next] as string)) {
+              // Chunks without a delta candidate: as many records as lie back to back in a pack
+              // and fit in this write, read in one go; a pack record's header (magic, hash, stored
+              // length) has a frame header's size, so each is overwritten with its frame header.
+              let to = deltas ? next + 1 : hashes.length;
+              while (to < Math.min(hashes.length, next + 1024) && !deltas?.has(hashes[to] as string)) to++;
+              // Claimed before the read is awaited: the other uploads take chunks from `next` too.
+              let run: RecordRun;
+              try {
+                run = this.store.recordRun(hashes, next, to, Math.max(WRITE_BYTES - used, 1));
+              } catch (err) {
+                throw missingChunk(hashes[next] as string, err);
+              }
+              next += run.recs.length;
+              const intact = await this.store.readRecordRun(run, out, used);
+              for (const [k, { hex: h }] of run.recs.entries()) {
+                let storedLen: number;
+                if (k < intact) storedLen = out.readUInt32BE(used + FRAME_HEADER - 4);
+                else {
+                  if (used + FRAME_HEADER + this.store.maxChunkSize + 1 > out.length) await flush();
+                  storedLen = this.readOne(h, out.subarray(used + FRAME_HEADER)).length;
+                }
+                writeFrameHeader(out, used, h, sizes.get(h) as number, storedLen);
+                used += FRAME_HEADER + storedLen;
+                sent(h, storedLen);
+              }
+              if (used >= WRITE_BYTES) await flush();
+              continue;
+            }
             const h = hashes[next++] as string;
             const body = out.subarray(used + FRAME_HEADER);
-            let stored: Buffer;
-            try {
-              stored = this.store.readStoredInto(h, body);
-            } catch (err) {
-              throw new AgentError(
-                500,
-                'internal',
-                `chunk ${h} is missing from the source store: ${(err as Error).message}`,
-                false,
-              );
-            }
+            let stored = this.readOne(h, body);
             const cand = deltas?.get(h);
             if (cand) {
               const d = await this.delta(stored, cand);
@@ -113,11 +140,7 @@ export class ChunkPusher {
             writeFrameHeader(out, used, h, sizes.get(h) as number, stored.length);
             used += FRAME_HEADER + stored.length;
             if (used >= WRITE_BYTES) await flush();
-            batch.push(h);
-            batchBytes += stored.length;
-            s.bytesOnWire += FRAME_HEADER + stored.length;
-            s.chunkBytesOnWire += stored.length;
-            wire += FRAME_HEADER + stored.length;
+            sent(h, stored.length);
           }
           await flush();
           const answer = await upload.finish();
@@ -234,6 +257,15 @@ export class ChunkPusher {
     };
   }
 
+  /** A chunk's stored form read into `into`; a chunk missing from the store fails the push. */
+  private readOne(h: string, into: Buffer): Buffer {
+    try {
+      return this.store.readStoredInto(h, into);
+    } catch (err) {
+      throw missingChunk(h, err);
+    }
+  }
+
   /** The delta form of a chunk (stored form `stored`) when it is smaller, else null. */
   private async delta(stored: Buffer, cand: DeltaCandidate): Promise<Buffer | null> {
     try {
@@ -252,3 +284,15 @@ export class ChunkPusher {
     }
   }
 }
+
+function missingChunk(h: string, err: unknown): AgentError {
+  return new AgentError(
+    500,
+    'internal',
+    `chunk ${h} is missing from the source store: ${(err as Error).message}`,
+    false,
+  );
+}
+
+// A pack record's header is read in place of a frame header (readRecordRun): same length.
+if (FRAME_HEADER !== RECORD_HEADER) throw new Error('frame and record headers differ in length');

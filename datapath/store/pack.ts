@@ -444,6 +444,45 @@ export class PackFiles {
     });
   }
 
+  /**
+   * Reads `len` bytes of pack `n` from `off` into `buf` at `at` on the thread pool, and checks that
+   * the records it expects there (`recs`: header offset relative to `off`, hash, stored length) are
+   * the ones it read. Returns how many of them, from the first, it found intact: fewer than all
+   * when the pack was compacted or removed meanwhile (the caller then reads those one by one).
+   */
+  async readRecords(
+    n: number,
+    off: number,
+    buf: Buffer,
+    at: number,
+    len: number,
+    recs: ReadonlyArray<{ rel: number; hex: string; len: number }>,
+  ): Promise<number> {
+    const p = this.packs.get(n);
+    if (!p) return 0;
+    let got = 0;
+    try {
+      while (got < len) {
+        const k = await new Promise<number>((ok, ko) =>
+          fs.read(p.fd, buf, at + got, len - got, off + got, (err, r) => (err ? ko(err) : ok(r))),
+        );
+        if (k === 0) break;
+        got += k;
+      }
+    } catch {
+      return 0;
+    }
+    let intact = 0;
+    for (const r of recs) {
+      const h = at + r.rel;
+      if (r.rel + RECORD_HEADER + r.len > got) break;
+      if (buf.readUInt32BE(h) !== MAGIC || buf.readUInt32BE(h + 4 + HASH_BYTES) !== r.len) break;
+      if (buf.toString('hex', h + 4, h + 4 + HASH_BYTES) !== r.hex) break;
+      intact++;
+    }
+    return intact;
+  }
+
   /** Reads a record's stored form into `buf` (at least l.len bytes). */
   read(hex: string, l: RecordLoc, buf: Buffer): Buffer {
     const p = this.packs.get(l.pack) as Pack;

@@ -186,6 +186,56 @@ describe('ChunkStore', () => {
   });
 });
 
+describe('record runs (a push reads back-to-back chunks with one read)', () => {
+  const raws = Array.from({ length: 12 }, (_, i) => crypto.randomBytes(10_000 + i * 1000));
+  const hashes = raws.map((r) => hashHex(r));
+  const body = (buf: Buffer, at: number): { hex: string; stored: Buffer } => {
+    const len = buf.readUInt32BE(at + 36);
+    return { hex: buf.toString('hex', at + 4, at + 36), stored: buf.subarray(at + 40, at + 40 + len) };
+  };
+
+  it('reads consecutive records in one go, stopping at the limit, at a gap and at `to`', async () => {
+    const s = await open();
+    for (const r of raws.slice(0, 6)) await s.put(hashHex(r), r);
+    await s.put(hashHex(Buffer.from('elsewhere')), Buffer.from('elsewhere'));
+    for (const r of raws.slice(6)) await s.put(hashHex(r), r);
+    // Not in store order: 0..5 are adjacent, then "elsewhere" separates 5 from 6.
+    const all = s.recordRun(hashes, 0, hashes.length, 1 << 20);
+    expect(all.recs.map((r) => r.hex)).toEqual(hashes.slice(0, 6));
+    expect(s.recordRun(hashes, 6, hashes.length, 1 << 20).recs).toHaveLength(6);
+    expect(s.recordRun(hashes, 0, 3, 1 << 20).recs).toHaveLength(3);
+    const limited = s.recordRun(hashes, 0, hashes.length, 2 * (40 + 1 + 11_000));
+    expect(limited.recs).toHaveLength(2);
+    // At least the first record, whatever the limit.
+    expect(s.recordRun(hashes, 4, hashes.length, 1).recs).toHaveLength(1);
+    const out = Buffer.alloc(all.bytes + 100, 0xee);
+    expect(await s.readRecordRun(all, out, 100)).toBe(6);
+    for (const [k, r] of all.recs.entries()) {
+      const b = body(out, 100 + r.rel);
+      expect(b.hex).toBe(hashes[k]);
+      expect(await decodeChunk(b.stored, raws[k]!.length)).toEqual(raws[k]);
+    }
+    expect(() => s.recordRun(['00'.repeat(32)], 0, 1, 1 << 20)).toThrow(/is not in the store/);
+    s.close();
+  });
+
+  it('reports records dropped or moved by gc since the run was planned as not read', async () => {
+    const s = await ChunkStore.open(dir, { maxChunkSize: 256 * 1024, packBytes: 64 * 1024 });
+    for (const r of raws) await s.put(hashHex(r), r);
+    const run = s.recordRun(hashes, 1, 3, 1 << 20);
+    expect(run.recs).toHaveLength(2);
+    // Only chunk 2 is kept: its pack is compacted (its record moves) or removed.
+    s.ref([hashes[2]!]);
+    await s.gc();
+    const out = Buffer.alloc(run.bytes);
+    expect(await s.readRecordRun(run, out, 0)).toBe(0);
+    expect(await decodeChunk(s.readStoredInto(hashes[2]!, Buffer.alloc(300_000)), raws[2]!.length)).toEqual(
+      raws[2],
+    );
+    s.close();
+  });
+});
+
 describe('large asynchronous batches (O_DIRECT where the filesystem takes it)', () => {
   it.each([
     [0, 0],
