@@ -189,16 +189,25 @@ export function dataRoutes(a: AgentContext): Route[] {
     }),
     route('POST', '/v1/chunks', async (c) => {
       const session = sessionOf(c);
+      const pin = session ? a.session(session) : undefined;
       const r = await receiveChunks(a.store, c.req as AsyncIterable<Buffer>, {
         limits: a.limits,
         compress: a.info().compress,
-        ...(session ? { pin: a.session(session) } : {}),
+        ...(pin ? { pin } : {}),
+        batch: (pin?.hashes.size ?? 0) >= DIRECT_AFTER_CHUNKS,
         onChunk: (bytes, wasNew) => a.onChunkReceived(bytes, wasNew),
       });
       sendJson(c.res, 200, r);
     }),
   ];
 }
+
+/**
+ * Uploads of a session that has already brought this many chunks (about 768 MiB of average
+ * chunks) store them in batches written with O_DIRECT, not chunk by chunk through the page cache:
+ * measured faster for a 2 GiB full copy and slower for a 512 MiB one (receive.ts).
+ */
+export const DIRECT_AFTER_CHUNKS = 12_288;
 
 export function notFoundRoute(req: IncomingMessage): AgentError {
   return notFound(`no route for ${req.method} ${(req.url ?? '').split('?')[0]}`);

@@ -14,7 +14,7 @@ import { decodeChunk, ENC_RAW, encodeChunk } from './chunk-codec.js';
 import { collectGarbage } from './gc.js';
 import { hashHex } from './hash.js';
 import { type Entry, Liveness, type Pin } from './liveness.js';
-import { type Pack, PackFiles, RECORD_HEADER, rawRuns, type Run } from './pack.js';
+import { type Pack, PackFiles, RECORD_HEADER, recordRuns, type Run } from './pack.js';
 import { StageClock } from '../stages.js';
 
 export { Pin } from './liveness.js';
@@ -171,7 +171,7 @@ export class ChunkStore {
 
   /**
    * Appends uncompressed chunks (stored form: ENC_RAW + bytes) straight from the caller's buffers,
-   * without copying them: one writev per run of up to 512 records (pack.ts rawRuns), then the
+   * without copying them: one writev per run of up to 512 records (pack.ts recordRuns), then the
    * index is updated. Chunks already present, or repeated within `items`, are skipped.
    * Synchronous, like every append, so records of one pack are never interleaved and a crash can
    * still only tear the last record of a pack. Returns the hashes it wrote.
@@ -194,12 +194,22 @@ export class ChunkStore {
    * readStored) when the promise resolves; `items`' buffers must not change until then.
    */
   appendRawBatchAsync(items: ReadonlyArray<{ hex: string; raw: Uint8Array }>): Promise<string[]> {
-    return this.stages.wait('pack', rawBytes(items), this.appendRunsAsync(items));
+    return this.stages.wait('pack', rawBytes(items), this.appendRunsAsync(this.runs(items)));
   }
 
-  private async appendRunsAsync(items: ReadonlyArray<{ hex: string; raw: Uint8Array }>): Promise<string[]> {
+  /**
+   * Appends chunks already in stored form (encoding byte + payload) whose content the caller has
+   * verified, as appendRawBatchAsync does raw ones: on the thread pool, with O_DIRECT for runs of
+   * 1 MiB or more. The receiving agent batches verified chunks into it. Returns the hashes it wrote.
+   */
+  appendStoredBatchAsync(items: ReadonlyArray<{ hex: string; stored: Uint8Array }>): Promise<string[]> {
+    const bytes = items.reduce((n, it) => n + it.stored.length, 0);
+    return this.stages.wait('pack', bytes, this.appendRunsAsync(this.storedRuns(items)));
+  }
+
+  private async appendRunsAsync(runs: Run[]): Promise<string[]> {
     const written: string[] = [];
-    for (const run of this.runs(items)) {
+    for (const run of runs) {
       written.push(...(await this.packs.writeRunAsync(run, (p, base) => this.landed(p, base, run))));
     }
     return written;
@@ -207,14 +217,34 @@ export class ChunkStore {
 
   /** The raw chunks of `items` not yet present (each once), as runs of records. */
   private runs(items: ReadonlyArray<{ hex: string; raw: Uint8Array }>): Run[] {
+    return recordRuns(
+      this.absent(items, (it) => it.raw),
+      this.packBytes,
+      true,
+    );
+  }
+
+  /** The stored-form chunks of `items` not yet present (each once), as runs of records. */
+  private storedRuns(items: ReadonlyArray<{ hex: string; stored: Uint8Array }>): Run[] {
+    return recordRuns(
+      this.absent(items, (it) => it.stored),
+      this.packBytes,
+      false,
+    );
+  }
+
+  private absent<T extends { hex: string }>(
+    items: ReadonlyArray<T>,
+    bytes: (it: T) => Uint8Array,
+  ): Array<{ hex: string; bytes: Uint8Array }> {
     const seen = new Set<string>();
-    const todo: Array<{ hex: string; raw: Uint8Array }> = [];
+    const todo: Array<{ hex: string; bytes: Uint8Array }> = [];
     for (const it of items) {
       if (this.index.has(it.hex) || seen.has(it.hex)) continue;
       seen.add(it.hex);
-      todo.push(it);
+      todo.push({ hex: it.hex, bytes: bytes(it) });
     }
-    return rawRuns(todo, this.packBytes);
+    return todo;
   }
 
   /** Indexes the records of a run written at `base` of pack `p`. */

@@ -91,7 +91,7 @@ export interface RecordLoc {
   len: number;
 }
 
-/** Raw-chunk records to append with one writev, and where each lands relative to the run. */
+/** Records to append with one writev, and where each lands relative to the run. */
 export interface Run {
   iov: Uint8Array[];
   recs: Array<{ hex: string; rel: number; len: number }>;
@@ -99,28 +99,34 @@ export interface Run {
 }
 
 /**
- * Lays raw chunks out as records (stored form ENC_RAW + bytes) in runs of up to 512 records, one
- * writev each, without copying them: the header and encoding byte of every record come from one
- * shared buffer. A run never spans more than packBytes, so runs map onto packs one-to-one.
+ * Lays chunks out as records in runs of up to 512 records, one writev each, without copying them:
+ * the record headers come from one shared buffer. `bytes` is each chunk's stored form, or with
+ * `rawPrefix` its raw bytes, stored as ENC_RAW + bytes (the encoding byte then shares the header's
+ * buffer). A run never spans more than packBytes, so runs map onto packs one-to-one.
  */
-export function rawRuns(todo: ReadonlyArray<{ hex: string; raw: Uint8Array }>, packBytes: number): Run[] {
-  const HEAD = RECORD_HEADER + 1;
+export function recordRuns(
+  todo: ReadonlyArray<{ hex: string; bytes: Uint8Array }>,
+  packBytes: number,
+  rawPrefix: boolean,
+): Run[] {
+  const extra = rawPrefix ? 1 : 0;
+  const HEAD = RECORD_HEADER + extra;
   const heads = Buffer.allocUnsafe(HEAD * todo.length);
   const out: Run[] = [];
   let run: Run | null = null;
-  todo.forEach(({ hex, raw }, i) => {
+  todo.forEach(({ hex, bytes }, i) => {
     const head = heads.subarray(i * HEAD, (i + 1) * HEAD);
     head.writeUInt32BE(MAGIC, 0);
     head.write(hex, 4, 'hex');
-    head.writeUInt32BE(raw.length + 1, 4 + HASH_BYTES);
-    head[RECORD_HEADER] = ENC_RAW;
+    head.writeUInt32BE(bytes.length + extra, 4 + HASH_BYTES);
+    if (rawPrefix) head[RECORD_HEADER] = ENC_RAW;
     if (!run || run.iov.length >= 1024 || run.total >= packBytes) {
       run = { iov: [], recs: [], total: 0 };
       out.push(run);
     }
-    run.iov.push(head, raw);
-    run.recs.push({ hex, rel: run.total, len: raw.length + 1 });
-    run.total += HEAD + raw.length;
+    run.iov.push(head, bytes);
+    run.recs.push({ hex, rel: run.total, len: bytes.length + extra });
+    run.total += HEAD + bytes.length;
   });
   return out;
 }

@@ -44,7 +44,8 @@ describe('ByteQueue.take', () => {
   });
 });
 
-describe('receiveChunks', () => {
+// Both ways of storing: chunk by chunk, and in batches (2.5 of them in the 10 MiB upload).
+describe.each([false, true])('receiveChunks (batch: %s)', (batch) => {
   const root = tempDir('ferry-receive-');
   let store: ChunkStore;
   beforeEach(async () => {
@@ -76,7 +77,7 @@ describe('receiveChunks', () => {
     'stores every chunk byte for byte from pieces of %d bytes',
     async (size) => {
       const body = await frames(chunks);
-      const r = await receiveChunks(store, pieces(body, size), { limits: DEFAULT_LIMITS });
+      const r = await receiveChunks(store, pieces(body, size), { limits: DEFAULT_LIMITS, batch });
       expect(r).toMatchObject({
         received: chunks.length,
         stored: chunks.length,
@@ -90,7 +91,7 @@ describe('receiveChunks', () => {
   it('refuses a chunk whose content does not hash to its name, keeping the ones before it', async () => {
     const body = await frames(chunks, 3);
     await expect(
-      receiveChunks(store, pieces(body, 16 * 1024), { limits: DEFAULT_LIMITS }),
+      receiveChunks(store, pieces(body, 16 * 1024), { limits: DEFAULT_LIMITS, batch }),
     ).rejects.toMatchObject({
       code: 'hash_mismatch',
       message: expect.stringContaining(`chunk ${'07'.repeat(32)}: content hashes to ${hashHex(chunks[3]!)}`),
@@ -107,6 +108,7 @@ describe('receiveChunks', () => {
     const seen: boolean[] = [];
     const r = await receiveChunks(store, pieces(body, 16 * 1024), {
       limits: DEFAULT_LIMITS,
+      batch,
       onChunk: (_bytes, wasNew) => seen.push(wasNew),
     });
     expect(r).toMatchObject({ received: list.length, stored: many.length, duplicates: 1 });
@@ -114,7 +116,7 @@ describe('receiveChunks', () => {
     expect(seen).toHaveLength(list.length);
     for (const raw of many) expect((await store.readRaw(hashHex(raw))).equals(raw)).toBe(true);
     // A second upload of the same chunks stores nothing.
-    const again = await receiveChunks(store, pieces(body, 1 << 30), { limits: DEFAULT_LIMITS });
+    const again = await receiveChunks(store, pieces(body, 1 << 30), { limits: DEFAULT_LIMITS, batch });
     expect(again).toMatchObject({ received: list.length, stored: 0, duplicates: list.length });
   });
 
@@ -129,7 +131,7 @@ describe('receiveChunks', () => {
       frameHeader(Buffer.from(hashHex(changed), 'hex'), changed.length, delta.length),
       delta,
     ]);
-    const r = await receiveChunks(store, pieces(body, 16 * 1024), { limits: DEFAULT_LIMITS });
+    const r = await receiveChunks(store, pieces(body, 16 * 1024), { limits: DEFAULT_LIMITS, batch });
     expect(r).toMatchObject({ received: 2, stored: 2, deltas: 1, needWhole: [] });
     expect((await store.readRaw(hashHex(changed))).equals(changed)).toBe(true);
   });
