@@ -118,6 +118,16 @@ export function agentMetrics(m: Metrics, a: AgentMetricSources): AgentCounters {
   );
   m.counterFn('ferry_agent_standby_commits_total', 'Restore points committed.', () => a.standby.commits);
   m.series(
+    'counter',
+    'ferry_agent_standby_prepared_copies_total',
+    "Copies of large restore-point files started ahead of a commit at a source's request, and those a commit took.",
+    ['result'],
+    () => [
+      { labels: { result: 'started' }, value: a.standby.prepared.counts.started },
+      { labels: { result: 'taken' }, value: a.standby.prepared.counts.taken },
+    ],
+  );
+  m.series(
     'gauge',
     'ferry_agent_standby_restore_point_age_seconds',
     'Per standby volume, seconds since the source took the snapshot of its current restore point: the age of the data a failover would promote.',

@@ -6,6 +6,7 @@ import { applyManifestDelta, isManifestDelta, unknownBase } from '../protocol/ma
 import { answerHave, receiveChunks } from '../destination/receive.js';
 import type { ReplicationRequest } from '../protocol/agent-api.js';
 import { SESSION_HEADER } from '../protocol/wire.js';
+import { MAX_PREPARE_PATHS } from '../protocol/limits.js';
 import type { AgentContext } from './context.js';
 import { parseJson, readBody, readDecodedBody, readJson, sendJson } from './http.js';
 
@@ -151,6 +152,16 @@ export function controlRoutes(a: AgentContext): Route[] {
         filesLinked: result.filesLinked,
       });
       sendJson(c.res, 200, result);
+    }),
+    route('POST', '/v1/standby/:v/prepare', async (c) => {
+      const body = (await readJson(c.req, a.limits.maxJsonBytes)) as { paths?: unknown };
+      const paths = body?.paths;
+      if (!Array.isArray(paths) || paths.some((p) => typeof p !== 'string'))
+        throw badRequest('paths: must be an array of file paths (strings)');
+      if (paths.length > MAX_PREPARE_PATHS)
+        throw badRequest(`paths: ${paths.length} paths exceed the limit of ${MAX_PREPARE_PATHS} per request`);
+      const preparing = a.standby.prepare(param(c, 0), paths as string[]);
+      sendJson(c.res, 202, { preparing });
     }),
     route('POST', '/v1/standby/:v/promote', async (c) => {
       const body = (await readJson(c.req, a.limits.maxJsonBytes)) as {

@@ -168,6 +168,25 @@ export class AgentControl {
     }
   }
 
+  /**
+   * Asks the destination to start copying, from its current restore point of `volume`, the large
+   * files among `paths` whose changes are on their way (destination/prepare.ts). Returns how many
+   * copies it started.
+   */
+  async prepareStandby(
+    volume: string,
+    paths: string[],
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<number> {
+    const r = await this.http.json<{ preparing: number }>({
+      method: 'POST',
+      path: `/v1/standby/${enc(volume)}/prepare`,
+      json: { paths },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    return r.preparing;
+  }
+
   getRestorePointManifest(volume: string, id: string): Promise<Manifest> {
     return this.http.json({
       method: 'GET',

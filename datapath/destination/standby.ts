@@ -33,6 +33,7 @@ import type { Entry, Manifest } from '../protocol/manifest.js';
 import { isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
 import { sameEntry } from '../protocol/manifest-delta.js';
 import { TreeWriter } from './tree.js';
+import { PreparedCopies } from './prepare.js';
 
 export interface RestorePoint {
   id: string;
@@ -97,6 +98,8 @@ export class StandbyManager {
   readonly dir: string;
   commits = 0;
   private readonly trees: TreeWriter;
+  /** Copies of large files made ahead of a commit (prepare.ts). */
+  readonly prepared: PreparedCopies;
 
   private constructor(
     root: string,
@@ -105,6 +108,7 @@ export class StandbyManager {
   ) {
     this.dir = path.join(root, 'standby');
     this.trees = new TreeWriter(store, opts);
+    this.prepared = new PreparedCopies(store.stages);
   }
 
   static async open(
@@ -318,7 +322,11 @@ export class StandbyManager {
               staging,
               manifest,
               prev
-                ? { dir: path.join(vdir, 'rp', prev.tree ?? (cur as string)), manifest: prev.manifest }
+                ? {
+                    dir: path.join(vdir, 'rp', prev.tree ?? (cur as string)),
+                    manifest: prev.manifest,
+                    prepared: (rel) => this.prepared.take(volume, cur as string, rel),
+                  }
                 : null,
             );
             await fs.promises.rename(staging, final);
@@ -360,8 +368,27 @@ export class StandbyManager {
         };
       } finally {
         if (!opts.pin) this.store.release(pin);
+        this.prepared.discard(volume);
       }
     });
+  }
+
+  /**
+   * Starts copying, from the current restore point of `volume`, the large files among `paths`
+   * that the source is about to send changes of (prepare.ts). Returns how many copies it started;
+   * 0 when there is no current restore point.
+   */
+  prepare(volume: string, paths: readonly string[]): number {
+    const vdir = this.vdir(volume);
+    const cur = this.current(volume);
+    const rec = cur ? this.volume(volume).get(cur) : undefined;
+    if (!cur || !rec) return 0;
+    return this.prepared.prepare(
+      volume,
+      { id: cur, dir: path.join(vdir, 'rp', rec.tree ?? cur), manifest: rec.manifest },
+      paths,
+      path.join(vdir, 'tmp'),
+    );
   }
 
   private async switchCurrent(vdir: string, id: string): Promise<void> {

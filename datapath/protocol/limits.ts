@@ -31,3 +31,13 @@ export const DEFAULT_LIMITS: Limits = {
   maxHaveHashes: 65_536,
   maxJsonBytes: 1024 ** 2,
 };
+
+/**
+ * A changed file at least this large is patched from its previous version at the destination
+ * (destination/tree.ts patchFile), so a source re-reading one names it ahead of the commit
+ * (POST /v1/standby/:v/prepare, destination/prepare.ts).
+ */
+export const PATCH_MIN_BYTES = 1024 * 1024;
+
+/** File paths per prepare request. */
+export const MAX_PREPARE_PATHS = 256;

@@ -3,7 +3,9 @@
 //   snapshotting  take a snapshot (unless the request names one); full → re-read everything.
 //                 With nothing to delta against (full, or no restore point at the destination yet)
 //                 chunks are streamed to the destination as the snapshot stores them (push.ts),
-//                 overlapping the transfer with reading and hashing.
+//                 overlapping the transfer with reading and hashing. Incremental: each large
+//                 file the snapshot re-reads is named to the destination first
+//                 (prepare-hints.ts), which copies its previous version meanwhile.
 //   planning      ask the destination which distinct chunks it lacks (replication-plan.ts).
 //   transferring  send the missing chunks in their stored (compressed where it paid) form over
 //                 `concurrency` parallel streaming uploads of <= 8 MiB each; each upload awaits
@@ -30,6 +32,7 @@ import type { DeltaCandidate } from '../protocol/delta.js';
 import { planDeltas } from '../protocol/delta.js';
 import { manifestChunks, wireManifest } from '../protocol/manifest.js';
 import { diffManifest } from '../protocol/manifest-delta.js';
+import { PrepareHints } from './prepare-hints.js';
 import { ChunkPusher, type PushEvents } from './push.js';
 import { tick, view, type Job } from './replication-job.js';
 import { planTransfer } from './replication-plan.js';
@@ -74,12 +77,15 @@ export class ReplicationRunner {
       await this.setPhase(j, 'snapshotting');
       if (!s.snapshotId) {
         const stream = await this.push.openStream(j, dest);
+        // Incremental: large files the snapshot re-reads are named to the destination at once.
+        const hints = s.kind === 'full' ? null : new PrepareHints(dest, s.destination.volume, signal);
         let snap;
         try {
           snap = await this.snapshots.take(req.volume, {
             full: s.kind === 'full',
             signal,
             ...(stream ? { onChunk: stream.push } : {}),
+            ...(hints ? { onReread: hints.add } : {}),
           });
         } catch (err) {
           await stream?.close(false);

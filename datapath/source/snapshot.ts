@@ -65,6 +65,13 @@ export interface SnapshotOptions {
    * synchronously inside the read loop, so keep it cheap (queue the hash, do the work elsewhere).
    */
   onChunk?: (c: ChunkEvent) => void;
+  /**
+   * Called with each file of the parent snapshot that changed (its stat differs), just before it
+   * is read: an incremental replication names large ones to the destination, which copies their
+   * previous version while this snapshot reads them (destination/prepare.ts). Not called in full
+   * mode. Must not throw.
+   */
+  onReread?: (path: string, size: number) => void;
   signal?: AbortSignal;
 }
 
@@ -118,7 +125,7 @@ export async function takeSnapshot(
   const racyCutoffNs = BigInt(started - RACY_MARGIN_MS) * 1_000_000n;
   const parentFiles = new Map<string, FileEntry>();
   if (opts.parent && !opts.full) {
-    for (const e of opts.parent.entries) if (e.type === 'file' && e.stat) parentFiles.set(e.path, e);
+    for (const e of opts.parent.entries) if (e.type === 'file') parentFiles.set(e.path, e);
   }
   const rootSt = fs.lstatSync(volumeDir, { bigint: true });
   if (!rootSt.isDirectory())
@@ -222,6 +229,7 @@ export async function takeSnapshot(
           for (const [h] of prev.chunks) pin.add(h);
           stats.filesReused++;
         } else {
+          if (prev) opts.onReread?.(rel, Number(st.size));
           entry = await readFile(abs, rel, st);
         }
         entries.push(entry);

@@ -46,6 +46,8 @@ export interface TakeOptions {
   onProgress?: (p: SnapshotProgress) => void;
   /** Streaming hook, see SnapshotOptions.onChunk: each distinct chunk read, once it is in the store. */
   onChunk?: (c: ChunkEvent) => void;
+  /** See SnapshotOptions.onReread: each changed file of the parent, before it is read. */
+  onReread?: (path: string, size: number) => void;
   signal?: AbortSignal;
 }
 
@@ -188,6 +190,7 @@ export class SnapshotManager {
           compress: this.opts.compress,
           ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
           ...(opts.onChunk ? { onChunk: opts.onChunk } : {}),
+          ...(opts.onReread ? { onReread: opts.onReread } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
         });
         const ms = manifestStats(manifest);

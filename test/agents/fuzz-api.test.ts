@@ -175,6 +175,7 @@ it('control routes: odd names, bodies and query strings', async () => {
         ['GET', '/v1/standby/:v'],
         ['GET', '/v1/standby/:v/restore-points/:id/manifest'],
         ['POST', '/v1/standby/:v/promote'],
+        ['POST', '/v1/standby/:v/prepare'],
         ['PATCH', '/v1/info'],
       ),
       name,

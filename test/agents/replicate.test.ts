@@ -90,6 +90,17 @@ describe('replication between two agents', () => {
     await sleep(150);
     const changed = 15 + 100_000 + 14 + (1 << 20);
 
+    const prepared = async (): Promise<Record<string, number>> => {
+      const text = await dc.metrics();
+      const n = (r: string): number =>
+        Number(
+          new RegExp(`^ferry_agent_standby_prepared_copies_total\\{result="${r}"\\} (\\S+)$`, 'm').exec(
+            text,
+          )?.[1],
+        );
+      return { started: n('started'), taken: n('taken') };
+    };
+    const before = await prepared();
     const second = await replicate('app-data');
     expect(second.phase).toBe('succeeded');
     expect(second.kind).toBe('incremental');
@@ -102,6 +113,11 @@ describe('replication between two agents', () => {
     expect(second.bytesOnWire).toBeLessThan(changed * 1.1 + 0.01 * second.bytesLogical + 6 * 256 * 1024);
     expect(second.chunksSkipped).toBeGreaterThan(0.9 * second.chunksTotal);
 
+    // The two large files it re-read (big.dat edited, seg-1 appended) were named to the destination
+    // during the snapshot; the commit patched copies made meanwhile instead of copying them itself.
+    const after = await prepared();
+    expect(after.started - before.started).toBe(2);
+    expect(after.taken - before.taken).toBe(2);
     const info = await dc.getStandby('app-data');
     expect(info.current).toBe(second.snapshotId);
     expect(info.restorePoints.map((r) => r.id)).toEqual([first.snapshotId, second.snapshotId]);
