@@ -9,7 +9,8 @@
 // the source reads, and the commit takes the finished copy instead of copying. A copy belongs to
 // the restore point it was made from: a commit on any other base ignores it. Copies are made one
 // at a time per agent in `<standby>/<volume>/tmp` (emptied when the agent starts), and every copy
-// a commit did not take is deleted when that commit ends.
+// a commit did not take is deleted when that commit ends, or after PREPARED_IDLE_MS without a
+// commit (a replication that failed after naming its files must not hold their space).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { StageClock } from '../stages.js';
@@ -17,6 +18,9 @@ import { newId } from '../fs-util.js';
 import type { FileEntry, Manifest } from '../protocol/manifest.js';
 import { PATCH_MIN_BYTES } from '../protocol/limits.js';
 import { copyPrevious } from './tree.js';
+
+/** Copies of a volume are deleted this long after the last request without a commit. */
+export const PREPARED_IDLE_MS = 15 * 60_000;
 
 /** Copies prepared per volume at most (the files of one replication, in practice a handful). */
 export const MAX_PREPARED_PER_VOLUME = 64;
@@ -33,7 +37,12 @@ export class PreparedCopies {
   /** Copies started, and copies a commit took (ferry_agent_standby_prepared_copies_total). */
   readonly counts = { started: 0, taken: 0 };
 
-  constructor(private readonly stages: StageClock) {}
+  private readonly idle = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly stages: StageClock,
+    private readonly idleMs = PREPARED_IDLE_MS,
+  ) {}
 
   /**
    * Starts copying the files among `paths` that restore point `base` (its tree in `baseDir`,
@@ -51,6 +60,10 @@ export class PreparedCopies {
       v = undefined;
     }
     if (!v) this.volumes.set(volume, (v = { base: base.id, files: new Map() }));
+    clearTimeout(this.idle.get(volume));
+    const timer = setTimeout(() => this.discard(volume), this.idleMs);
+    timer.unref();
+    this.idle.set(volume, timer);
     const wanted = new Set(paths);
     let started = 0;
     for (const e of base.manifest.entries) {
@@ -100,6 +113,8 @@ export class PreparedCopies {
 
   /** Forgets a volume's copies, deleting each once it is finished. */
   discard(volume: string): void {
+    clearTimeout(this.idle.get(volume));
+    this.idle.delete(volume);
     const v = this.volumes.get(volume);
     if (!v) return;
     this.volumes.delete(volume);

@@ -90,7 +90,7 @@ describe('replication between two agents', () => {
     await sleep(150);
     const changed = 15 + 100_000 + 14 + (1 << 20);
 
-    const prepared = async (): Promise<Record<string, number>> => {
+    const prepared = async (): Promise<{ started: number; taken: number }> => {
       const text = await dc.metrics();
       const n = (r: string): number =>
         Number(

@@ -103,4 +103,16 @@ describe('PreparedCopies', () => {
     expect(copies.prepare('v', a, Object.keys(many), tmp)).toBe(MAX_PREPARED_PER_VOLUME);
     copies.discard('v');
   });
+
+  it('deletes copies no commit took once the volume has been idle a while', async () => {
+    const tmp = fs.mkdtempSync(path.join(root, 'tmp-'));
+    const copies = new PreparedCopies(new StageClock(), 200);
+    const a = restorePoint({ 'f.db': big });
+    expect(copies.prepare('v', a, ['f.db'], tmp)).toBe(1);
+    for (let i = 0; i < 100 && copies.pending('v') > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(copies.pending('v')).toBe(0);
+    for (let i = 0; i < 50 && tmpFiles(tmp).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(tmpFiles(tmp)).toEqual([]);
+    expect(await copies.take('v', a.id, 'f.db')).toBeNull();
+  });
 });
