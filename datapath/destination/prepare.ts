@@ -27,8 +27,12 @@ export const MAX_PREPARED_PER_VOLUME = 64;
 
 interface Prepared {
   file: string;
-  /** Resolves true once the copy is complete, false if it failed (the file is then gone). */
+  /** Resolves true once the copy is complete, false if it failed or never ran (no file then). */
   done: Promise<boolean>;
+  /** The copy has started (copies wait their turn behind the agent's other copies). */
+  begun: boolean;
+  /** Taken or discarded before its turn came: it will not run. */
+  cancelled: boolean;
 }
 
 export class PreparedCopies {
@@ -79,8 +83,11 @@ export class PreparedCopies {
 
   private copy(src: string, e: FileEntry, tmpDir: string): Prepared {
     const file = path.join(tmpDir, `prepared.${newId()}`);
-    const done = this.chain.then(() =>
-      this.stages.wait(
+    const p: Prepared = { file, done: Promise.resolve(false), begun: false, cancelled: false };
+    p.done = this.chain.then(() => {
+      if (p.cancelled) return false;
+      p.begun = true;
+      return this.stages.wait(
         'write',
         e.size,
         copyPrevious(src, file, e.size).then(
@@ -90,22 +97,27 @@ export class PreparedCopies {
             return false;
           },
         ),
-      ),
-    );
-    this.chain = done;
-    return { file, done };
+      );
+    });
+    this.chain = p.done;
+    return p;
   }
 
   /**
    * The finished copy of `rel` made from restore point `base`, now the caller's to rename or
-   * delete; null when there is none (not asked for, another base, or the copy failed). Waits for
-   * a copy still in progress: finishing it costs less than starting over.
+   * delete; null when there is none (not asked for, another base, not started yet, or the copy
+   * failed). Waits for a copy in progress: finishing it costs less than starting over.
    */
   async take(volume: string, base: string, rel: string): Promise<string | null> {
     const v = this.volumes.get(volume);
     const p = v?.base === base ? v.files.get(rel) : undefined;
     if (!p) return null;
     v?.files.delete(rel);
+    // Not started yet (behind another volume's copies): the commit copies sooner itself.
+    if (!p.begun) {
+      p.cancelled = true;
+      return null;
+    }
     if (!(await p.done)) return null;
     this.counts.taken++;
     return p.file;
@@ -118,8 +130,10 @@ export class PreparedCopies {
     const v = this.volumes.get(volume);
     if (!v) return;
     this.volumes.delete(volume);
-    for (const p of v.files.values())
+    for (const p of v.files.values()) {
+      if (!p.begun) p.cancelled = true;
       void p.done.then(() => fs.promises.rm(p.file, { force: true }).catch(() => undefined));
+    }
   }
 
   /** Copies of `volume` not taken yet (for tests and the agent's log). */

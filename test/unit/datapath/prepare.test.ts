@@ -36,6 +36,9 @@ function restorePoint(files: Record<string, Buffer>): { id: string; dir: string;
   return { id, dir, manifest };
 }
 
+/** Lets queued copies start (a copy starts in a later turn than the request that asked for it). */
+const started = (): Promise<void> => new Promise((r) => setImmediate(r));
+
 const tmpFiles = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.startsWith('prepared.'));
 
 describe('PreparedCopies', () => {
@@ -51,6 +54,7 @@ describe('PreparedCopies', () => {
     expect(copies.prepare('v', base, ['db/data.db', 'small.txt', 'missing.db', 'db/other.db'], tmp)).toBe(2);
     // Asking again for a file already being copied starts nothing.
     expect(copies.prepare('v', base, ['db/data.db'], tmp)).toBe(0);
+    await started();
     expect(await copies.take('v', 'another-restore-point', 'db/data.db')).toBeNull();
     const file = await copies.take('v', base.id, 'db/data.db');
     expect(file).not.toBeNull();
@@ -77,6 +81,7 @@ describe('PreparedCopies', () => {
     const b = restorePoint({ 'f.db': other });
     expect(copies.prepare('v', a, ['f.db'], tmp)).toBe(1);
     expect(copies.prepare('v', b, ['f.db'], tmp)).toBe(1);
+    await started();
     expect(await copies.take('v', a.id, 'f.db')).toBeNull();
     const file = await copies.take('v', b.id, 'f.db');
     expect(fs.readFileSync(file as string).equals(other)).toBe(true);
@@ -114,5 +119,22 @@ describe('PreparedCopies', () => {
     for (let i = 0; i < 50 && tmpFiles(tmp).length > 0; i++) await new Promise((r) => setTimeout(r, 20));
     expect(tmpFiles(tmp)).toEqual([]);
     expect(await copies.take('v', a.id, 'f.db')).toBeNull();
+  });
+
+  it("gives up a copy still waiting behind another volume's copy: the commit copies sooner itself", async () => {
+    const tmpA = fs.mkdtempSync(path.join(root, 'tmp-'));
+    const tmpB = fs.mkdtempSync(path.join(root, 'tmp-'));
+    const stages = new StageClock();
+    const copies = new PreparedCopies(stages);
+    const a = restorePoint({ 'a.db': other });
+    const b = restorePoint({ 'b.db': big });
+    expect(copies.prepare('a', a, ['a.db'], tmpA)).toBe(1);
+    expect(copies.prepare('b', b, ['b.db'], tmpB)).toBe(1);
+    expect(await copies.take('b', b.id, 'b.db')).toBeNull();
+    const fileA = await copies.take('a', a.id, 'a.db');
+    expect(fs.readFileSync(fileA as string).equals(other)).toBe(true);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(tmpFiles(tmpB)).toEqual([]);
+    expect(stages.totals().find((t) => t.stage === 'write')?.bytes).toBe(other.length);
   });
 });
