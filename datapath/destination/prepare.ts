@@ -136,7 +136,7 @@ export class PreparedCopies {
     }
   }
 
-  /** Copies of `volume` not taken yet (for tests and the agent's log). */
+  /** Copies of `volume` not taken yet. */
   pending(volume: string): number {
     return this.volumes.get(volume)?.files.size ?? 0;
   }

@@ -54,7 +54,7 @@ export async function answerHave(
 
 const DRAIN_LIMIT = 64 * 1024 * 1024;
 /** Bytes of verified chunks gathered before they are appended to the store as one run. */
-export const RECEIVE_BATCH_BYTES = 4 * 1024 * 1024;
+const RECEIVE_BATCH_BYTES = 4 * 1024 * 1024;
 
 /**
  * Verified chunks on their way into the store: two buffers, one filling while the other's chunks
@@ -144,17 +144,19 @@ export async function receiveChunks(
   const q = new ByteQueue();
   const res: ReceiveResult = { received: 0, stored: 0, duplicates: 0, bytes: 0, deltas: 0, needWhole: [] };
   const maxRaw = opts.limits.maxChunkSize;
-  const scratch = opts.batch ? null : Buffer.allocUnsafeSlow(maxRaw + 1);
-  const batches = scratch
-    ? null
-    : new StoreBatches(store, Math.max(RECEIVE_BATCH_BYTES, maxRaw + 1), (items, written) => {
+  const batches = opts.batch
+    ? new StoreBatches(store, Math.max(RECEIVE_BATCH_BYTES, maxRaw + 1), (items, written) => {
         for (const { hex, stored } of items) {
           const wasNew = written.has(hex);
           if (wasNew) res.stored++;
           else res.duplicates++;
           opts.onChunk?.(stored.length, wasNew);
         }
-      });
+      })
+    : null;
+  // Unbatched, frames spanning parts are taken into one scratch buffer reused for the whole
+  // upload: nothing keeps `stored` once the frame is handled, the pack write being synchronous.
+  const scratch = batches ? undefined : Buffer.allocUnsafeSlow(maxRaw + 1);
   let header: { hash: Buffer; rawLen: number; storedLen: number } | null = null;
   let total = 0;
   const drain = async (): Promise<void> => {
@@ -180,12 +182,7 @@ export async function receiveChunks(
       if (q.length < header.storedLen) return;
       // Straight into the batch when the frame spans parts (a 64 KiB chunk spans the ~16 KiB TLS
       // records it arrived in), so a chunk is copied once on its way to the store.
-      // (Unbatched, into one scratch buffer reused for the whole upload: nothing keeps `stored`
-      // once the frame is handled, the pack write being synchronous.)
-      const stored = q.take(
-        header.storedLen,
-        scratch ?? (await (batches as StoreBatches).slot(header.storedLen)),
-      );
+      const stored = q.take(header.storedLen, batches ? await batches.slot(header.storedLen) : scratch);
       const { hash, rawLen } = header;
       header = null;
       const expected = hash.toString('hex');
@@ -241,7 +238,7 @@ export async function receiveChunks(
         throw hashMismatch(`chunk ${expected}: content hashes to ${actual}; chunk refused`);
       res.received++;
       res.bytes += stored.length;
-      if (scratch) {
+      if (!batches) {
         const wasNew = await store.putStored(expected, stored, opts.pin);
         if (wasNew) res.stored++;
         else res.duplicates++;
@@ -249,7 +246,6 @@ export async function receiveChunks(
         continue;
       }
       opts.pin?.add(expected);
-      if (!batches) continue;
       if (store.has(expected) || batches.pending.has(expected)) {
         res.duplicates++;
         opts.onChunk?.(stored.length, false);

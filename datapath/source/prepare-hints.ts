@@ -10,8 +10,6 @@ export class PrepareHints {
   private readonly queue: string[] = [];
   private sending = false;
   private off = false;
-  /** Paths named so far (for the replication's log and tests). */
-  named = 0;
 
   constructor(
     private readonly dest: AgentClient,
@@ -30,7 +28,6 @@ export class PrepareHints {
     if (this.sending || this.off || this.queue.length === 0 || this.signal.aborted) return;
     const paths = this.queue.splice(0, MAX_PREPARE_PATHS);
     this.sending = true;
-    this.named += paths.length;
     this.dest
       .prepareStandby(this.volume, paths, { signal: this.signal })
       .catch(() => {
