@@ -73,6 +73,14 @@ export interface RuleResult {
   ran: string[];
 }
 
+export interface SnapshotInput {
+  /** Agent volumes to snapshot. */
+  volumes: string[];
+  /** The Migration and its ClusterPair: the snapshots name their large changed files to its agent. */
+  migration?: ObjectRef;
+  clusterPair?: string;
+}
+
 export interface SnapshotResult {
   /** Agent volume -> snapshot id. */
   snapshots: Record<string, string>;
@@ -140,7 +148,7 @@ export interface MigrationActivities {
   checkClusterPair(input: ObjectRef): Promise<ClusterPairCheck>;
   planMigration(input: PlanInput): Promise<MigrationPlan>;
   runRule(input: RuleInput): Promise<RuleResult>;
-  snapshotVolumes(input: { volumes: string[] }): Promise<SnapshotResult>;
+  snapshotVolumes(input: SnapshotInput): Promise<SnapshotResult>;
   transferVolume(input: TransferInput): Promise<TransferResult>;
   migrateResources(input: ResourcesInput): Promise<ResourcesResult>;
   publishMigrationStatus(input: PublishInput): Promise<void>;

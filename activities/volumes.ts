@@ -14,26 +14,53 @@ import { Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { ReplicationStatus } from '../datapath/protocol/agent-api.js';
-import { AgentApiError, AgentClient } from '../datapath/client/client.js';
+import { AgentApiError, AgentClient, type AgentEndpoint } from '../datapath/client/client.js';
 import type { ActivityDeps } from './deps.js';
 import { loadClusterPair } from './cluster-pair.js';
 import { fail } from './errors.js';
 import { DEFAULT_TRANSFER_STALL_MS, ProgressWatch } from './transfer-progress.js';
-import { NON_RETRYABLE, type SnapshotResult, type TransferInput, type TransferResult } from './types.js';
+import {
+  NON_RETRYABLE,
+  type SnapshotInput,
+  type SnapshotResult,
+  type TransferInput,
+  type TransferResult,
+} from './types.js';
 
 const POLL_MS = 500;
 
-/** Snapshots every volume at once, so they are as close to one point in time as the agent allows. */
-export async function snapshotVolumes(
-  deps: ActivityDeps,
-  input: { volumes: string[] },
-): Promise<SnapshotResult> {
+/**
+ * Snapshots every volume at once, so they are as close to one point in time as the agent allows.
+ * With the ClusterPair the snapshots are for, each names the large files it re-reads to the pair's
+ * agent as it finds them, which copies their previous versions while the snapshot and the transfer
+ * run (datapath/destination/prepare.ts); a pair that cannot be read only loses that head start.
+ */
+export async function snapshotVolumes(deps: ActivityDeps, input: SnapshotInput): Promise<SnapshotResult> {
   const agent = new AgentClient(deps.agent);
+  let destination: AgentEndpoint | null = null;
+  if (input.clusterPair && input.migration) {
+    destination = await loadClusterPair(deps, {
+      namespace: input.migration.namespace,
+      name: input.clusterPair,
+    })
+      .then((p) => p.destination)
+      .catch(() => null);
+  }
   try {
     const taken = await Promise.all(
       input.volumes.map(async (v) => {
         try {
-          return [v, (await agent.createSnapshot(v)).id] as const;
+          const opts = destination
+            ? {
+                destination: {
+                  url: destination.url,
+                  token: destination.token,
+                  ...(destination.caCertPem ? { caCertPem: destination.caCertPem } : {}),
+                  volume: v,
+                },
+              }
+            : {};
+          return [v, (await agent.createSnapshot(v, opts)).id] as const;
         } catch (err) {
           if (err instanceof AgentApiError && !err.retryable)
             fail(NON_RETRYABLE.volume, `volume ${v}: snapshot failed: ${err.message}`);

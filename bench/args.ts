@@ -13,6 +13,11 @@ export interface BenchArgs {
   verifyReads: boolean;
   /** Measure Ferry right after restarting its agents, without the warm-up replication. */
   coldAgents: boolean;
+  /**
+   * Ferry takes the snapshot with its own request and then replicates it, as a Migration does
+   * (activities/volumes.ts), both inside the measured time; by default the replication takes it.
+   */
+  snapshotFirst: boolean;
   /** Measure only the first N scenarios (1: the full copy only); undefined: all. */
   scenarios?: number;
   help: boolean;
@@ -27,6 +32,7 @@ export const USAGE = `usage: npm run bench:datapath -- [options]
   --keep             keep the work dir afterwards
   --no-save          print only; do not write bench/results/ or docs/benchmarks.md
   --cold-agents      measure Ferry right after restarting its agents (no warm-up replication first)
+  --snapshot-first   Ferry snapshots first, then replicates that snapshot (a Migration's way)
   --no-verify-reads  skip the traced re-run of "unchanged" that checks Ferry reads no file contents
   --scenarios N      measure only the first N scenarios (1: the full copy only; they build on each other)
 `;
@@ -62,6 +68,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     save: true,
     verifyReads: true,
     coldAgents: false,
+    snapshotFirst: false,
     help: false,
   };
   eachFlag(argv, (flag, value, arg) => {
@@ -101,6 +108,9 @@ export function parseArgs(argv: string[]): BenchArgs {
         break;
       case '--cold-agents':
         a.coldAgents = true;
+        break;
+      case '--snapshot-first':
+        a.snapshotFirst = true;
         break;
       case '--no-verify-reads':
         a.verifyReads = false;

@@ -84,7 +84,7 @@ function setPhase(p: string): void {
 function makePeer(tool: Tool, ctx: BenchContext, args: BenchArgs): Peer {
   switch (tool) {
     case 'ferry':
-      return ferryPeer(ctx, { warmUp: !args.coldAgents });
+      return ferryPeer(ctx, { warmUp: !args.coldAgents, snapshotFirst: args.snapshotFirst });
     case 'rsync':
       return rsyncPeer(ctx);
     case 'restic':

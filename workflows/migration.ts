@@ -213,7 +213,7 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
           {
             summary: clip(`Snapshot ${volumes.length} volume(s) on the source agent: ${volumes.join(', ')}`),
           },
-          [{ volumes }],
+          [{ volumes, migration: ref, clusterPair: spec.clusterPair }],
         )
       ).snapshots;
     }

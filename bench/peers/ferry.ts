@@ -116,7 +116,10 @@ interface Agents {
  * Ferry's source and destination agents. Both are restarted before every scenario (same data
  * roots, ports, token and certificates) so each scenario's VmHWM is its own.
  */
-export function ferryPeer(ctx: BenchContext, opts: { warmUp: boolean } = { warmUp: true }): Peer {
+export function ferryPeer(
+  ctx: BenchContext,
+  opts: { warmUp: boolean; snapshotFirst?: boolean } = { warmUp: true },
+): Peer {
   const dir = path.join(ctx.workDir, 'ferry');
   let agents: Agents | undefined;
   let ctl: CountingProxy | undefined;
@@ -159,16 +162,24 @@ export function ferryPeer(ctx: BenchContext, opts: { warmUp: boolean } = { warmU
   ): Promise<ReplicationStatus> => {
     if (!agents || !client || !ctl || !data) throw new Error('ferry peer not set up');
     runs++;
+    const destination = {
+      url: `https://127.0.0.1:${ctl.port}`,
+      dataUrl: `https://127.0.0.1:${data.port}`,
+      token: agents.dst.token,
+      caCertPem: agents.dst.caCertPem,
+    };
+    // --snapshot-first: a Migration snapshots in an activity of its own (naming the destination the
+    // snapshot is for), then replicates that snapshot.
+    const snapshotId =
+      opts.snapshotFirst && volume === VOLUME
+        ? (await client.createSnapshot(volume, { full, destination: { ...destination, volume } })).id
+        : undefined;
     return client.replicate(
       {
         id: `bench-${runs}`,
         volume,
-        destination: {
-          url: `https://127.0.0.1:${ctl.port}`,
-          dataUrl: `https://127.0.0.1:${data.port}`,
-          token: agents.dst.token,
-          caCertPem: agents.dst.caCertPem,
-        },
+        ...(snapshotId ? { snapshotId } : {}),
+        destination,
         mode: 'DisasterRecovery',
         ...(full ? { full: true } : {}),
       },
@@ -248,6 +259,7 @@ export function ferryPeer(ctx: BenchContext, opts: { warmUp: boolean } = { warmU
         peakRssBytes: Math.max(after[0].peakRssBytes, after[1].peakRssBytes),
         details: {
           warmedUp: opts.warmUp,
+          snapshotFirst: opts.snapshotFirst ?? false,
           gitDescribe: code?.gitDescribe ?? '',
           distDigest: code?.distDigest ?? '',
           kind: status.kind,

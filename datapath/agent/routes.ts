@@ -4,7 +4,9 @@ import { AgentError, badRequest, notFound } from '../errors.js';
 import { validateManifest, wireManifest } from '../protocol/manifest.js';
 import { applyManifestDelta, isManifestDelta, unknownBase } from '../protocol/manifest-delta.js';
 import { answerHave, receiveChunks } from '../destination/receive.js';
-import type { ReplicationRequest } from '../protocol/agent-api.js';
+import type { ReplicationRequest, SnapshotRequest } from '../protocol/agent-api.js';
+import { snapshotHints } from '../source/prepare-hints.js';
+import { validateDestination } from '../source/replication-request.js';
 import { SESSION_HEADER } from '../protocol/wire.js';
 import { MAX_PREPARE_PATHS } from '../protocol/limits.js';
 import type { AgentContext } from './context.js';
@@ -75,16 +77,27 @@ export function controlRoutes(a: AgentContext): Route[] {
       sendJson(c.res, 200, await a.snapshots.getVolume(param(c, 0))),
     ),
     route('POST', '/v1/volumes/:v/snapshots', async (c) => {
-      const body = (await readJson(c.req, a.limits.maxJsonBytes)) as { full?: unknown; parent?: unknown };
+      const body = (await readJson(c.req, a.limits.maxJsonBytes)) as Record<string, unknown> &
+        SnapshotRequest;
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw badRequest('snapshot request must be a JSON object');
       if (body.full !== undefined && typeof body.full !== 'boolean')
         throw badRequest('full: must be a boolean');
       if (body.parent !== undefined && typeof body.parent !== 'string')
         throw badRequest('parent: must be a snapshot id');
-      const s = await a.snapshots.take(param(c, 0), {
-        ...(body.full !== undefined ? { full: body.full } : {}),
-        ...(body.parent !== undefined ? { parent: body.parent } : {}),
-      });
-      sendJson(c.res, 201, s);
+      if (body.destination !== undefined) validateDestination(body.destination);
+      const volume = param(c, 0);
+      const hints = body.destination ? snapshotHints(body.destination, volume) : null;
+      try {
+        const s = await a.snapshots.take(volume, {
+          ...(body.full !== undefined ? { full: body.full } : {}),
+          ...(body.parent !== undefined ? { parent: body.parent } : {}),
+          ...(hints && !body.full ? { onReread: hints.add } : {}),
+        });
+        sendJson(c.res, 201, s);
+      } finally {
+        hints?.end();
+      }
     }),
     route('GET', '/v1/volumes/:v/snapshots', async (c) => {
       await a.snapshots.getVolume(param(c, 0));

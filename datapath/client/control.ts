@@ -11,6 +11,7 @@ import type {
   PromoteResult,
   ReplicationRequest,
   ReplicationStatus,
+  SnapshotRequest,
   SnapshotSummary,
   StandbyInfo,
   VolumeInfo,
@@ -62,7 +63,7 @@ export class AgentControl {
     return this.http.json({ method: 'GET', path: `/v1/volumes/${enc(name)}` });
   }
 
-  createSnapshot(volume: string, opts: { full?: boolean; parent?: string } = {}): Promise<SnapshotSummary> {
+  createSnapshot(volume: string, opts: SnapshotRequest = {}): Promise<SnapshotSummary> {
     return this.http.json({
       method: 'POST',
       path: `/v1/volumes/${enc(volume)}/snapshots`,

@@ -16,7 +16,7 @@ import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError } from '../errors.js';
 import { alignedBuffer, DIRECT_ALIGN, fsyncDir, writeAllAt } from '../fs-util.js';
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
-import { PATCH_MIN_BYTES } from '../protocol/limits.js';
+import { patchPlan } from '../protocol/patch.js';
 
 /** Restore point files are written with the mode bits minus setuid/setgid. */
 const MODE_MASK = 0o1777;
@@ -122,22 +122,8 @@ export class TreeWriter {
     p: FileEntry,
     prepared?: (rel: string) => Promise<string | null>,
   ): Promise<number> {
-    if (e.size < PATCH_MIN_BYTES) return -1;
-    const prevAt = new Map<number, string>();
-    let off = 0;
-    for (const [h, len] of p.chunks) {
-      prevAt.set(off, `${h}/${len}`);
-      off += len;
-    }
-    const changed: Array<[string, number, number]> = [];
-    let same = 0;
-    off = 0;
-    for (const [h, len] of e.chunks) {
-      if (prevAt.get(off) === `${h}/${len}`) same += len;
-      else changed.push([h, len, off]);
-      off += len;
-    }
-    if (same * 2 < e.size) return -1;
+    const changed = patchPlan(p, e);
+    if (!changed) return -1;
     const writing = this.store.stages.begin('write');
     try {
       const ready = await prepared?.(e.path);

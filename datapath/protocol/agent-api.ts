@@ -9,7 +9,7 @@
 //   GET    /v1/volumes                                → {volumes: VolumeInfo[]}
 //   PUT    /v1/volumes/:volume                        → VolumeInfo   (creates the directory)
 //   GET    /v1/volumes/:volume                        → VolumeInfo
-//   POST   /v1/volumes/:volume/snapshots              {full?, parent?} → SnapshotSummary (201)
+//   POST   /v1/volumes/:volume/snapshots              SnapshotRequest → SnapshotSummary (201)
 //   GET    /v1/volumes/:volume/snapshots              → {snapshots: SnapshotSummary[]}
 //   GET    /v1/volumes/:volume/snapshots/:id          → SnapshotSummary
 //   GET    /v1/volumes/:volume/snapshots/:id/manifest → Manifest (without stat identities)
@@ -27,6 +27,7 @@
 //                                                    body may instead be a ManifestDelta {…header, base, ops}
 //                                                    against restore point `base` (manifest-delta.ts);
 //                                                    409 unknown_base when this agent lacks it
+//   POST   /v1/standby/:volume/prepare                {paths} → {started} (copies ahead of a commit)
 //   POST   /v1/standby/:volume/promote                {restorePoint?, target?, replace?} → PromoteResult
 //                                                    (409 conflict when the target exists, unless replace)
 // Data port (default 9010): the bulk chunk protocol of wire.ts (/v1/chunks/have, /v1/chunks),
@@ -69,6 +70,20 @@ export interface DestinationSpec {
   volume?: string;
   /** Override the data URL; default: the destination's host with the dataPort it advertises. */
   dataUrl?: string;
+}
+
+/** POST /v1/volumes/:volume/snapshots. */
+export interface SnapshotRequest {
+  /** Re-read every file (else files whose stat identity is unchanged since `parent` are reused). */
+  full?: boolean;
+  /** The snapshot to compare with; default the volume's latest. */
+  parent?: string;
+  /**
+   * The destination this snapshot is about to be replicated to (a Migration snapshots before it
+   * replicates): each large changed file is named to it as the snapshot finds it (POST
+   * /v1/standby/:v/prepare), so it copies the previous version meanwhile. Best effort.
+   */
+  destination?: DestinationSpec;
 }
 
 export interface ReplicationRequest {

@@ -11,6 +11,7 @@ import type {
   SnapshotSummary,
 } from '../protocol/agent-api.js';
 import { replicationKind } from '../protocol/mode.js';
+import type { PrepareHints } from './prepare-hints.js';
 import type { PushJob } from './push.js';
 
 export interface Job extends PushJob {
@@ -20,6 +21,8 @@ export interface Job extends PushJob {
   /** The destination refused a manifest delta (unknown base): send whole manifests. */
   noManifestDelta?: boolean;
   phaseStartedAt?: number;
+  /** Large files named to the destination for copying ahead of the commit (prepare-hints.ts). */
+  hints?: PrepareHints;
 }
 
 export const TERMINAL: ReplicationPhase[] = ['succeeded', 'failed', 'cancelled'];

@@ -1,6 +1,6 @@
 // Checks a replication request (POST /v1/replications) before anything runs: each bad field is a
 // 400 naming the field and the value.
-import type { ReplicationRequest } from '../protocol/agent-api.js';
+import type { DestinationSpec, ReplicationRequest } from '../protocol/agent-api.js';
 import { badRequest } from '../errors.js';
 import { isSnapshotId, isVolumeName } from '../protocol/manifest.js';
 
@@ -10,21 +10,7 @@ export function validateRequest(req: ReplicationRequest): void {
     throw badRequest(`volume ${JSON.stringify(req.volume)}: not a valid volume name`);
   if (req.id !== undefined && !isSnapshotId(req.id))
     throw badRequest(`id ${JSON.stringify(req.id)}: must match [A-Za-z0-9][A-Za-z0-9._-]{0,127}`);
-  const d = req.destination;
-  if (typeof d !== 'object' || d === null)
-    throw badRequest('destination: required ({url, token, caCertPem?, volume?})');
-  let u: URL;
-  try {
-    u = new URL(d.url);
-  } catch {
-    throw badRequest(`destination.url ${JSON.stringify(d.url)}: not a URL`);
-  }
-  if (u.protocol !== 'https:') throw badRequest(`destination.url ${JSON.stringify(d.url)}: must be https`);
-  if (typeof d.token !== 'string' || d.token.length === 0) throw badRequest('destination.token: required');
-  if (d.caCertPem !== undefined && typeof d.caCertPem !== 'string')
-    throw badRequest('destination.caCertPem: must be a PEM string');
-  if (d.volume !== undefined && !isVolumeName(d.volume))
-    throw badRequest(`destination.volume ${JSON.stringify(d.volume)}: not a valid volume name`);
+  validateDestination(req.destination);
   if (req.snapshotId !== undefined && !isSnapshotId(req.snapshotId))
     throw badRequest(`snapshotId ${JSON.stringify(req.snapshotId)}: not a snapshot id`);
   if (req.full !== undefined && typeof req.full !== 'boolean') throw badRequest('full: must be a boolean');
@@ -37,5 +23,30 @@ export function validateRequest(req: ReplicationRequest): void {
     !(Number.isInteger(req.concurrency) && req.concurrency >= 1 && req.concurrency <= 16)
   ) {
     throw badRequest(`concurrency ${JSON.stringify(req.concurrency)}: must be an integer in 1..16`);
+  }
+}
+
+/** A destination as requests name it (a replication's, or a snapshot's to prepare): 400 naming the field. */
+export function validateDestination(d: DestinationSpec | undefined, field = 'destination'): void {
+  if (typeof d !== 'object' || d === null)
+    throw badRequest(`${field}: required ({url, token, caCertPem?, volume?})`);
+  let u: URL;
+  try {
+    u = new URL(d.url);
+  } catch {
+    throw badRequest(`${field}.url ${JSON.stringify(d.url)}: not a URL`);
+  }
+  if (u.protocol !== 'https:') throw badRequest(`${field}.url ${JSON.stringify(d.url)}: must be https`);
+  if (typeof d.token !== 'string' || d.token.length === 0) throw badRequest(`${field}.token: required`);
+  if (d.caCertPem !== undefined && typeof d.caCertPem !== 'string')
+    throw badRequest(`${field}.caCertPem: must be a PEM string`);
+  if (d.volume !== undefined && !isVolumeName(d.volume))
+    throw badRequest(`${field}.volume ${JSON.stringify(d.volume)}: not a valid volume name`);
+  if (d.dataUrl !== undefined) {
+    try {
+      if (new URL(d.dataUrl).protocol !== 'https:') throw new Error('not https');
+    } catch {
+      throw badRequest(`${field}.dataUrl ${JSON.stringify(d.dataUrl)}: must be an https URL`);
+    }
   }
 }

@@ -32,6 +32,7 @@ import type { DeltaCandidate } from '../protocol/delta.js';
 import { planDeltas } from '../protocol/delta.js';
 import { manifestChunks, wireManifest } from '../protocol/manifest.js';
 import { diffManifest } from '../protocol/manifest-delta.js';
+import { filesToPatch } from '../protocol/patch.js';
 import { PrepareHints } from './prepare-hints.js';
 import { ChunkPusher, type PushEvents } from './push.js';
 import { tick, view, type Job } from './replication-job.js';
@@ -78,7 +79,7 @@ export class ReplicationRunner {
       if (!s.snapshotId) {
         const stream = await this.push.openStream(j, dest);
         // Incremental: large files the snapshot re-reads are named to the destination at once.
-        const hints = s.kind === 'full' ? null : new PrepareHints(dest, s.destination.volume, signal);
+        const hints = s.kind === 'full' ? null : this.hintsFor(j, dest);
         let snap;
         try {
           snap = await this.snapshots.take(req.volume, {
@@ -144,6 +145,11 @@ export class ReplicationRunner {
     }
   }
 
+  /** The job's hints (one per replication, so each path is named once however often it retries). */
+  private hintsFor(j: Job, dest: AgentClient): PrepareHints {
+    return (j.hints ??= new PrepareHints(dest, j.status.destination.volume, j.abort.signal));
+  }
+
   private async setPhase(j: Job, phase: ReplicationPhase): Promise<void> {
     tick(j);
     j.status.phase = phase;
@@ -166,6 +172,7 @@ export class ReplicationRunner {
       return;
     }
     const base = !full && standby?.current ? this.snapshots.manifestById(standby.current) : undefined;
+    if (base) for (const f of filesToPatch(base, manifest)) this.hintsFor(j, dest).add(f.path, f.size);
     const { unique, missing } = await planTransfer(j, dest, manifest, base);
 
     await this.setPhase(j, 'transferring');

@@ -37,6 +37,18 @@ async function replicate(volume: string, extra: Record<string, unknown> = {}): P
   return s;
 }
 
+/** The destination's ferry_agent_standby_prepared_copies_total, by result. */
+async function preparedCopies(): Promise<{ started: number; taken: number }> {
+  const text = await dc.metrics();
+  const n = (r: string): number =>
+    Number(
+      new RegExp(`^ferry_agent_standby_prepared_copies_total\\{result="${r}"\\} (\\S+)$`, 'm').exec(
+        text,
+      )?.[1],
+    );
+  return { started: n('started'), taken: n('taken') };
+}
+
 describe('replication between two agents', () => {
   it('replicates a tree, then only the changes, and the standby equals the source byte for byte', async () => {
     const vol = (await sc.createVolume('app-data')).path;
@@ -90,17 +102,7 @@ describe('replication between two agents', () => {
     await sleep(150);
     const changed = 15 + 100_000 + 14 + (1 << 20);
 
-    const prepared = async (): Promise<{ started: number; taken: number }> => {
-      const text = await dc.metrics();
-      const n = (r: string): number =>
-        Number(
-          new RegExp(`^ferry_agent_standby_prepared_copies_total\\{result="${r}"\\} (\\S+)$`, 'm').exec(
-            text,
-          )?.[1],
-        );
-      return { started: n('started'), taken: n('taken') };
-    };
-    const before = await prepared();
+    const before = await preparedCopies();
     const second = await replicate('app-data');
     expect(second.phase).toBe('succeeded');
     expect(second.kind).toBe('incremental');
@@ -115,7 +117,7 @@ describe('replication between two agents', () => {
 
     // The two large files it re-read (big.dat edited, seg-1 appended) were named to the destination
     // during the snapshot; the commit patched copies made meanwhile instead of copying them itself.
-    const after = await prepared();
+    const after = await preparedCopies();
     expect(after.started - before.started).toBe(2);
     expect(after.taken - before.taken).toBe(2);
     const info = await dc.getStandby('app-data');
@@ -134,6 +136,68 @@ describe('replication between two agents', () => {
     expect(third.chunksSent).toBe(0);
     expect(third.bytesOnWire).toBeLessThan(2048); // the manifest went as a one-op delta
     expect(describeTree(dst.standbyPath('app-data'))).toEqual(describeTree(vol));
+  });
+
+  it('a snapshot taken before its replication (a Migration) gets the files the commit will patch copied early', async () => {
+    const vol = (await sc.createVolume('premade')).path;
+    fs.writeFileSync(path.join(vol, 'edited.dat'), prng(6 << 20, 'premade-edited'));
+    fs.writeFileSync(path.join(vol, 'rewritten.dat'), prng(2 << 20, 'premade-rewritten'));
+    fs.writeFileSync(path.join(vol, 'same.dat'), prng(2 << 20, 'premade-same'));
+    await sleep(150);
+    const replicateSnapshot = async (snapshotId: string): Promise<void> => {
+      const s = await sc.replicate(
+        { volume: 'premade', snapshotId, destination: destination(), mode: 'DisasterRecovery' },
+        { pollMs: 20 },
+      );
+      expect(s.phase).toBe('succeeded');
+      expect(describeTree(dst.standbyPath('premade'))).toEqual(describeTree(vol));
+    };
+    await replicateSnapshot((await sc.createSnapshot('premade')).id);
+    const edit = async (at: number): Promise<void> => {
+      const fd = fs.openSync(path.join(vol, 'edited.dat'), 'r+');
+      fs.writeSync(fd, Buffer.from(`EDITED-${at}`), 0, 8, at);
+      fs.closeSync(fd);
+      // rewritten whole: it shares no chunk with its previous version, so patching it does not pay
+      fs.writeFileSync(path.join(vol, 'rewritten.dat'), prng(2 << 20, `premade-${at}`));
+      await sleep(150);
+    };
+
+    // A snapshot that does not name its destination: the replication names the files at the start
+    // of its transfer, from the destination's restore point. Only edited.dat: rewritten.dat is
+    // written whole and same.dat linked.
+    await edit(3_000_000);
+    let before = await preparedCopies();
+    await replicateSnapshot((await sc.createSnapshot('premade')).id);
+    let after = await preparedCopies();
+    expect(after.started - before.started).toBe(1);
+    expect(after.taken - before.taken).toBe(1);
+
+    // A snapshot naming its destination names both changed files as soon as it finds their stat
+    // changed, before it reads them and before any replication is asked for: it cannot know yet
+    // that patching rewritten.dat will not pay, so that copy is made and then not taken.
+    await edit(5_000_000);
+    before = await preparedCopies();
+    const snap = await sc.createSnapshot('premade', { destination: destination() });
+    for (let i = 0; i < 100 && (await preparedCopies()).started === before.started; i++) await sleep(20);
+    expect((await preparedCopies()).started - before.started).toBe(2);
+    await replicateSnapshot(snap.id);
+    after = await preparedCopies();
+    expect(after.started - before.started).toBe(2); // the replication's own naming found them named
+    expect(after.taken - before.taken).toBe(1);
+    // the copy not taken is deleted once the commit is done with the copies
+    const tmp = path.join(dst.dataRoot, 'standby', 'premade', 'tmp');
+    for (let i = 0; i < 100 && fs.readdirSync(tmp).length > 0; i++) await sleep(20);
+    expect(fs.readdirSync(tmp)).toEqual([]);
+
+    // a bad destination is refused naming the field, and nothing is snapshotted
+    const count = (await sc.listSnapshots('premade')).length;
+    await expect(
+      sc.createSnapshot('premade', { destination: { ...destination(), url: 'http://x:1' } }),
+    ).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('destination.url "http://x:1": must be https'),
+    });
+    expect((await sc.listSnapshots('premade')).length).toBe(count);
   });
 
   it('an unchanged snapshot commits without building a tree; shared trees live while a restore point uses them', async () => {

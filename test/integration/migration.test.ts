@@ -25,6 +25,7 @@ beforeAll(async () => {
   fs.mkdirSync(path.join(vol, 'db'), { recursive: true });
   fs.writeFileSync(path.join(vol, 'db', 'table.dat'), prng(24 * 1024 * 1024, 'table'));
   fs.writeFileSync(path.join(vol, 'db', 'wal.log'), 'first\n');
+  fs.writeFileSync(path.join(vol, 'db', 'segments.dat'), prng(2 * 1024 * 1024, 'segments'));
   fs.symlinkSync('db/table.dat', path.join(vol, 'current'));
   await world.kubectl('source', ['apply', '-f', '-'], shopYaml(NS, { volumePath: vol, pv: PV }));
   await world.kubectl('source', ['wait', '--for', 'condition=established', 'crd/widgets.example.ferry.dev']);
@@ -213,6 +214,26 @@ describe('Migration through kubectl apply', () => {
     fs.closeSync(fd);
     await world.kubectl('source', ['delete', 'secret', '-n', NS, 'credentials']);
     await world.kubectl('source', ['create', 'configmap', '-n', NS, 'extra', '--from-literal=k=v']);
+    const prepared = async (result: string): Promise<number> => {
+      const c = world.agents.destination.client();
+      try {
+        const m = new RegExp(
+          `^ferry_agent_standby_prepared_copies_total\\{result="${result}"\\} (\\S+)$`,
+          'm',
+        );
+        return Number(m.exec(await c.metrics())?.[1]);
+      } finally {
+        c.close();
+      }
+    };
+    // segments.dat's halves swapped: its chunks move to other offsets, so the standby rewrites it
+    // from chunks (patching does not pay) while sending only the few chunks around the seam.
+    const segments = fs.readFileSync(path.join(vol, 'db', 'segments.dat'));
+    fs.writeFileSync(
+      path.join(vol, 'db', 'segments.dat'),
+      Buffer.concat([segments.subarray(1024 * 1024), segments.subarray(0, 1024 * 1024)]),
+    );
+    const [started, taken] = [await prepared('started'), await prepared('taken')];
 
     await world.kubectl(
       'source',
@@ -224,6 +245,12 @@ describe('Migration through kubectl apply', () => {
     expect(status.volumes[0].replicationKind).toBe('incremental');
     // One 4 KiB page and a line changed in a 24 MiB volume: well under one chunk's worth each.
     expect(status.volumes[0].bytesDone).toBeLessThan(1024 * 1024);
+    // The Migration's snapshot named both changed large files to the standby's agent as it found
+    // them (the replication alone would have named only table.dat, whose patch pays: it compares
+    // chunks), which copied them while the snapshot and the transfer ran; the commit patched the
+    // copy of table.dat and deleted the other.
+    expect((await prepared('started')) - started).toBe(2);
+    expect((await prepared('taken')) - taken).toBe(1);
     expect(describeTree(world.agents.destination.standbyPath(VOLUME))).toEqual(describeTree(vol));
 
     const after = await get(`/api/v1/namespaces/${NS}/configmaps/settings`);
