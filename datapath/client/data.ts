@@ -9,8 +9,12 @@ import { apiError, unreachable, type AgentHttp, type Raw } from './http.js';
 
 /** A chunk upload in progress (one POST /v1/chunks). */
 export interface ChunkUpload {
-  /** Writes bytes, resolving once the stream accepts more (backpressure). */
-  write(data: Buffer): Promise<void>;
+  /**
+   * Writes bytes, resolving once the stream accepts more (backpressure). `flushed` is called once
+   * the connection no longer needs `data` (handed to TLS and the socket), so the caller may reuse
+   * it; never when the write fails.
+   */
+  write(data: Buffer, flushed?: () => void): Promise<void>;
   /** Ends the body and returns the destination's answer. */
   finish(): Promise<ReceiveResult>;
   abort(err?: Error): void;
@@ -93,9 +97,14 @@ export class AgentData {
         : new AgentApiError(502, 'bad_answer', 'chunk upload answered before it was finished', true);
     };
     return {
-      write: async (data: Buffer) => {
+      write: async (data: Buffer, flushed?: () => void) => {
         if (failure || settled) await early();
-        if (!req.write(data)) {
+        const accepted = flushed
+          ? req.write(data, (err) => {
+              if (!err) flushed();
+            })
+          : req.write(data);
+        if (!accepted) {
           await new Promise<void>((resolve) => {
             const done = (): void => {
               req.off('drain', done);
