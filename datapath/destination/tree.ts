@@ -55,39 +55,45 @@ export class TreeWriter {
     let filesPatched = 0;
     let bytesWritten = 0;
     fs.mkdirSync(dir, { mode: 0o700 });
-    // Directories level by level (a parent before its children), then files and symlinks, each
-    // with MATERIALISE_CONCURRENCY operations in flight on the thread pool: on a busy ext4 a
-    // create/link waits on the journal, and overlapping them measured ~2× faster than one by one.
+    // Directories (a parent before its child: validateManifest checks it), symlinks and the links
+    // of unchanged files are made with synchronous calls, in slices of at most SYNC_SLICE_MS
+    // between turns of the event loop; files to write or patch then run with
+    // MATERIALISE_CONCURRENCY in flight on the thread pool. Why: a mkdir or link costs a few µs in
+    // the kernel and a thread-pool round trip costs more. Measured on the reference VM, 522
+    // directories and 2,250 links: 39-84 ms synchronous vs 103-225 ms with 16 in flight on the
+    // thread pool; the touch-250 benchmark's commit, which is mostly links, 208 ms before this.
     const dirs: Array<Entry & { type: 'dir' }> = [];
-    const rest: Entry[] = [];
-    const levels: Array<Array<Entry & { type: 'dir' }>> = [];
+    const toWrite: Array<{ e: FileEntry; target: string; p: FileEntry | undefined }> = [];
+    let sliceStart = Date.now();
+    const slice = async (): Promise<void> => {
+      if (Date.now() - sliceStart < SYNC_SLICE_MS) return;
+      await new Promise<void>((r) => setImmediate(r));
+      sliceStart = Date.now();
+    };
     for (const e of manifest.entries) {
+      const target = path.join(dir, e.path);
       if (e.type === 'dir') {
         dirs.push(e);
-        let depth = 0;
-        for (let k = e.path.indexOf('/'); k >= 0; k = e.path.indexOf('/', k + 1)) depth++;
-        (levels[depth] ??= []).push(e);
-      } else rest.push(e);
-    }
-    for (const level of levels)
-      if (level) await pool(level, (e) => fs.promises.mkdir(path.join(dir, e.path), { mode: 0o700 }));
-    await pool(rest, async (e) => {
-      const target = path.join(dir, e.path);
-      if (e.type === 'symlink') {
-        await fs.promises.symlink(e.target, target);
-        return;
-      }
-      if (e.type !== 'file') return;
-      const p = prevFiles.get(e.path);
-      if (prev && p && sameFile(p, e)) {
-        try {
-          await fs.promises.link(path.join(prev.dir, e.path), target);
-          filesLinked++;
-          return;
-        } catch {
-          // fall through to a fresh copy (e.g. link count limit, or drifted previous tree)
+        fs.mkdirSync(target, { mode: 0o700 });
+      } else if (e.type === 'symlink') {
+        fs.symlinkSync(e.target, target);
+      } else {
+        const p = prevFiles.get(e.path);
+        let linked = false;
+        if (prev && p && sameFile(p, e)) {
+          try {
+            fs.linkSync(path.join(prev.dir, e.path), target);
+            linked = true;
+            filesLinked++;
+          } catch {
+            // written afresh instead (e.g. link count limit, or drifted previous tree)
+          }
         }
+        if (!linked) toWrite.push({ e, target, p });
       }
+      await slice();
+    }
+    await pool(toWrite, async ({ e, target, p }) => {
       const patched =
         prev && p ? await this.patchFile(target, e, path.join(prev.dir, e.path), p, prev.prepared) : -1;
       if (patched >= 0) {
@@ -442,6 +448,8 @@ export async function copyDirect(src: string, target: string, size: number): Pro
 
 /** Operations in flight while materialising a tree (the thread pool has 4 threads by default). */
 const MATERIALISE_CONCURRENCY = 16;
+/** Longest stretch of synchronous mkdir/link/symlink calls before yielding to the event loop. */
+const SYNC_SLICE_MS = 4;
 
 /** Runs `fn` over `items` with MATERIALISE_CONCURRENCY in flight; the first failure stops it. */
 async function pool<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
