@@ -59,9 +59,10 @@ export class TreeWriter {
     // of unchanged files are made with synchronous calls, in slices of at most SYNC_SLICE_MS
     // between turns of the event loop; files to write or patch then run with
     // MATERIALISE_CONCURRENCY in flight on the thread pool. Why: a mkdir or link costs a few µs in
-    // the kernel and a thread-pool round trip costs more. Measured on the reference VM, 522
-    // directories and 2,250 links: 39-84 ms synchronous vs 103-225 ms with 16 in flight on the
-    // thread pool; the touch-250 benchmark's commit, which is mostly links, 208 ms before this.
+    // the kernel and a thread-pool round trip as much again. Measured on the reference VM, 522
+    // directories and 2,250 links, six runs each: 33-84 ms synchronous vs 36-225 ms with 16 in
+    // flight on the thread pool; the 512 MiB benchmark's touch-250 (a commit of mostly links)
+    // 0.50-0.61 s before, 0.40-0.45 s after (3 interleaved runs each).
     const dirs: Array<Entry & { type: 'dir' }> = [];
     const toWrite: Array<{ e: FileEntry; target: string; p: FileEntry | undefined }> = [];
     let sliceStart = Date.now();
