@@ -1,7 +1,7 @@
 // The agent's route tables (see agent-api.ts for the full list and payloads).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AgentError, badRequest, notFound } from '../errors.js';
-import { validateManifest, wireManifest } from '../protocol/manifest.js';
+import { isSnapshotId, validateManifest, wireManifest } from '../protocol/manifest.js';
 import { applyManifestDelta, isManifestDelta, unknownBase } from '../protocol/manifest-delta.js';
 import { answerHave, receiveChunks } from '../destination/receive.js';
 import type { ReplicationRequest, SnapshotRequest } from '../protocol/agent-api.js';
@@ -167,13 +167,15 @@ export function controlRoutes(a: AgentContext): Route[] {
       sendJson(c.res, 200, result);
     }),
     route('POST', '/v1/standby/:v/prepare', async (c) => {
-      const body = (await readJson(c.req, a.limits.maxJsonBytes)) as { paths?: unknown };
+      const body = (await readJson(c.req, a.limits.maxJsonBytes)) as { paths?: unknown; for?: unknown };
       const paths = body?.paths;
+      if (body?.for !== undefined && !isSnapshotId(body.for))
+        throw badRequest(`for ${JSON.stringify(body.for)}: not a restore point id`);
       if (!Array.isArray(paths) || paths.some((p) => typeof p !== 'string'))
         throw badRequest('paths: must be an array of file paths (strings)');
       if (paths.length > MAX_PREPARE_PATHS)
         throw badRequest(`paths: ${paths.length} paths exceed the limit of ${MAX_PREPARE_PATHS} per request`);
-      const preparing = a.standby.prepare(param(c, 0), paths as string[]);
+      const preparing = a.standby.prepare(param(c, 0), paths as string[], body.for as string | undefined);
       sendJson(c.res, 202, { preparing });
     }),
     route('POST', '/v1/standby/:v/promote', async (c) => {

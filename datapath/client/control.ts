@@ -172,17 +172,19 @@ export class AgentControl {
   /**
    * Asks the destination to start copying, from its current restore point of `volume`, the large
    * files among `paths` whose changes are on their way (destination/prepare.ts). Returns how many
-   * copies it started.
+   * copies it started. With `forRestorePoint` (the snapshot the changes belong to), nothing is
+   * started once the destination has committed that restore point: a hint that arrives late must
+   * not copy files of the restore point it replaced.
    */
   async prepareStandby(
     volume: string,
     paths: string[],
-    opts: { signal?: AbortSignal } = {},
+    opts: { signal?: AbortSignal; forRestorePoint?: string } = {},
   ): Promise<number> {
     const r = await this.http.json<{ preparing: number }>({
       method: 'POST',
       path: `/v1/standby/${enc(volume)}/prepare`,
-      json: { paths },
+      json: { paths, ...(opts.forRestorePoint ? { for: opts.forRestorePoint } : {}) },
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     return r.preparing;

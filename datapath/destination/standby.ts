@@ -376,13 +376,14 @@ export class StandbyManager {
   /**
    * Starts copying, from the current restore point of `volume`, the large files among `paths`
    * that the source is about to send changes of (prepare.ts). Returns how many copies it started;
-   * 0 when there is no current restore point.
+   * 0 when there is no current restore point, or when restore point `forId` (the one the changes
+   * belong to) is committed already: the hint came too late.
    */
-  prepare(volume: string, paths: readonly string[]): number {
+  prepare(volume: string, paths: readonly string[], forId?: string): number {
     const vdir = this.vdir(volume);
     const cur = this.current(volume);
     const rec = cur ? this.volume(volume).get(cur) : undefined;
-    if (!cur || !rec) return 0;
+    if (!cur || !rec || (forId !== undefined && this.volume(volume).has(forId))) return 0;
     return this.prepared.prepare(
       volume,
       { id: cur, dir: path.join(vdir, 'rp', rec.tree ?? cur), manifest: rec.manifest },

@@ -27,7 +27,7 @@
 //                                                    body may instead be a ManifestDelta {…header, base, ops}
 //                                                    against restore point `base` (manifest-delta.ts);
 //                                                    409 unknown_base when this agent lacks it
-//   POST   /v1/standby/:volume/prepare                {paths} → {started} (copies ahead of a commit)
+//   POST   /v1/standby/:volume/prepare                {paths, for?} → {preparing} (copies ahead of a commit)
 //   POST   /v1/standby/:volume/promote                {restorePoint?, target?, replace?} → PromoteResult
 //                                                    (409 conflict when the target exists, unless replace)
 // Data port (default 9010): the bulk chunk protocol of wire.ts (/v1/chunks/have, /v1/chunks),

@@ -17,6 +17,8 @@ import { MAX_PREPARE_PATHS, PATCH_MIN_BYTES } from '../protocol/limits.js';
 
 export class PrepareHints {
   private readonly queue: string[] = [];
+  /** The snapshot the named files are for (sent along: the destination ignores it once committed). */
+  private forId: string | undefined;
   private readonly named = new Set<string>();
   private sending = false;
   private off = false;
@@ -28,8 +30,12 @@ export class PrepareHints {
     private readonly signal: AbortSignal,
   ) {}
 
-  /** SnapshotOptions.onReread: queues `path` when it is large enough to be patched. */
-  readonly add = (path: string, size: number): void => {
+  /**
+   * SnapshotOptions.onReread: queues `path` when it is large enough to be patched, for the
+   * restore point that snapshot `snapshotId` will become.
+   */
+  readonly add = (path: string, size: number, snapshotId: string): void => {
+    this.forId = snapshotId;
     if (this.off || size < PATCH_MIN_BYTES || this.named.has(path)) return;
     this.named.add(path);
     this.queue.push(path);
@@ -51,7 +57,10 @@ export class PrepareHints {
     const paths = this.queue.splice(0, MAX_PREPARE_PATHS);
     this.sending = true;
     this.dest
-      .prepareStandby(this.volume, paths, { signal: this.signal })
+      .prepareStandby(this.volume, paths, {
+        signal: this.signal,
+        ...(this.forId ? { forRestorePoint: this.forId } : {}),
+      })
       .catch(() => {
         this.off = true;
       })

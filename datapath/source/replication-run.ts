@@ -172,7 +172,8 @@ export class ReplicationRunner {
       return;
     }
     const base = !full && standby?.current ? this.snapshots.manifestById(standby.current) : undefined;
-    if (base) for (const f of filesToPatch(base, manifest)) this.hintsFor(j, dest).add(f.path, f.size);
+    if (base)
+      for (const f of filesToPatch(base, manifest)) this.hintsFor(j, dest).add(f.path, f.size, manifest.id);
     const { unique, missing } = await planTransfer(j, dest, manifest, base);
 
     await this.setPhase(j, 'transferring');

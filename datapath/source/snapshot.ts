@@ -68,10 +68,10 @@ export interface SnapshotOptions {
   /**
    * Called with each file of the parent snapshot that changed (its stat differs), just before it
    * is read: an incremental replication names large ones to the destination, which copies their
-   * previous version while this snapshot reads them (destination/prepare.ts). Not called in full
-   * mode. Must not throw.
+   * previous version while this snapshot reads them (destination/prepare.ts), for the restore
+   * point this snapshot (`snapshotId`) will become. Not called in full mode. Must not throw.
    */
-  onReread?: (path: string, size: number) => void;
+  onReread?: (path: string, size: number, snapshotId: string) => void;
   signal?: AbortSignal;
 }
 
@@ -229,7 +229,7 @@ export async function takeSnapshot(
           for (const [h] of prev.chunks) pin.add(h);
           stats.filesReused++;
         } else {
-          if (prev) opts.onReread?.(rel, Number(st.size));
+          if (prev) opts.onReread?.(rel, Number(st.size), opts.id);
           entry = await readFile(abs, rel, st);
         }
         entries.push(entry);

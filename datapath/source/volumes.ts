@@ -47,7 +47,7 @@ export interface TakeOptions {
   /** Streaming hook, see SnapshotOptions.onChunk: each distinct chunk read, once it is in the store. */
   onChunk?: (c: ChunkEvent) => void;
   /** See SnapshotOptions.onReread: each changed file of the parent, before it is read. */
-  onReread?: (path: string, size: number) => void;
+  onReread?: (path: string, size: number, snapshotId: string) => void;
   signal?: AbortSignal;
 }
 

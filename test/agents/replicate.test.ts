@@ -188,6 +188,15 @@ describe('replication between two agents', () => {
     const tmp = path.join(dst.dataRoot, 'standby', 'premade', 'tmp');
     for (let i = 0; i < 100 && fs.readdirSync(tmp).length > 0; i++) await sleep(20);
     expect(fs.readdirSync(tmp)).toEqual([]);
+    // A hint that arrives after its restore point was committed starts nothing; the restore point
+    // id must look like one.
+    expect(await dc.prepareStandby('premade', ['edited.dat'], { forRestorePoint: snap.id })).toBe(0);
+    await expect(
+      dc.prepareStandby('premade', ['edited.dat'], { forRestorePoint: '../x' }),
+    ).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('for "../x": not a restore point id'),
+    });
 
     // a bad destination is refused naming the field, and nothing is snapshotted
     const count = (await sc.listSnapshots('premade')).length;
