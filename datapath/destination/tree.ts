@@ -16,7 +16,7 @@ import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError } from '../errors.js';
 import { alignedBuffer, DIRECT_ALIGN, fsyncDir, writeAllAt } from '../fs-util.js';
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
-import { patchPlan } from '../protocol/patch.js';
+import { patchPlan, sameFile } from '../protocol/patch.js';
 
 /** Restore point files are written with the mode bits minus setuid/setgid. */
 const MODE_MASK = 0o1777;
@@ -467,19 +467,6 @@ async function pool<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void
     }
   };
   await Promise.all(Array.from({ length: Math.min(MATERIALISE_CONCURRENCY, items.length) }, worker));
-}
-
-function sameFile(a: FileEntry, b: FileEntry): boolean {
-  if (
-    a.size !== b.size ||
-    a.mode !== b.mode ||
-    a.mtimeMs !== b.mtimeMs ||
-    a.chunks.length !== b.chunks.length
-  )
-    return false;
-  for (let i = 0; i < a.chunks.length; i++)
-    if ((a.chunks[i] as [string, number])[0] !== (b.chunks[i] as [string, number])[0]) return false;
-  return true;
 }
 
 /** Creates and opens `target` for writing (it must not exist), on the thread pool. */

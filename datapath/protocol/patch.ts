@@ -36,7 +36,8 @@ export function patchPlan(prev: FileEntry, next: FileEntry): PatchWrite[] | null
 
 /**
  * The files of `next` the destination will patch when it commits `next` over restore point `base`:
- * present as files in both, changed, and worth patching (patchPlan). Largest first, so the copies
+ * present as files in both, not the same file (sameFile: a new mode or mtime counts, the link
+ * would carry the old one), and worth patching (patchPlan). Largest first, so the copies
  * that take longest start first.
  */
 export function filesToPatch(base: Manifest, next: Manifest): Array<{ path: string; size: number }> {
@@ -46,16 +47,25 @@ export function filesToPatch(base: Manifest, next: Manifest): Array<{ path: stri
   for (const e of next.entries) {
     if (e.type !== 'file' || e.size < PATCH_MIN_BYTES) continue;
     const p = before.get(e.path);
-    if (!p || sameChunks(p, e)) continue;
+    if (!p || sameFile(p, e)) continue;
     if (patchPlan(p, e)) out.push({ path: e.path, size: e.size });
   }
   return out.sort((a, b) => b.size - a.size || (a.path < b.path ? -1 : 1));
 }
 
-function sameChunks(a: FileEntry, b: FileEntry): boolean {
-  if (a.size !== b.size || a.chunks.length !== b.chunks.length) return false;
-  return a.chunks.every(([h, len], i) => {
-    const c = b.chunks[i] as [string, number];
-    return c[0] === h && c[1] === len;
-  });
+/**
+ * Whether `b` is `a` unchanged (size, mode, mtime and chunks): the destination then links the
+ * previous restore point's file instead of writing or patching one.
+ */
+export function sameFile(a: FileEntry, b: FileEntry): boolean {
+  if (
+    a.size !== b.size ||
+    a.mode !== b.mode ||
+    a.mtimeMs !== b.mtimeMs ||
+    a.chunks.length !== b.chunks.length
+  )
+    return false;
+  for (let i = 0; i < a.chunks.length; i++)
+    if ((a.chunks[i] as [string, number])[0] !== (b.chunks[i] as [string, number])[0]) return false;
+  return true;
 }

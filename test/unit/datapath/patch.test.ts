@@ -84,6 +84,13 @@ describe('filesToPatch', () => {
     ]);
   });
 
+  it('a file with the same chunks and a new mtime is named: the destination cannot link it, it patches a copy', () => {
+    const touched = { ...file('db', big), mtimeMs: 1 };
+    expect(patchPlan(file('db', big), touched)).toEqual([]);
+    expect(filesToPatch(m([file('db', big)]), m([touched]))).toEqual([{ path: 'db', size: 20 * K }]);
+    expect(filesToPatch(m([file('db', big)]), m([file('db', big)]))).toEqual([]);
+  });
+
   it('a path that was not a file before is not named', () => {
     const base = m([{ path: 'x', type: 'dir', mode: 0o755 }]);
     expect(filesToPatch(base, m([file('x', big)]))).toEqual([]);
