@@ -17,6 +17,7 @@ import { AgentError } from '../errors.js';
 import { alignedBuffer, DIRECT_ALIGN, fsyncDir, writeAllAt } from '../fs-util.js';
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
 import { patchPlan, sameFile } from '../protocol/patch.js';
+import { SyncSlices } from '../yield.js';
 
 /** Restore point files are written with the mode bits minus setuid/setgid. */
 const MODE_MASK = 0o1777;
@@ -65,12 +66,7 @@ export class TreeWriter {
     // 0.50-0.61 s before, 0.40-0.45 s after (3 interleaved runs each).
     const dirs: Array<Entry & { type: 'dir' }> = [];
     const toWrite: Array<{ e: FileEntry; target: string; p: FileEntry | undefined }> = [];
-    let sliceStart = Date.now();
-    const slice = async (): Promise<void> => {
-      if (Date.now() - sliceStart < SYNC_SLICE_MS) return;
-      await new Promise<void>((r) => setImmediate(r));
-      sliceStart = Date.now();
-    };
+    const slices = new SyncSlices(SYNC_SLICE_MS);
     for (const e of manifest.entries) {
       const target = path.join(dir, e.path);
       if (e.type === 'dir') {
@@ -92,7 +88,7 @@ export class TreeWriter {
         }
         if (!linked) toWrite.push({ e, target, p });
       }
-      await slice();
+      await slices.maybeYield();
     }
     await pool(toWrite, async ({ e, target, p }) => {
       const patched =

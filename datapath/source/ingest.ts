@@ -44,6 +44,7 @@ import { hashHex } from '../store/hash.js';
 import { HASH_WORKER_AVAILABLE, hashRanges } from '../store/hash-worker.js';
 import type { ChunkRef } from '../protocol/manifest.js';
 import type { StageClock } from '../stages.js';
+import { SyncSlices } from '../yield.js';
 
 /** Bytes read per read call. */
 export const BLOCK_SIZE = 8 * 1024 * 1024;
@@ -108,7 +109,7 @@ export class Ingest {
   private drainTo = 0;
   private readonly inflight = new Set<Promise<void>>();
   private failure: unknown = null;
-  private lastYield = Date.now();
+  private readonly slices = new SyncSlices(YIELD_MS);
 
   private readonly o: IngestOptions & { hashWorker: boolean };
   private readonly stages: StageClock;
@@ -126,11 +127,8 @@ export class Ingest {
   }
 
   /** Yields to the event loop when synchronous work has run for YIELD_MS. */
-  async maybeYield(): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastYield < YIELD_MS) return;
-    await new Promise<void>((r) => setImmediate(r));
-    this.lastYield = Date.now();
+  maybeYield(): Promise<void> {
+    return this.slices.maybeYield();
   }
 
   /**
