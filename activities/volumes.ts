@@ -50,16 +50,7 @@ export async function snapshotVolumes(deps: ActivityDeps, input: SnapshotInput):
     const taken = await Promise.all(
       input.volumes.map(async (v) => {
         try {
-          const opts = destination
-            ? {
-                destination: {
-                  url: destination.url,
-                  token: destination.token,
-                  ...(destination.caCertPem ? { caCertPem: destination.caCertPem } : {}),
-                  volume: v,
-                },
-              }
-            : {};
+          const opts = destination ? { destination: { ...destination, volume: v } } : {};
           return [v, (await agent.createSnapshot(v, opts)).id] as const;
         } catch (err) {
           if (err instanceof AgentApiError && !err.retryable)
@@ -117,12 +108,7 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
       volume: input.volume,
       snapshotId: input.snapshotId,
       mode: pair.mode,
-      destination: {
-        url: pair.destination.url,
-        token: pair.destination.token,
-        caCertPem: pair.destination.caCertPem,
-        volume: input.volume,
-      },
+      destination: { ...pair.destination, volume: input.volume },
     });
     const stallMs = deps.transferStallMs ?? DEFAULT_TRANSFER_STALL_MS;
     const watch = new ProgressWatch(Date.now());

@@ -79,10 +79,7 @@ export function snapshotHints(
   d: DestinationSpec,
   volume: string,
 ): { add: PrepareHints['add']; end: () => void } {
-  const client = new AgentClient(
-    { url: d.url, token: d.token, ...(d.caCertPem ? { caCertPem: d.caCertPem } : {}) },
-    { maxSockets: 1, timeoutMs: 30_000 },
-  );
+  const client = new AgentClient(d, { maxSockets: 1, timeoutMs: 30_000 });
   const hints = new PrepareHints(client, d.volume ?? volume, new AbortController().signal);
   return {
     add: hints.add,

@@ -64,15 +64,7 @@ export class ReplicationRunner {
     const req = j.request;
     const signal = j.abort.signal;
     let release: (() => void) | null = null;
-    const dest = new AgentClient(
-      {
-        url: req.destination.url,
-        token: req.destination.token,
-        ...(req.destination.caCertPem ? { caCertPem: req.destination.caCertPem } : {}),
-        ...(req.destination.dataUrl ? { dataUrl: req.destination.dataUrl } : {}),
-      },
-      { maxSockets: (req.concurrency ?? 3) + 2 },
-    );
+    const dest = new AgentClient(req.destination, { maxSockets: (req.concurrency ?? 3) + 2 });
     const started = Date.now();
     try {
       await this.setPhase(j, 'snapshotting');
