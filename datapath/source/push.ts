@@ -274,11 +274,7 @@ export class ChunkPusher {
   }
 
   private returnBuffer(buf: Buffer): void {
-    if (
-      this.pool.length < WRITE_POOL &&
-      buf.length === WRITE_BYTES + FRAME_HEADER + this.store.maxChunkSize + 1
-    )
-      this.pool.push(buf);
+    if (this.pool.length < WRITE_POOL) this.pool.push(buf);
   }
 
   /** A chunk's stored form read into `into`; a chunk missing from the store fails the push. */
