@@ -301,12 +301,18 @@ export class ChunkStore {
     return { pack: l0.pack, off: l0.off, bytes: end, recs };
   }
 
+  /** Bytes of records read back with O_DIRECT (see readRecordRun). */
+  get directReadBytes(): number {
+    return this.packs.directReadBytes;
+  }
+
   /**
    * Reads a recordRun into `into` at `at` on the thread pool: each record's 40-byte header (magic,
    * hash, stored length) then the chunk's stored form. Returns how many records, from the first,
    * were read intact; the rest (their pack compacted or removed meanwhile) are for readStoredInto.
    */
   readRecordRun(run: RecordRun, into: Buffer, at: number): Promise<number> {
+    // Records a large batch wrote with O_DIRECT are read back with O_DIRECT too (pack.ts readDirect).
     if (at + run.bytes > into.length) throw new Error(`${run.bytes} bytes of records do not fit at ${at}`);
     return this.packs.readRecords(run.pack, run.off, into, at, run.bytes, run.recs);
   }
