@@ -13,7 +13,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChunkStore } from '../store/chunk-store.js';
-import { RECORD_HEADER } from '../store/pack.js';
 import { AgentError } from '../errors.js';
 import { alignedBuffer, DIRECT_ALIGN, fsyncDir, writeAllAt } from '../fs-util.js';
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
@@ -27,8 +26,6 @@ const DIRECT_FILE_MIN_BYTES = 8 * 1024 * 1024;
 
 export class TreeWriter {
   private readonly scratchFree: Buffer[] = [];
-  /** Buffers of readRawRun not in use (two per large file being written). */
-  private readonly runFree: Buffer[] = [];
   /**
    * Aligned staging buffers of writeFileDirect not in use, by filesystem (st_dev): a buffer is
    * aligned as the filesystem it was probed on requires (tmpfs takes any address), so it is only
@@ -244,34 +241,18 @@ export class TreeWriter {
       end();
       return -1;
     }
-    // Chunks are read in runs (ChunkStore.readRawRun) into two buffers in turn: the next run is
-    // being read while this one is copied and written, as the kernel's readahead did for the
-    // page-cache reads this replaced (without it, O_DIRECT reads left the device idle while we
-    // wrote: a 2 GiB full copy's commit took 4.7-5.0 s instead of 4.0-4.2).
-    const runBufs = [this.runBuffer(), this.runBuffer()] as const;
-    const hashes = e.chunks.map(([h]) => h);
-    let next: Promise<Buffer[]> | null = null;
+    const scratch = this.scratch();
     let pos = 0;
     let fill = 0;
     let closed = false;
     let refused = false;
     try {
-      next = this.store.readRawRun(hashes, 0, runBufs[0]);
-      for (let i = 0, k = 0; i < hashes.length; k ^= 1) {
-        const raws = await (next as Promise<Buffer[]>);
-        next =
-          i + raws.length < hashes.length
-            ? this.store.readRawRun(hashes, i + raws.length, runBufs[k ^ 1] as Buffer)
-            : null;
-        for (const raw of raws) {
-          const [h, len] = e.chunks[i++] as readonly [string, number];
-          if (raw.length !== len) throw corruptChunk(h);
-          fill += raw.copy(staging, fill);
-          if (fill >= DIRECT_BLOCK) {
-            await writeAllAt(direct, staging.subarray(0, DIRECT_BLOCK), pos);
-            pos += DIRECT_BLOCK;
-            fill = staging.copy(staging, 0, DIRECT_BLOCK, fill);
-          }
+      for (const [h, len] of e.chunks) {
+        fill += (await this.chunkBytes(h, len, scratch)).copy(staging, fill);
+        if (fill >= DIRECT_BLOCK) {
+          await writeAllAt(direct, staging.subarray(0, DIRECT_BLOCK), pos);
+          pos += DIRECT_BLOCK;
+          fill = staging.copy(staging, 0, DIRECT_BLOCK, fill);
         }
       }
       const whole = fill - (fill % DIRECT_ALIGN);
@@ -297,8 +278,7 @@ export class TreeWriter {
       }
       throw err;
     } finally {
-      await next?.catch(() => undefined); // a read still in flight into runBufs after a failure
-      this.runFree.push(...runBufs);
+      this.scratchFree.push(scratch);
       if (!refused) free.push(staging);
       end(refused ? 0 : pos + fill);
     }
@@ -310,7 +290,14 @@ export class TreeWriter {
    */
   private async chunkBytes(h: string, len: number, scratch: Buffer): Promise<Buffer> {
     const raw = await this.store.readRawInto(h, scratch);
-    if (raw.length !== len) throw corruptChunk(h);
+    if (raw.length !== len) {
+      throw new AgentError(
+        500,
+        'internal',
+        `chunk ${h} in the store is corrupt; a full replication will replace it`,
+        true,
+      );
+    }
     return raw;
   }
 
@@ -323,14 +310,6 @@ export class TreeWriter {
     return this.scratchFree.pop() ?? Buffer.allocUnsafeSlow(this.store.maxChunkSize + 1);
   }
 
-  /** A buffer for ChunkStore.readRawRun, from a free list like scratch()'s. */
-  private runBuffer(): Buffer {
-    return (
-      this.runFree.pop() ??
-      Buffer.allocUnsafeSlow(Math.max(RUN_READ_BYTES, RECORD_HEADER + 1 + this.store.maxChunkSize))
-    );
-  }
-
   /** Gives a restored file its manifest mode and mtime, and fsyncs it when asked to. */
   private finishFile(fd: number, e: FileEntry): void {
     fs.fchmodSync(fd, e.mode & MODE_MASK);
@@ -338,19 +317,6 @@ export class TreeWriter {
     if (this.opts.fsync) fs.fsyncSync(fd);
   }
 }
-
-/** A chunk of the store whose length is not its manifest's: the store is corrupt. */
-function corruptChunk(h: string): AgentError {
-  return new AgentError(
-    500,
-    'internal',
-    `chunk ${h} in the store is corrupt; a full replication will replace it`,
-    true,
-  );
-}
-
-/** Bytes of back-to-back records a large file's writer reads at once (ChunkStore.readRawRun). */
-const RUN_READ_BYTES = 1024 * 1024;
 
 /** Bytes per read/write while copying a previous version with O_DIRECT. */
 const DIRECT_BLOCK = 8 * 1024 * 1024;

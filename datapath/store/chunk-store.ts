@@ -318,29 +318,6 @@ export class ChunkStore {
   }
 
   /**
-   * The raw bytes of chunks `hexes[from]`, `hexes[from + 1]`, ... that lie back to back in one pack
-   * and fit in `buf`, read with one read into it (recordRun, readRecordRun: with O_DIRECT where a
-   * batch wrote them so); at least the first chunk, so `buf` must hold a record of the largest
-   * chunk (RECORD_HEADER + 1 + maxChunkSize bytes). Views of `buf` for raw-stored chunks, new
-   * buffers for compressed ones; valid until the next call with the same `buf`. Why: a restore
-   * point's large file is written from chunks that arrived in file order, so they are contiguous
-   * here, and reading them one 64 KiB pread at a time through the page cache cost a page-cache
-   * fill per chunk where a batch had written them with O_DIRECT.
-   */
-  async readRawRun(hexes: readonly string[], from: number, buf: Buffer): Promise<Buffer[]> {
-    const run = this.recordRun(hexes, from, hexes.length, buf.length);
-    const intact = await this.readRecordRun(run, buf, 0);
-    if (intact === 0) return [await this.readRawInto(hexes[from] as string, buf)]; // moved by gc meanwhile
-    const out: Buffer[] = [];
-    for (let k = 0; k < intact; k++) {
-      const r = run.recs[k] as { rel: number; len: number };
-      const stored = buf.subarray(r.rel + RECORD_HEADER, r.rel + RECORD_HEADER + r.len);
-      out.push(stored[0] === ENC_RAW ? stored.subarray(1) : await decodeChunk(stored, this.maxChunkSize));
-    }
-    return out;
-  }
-
-  /**
    * A chunk's raw bytes for a caller that uses them before its next call with the same `scratch`
    * (at least maxChunkSize + 1 bytes): a raw-stored chunk is read into `scratch` and a view of it
    * returned, so writing a restore point allocates nothing per chunk; a compressed one is decoded

@@ -85,36 +85,6 @@ describe('standby: a large new file written with O_DIRECT', () => {
   });
 });
 
-describe('standby: a large new file from chunks a batch stored', () => {
-  test('reads them back in runs (O_DIRECT where they were so written), with repeats and compressed chunks among them', async () => {
-    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
-    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 3 });
-    const batch = Array.from({ length: 100 }, (_, i) => crypto.randomBytes(90 * 1024 + i * 37));
-    await store.appendRawBatchAsync(batch.map((raw) => ({ hex: hashHex(raw), raw })));
-    const text = Buffer.from('a compressible chunk between the batch records '.repeat(2000));
-    await store.put(hashHex(text), text, { compress: true });
-    expect(store.locate(hashHex(text))?.storedLength).toBeLessThan(text.length / 10); // compressed
-    // file order: the batch, a compressed chunk in the middle, the first chunk again, a gap
-    const chunks = [...batch.slice(0, 60), text, batch[0]!, ...batch.slice(61), batch[5]!];
-    const refs = chunks.map((c) => [hashHex(c), c.length] as [string, number]);
-    const size = chunks.reduce((a, c) => a + c.length, 0);
-    expect(size).toBeGreaterThan(8 * 1024 * 1024);
-    const m = manifest(
-      [{ path: 'big.bin', type: 'file', mode: 0o600, size, mtimeMs: 1_700_000_000_000, chunks: refs }],
-      { id: 'snap-1' },
-    ) as unknown as Manifest;
-    const res = await sm.commit('vol', m);
-    expect(res).toMatchObject({ filesWritten: 1, bytesWritten: size });
-    const file = path.join(dir, 'standby', 'vol', 'current', 'big.bin');
-    expect(fs.readFileSync(file).equals(Buffer.concat(chunks))).toBe(true);
-    if (
-      process.platform === 'linux' &&
-      !fs.readFileSync('/proc/mounts', 'utf8').includes(`${os.tmpdir()} tmpfs`)
-    )
-      expect(store.directReadBytes).toBeGreaterThan(4 * 1024 * 1024);
-  });
-});
-
 describe('standby: copyDirect', () => {
   test.each([4096, 8 * 1024 * 1024, 8 * 1024 * 1024 + 4096 * 3 + 17, 20 * 1024 * 1024 + 1])(
     'copies %i bytes exactly',
