@@ -210,7 +210,7 @@ export function ferryPeer(
       const vol = await client.createVolume(VOLUME);
       await client.createVolume(WARMUP_VOLUME);
       // The warm-up volume also holds a small tree that never changes, so every warm-up walks,
-      // reuses and links many files as the measured incremental runs do (see WARMUP_NOTE).
+      // reuses and links many files as the measured incremental runs do (see FERRY_NOTES).
       for (let d = 0; d < WARMUP_DIRS; d++) {
         const dir = path.join(src.volumePath(WARMUP_VOLUME), `d${d}`);
         mkdirSync(dir, { recursive: true });
