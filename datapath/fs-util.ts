@@ -77,6 +77,28 @@ export function writeAllAt(fd: number, buf: Buffer, position: number): Promise<v
   });
 }
 
+/**
+ * Reads up to `len` bytes at `position` of `fd` into `buf` at `at` on the thread pool (as many reads
+ * as it takes); returns the bytes read, fewer only at the end of the file.
+ */
+export async function readAllAt(
+  fd: number,
+  buf: Buffer,
+  at: number,
+  len: number,
+  position: number,
+): Promise<number> {
+  let got = 0;
+  while (got < len) {
+    const k = await new Promise<number>((ok, ko) =>
+      fs.read(fd, buf, at + got, len - got, position + got, (err, r) => (err ? ko(err) : ok(r))),
+    );
+    if (k === 0) break;
+    got += k;
+  }
+  return got;
+}
+
 /** O_DIRECT needs buffers, offsets and lengths aligned to the logical block size (4096 covers all). */
 export const DIRECT_ALIGN = 4096;
 

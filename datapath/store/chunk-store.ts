@@ -301,7 +301,7 @@ export class ChunkStore {
     return { pack: l0.pack, off: l0.off, bytes: end, recs };
   }
 
-  /** Bytes of records read back with O_DIRECT (see readRecordRun). */
+  /** Bytes of records read back with O_DIRECT (see readRecordRun); the tests check the direct path ran. */
   get directReadBytes(): number {
     return this.packs.directReadBytes;
   }

@@ -41,7 +41,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ENC_RAW } from './chunk-codec.js';
 import { HASH_BYTES } from './hash.js';
-import { alignedBuffer, DIRECT_ALIGN, writeAllAt } from '../fs-util.js';
+import { alignedBuffer, DIRECT_ALIGN, readAllAt, writeAllAt } from '../fs-util.js';
 
 const MAGIC = 0x46434b31; // "FCK1"
 const DEAD = 0x44454144; // "DEAD": a dropped record, skipped by scans
@@ -150,19 +150,6 @@ function covers(ranges: readonly number[], a: number, b: number): boolean {
   return false;
 }
 
-/** Reads up to `len` bytes at `pos` into `buf` at `at` on the thread pool; fewer only at the end of the file. */
-async function readAt(fd: number, buf: Buffer, at: number, len: number, pos: number): Promise<number> {
-  let got = 0;
-  while (got < len) {
-    const k = await new Promise<number>((ok, ko) =>
-      fs.read(fd, buf, at + got, len - got, pos + got, (err, r) => (err ? ko(err) : ok(r))),
-    );
-    if (k === 0) break;
-    got += k;
-  }
-  return got;
-}
-
 function writev(fd: number, iov: Uint8Array[], pos: number): Promise<number> {
   return new Promise((resolve, reject) => {
     fs.writev(fd, iov as NodeJS.ArrayBufferView[], pos, (err, n) => (err ? reject(err) : resolve(n)));
@@ -186,7 +173,7 @@ export class PackFiles {
   private readonly staging: Buffer[] = [];
   /** Aligned bounce buffers of DIRECT_READ_MAX bytes for readDirect, not in use. */
   private readonly bounces: Buffer[] = [];
-  /** Bytes readRecords has read with O_DIRECT (readDirect), for tests and metrics. */
+  /** Bytes readRecords has read with O_DIRECT (readDirect); the tests check the direct path ran. */
   directReadBytes = 0;
 
   constructor(
@@ -516,7 +503,7 @@ export class PackFiles {
     if (!p) return 0;
     let got = 0;
     try {
-      got = (await this.readDirect(p, off, buf, at, len)) ?? (await readAt(p.fd, buf, at, len, off));
+      got = (await this.readDirect(p, off, buf, at, len)) ?? (await readAllAt(p.fd, buf, at, len, off));
     } catch {
       return 0;
     }
@@ -556,9 +543,9 @@ export class PackFiles {
     const bounce = this.bounces.pop() ?? this.aligned(DIRECT_READ_MAX);
     if (!bounce) return null;
     try {
-      const got = await readAt(p.directFd, bounce, 0, b - a, a);
+      const got = await readAllAt(p.directFd, bounce, 0, b - a, a);
       this.directReadBytes += got;
-      return Math.max(0, bounce.copy(buf, at, off - a, Math.min(got, off - a + len)));
+      return bounce.copy(buf, at, off - a, Math.min(got, off - a + len)); // 0 when `got` ends before `off`
     } finally {
       if (this.bounces.length < BOUNCE_POOL) this.bounces.push(bounce);
     }
