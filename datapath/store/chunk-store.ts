@@ -200,7 +200,8 @@ export class ChunkStore {
   /**
    * Appends chunks already in stored form (encoding byte + payload) whose content the caller has
    * verified, as appendRawBatchAsync does raw ones: on the thread pool, with O_DIRECT for runs of
-   * 1 MiB or more. The receiving agent batches verified chunks into it. Returns the hashes it wrote.
+   * DIRECT_MIN_BYTES or more. The receiving agent batches verified chunks into it. Returns the
+   * hashes it wrote.
    */
   appendStoredBatchAsync(items: ReadonlyArray<{ hex: string; stored: Uint8Array }>): Promise<string[]> {
     const bytes = items.reduce((n, it) => n + it.stored.length, 0);

@@ -259,12 +259,13 @@ describe('large asynchronous batches (O_DIRECT where the filesystem takes it)', 
     const s = await open();
     const small = crypto.randomBytes(30_001); // leaves the pack off a 4 KiB boundary
     await s.put(hashHex(small), small);
-    const first = batch(40); // ~2.6 MiB: above DIRECT_MIN_BYTES
+    const first = batch(60); // ~3.9 MiB: above DIRECT_MIN_BYTES
     expect(first.reduce((a, c) => a + c.raw.length, 0)).toBeGreaterThan(DIRECT_MIN_BYTES);
     expect((await s.appendRawBatchAsync(first)).sort()).toEqual(first.map((c) => c.hex).sort());
     const between = crypto.randomBytes(12_345);
     await s.put(hashHex(between), between);
-    const second = batch(20);
+    const second = batch(56);
+    expect(second.reduce((a, c) => a + c.raw.length, 0)).toBeGreaterThan(DIRECT_MIN_BYTES);
     await s.appendRawBatchAsync(second);
     const all = [
       { hex: hashHex(small), raw: small },
@@ -296,7 +297,7 @@ describe('large asynchronous batches (O_DIRECT where the filesystem takes it)', 
     const s = await open();
     const small = crypto.randomBytes(30_001);
     await s.put(hashHex(small), small); // the batch's run starts after a pad, not at 0
-    const run = batch(40);
+    const run = batch(60);
     await s.appendRawBatchAsync(run);
     const hexes = run.map((c) => c.hex);
     const planned = s.recordRun(hexes, 3, hexes.length, 1 << 20);
@@ -326,7 +327,7 @@ describe('large asynchronous batches (O_DIRECT where the filesystem takes it)', 
 
   it('a run cut short by a crash keeps the records before the cut and drops the rest', async () => {
     const s = await open();
-    const run = batch(40);
+    const run = batch(60);
     await s.appendRawBatchAsync(run);
     const cut = s.locate(run[25]!.hex) as { file: string; offset: number };
     s.close();
