@@ -149,7 +149,9 @@ export class TreeWriter {
     return this.writeChunks(
       async () => {
         await fs.promises.chmod(target, 0o600);
-        return fs.openSync(target, 'r+');
+        const fd = fs.openSync(target, 'r+');
+        await warmPages(fd, partialPages(changed, p.size));
+        return fd;
       },
       e,
       changed,
@@ -442,6 +444,50 @@ export async function copyDirect(src: string, target: string, size: number): Pro
     await out.close();
   }
 }
+
+/**
+ * The offsets of the 4 KiB pages of a file of `size` bytes where writing `changed` (chunks at
+ * their offsets, in order) over it starts or ends a write inside a page. Pages at or past `size`
+ * are not listed (nothing to read there).
+ */
+export function partialPages(
+  changed: ReadonlyArray<readonly [string, number, number]>,
+  size: number,
+): number[] {
+  const pages: number[] = [];
+  for (const [, len, at] of changed) {
+    for (const edge of [at, at + len]) {
+      const page = edge - (edge % PAGE);
+      if (edge % PAGE !== 0 && page < size && pages[pages.length - 1] !== page) pages.push(page);
+    }
+  }
+  return pages;
+}
+
+/**
+ * Brings pages of an open file into the page cache, WARM_CONCURRENCY reads in flight on the thread
+ * pool. Why: a patch writes chunks at unaligned offsets into a copy made with O_DIRECT, so the page
+ * where a chunk starts or ends is not cached and each such write first read it from the device,
+ * one at a time (writes to one file hold its inode lock): on the reference VM 1,159 chunks written
+ * over a 430 MiB copy took 150-250 ms unaligned, 22 ms aligned, 89-119 ms with these pages read
+ * first (reads run in parallel); the 512 MiB benchmark's pages-1pct commit 231-276 -> 148-180 ms
+ * (3 interleaved runs each).
+ */
+async function warmPages(fd: number, pages: readonly number[]): Promise<void> {
+  let next = 0;
+  const one = Buffer.alloc(WARM_CONCURRENCY);
+  await Promise.all(
+    Array.from({ length: Math.min(WARM_CONCURRENCY, pages.length) }, async (_, k) => {
+      while (next < pages.length) {
+        const at = pages[next++] as number;
+        await new Promise<void>((ok, ko) => fs.read(fd, one, k, 1, at, (err) => (err ? ko(err) : ok())));
+      }
+    }),
+  );
+}
+
+const PAGE = 4096;
+const WARM_CONCURRENCY = 16;
 
 /** Operations in flight while materialising a tree (the thread pool has 4 threads by default). */
 const MATERIALISE_CONCURRENCY = 16;

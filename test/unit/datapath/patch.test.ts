@@ -1,6 +1,7 @@
 import type { FileEntry, Manifest } from '../../../datapath/protocol/manifest.js';
 import { PATCH_MIN_BYTES } from '../../../datapath/protocol/limits.js';
 import { filesToPatch, patchPlan } from '../../../datapath/protocol/patch.js';
+import { partialPages } from '../../../datapath/destination/tree.js';
 import { manifest } from './manifests.js';
 
 const K = 64 * 1024;
@@ -95,4 +96,29 @@ describe('filesToPatch', () => {
     const base = m([{ path: 'x', type: 'dir', mode: 0o755 }]);
     expect(filesToPatch(base, m([file('x', big)]))).toEqual([]);
   });
+});
+
+describe('partialPages: the pages a patch writes only in part (read into the cache first)', () => {
+  const P = 4096;
+  it.each([
+    ['aligned chunks', [[h('a'), 2 * P, P]], 10 * P, []],
+    ['a chunk inside one page', [[h('a'), 100, P + 10]], 10 * P, [P]],
+    ['a chunk over three pages', [[h('a'), 2 * P, P + 10]], 10 * P, [P, 3 * P]],
+    [
+      'adjacent chunks share their edge page once',
+      [
+        [h('a'), P, 10],
+        [h('b'), P, P + 10],
+      ],
+      10 * P,
+      [0, P, 2 * P],
+    ],
+    ['an edge past the old size is not read', [[h('a'), P, 9 * P + 10]], 9 * P + 20, [9 * P]],
+    ['a chunk wholly past the old size', [[h('a'), 100, 20 * P + 1]], 10 * P, []],
+  ] as Array<[string, Array<[string, number, number]>, number, number[]]>)(
+    '%s',
+    (_, changed, size, pages) => {
+      expect(partialPages(changed, size)).toEqual(pages);
+    },
+  );
 });
