@@ -145,7 +145,12 @@ export async function takeSnapshot(
     },
   });
 
-  const readFile = async (abs: string, rel: string, st: fs.BigIntStats): Promise<FileEntry> => {
+  const readFile = async (
+    abs: string,
+    rel: string,
+    st: fs.BigIntStats,
+    prev: FileEntry | undefined,
+  ): Promise<FileEntry> => {
     const fd = fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     try {
       const before = fs.fstatSync(fd, { bigint: true });
@@ -157,7 +162,7 @@ export async function takeSnapshot(
           true,
         );
       }
-      const { size, chunks } = await ingest.file(fd, Number(before.size));
+      const { size, chunks } = await ingest.file(fd, Number(before.size), prev?.chunks);
       const after = fs.fstatSync(fd, { bigint: true });
       const racy =
         after.mtimeNs !== before.mtimeNs ||
@@ -230,7 +235,7 @@ export async function takeSnapshot(
           stats.filesReused++;
         } else {
           if (prev) opts.onReread?.(rel, Number(st.size), opts.id);
-          entry = await readFile(abs, rel, st);
+          entry = await readFile(abs, rel, st, prev);
         }
         entries.push(entry);
         stats.files++;

@@ -147,6 +147,88 @@ describe('Ingest (the snapshot read path)', () => {
   });
 });
 
+describe('Ingest of a changed large file, given its previous chunks', () => {
+  /** A Chunker that counts the bytes its cut() scans from. */
+  class CountingChunker extends Chunker {
+    scanned = 0;
+    override cut(buf: Uint8Array, start: number, end: number): number {
+      const c = super.cut(buf, start, end);
+      this.scanned += c - start;
+      return c;
+    }
+  }
+
+  async function reingest(data: Buffer, prev: ReadonlyArray<[string, number]>, hashWorker?: boolean) {
+    const file = path.join(dir, `f-${crypto.randomBytes(4).toString('hex')}`);
+    fs.writeFileSync(file, data);
+    const chunker = new CountingChunker();
+    const ingest = new Ingest({
+      store,
+      chunker,
+      pin: store.pin(),
+      full: false,
+      compress: false,
+      ...(hashWorker === undefined ? {} : { hashWorker }),
+    });
+    const fd = fs.openSync(file, 'r');
+    try {
+      const r = await ingest.file(fd, data.length, prev);
+      await ingest.finish();
+      return { ...r, scanned: chunker.scanned };
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  const base = Buffer.concat([
+    keystream(3 * BLOCK_SIZE + 100_000, 'v1'),
+    Buffer.alloc(2_000_000), // max-size chunks
+    keystream(1_500_000, 'v1 tail'),
+  ]);
+  const pages = (n: number, seed: string): Buffer => {
+    const out = Buffer.from(base);
+    const rnd = keystream(8 * n, seed);
+    for (let i = 0; i < n; i++) {
+      const at = (rnd.readUInt32LE(8 * i) % Math.floor(out.length / 4096)) * 4096;
+      keystream(4096, `${seed} ${i}`).copy(out, at);
+    }
+    return out;
+  };
+  const cases: Array<[string, () => Buffer, number]> = [
+    // [name, new content, most bytes the cut may scan (the rest is taken from the previous chunks)]
+    ['unchanged bytes (a new mtime)', () => Buffer.from(base), 300_000],
+    ['40 pages overwritten', () => pages(40, 'p'), 40 * 300_000],
+    ['appended 3 MiB', () => Buffer.concat([base, keystream(3 << 20, 'app')]), (3 << 20) + 600_000],
+    ['truncated by 1 MiB', () => base.subarray(0, base.length - (1 << 20)), 300_000],
+    [
+      '5 bytes inserted in the middle (later offsets shift: no previous chunk starts there)',
+      () => Buffer.concat([base.subarray(0, 9_000_000), Buffer.from('12345'), base.subarray(9_000_000)]),
+      base.length,
+    ],
+    [
+      'a range deleted',
+      () => Buffer.concat([base.subarray(0, 5_000_000), base.subarray(5_300_000)]),
+      base.length,
+    ],
+    ['other content altogether', () => keystream(base.length, 'other'), base.length + 1],
+  ];
+
+  it.each(cases)(
+    '%s: the chunks of a full re-cut, scanning only where content changed',
+    async (_, make, bound) => {
+      const prev = reference(base);
+      const data = make();
+      const want = reference(data);
+      for (const hashWorker of [true, false]) {
+        const got = await reingest(data, prev, hashWorker);
+        expect(got.size).toBe(data.length);
+        expect(got.chunks).toEqual(want);
+        expect(got.scanned).toBeLessThanOrEqual(bound);
+      }
+    },
+  );
+});
+
 describe('ChunkStore.appendRawBatch', () => {
   it('async: a busy pack gets no other writer; chunks appear when the write lands', async () => {
     const a = keystream(100_000, 'async-a');
