@@ -120,6 +120,58 @@ describe.each([false, true])('receiveChunks (batch: %s)', (batch) => {
     expect(again).toMatchObject({ received: list.length, stored: 0, duplicates: list.length });
   });
 
+  it('rebuilds many deltas, one from a base rebuilt in the same upload, and asks for a chunk whole when its base is gone', async () => {
+    const bases = Array.from({ length: 80 }, () => crypto.randomBytes(64 * 1024));
+    for (const b of bases) await store.put(hashHex(b), b);
+    const edit = (raw: Buffer, seed: number): Buffer => {
+      const out = Buffer.from(raw);
+      crypto.randomBytes(100).copy(out, (seed * 997) % (raw.length - 100));
+      return out;
+    };
+    const deltaFrame = (raw: Buffer, base: Buffer, name = hashHex(raw)): Buffer => {
+      const d = encodeDelta(raw, 0, [{ hash: hashHex(base), offset: 0, raw: base }]) as Buffer;
+      return Buffer.concat([frameHeader(Buffer.from(name, 'hex'), raw.length, d.length), d]);
+    };
+    const changed = bases.map((b, i) => edit(b, i));
+    const again = edit(changed[5]!, 1000); // its base is rebuilt earlier in this upload
+    const gone = crypto.randomBytes(64 * 1024); // a base the store does not have
+    const orphan = edit(gone, 7);
+    const body = Buffer.concat([
+      ...changed.map((c, i) => deltaFrame(c, bases[i]!)),
+      deltaFrame(again, changed[5]!),
+      deltaFrame(orphan, gone),
+    ]);
+    const seen: boolean[] = [];
+    const r = await receiveChunks(store, pieces(body, 16 * 1024), {
+      limits: DEFAULT_LIMITS,
+      batch,
+      onChunk: (_bytes, wasNew) => seen.push(wasNew),
+    });
+    expect(r).toMatchObject({
+      received: 81,
+      stored: 81,
+      deltas: 81,
+      duplicates: 0,
+      needWhole: [hashHex(orphan)],
+    });
+    expect(seen).toEqual(Array(81).fill(true));
+    for (const c of [...changed, again]) expect((await store.readRaw(hashHex(c))).equals(c)).toBe(true);
+    expect(store.has(hashHex(orphan))).toBe(false);
+
+    // A delta that rebuilds to other bytes than its name is refused; the ones before it are kept.
+    const more = bases.slice(0, 60).map((b, i) => edit(b, 5000 + i));
+    const lying = Buffer.concat(
+      more.map((c, i) =>
+        deltaFrame(c, bases[i]!, i === 50 ? hashHex(more[0]!).replace(/^../, 'ee') : undefined),
+      ),
+    );
+    await expect(
+      receiveChunks(store, pieces(lying, 16 * 1024), { limits: DEFAULT_LIMITS, batch }),
+    ).rejects.toMatchObject({ code: 'hash_mismatch' });
+    for (const c of more.slice(0, 50)) expect((await store.readRaw(hashHex(c))).equals(c)).toBe(true);
+    for (const c of more.slice(51)) expect(store.has(hashHex(c))).toBe(false);
+  });
+
   it('rebuilds a delta whose base arrived earlier in the same upload', async () => {
     const base = crypto.randomBytes(100 * 1024);
     const changed = Buffer.from(base);
