@@ -97,6 +97,63 @@ interface Job {
   hashes: Promise<string[]>;
 }
 
+/** One block of a large file (Blocks.next). */
+interface Block {
+  /** The buffer: the file from offset `at` is at `cur[from, end)`. */
+  cur: Buffer;
+  from: number;
+  end: number;
+  at: number;
+  /** This block reaches the end of the file. */
+  eof: boolean;
+}
+
+/**
+ * A large file read in BLOCK_SIZE blocks into four rotating buffers, each block at offset `max`
+ * behind the unchunked tail of the block before it (carryOver), so a chunk never straddles two
+ * buffers; the next block is read on the thread pool while the caller works on this one. A buffer
+ * is read into again three blocks later: callers finish with a block's chunks (hashed, recorded,
+ * written) by then.
+ */
+class Blocks {
+  private k = 0;
+  private carry = 0;
+  private cur: Block | null = null;
+  /** Bytes read so far. */
+  pos = 0;
+  /** The read in flight (for cleanup after a failure). */
+  reading: Promise<number> | null;
+
+  constructor(
+    private readonly bufs: readonly Buffer[],
+    private readonly max: number,
+    private readonly sizeHint: number,
+    private readonly read: (buf: Buffer, pos: number) => Promise<number>,
+  ) {
+    this.reading = read(bufs[0] as Buffer, 0);
+  }
+
+  async next(): Promise<Block> {
+    const got = await (this.reading as Promise<number>);
+    this.reading = null;
+    const at = this.pos - this.carry;
+    this.pos += got;
+    const eof = got === 0 || (got < BLOCK_SIZE && this.pos >= this.sizeHint);
+    if (!eof) this.reading = this.read(this.bufs[(this.k + 1) % 4] as Buffer, this.pos);
+    const cur = this.bufs[this.k % 4] as Buffer;
+    this.cur = { cur, from: this.max - this.carry, end: this.max + got, at, eof };
+    return this.cur;
+  }
+
+  /** Carries the current block from `start` on (a chunk not ended in it) in front of the next. */
+  carryOver(start: number): void {
+    const b = this.cur as Block;
+    this.carry = b.end - start;
+    b.cur.copy(this.bufs[(this.k + 1) % 4] as Buffer, this.max - this.carry, start, b.end);
+    this.k++;
+  }
+}
+
 export class Ingest {
   readonly counters: IngestCounters = { chunksNew: 0, bytesStored: 0, chunksCompressed: 0, bytesRead: 0 };
   private bufs: [Buffer, Buffer, Buffer, Buffer] | null = null;
@@ -190,12 +247,8 @@ export class Ingest {
   private async pipelined(fd: number, sizeHint: number): Promise<{ size: number; chunks: ChunkRef[] }> {
     const { chunker } = this.o;
     const max = chunker.max;
-    const bufs = this.buffers();
+    const blocks = this.blocks(fd, sizeHint);
     const chunks: ChunkRef[] = [];
-    let k = 0;
-    let pos = 0;
-    let carry = 0;
-    let reading: Promise<number> | null = this.read(fd, bufs[0], max, 0);
     let hashing: Job | null = null;
     let writing: Promise<void> | null = null;
     const commit = async (job: Job): Promise<void> => {
@@ -215,16 +268,8 @@ export class Ingest {
     };
     try {
       for (;;) {
-        const got = await (reading as Promise<number>);
-        reading = null;
-        pos += got;
-        const eof = got === 0 || (got < BLOCK_SIZE && pos >= sizeHint);
-        const cur = bufs[k % 4] as Buffer;
-        const next = bufs[(k + 1) % 4] as Buffer;
-        if (!eof) reading = this.read(fd, next, max, pos);
-        const from = max - carry;
+        const { cur, from, end, eof } = await blocks.next();
         let start = from;
-        const end = max + got;
         const cuts: number[] = [];
         const cutting = this.stages.begin('cut');
         while (start < end && (eof || end - start >= max)) {
@@ -233,10 +278,7 @@ export class Ingest {
           start = cut;
         }
         cutting(start - from);
-        if (!eof) {
-          carry = end - start;
-          cur.copy(next, max - carry, start, end);
-        }
+        if (!eof) blocks.carryOver(start);
         const c = Int32Array.from(cuts);
         const prev: Job | null = hashing;
         hashing = {
@@ -245,11 +287,8 @@ export class Ingest {
           hashes: this.stages.wait('hash', start - from, hashRanges(cur, c, !this.o.hashWorker)),
         };
         if (prev) await commit(prev);
-        if (this.failure) throw this.failure;
-        if (this.o.signal?.aborted) throw new AgentError(499, 'cancelled', 'snapshot cancelled', false);
+        await this.nextBlock();
         if (eof) break;
-        k++;
-        if (this.inflightBytes > MAX_INFLIGHT_BYTES) await this.drain(MAX_INFLIGHT_BYTES / 2);
       }
       const last: Job = hashing as Job;
       await commit(last);
@@ -258,19 +297,12 @@ export class Ingest {
       writing = null;
       await w;
     } catch (err) {
-      // never return (and let the caller close the fd or reuse a buffer) with work in flight
-      this.batch = [];
-      const r = reading as Promise<number> | null;
-      const h = hashing as Job | null;
-      const w = writing as Promise<void> | null;
-      if (r) await r.catch(() => 0);
-      if (h) await h.hashes.catch(() => []);
-      if (w) await w.catch(() => undefined);
+      await this.quiesce([blocks.reading, (hashing as Job | null)?.hashes, writing]);
       throw err;
     }
     if (this.failure) throw this.failure;
-    this.counters.bytesRead += pos;
-    return { size: pos, chunks };
+    this.counters.bytesRead += blocks.pos;
+    return { size: blocks.pos, chunks };
   }
 
   /**
@@ -299,110 +331,116 @@ export class Ingest {
   ): Promise<{ size: number; chunks: ChunkRef[] }> {
     const { chunker } = this.o;
     const max = chunker.max;
-    const bufs = this.buffers();
     const prevAt: number[] = [];
     for (let i = 0, off = 0; i < prev.length; off += (prev[i] as ChunkRef)[1], i++) prevAt.push(off);
     const last = prev.length - 1; // never taken unscanned (see above)
     let pi = 0;
+    const blocks = this.blocks(fd, sizeHint);
     const chunks: ChunkRef[] = [];
-    let k = 0;
-    let pos = 0;
-    let carry = 0;
-    let reading: Promise<number> | null = this.read(fd, bufs[0] as Buffer, max, 0);
     let writing: Promise<void> | null = null;
     try {
       for (;;) {
-        const got = await (reading as Promise<number>);
-        reading = null;
-        const blockAt = pos - carry; // file offset of `from`
-        pos += got;
-        const eof = got === 0 || (got < BLOCK_SIZE && pos >= sizeHint);
-        const cur = bufs[k % 4] as Buffer;
-        const next = bufs[(k + 1) % 4] as Buffer;
-        if (!eof) reading = this.read(fd, next, max, pos);
-        const from = max - carry;
-        const end = max + got;
+        const { cur, from, end, eof, at } = await blocks.next();
         // The previous version's chunks that lie wholly in this block and start where a chunk may
-        // still be cut in it, as [start, end) positions in `cur`, hashed: the hash worker takes
-        // the second half while this thread hashes the first.
-        while (pi < last && (prevAt[pi] as number) < blockAt) pi++;
+        // still be cut in it, as [start, end) positions in `cur`, and whether they are unchanged.
+        while (pi < last && (prevAt[pi] as number) < at) pi++;
         const spans: number[] = [];
         const lastStart = eof ? end - 1 : end - max;
         for (let i = pi; i < last; i++) {
-          const x = from + (prevAt[i] as number) - blockAt;
+          const x = from + (prevAt[i] as number) - at;
           const len = (prev[i] as ChunkRef)[1];
           if (x > lastStart || x + len > end) break;
           spans.push(x, x + len);
         }
-        const half = 2 * Math.floor(spans.length / 4);
-        const theirs = this.stages.wait(
-          'hash',
-          spans.length > half ? (spans[spans.length - 1] as number) - (spans[half] as number) : 0,
-          spans.length > half
-            ? hashRanges(cur, Int32Array.from(spans.slice(half)), !this.o.hashWorker)
-            : Promise.resolve([]),
-        );
-        let mine: string[];
-        try {
-          const hashing = this.stages.begin('hash');
-          mine = [];
-          for (let i = 0; i < half; i += 2)
-            mine.push(hashHex(cur.subarray(spans[i] as number, spans[i + 1] as number)));
-          hashing(half > 0 ? (spans[half - 1] as number) - (spans[0] as number) : 0);
-        } catch (err) {
-          await theirs.catch(() => []);
-          throw err;
-        }
-        const hashes = mine.concat(await theirs);
-        const known = new Map<number, { end: number; hex: string; same: boolean }>();
+        const hashes = await this.hashSpans(cur, spans);
+        const same = new Map<number, { end: number; hex: string }>();
         for (let i = 0; i < spans.length; i += 2) {
           const hex = hashes[i / 2] as string;
-          known.set(spans[i] as number, {
-            end: spans[i + 1] as number,
-            hex,
-            same: hex === (prev[pi + i / 2] as ChunkRef)[0],
-          });
+          if (hex === (prev[pi + i / 2] as ChunkRef)[0])
+            same.set(spans[i] as number, { end: spans[i + 1] as number, hex });
         }
         let start = from;
         while (start < end && (eof || end - start >= max)) {
-          const same = known.get(start);
-          if (same?.same) {
-            this.record(cur, start, same.end, same.hex, chunks);
-            start = same.end;
+          const kept = same.get(start);
+          if (kept) {
+            this.record(cur, start, kept.end, kept.hex, chunks);
+            start = kept.end;
             continue;
           }
-          const at = start;
-          const cut = this.stages.time('cut', 0, () => chunker.cut(cur, at, end));
+          const s0 = start;
+          const cut = this.stages.time('cut', 0, () => chunker.cut(cur, s0, end));
           this.chunk(cur, start, cut, chunks);
           start = cut;
         }
-        if (!eof) {
-          carry = end - start;
-          cur.copy(next, max - carry, start, end);
-        }
+        if (!eof) blocks.carryOver(start);
         if (writing) await writing; // one write in flight: the pack keeps a single sequential writer
         writing = this.flushAsync();
-        if (this.failure) throw this.failure;
-        if (this.o.signal?.aborted) throw new AgentError(499, 'cancelled', 'snapshot cancelled', false);
+        await this.nextBlock();
         if (eof) break;
-        k++;
-        if (this.inflightBytes > MAX_INFLIGHT_BYTES) await this.drain(MAX_INFLIGHT_BYTES / 2);
       }
       const w: Promise<void> | null = writing;
       writing = null;
       await w;
     } catch (err) {
-      // never return (and let the caller close the fd or reuse a buffer) with work in flight
-      this.batch = [];
-      const r = reading as Promise<number> | null;
-      const w = writing as Promise<void> | null;
-      if (r) await r.catch(() => 0);
-      if (w) await w.catch(() => undefined);
+      await this.quiesce([blocks.reading, writing]);
       throw err;
     }
     if (this.failure) throw this.failure;
-    this.counters.bytesRead += pos;
-    return { size: pos, chunks };
+    this.counters.bytesRead += blocks.pos;
+    return { size: blocks.pos, chunks };
+  }
+
+  /**
+   * SHA-256 of each span `buf[spans[2i], spans[2i+1])`: the hash worker takes the second half
+   * while this thread hashes the first (all on this thread without a worker).
+   */
+  private async hashSpans(buf: Buffer, spans: readonly number[]): Promise<string[]> {
+    const half = 2 * Math.floor(spans.length / 4);
+    const bytes = (a: number, b: number): number =>
+      b > a ? (spans[b - 1] as number) - (spans[a] as number) : 0;
+    const theirs = this.stages.wait(
+      'hash',
+      bytes(half, spans.length),
+      spans.length > half
+        ? hashRanges(buf, Int32Array.from(spans.slice(half)), !this.o.hashWorker)
+        : Promise.resolve([]),
+    );
+    const mine: string[] = [];
+    try {
+      const hashing = this.stages.begin('hash');
+      for (let i = 0; i < half; i += 2)
+        mine.push(hashHex(buf.subarray(spans[i] as number, spans[i + 1] as number)));
+      hashing(bytes(0, half));
+    } catch (err) {
+      await theirs.catch(() => []);
+      throw err;
+    }
+    return mine.concat(await theirs);
+  }
+
+  /** A large file's blocks, read into this snapshot's buffers (Blocks). */
+  private blocks(fd: number, sizeHint: number): Blocks {
+    const max = this.o.chunker.max;
+    return new Blocks(this.buffers(), max, sizeHint, (buf, pos) => this.read(fd, buf, max, pos));
+  }
+
+  /**
+   * Between two blocks of a large file: stops on a failed write or a cancel, and waits while too
+   * many compressible chunks are in flight.
+   */
+  private async nextBlock(): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.o.signal?.aborted) throw new AgentError(499, 'cancelled', 'snapshot cancelled', false);
+    if (this.inflightBytes > MAX_INFLIGHT_BYTES) await this.drain(MAX_INFLIGHT_BYTES / 2);
+  }
+
+  /**
+   * After a large file failed: waits for its reads, hashing and writes in flight (ignoring their
+   * failures), so the caller never closes the fd or reuses a buffer under them.
+   */
+  private async quiesce(work: ReadonlyArray<Promise<unknown> | null | undefined>): Promise<void> {
+    this.batch = [];
+    for (const w of work) await w?.catch(() => undefined);
   }
 
   /** Writes the batched raw chunks on the thread pool; they must stay untouched until it settles. */
