@@ -484,7 +484,7 @@ export function partialPages(
  * Brings pages of an open file into the page cache, WARM_CONCURRENCY reads in flight on the thread
  * pool. Why: a patch writes chunks at unaligned offsets into a copy made with O_DIRECT, so the page
  * where a chunk starts or ends is not cached and each such write first read it from the device,
- * one at a time (writes to one file hold its inode lock): on the reference VM 1,159 chunks written
+ * one at a time (writes to one file hold its inode lock): on the benchmark VM 1,159 chunks written
  * over a 430 MiB copy took 150-250 ms unaligned, 22 ms aligned, 89-119 ms with these pages read
  * first (reads run in parallel); the 512 MiB benchmark's pages-1pct commit 231-276 -> 148-180 ms
  * (3 interleaved runs each).
