@@ -9,6 +9,28 @@ export function migrationName(scheduleName: string, type: PolicyType, time: Date
   return `${scheduleName}-${type}-${utcStamp(time.toMillis())}`;
 }
 
+/**
+ * migrationName for a trigger at `atMs`, moved on by whole seconds past the names in `taken`.
+ * Names have one-second resolution, and two migrations of one schedule started within a second (a
+ * triggerNow right after a fast migration) must not share a name: the second would start under the
+ * first's workflow id and take over its record. Stork would fail to create the second one
+ * (AlreadyExists); Ferry names it for the next free second.
+ */
+export function freeMigrationName(
+  scheduleName: string,
+  type: PolicyType,
+  atMs: number,
+  taken: ReadonlySet<string>,
+): string {
+  let t = atMs;
+  let name = `${scheduleName}-${type}-${utcStamp(t)}`;
+  while (taken.has(name)) {
+    t += 1000;
+    name = `${scheduleName}-${type}-${utcStamp(t)}`;
+  }
+  return name;
+}
+
 /** YYYY-MM-DD-HHMMSS in UTC: Stork's migration-name suffix and `migrationTime` annotation. */
 export function utcStamp(epochMs: number): string {
   const iso = new Date(epochMs).toISOString(); // 2019-02-14T22:16:51.000Z

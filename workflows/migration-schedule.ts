@@ -53,7 +53,7 @@ import type { SchedulePolicyItem } from '../api/kinds/schedule-policy.js';
 import type { MigrationStatus } from '../api/kinds/migration.js';
 import { formatPath } from '../api/schema/index.js';
 import { dueCheck } from '../schedule/due.js';
-import { migrationName } from '../schedule/names.js';
+import { freeMigrationName, migrationName } from '../schedule/names.js';
 import { POLICY_TYPES, policyTypes, statusKey, type PolicyType } from '../schedule/policy-types.js';
 import type { KubeEvent, MigrationScheduleActivities, StandbyActivation } from '../activities/types.js';
 import { NON_RETRYABLE } from '../activities/types.js';
@@ -67,6 +67,8 @@ export const POLICY_RETRY_MS = 60_000;
 export const ACTIVATION_POLL_MS = 5 * 60_000;
 /** patched() id: a run may continue as new while a migration runs (watched by the next run). */
 export const CAN_WITH_RUNNING_PATCH = 'continue-as-new-with-running-migration';
+/** patched() id: a migration started within a second of the previous one gets the next second's name. */
+export const UNIQUE_NAMES_PATCH = 'unique-migration-names';
 /** triggerNow update ids remembered across continue-as-new (the newest ones). */
 export const REMEMBERED_UPDATES = 100;
 /** How often a run asks whether a migration an earlier run started has finished. */
@@ -521,7 +523,11 @@ export async function migrationScheduleWorkflow(input: MigrationScheduleInput): 
   async function trigger(type: PolicyType, at: number): Promise<string | undefined> {
     if (state.running.length > 0 || !spec) return undefined;
     const s = spec;
-    const mName = migrationName(name, type, DateTime.fromMillis(at, { zone: 'utc' }));
+    let mName = migrationName(name, type, DateTime.fromMillis(at, { zone: 'utc' }));
+    const taken = new Set(state.migrations[statusKey(type)].map((m) => m.name));
+    // Within a second of this type's previous migration: the next free second's name. Histories
+    // from before this did reuse the name, hence the marker.
+    if (taken.has(mName) && patched(UNIQUE_NAMES_PATCH)) mName = freeMigrationName(name, type, at, taken);
     const workflowId = migrationWorkflowId(namespace, mName);
     const item: ScheduledItem = {
       name: mName,

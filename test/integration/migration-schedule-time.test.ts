@@ -507,6 +507,29 @@ describe('MigrationSchedule workflow over simulated time', () => {
     await handle.terminate();
   });
 
+  it('a triggerNow within the second of the previous migration is named for the next free second', async () => {
+    policies.set('daily-noon', { daily: { time: '12:00PM' } });
+    const handle = await start('twice', { spec: spec('daily-noon') });
+    await env.sleep(60_000);
+    const trigger = () =>
+      handle.executeUpdate<string, [{ type?: string } | undefined]>('triggerNow', { args: [{}] });
+    const first = await trigger();
+    await eventually('the schedule recorded the first migration', async () =>
+      (await handle.query<ScheduleStatusView>('status')).running.length === 0 ? true : undefined,
+    );
+    const second = await trigger();
+    const stamp = (n: string) =>
+      Date.parse(n.replace(/^twice-daily-(\d+-\d+-\d+)-(\d\d)(\d\d)(\d\d)$/, '$1T$2:$3:$4Z'));
+    console.log(`[schedule-time] triggerNow twice: ${first}, ${second}`);
+    expect(second).not.toBe(first);
+    expect(stamp(second) - stamp(first)).toBeGreaterThanOrEqual(1000);
+    await env.sleep(60_000); // that one finishes before its schedule is terminated
+    expect(ofSchedule('twice')).toEqual([first, second]);
+    const status = await handle.query<ScheduleStatusView>('status');
+    expect(status.counts.triggered).toBe(2);
+    await handle.terminate();
+  });
+
   // Kept last: once, a long env.sleep run after this test's updates did not skip time.
   it('triggerNow returns the new name; updateSpec rejects a bad spec naming the field', async () => {
     policies.set('daily-noon', { daily: { time: '12:00PM' } });

@@ -3,6 +3,7 @@
 import { DateTime, Settings } from 'luxon';
 import type { SchedulePolicyItemInput } from '../../../api/index.js';
 import {
+  freeMigrationName,
   migrationName,
   nextTrigger,
   nextTriggers,
@@ -395,6 +396,24 @@ describe('names', () => {
       'mysqlmigrationschedule-daily-2019-02-14-221651',
     );
     expect(statusKey('interval')).toBe('Interval');
+  });
+
+  it('names a migration started within the second of earlier ones for the next free second', () => {
+    const at = Date.parse('2026-12-02T12:06:12.700Z');
+    const none = new Set<string>();
+    expect(freeMigrationName('s', 'interval', at, none)).toBe('s-interval-2026-12-02-120612');
+    const taken = new Set([
+      's-interval-2026-12-02-120612',
+      's-interval-2026-12-02-120613',
+      's-daily-2026-12-02-120614',
+    ]);
+    expect(freeMigrationName('s', 'interval', at, taken)).toBe('s-interval-2026-12-02-120614');
+    expect(freeMigrationName('s', 'daily', at, taken)).toBe('s-daily-2026-12-02-120612');
+    // across midnight and the year's end
+    const eve = Date.parse('2026-12-31T23:59:59.900Z');
+    expect(freeMigrationName('s', 'weekly', eve, new Set(['s-weekly-2026-12-31-235959']))).toBe(
+      's-weekly-2027-01-01-000000',
+    );
   });
 });
 
