@@ -26,6 +26,7 @@ export const PREPARED_IDLE_MS = 15 * 60_000;
 export const MAX_PREPARED_PER_VOLUME = 64;
 
 interface Prepared {
+  volume: string;
   file: string;
   /** Resolves true once the copy is complete, false if it failed or never ran (no file then). */
   done: Promise<boolean>;
@@ -38,6 +39,8 @@ interface Prepared {
 export class PreparedCopies {
   private readonly volumes = new Map<string, { base: string; files: Map<string, Prepared> }>();
   private chain: Promise<unknown> = Promise.resolve();
+  /** Copies not finished, in the order they run (the first may be running). */
+  private readonly line: Prepared[] = [];
   /** Copies started, and copies a commit took (ferry_agent_standby_prepared_copies_total). */
   readonly counts = { started: 0, taken: 0 };
 
@@ -74,31 +77,34 @@ export class PreparedCopies {
       if (v.files.size >= MAX_PREPARED_PER_VOLUME) break;
       if (e.type !== 'file' || e.size < PATCH_MIN_BYTES || !wanted.has(e.path) || v.files.has(e.path))
         continue;
-      v.files.set(e.path, this.copy(path.join(base.dir, e.path), e, tmpDir));
+      v.files.set(e.path, this.copy(volume, path.join(base.dir, e.path), e, tmpDir));
       started++;
       this.counts.started++;
     }
     return started;
   }
 
-  private copy(src: string, e: FileEntry, tmpDir: string): Prepared {
+  private copy(volume: string, src: string, e: FileEntry, tmpDir: string): Prepared {
     const file = path.join(tmpDir, `prepared.${newId()}`);
-    const p: Prepared = { file, done: Promise.resolve(false), begun: false, cancelled: false };
-    p.done = this.chain.then(() => {
-      if (p.cancelled) return false;
-      p.begun = true;
-      return this.stages.wait(
-        'write',
-        e.size,
-        copyPrevious(src, file, e.size).then(
-          () => true,
-          async () => {
-            await fs.promises.rm(file, { force: true });
-            return false;
-          },
-        ),
-      );
-    });
+    const p: Prepared = { volume, file, done: Promise.resolve(false), begun: false, cancelled: false };
+    this.line.push(p);
+    p.done = this.chain
+      .then(() => {
+        if (p.cancelled) return false;
+        p.begun = true;
+        return this.stages.wait(
+          'write',
+          e.size,
+          copyPrevious(src, file, e.size).then(
+            () => true,
+            async () => {
+              await fs.promises.rm(file, { force: true });
+              return false;
+            },
+          ),
+        );
+      })
+      .finally(() => this.line.splice(this.line.indexOf(p), 1));
     this.chain = p.done;
     return p;
   }
@@ -113,8 +119,10 @@ export class PreparedCopies {
     const p = v?.base === base ? v.files.get(rel) : undefined;
     if (!p) return null;
     v?.files.delete(rel);
-    // Not started yet (behind another volume's copies): the commit copies sooner itself.
-    if (!p.begun) {
+    // Not started yet behind another volume's copies: the commit copies sooner itself. Behind
+    // only this volume's own (the commit's other files), it runs next: waiting costs no more than
+    // a second copy competing for the same device.
+    if (!p.begun && this.line.slice(0, this.line.indexOf(p)).some((q) => q.volume !== volume)) {
       p.cancelled = true;
       return null;
     }

@@ -137,4 +137,19 @@ describe('PreparedCopies', () => {
     expect(tmpFiles(tmpB)).toEqual([]);
     expect(stages.totals().find((t) => t.stage === 'write')?.bytes).toBe(other.length);
   });
+
+  it("waits for a copy queued behind only its own volume's copies: it runs next", async () => {
+    const tmp = fs.mkdtempSync(path.join(root, 'tmp-'));
+    const copies = new PreparedCopies(new StageClock());
+    const rp = restorePoint({ 'a.db': other, 'b.db': big });
+    expect(copies.prepare('v', rp, ['a.db', 'b.db'], tmp)).toBe(2);
+    // b.db's copy has not begun (a.db's runs first), and is taken first all the same
+    const [fileB, fileA] = await Promise.all([
+      copies.take('v', rp.id, 'b.db'),
+      copies.take('v', rp.id, 'a.db'),
+    ]);
+    expect(fs.readFileSync(fileB as string).equals(big)).toBe(true);
+    expect(fs.readFileSync(fileA as string).equals(other)).toBe(true);
+    expect(copies.counts).toEqual({ started: 2, taken: 2 });
+  });
 });
