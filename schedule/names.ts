@@ -6,7 +6,11 @@ import type { DateTime } from 'luxon';
 import type { PolicyType } from './policy-types.js';
 
 export function migrationName(scheduleName: string, type: PolicyType, time: DateTime): string {
-  return `${scheduleName}-${type}-${utcStamp(time.toMillis())}`;
+  return nameAt(scheduleName, type, time.toMillis());
+}
+
+function nameAt(scheduleName: string, type: PolicyType, epochMs: number): string {
+  return `${scheduleName}-${type}-${utcStamp(epochMs)}`;
 }
 
 /**
@@ -23,12 +27,8 @@ export function freeMigrationName(
   taken: ReadonlySet<string>,
 ): string {
   let t = atMs;
-  let name = `${scheduleName}-${type}-${utcStamp(t)}`;
-  while (taken.has(name)) {
-    t += 1000;
-    name = `${scheduleName}-${type}-${utcStamp(t)}`;
-  }
-  return name;
+  while (taken.has(nameAt(scheduleName, type, t))) t += 1000;
+  return nameAt(scheduleName, type, t);
 }
 
 /** YYYY-MM-DD-HHMMSS in UTC: Stork's migration-name suffix and `migrationTime` annotation. */

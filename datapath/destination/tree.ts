@@ -26,17 +26,15 @@ const DIRECT_FILE_MIN_BYTES = 8 * 1024 * 1024;
 
 export class TreeWriter {
   private readonly scratchFree: Buffer[] = [];
-  /**
-   * Aligned staging buffers of writeFileDirect not in use, by filesystem (st_dev): a buffer is
-   * aligned as the filesystem it was probed on requires (tmpfs takes any address), so it is only
-   * reused on that one.
-   */
-  private readonly directFree = new Map<number, Buffer[]>();
+  /** Aligned staging buffers of writeFileDirect (at most MATERIALISE_CONCURRENCY are ever out). */
+  private readonly directFree: AlignedPool;
 
   constructor(
     private readonly store: ChunkStore,
     private readonly opts: { fsync: boolean },
-  ) {}
+  ) {
+    this.directFree = new AlignedPool(DIRECT_BLOCK + store.maxChunkSize + 1, MATERIALISE_CONCURRENCY);
+  }
 
   /** Writes `manifest`'s tree into the new folder `dir`, reusing `prev`'s files where they are unchanged. */
   async materialise(
@@ -234,9 +232,7 @@ export class TreeWriter {
     }
     const end = this.store.stages.begin('write');
     const dev = fs.fstatSync(direct).dev;
-    const free = this.directFree.get(dev) ?? [];
-    this.directFree.set(dev, free);
-    const staging = free.pop() ?? alignedBuffer(direct, DIRECT_BLOCK + this.store.maxChunkSize + 1);
+    const staging = this.directFree.take(dev, direct);
     if (!staging) {
       fs.closeSync(direct);
       fs.rmSync(target, { force: true });
@@ -281,7 +277,7 @@ export class TreeWriter {
       throw err;
     } finally {
       this.scratchFree.push(scratch);
-      if (!refused) free.push(staging);
+      if (!refused) this.directFree.give(dev, staging);
       end(refused ? 0 : pos + fill);
     }
   }
@@ -385,13 +381,11 @@ export async function copyDirect(src: string, target: string, size: number): Pro
       throw err;
     });
   const dev = (await out.stat()).dev;
-  const free = copyBuffers.get(dev) ?? [];
-  copyBuffers.set(dev, free);
   const bufs: Buffer[] = [];
   let copied = false;
   try {
     for (let k = 0; k < 2 && whole > 0; k++) {
-      const b = free.pop() ?? alignedBuffer(out.fd, DIRECT_BLOCK);
+      const b = copyBuffers.take(dev, out.fd);
       if (!b) return false;
       bufs.push(b);
     }
@@ -445,21 +439,42 @@ export async function copyDirect(src: string, target: string, size: number): Pro
     copied = true;
     return true;
   } finally {
-    if (copied) for (const b of bufs) if (free.length < COPY_BUFFERS_KEPT) free.push(b);
+    if (copied) for (const b of bufs) copyBuffers.give(dev, b);
     await inp.close();
     await out.close();
   }
 }
 
 /**
- * copyDirect's aligned buffers not in use, by filesystem (st_dev: a buffer is aligned as the
- * filesystem it was probed on requires), at most COPY_BUFFERS_KEPT each. Why: making one probes
- * with a synchronous O_DIRECT write (alignedBuffer), two per copy, which behind the writeback of
- * a previous replication took tens of milliseconds of the event loop (cpuprofile, 512 MiB
- * benchmark: 26 ms for the one copy of pages-1pct).
+ * Aligned buffers of one size not in use, by filesystem (st_dev): a buffer is aligned as the
+ * filesystem it was probed on requires (tmpfs takes any address), so it is only reused on that
+ * one; at most `keep` per filesystem. Why reuse: making one probes with a synchronous O_DIRECT
+ * write (alignedBuffer), which behind the writeback of a previous replication took tens of
+ * milliseconds of the event loop (cpuprofile, 512 MiB benchmark: 26 ms for copyDirect's two
+ * buffers in the one copy of pages-1pct).
  */
-const copyBuffers = new Map<number, Buffer[]>();
-const COPY_BUFFERS_KEPT = 4;
+class AlignedPool {
+  private readonly free = new Map<number, Buffer[]>();
+
+  constructor(
+    private readonly size: number,
+    private readonly keep: number,
+  ) {}
+
+  /** A buffer for `fd` (on filesystem `dev`): a kept one, else a new one; null when none aligns. */
+  take(dev: number, fd: number): Buffer | null {
+    return this.free.get(dev)?.pop() ?? alignedBuffer(fd, this.size);
+  }
+
+  give(dev: number, buf: Buffer): void {
+    const free = this.free.get(dev) ?? [];
+    this.free.set(dev, free);
+    if (free.length < this.keep) free.push(buf);
+  }
+}
+
+/** copyDirect's two buffers per copy, kept for the next copies. */
+const copyBuffers = new AlignedPool(DIRECT_BLOCK, 4);
 
 /**
  * The offsets of the 4 KiB pages of a file of `size` bytes where writing `changed` (chunks at
@@ -481,29 +496,23 @@ export function partialPages(
 }
 
 /**
- * Brings pages of an open file into the page cache, WARM_CONCURRENCY reads in flight on the thread
- * pool. Why: a patch writes chunks at unaligned offsets into a copy made with O_DIRECT, so the page
+ * Brings pages of an open file into the page cache, MATERIALISE_CONCURRENCY reads in flight on
+ * the thread pool (pool). Why: a patch writes chunks at unaligned offsets into a copy made with O_DIRECT, so the page
  * where a chunk starts or ends is not cached and each such write first read it from the device,
  * one at a time (writes to one file hold its inode lock): on the benchmark VM 1,159 chunks written
  * over a 430 MiB copy took 150-250 ms unaligned, 22 ms aligned, 89-119 ms with these pages read
  * first (reads run in parallel); the 512 MiB benchmark's pages-1pct commit 231-276 -> 148-180 ms
  * (3 interleaved runs each).
  */
-async function warmPages(fd: number, pages: readonly number[]): Promise<void> {
-  let next = 0;
-  const one = Buffer.alloc(WARM_CONCURRENCY);
-  await Promise.all(
-    Array.from({ length: Math.min(WARM_CONCURRENCY, pages.length) }, async (_, k) => {
-      while (next < pages.length) {
-        const at = pages[next++] as number;
-        await new Promise<void>((ok, ko) => fs.read(fd, one, k, 1, at, (err) => (err ? ko(err) : ok())));
-      }
-    }),
+async function warmPages(fd: number, pages: number[]): Promise<void> {
+  const one = Buffer.alloc(1); // the byte read is not used: reading it brings its page in
+  await pool(
+    pages,
+    (at) => new Promise<void>((ok, ko) => fs.read(fd, one, 0, 1, at, (err) => (err ? ko(err) : ok()))),
   );
 }
 
 const PAGE = 4096;
-const WARM_CONCURRENCY = 16;
 
 /** Operations in flight while materialising a tree (the thread pool has 4 threads by default). */
 const MATERIALISE_CONCURRENCY = 16;
