@@ -470,6 +470,11 @@ export class ChunkStore {
     return r;
   }
 
+  /** Resolves once the pack index files being written are on disk (pack.ts). */
+  sealed(): Promise<void> {
+    return this.packs.sealed();
+  }
+
   close(): void {
     this.packs.close();
   }

@@ -106,7 +106,9 @@ async function check(r: Req, lying?: Buffer[]): Promise<void> {
     if (!err?.code || !err.message) throw new Error(`refusal without an error: ${what}`);
     if (lying) await new Promise((resolve) => setTimeout(resolve, 20)); // appends of kept chunks
     const now = tree();
-    const changed = changes(baseline, now).filter((f) => !(lying && /^chunks\/packs\/\d+\.pack$/.test(f)));
+    const changed = changes(baseline, now).filter(
+      (f) => !(lying && /^chunks\/packs\/\d+\.(pack|idx)$/.test(f)),
+    );
     if (changed.length > 0)
       throw new Error(`a refused request changed the data root (${changed.join(', ')}): ${what}`);
     if (lying && lying.length > 0) {

@@ -456,7 +456,7 @@ function prngHash(seed: string): string {
 function corruptStoredChunk(dataRoot: string, hex: string): void {
   const dir = path.join(dataRoot, 'chunks', 'packs');
   const needle = Buffer.from(hex, 'hex');
-  for (const f of fs.readdirSync(dir)) {
+  for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.pack'))) {
     const file = path.join(dir, f);
     const data = fs.readFileSync(file);
     const at = data.indexOf(needle);

@@ -186,6 +186,106 @@ describe('ChunkStore', () => {
   });
 });
 
+describe('pack index files (a store opens without reading every record header)', () => {
+  const packBytes = 256 * 1024;
+  const openSmall = (): Promise<ChunkStore> => ChunkStore.open(dir, { maxChunkSize: 256 * 1024, packBytes });
+  const packDir = (): string => path.join(dir, 'packs');
+  const files = (ext: string): string[] =>
+    fs
+      .readdirSync(packDir())
+      .filter((f) => f.endsWith(ext))
+      .sort();
+  /** Overwrites the magic of every record header the store's index knows in `file` (a scan then stops at the first). */
+  const breakHeaders = (s: ChunkStore, hexes: string[], file: string): void => {
+    const fd = fs.openSync(file, 'r+');
+    for (const h of hexes) {
+      const l = s.locate(h);
+      if (l?.file === file) fs.writeSync(fd, Buffer.from('XXXX'), 0, 4, l.offset);
+    }
+    fs.closeSync(fd);
+  };
+  const fill = async (s: ChunkStore, n: number): Promise<Buffer[]> => {
+    const raws = Array.from({ length: n }, () => crypto.randomBytes(20_000 + crypto.randomInt(10_000)));
+    for (const r of raws) await s.put(hashHex(r), r);
+    return raws;
+  };
+
+  it('writes an index for each full pack, and a reopen takes the records from it', async () => {
+    const s = await openSmall();
+    const raws = await fill(s, 40); // ~1 MiB: four full packs and a tail
+    await s.sealed();
+    const packs = files('.pack');
+    expect(packs.length).toBeGreaterThanOrEqual(4);
+    expect(files('.idx')).toEqual(packs.slice(0, -1).map((f) => f.replace('.pack', '.idx')));
+    const hexes = raws.map((r) => hashHex(r));
+    const first = path.join(packDir(), packs[0]!);
+    s.close();
+    const again = await openSmall();
+    breakHeaders(again, hexes, first); // a scan would now see no record in this pack
+    again.close();
+    const third = await openSmall();
+    expect(third.count).toBe(raws.length);
+    for (const r of raws) expect((await third.readRaw(hashHex(r))).equals(r)).toBe(true);
+    third.close();
+  });
+
+  it('a kill deletes the pack index, so the dropped chunk stays gone; the next open indexes the pack again', async () => {
+    const s = await openSmall();
+    const raws = await fill(s, 40);
+    await s.sealed();
+    const hexes = raws.map((r) => hashHex(r));
+    const first = path.join(packDir(), files('.pack')[0]!);
+    const inFirst = hexes.filter((h) => s.locate(h)?.file === first);
+    expect(inFirst.length).toBeGreaterThan(3);
+    // one chunk of the first pack has no reference: gc drops it (the pack is mostly live: kept)
+    s.ref(hexes.filter((h) => h !== inFirst[1]));
+    await s.gc();
+    expect(s.has(inFirst[1]!)).toBe(false);
+    expect(fs.existsSync(first.replace('.pack', '.idx'))).toBe(false);
+    s.close();
+    const again = await openSmall(); // scans the pack: the DEAD mark keeps the chunk out
+    expect(again.has(inFirst[1]!)).toBe(false);
+    expect(again.count).toBe(raws.length - 1);
+    await again.sealed();
+    expect(fs.existsSync(first.replace('.pack', '.idx'))).toBe(true);
+    again.close();
+    const third = await openSmall();
+    expect(third.has(inFirst[1]!)).toBe(false);
+    expect(third.count).toBe(raws.length - 1);
+    third.close();
+  });
+
+  it('a chunk killed while its pack fills is left out of the index', async () => {
+    const s = await openSmall();
+    const early = await fill(s, 2);
+    s.ref([hashHex(early[1]!)]); // early[0] has no reference
+    await s.gc();
+    const raws = await fill(s, 40);
+    await s.sealed();
+    s.close();
+    const again = await openSmall();
+    expect(again.has(hashHex(early[0]!))).toBe(false);
+    expect(again.count).toBe(raws.length + 1);
+    again.close();
+  });
+
+  it('ignores an index that does not match its pack, and one left without a pack', async () => {
+    const s = await openSmall();
+    const raws = await fill(s, 40);
+    await s.sealed();
+    const first = path.join(packDir(), files('.pack')[0]!);
+    s.close();
+    fs.appendFileSync(first, Buffer.from('torn')); // the size the index names is no longer the pack's
+    fs.writeFileSync(path.join(packDir(), '00009999.idx'), 'orphan');
+    const again = await openSmall();
+    expect(again.count).toBe(raws.length);
+    expect(fs.readFileSync(first).subarray(-4).toString()).not.toBe('torn'); // scanned: torn bytes cut
+    expect(fs.existsSync(path.join(packDir(), '00009999.idx'))).toBe(false);
+    for (const r of raws) expect((await again.readRaw(hashHex(r))).equals(r)).toBe(true);
+    again.close();
+  });
+});
+
 describe('record runs (a push reads back-to-back chunks with one read)', () => {
   const raws = Array.from({ length: 12 }, (_, i) => crypto.randomBytes(10_000 + i * 1000));
   const hashes = raws.map((r) => hashHex(r));
