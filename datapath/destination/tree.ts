@@ -245,14 +245,8 @@ export class TreeWriter {
     let closed = false;
     let refused = false;
     try {
-      let k = 0;
-      for await (const raw of this.store.rawInOrder(
-        e.chunks.map(([h]) => h),
-        scratch,
-      )) {
-        const [h, len] = e.chunks[k++] as [string, number];
-        if (raw.length !== len) throw corruptChunk(h);
-        fill += raw.copy(staging, fill);
+      for (const [h, len] of e.chunks) {
+        fill += (await this.chunkBytes(h, len, scratch)).copy(staging, fill);
         if (fill >= DIRECT_BLOCK) {
           await writeAllAt(direct, staging.subarray(0, DIRECT_BLOCK), pos);
           pos += DIRECT_BLOCK;
@@ -294,7 +288,14 @@ export class TreeWriter {
    */
   private async chunkBytes(h: string, len: number, scratch: Buffer): Promise<Buffer> {
     const raw = await this.store.readRawInto(h, scratch);
-    if (raw.length !== len) throw corruptChunk(h);
+    if (raw.length !== len) {
+      throw new AgentError(
+        500,
+        'internal',
+        `chunk ${h} in the store is corrupt; a full replication will replace it`,
+        true,
+      );
+    }
     return raw;
   }
 
@@ -313,15 +314,6 @@ export class TreeWriter {
     fs.futimesSync(fd, e.mtimeMs / 1000, e.mtimeMs / 1000);
     if (this.opts.fsync) fs.fsyncSync(fd);
   }
-}
-
-function corruptChunk(h: string): AgentError {
-  return new AgentError(
-    500,
-    'internal',
-    `chunk ${h} in the store is corrupt; a full replication will replace it`,
-    true,
-  );
 }
 
 /** Bytes per read/write while copying a previous version with O_DIRECT. */
