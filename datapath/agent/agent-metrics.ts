@@ -128,6 +128,16 @@ export function agentMetrics(m: Metrics, a: AgentMetricSources): AgentCounters {
     ],
   );
   m.series(
+    'counter',
+    'ferry_agent_standby_built_files_total',
+    "Large files of a coming restore point started while their chunks arrived, at a source's request, and those a commit took.",
+    ['result'],
+    () => [
+      { labels: { result: 'started' }, value: a.standby.builds.counts.started },
+      { labels: { result: 'taken' }, value: a.standby.builds.counts.taken },
+    ],
+  );
+  m.series(
     'gauge',
     'ferry_agent_standby_restore_point_age_seconds',
     'Per standby volume, seconds since the source took the snapshot of its current restore point: the age of the data a failover would promote.',

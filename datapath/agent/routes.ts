@@ -9,6 +9,7 @@ import { snapshotHints } from '../source/prepare-hints.js';
 import { validateDestination } from '../source/replication-request.js';
 import { SESSION_HEADER } from '../protocol/wire.js';
 import { MAX_PREPARE_PATHS } from '../protocol/limits.js';
+import { parseBuildRequest } from '../protocol/build-hints.js';
 import type { AgentContext } from './context.js';
 import { parseJson, readBody, readDecodedBody, readJson, sendJson } from './http.js';
 
@@ -177,6 +178,11 @@ export function controlRoutes(a: AgentContext): Route[] {
         throw badRequest(`paths: ${paths.length} paths exceed the limit of ${MAX_PREPARE_PATHS} per request`);
       const preparing = a.standby.prepare(param(c, 0), paths as string[], body.for as string | undefined);
       sendJson(c.res, 202, { preparing });
+    }),
+    route('POST', '/v1/standby/:v/build', async (c) => {
+      const req = parseBuildRequest(await readJson(c.req, a.limits.maxJsonBytes), a.limits);
+      const building = await a.standby.build(param(c, 0), req.for, req.files);
+      sendJson(c.res, 202, { building });
     }),
     route('POST', '/v1/standby/:v/promote', async (c) => {
       const body = (await readJson(c.req, a.limits.maxJsonBytes)) as {

@@ -17,6 +17,7 @@ import type {
   VolumeInfo,
 } from '../protocol/agent-api.js';
 import type { ManifestDelta } from '../protocol/manifest-delta.js';
+import type { BuildRequest } from '../protocol/build-hints.js';
 import { SESSION_HEADER } from '../protocol/wire.js';
 import { AgentApiError, AgentUnreachableError, ReplicationFailedError } from './errors.js';
 import { apiError, enc, type AgentHttp } from './http.js';
@@ -188,6 +189,26 @@ export class AgentControl {
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     return r.preparing;
+  }
+
+  /**
+   * Names chunks of the large new files of restore point `forRestorePoint` of `volume`, so the
+   * destination writes them while the chunks arrive (destination/build.ts). Returns how many files
+   * it started writing.
+   */
+  async buildStandby(
+    volume: string,
+    forRestorePoint: string,
+    files: BuildRequest['files'],
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<number> {
+    const r = await this.http.json<{ building: number }>({
+      method: 'POST',
+      path: `/v1/standby/${enc(volume)}/build`,
+      json: { for: forRestorePoint, files },
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    return r.building;
   }
 
   getRestorePointManifest(volume: string, id: string): Promise<Manifest> {

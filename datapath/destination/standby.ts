@@ -34,6 +34,8 @@ import { isVolumeName, manifestChunks, manifestStats } from '../protocol/manifes
 import { sameEntry } from '../protocol/manifest-delta.js';
 import { TreeWriter } from './tree.js';
 import { PreparedCopies } from './prepare.js';
+import { PreparedBuilds } from './build.js';
+import type { BuildPiece } from '../protocol/build-hints.js';
 
 export interface RestorePoint {
   id: string;
@@ -100,6 +102,8 @@ export class StandbyManager {
   private readonly trees: TreeWriter;
   /** Copies of large files made ahead of a commit (prepare.ts). */
   readonly prepared: PreparedCopies;
+  /** Large files of a coming restore point written while their chunks arrive (build.ts). */
+  readonly builds: PreparedBuilds;
 
   private constructor(
     root: string,
@@ -109,6 +113,7 @@ export class StandbyManager {
     this.dir = path.join(root, 'standby');
     this.trees = new TreeWriter(store, opts);
     this.prepared = new PreparedCopies(store.stages);
+    this.builds = new PreparedBuilds(store);
   }
 
   static async open(
@@ -328,6 +333,7 @@ export class StandbyManager {
                     prepared: (rel) => this.prepared.take(volume, cur as string, rel),
                   }
                 : null,
+              (e) => this.builds.take(volume, manifest.id, e),
             );
             await fs.promises.rename(staging, final);
           } catch (err) {
@@ -369,6 +375,7 @@ export class StandbyManager {
       } finally {
         if (!opts.pin) this.store.release(pin);
         this.prepared.discard(volume);
+        this.builds.discard(volume);
       }
     });
   }
@@ -390,6 +397,18 @@ export class StandbyManager {
       paths,
       path.join(vdir, 'tmp'),
     );
+  }
+
+  /**
+   * Writes the large files of restore point `forId` of `volume` from the chunks `pieces` name, as
+   * they arrive (build.ts). Returns how many files it started; 0 once `forId` is committed (the
+   * hint came too late).
+   */
+  async build(volume: string, forId: string, pieces: readonly BuildPiece[]): Promise<number> {
+    if (this.volume(volume).has(forId)) return 0;
+    const tmp = path.join(this.vdir(volume), 'tmp');
+    await fs.promises.mkdir(tmp, { recursive: true });
+    return this.builds.add(volume, forId, pieces, tmp);
   }
 
   private async switchCurrent(vdir: string, id: string): Promise<void> {

@@ -16,6 +16,7 @@ import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError } from '../errors.js';
 import { alignedBuffer, DIRECT_ALIGN, fsyncDir, writeAllAt } from '../fs-util.js';
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
+import { BUILD_MIN_BYTES } from '../protocol/limits.js';
 import { patchPlan, sameFile } from '../protocol/patch.js';
 import { SyncSlices } from '../yield.js';
 
@@ -46,6 +47,8 @@ export class TreeWriter {
       /** A copy of the previous version of file `rel` made ahead of time (prepare.ts), or null. */
       prepared?: (rel: string) => Promise<string | null>;
     } | null,
+    /** File `e` written ahead of time from its chunks (build.ts), or null. */
+    built?: (e: FileEntry) => Promise<string | null>,
   ): Promise<{ filesWritten: number; filesLinked: number; bytesWritten: number }> {
     const prevFiles = new Map<string, FileEntry>();
     if (prev) for (const e of prev.manifest.entries) if (e.type === 'file') prevFiles.set(e.path, e);
@@ -95,7 +98,7 @@ export class TreeWriter {
         bytesWritten += patched;
         filesPatched++;
       } else {
-        bytesWritten += await this.writeFile(target, e);
+        bytesWritten += await this.writeFile(target, e, built);
         filesWritten++;
       }
     });
@@ -162,7 +165,27 @@ export class TreeWriter {
    * Writes a file from its chunks. Hashes are not recomputed here: every chunk was verified when it
    * was received, and a full replication re-verified every chunk it did not resend (have?verify=1).
    */
-  private async writeFile(target: string, e: FileEntry): Promise<number> {
+  private async writeFile(
+    target: string,
+    e: FileEntry,
+    built?: (e: FileEntry) => Promise<string | null>,
+  ): Promise<number> {
+    const ready = e.size >= BUILD_MIN_BYTES ? await built?.(e) : null;
+    if (ready) {
+      const end = this.store.stages.begin('write');
+      try {
+        await fs.promises.rename(ready, target);
+        const fd = fs.openSync(target, 'r+');
+        try {
+          this.finishFile(fd, e);
+        } finally {
+          fs.closeSync(fd);
+        }
+      } finally {
+        end();
+      }
+      return e.size;
+    }
     if (e.size >= DIRECT_FILE_MIN_BYTES && !this.opts.fsync) {
       const written = await this.writeFileDirect(target, e);
       if (written >= 0) return written;
@@ -317,7 +340,7 @@ export class TreeWriter {
 }
 
 /** Bytes per read/write while copying a previous version with O_DIRECT. */
-const DIRECT_BLOCK = 8 * 1024 * 1024;
+export const DIRECT_BLOCK = 8 * 1024 * 1024;
 
 /**
  * Copies a previous restore point's file (`size` bytes) to a new `target` for patching: a reflink
@@ -453,7 +476,7 @@ export async function copyDirect(src: string, target: string, size: number): Pro
  * milliseconds of the event loop (cpuprofile, 512 MiB benchmark: 26 ms for copyDirect's two
  * buffers in the one copy of pages-1pct).
  */
-class AlignedPool {
+export class AlignedPool {
   private readonly free = new Map<number, Buffer[]>();
 
   constructor(

@@ -28,6 +28,9 @@
 //                                                    against restore point `base` (manifest-delta.ts);
 //                                                    409 unknown_base when this agent lacks it
 //   POST   /v1/standby/:volume/prepare                {paths, for?} → {preparing} (copies ahead of a commit)
+//   POST   /v1/standby/:volume/build                  {for, files: [{path, from, chunks, done}]} → {building}
+//                                                    (large new files written while their chunks arrive;
+//                                                    build-hints.ts)
 //   POST   /v1/standby/:volume/promote                {restorePoint?, target?, replace?} → PromoteResult
 //                                                    (409 conflict when the target exists, unless replace)
 // Data port (default 9010): the bulk chunk protocol of wire.ts (/v1/chunks/have, /v1/chunks),

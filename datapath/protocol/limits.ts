@@ -39,5 +39,13 @@ export const DEFAULT_LIMITS: Limits = {
  */
 export const PATCH_MIN_BYTES = 1024 * 1024;
 
+/**
+ * New files at least this large are written by the destination while their chunks arrive
+ * (destination/build.ts; the source names their chunks: source/prepare-hints.ts BuildHints).
+ */
+export const BUILD_MIN_BYTES = 8 * 1024 * 1024;
+/** Chunks named per build request at most. */
+export const MAX_BUILD_CHUNKS = 4096;
+
 /** File paths per prepare request. */
 export const MAX_PREPARE_PATHS = 256;

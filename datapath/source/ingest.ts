@@ -196,9 +196,12 @@ export class Ingest {
     fd: number,
     sizeHint: number,
     prev?: readonly ChunkRef[],
+    progress?: (chunks: readonly ChunkRef[], done: boolean) => void,
   ): Promise<{ size: number; chunks: ChunkRef[] }> {
     if (sizeHint > SYNC_READ_MAX)
-      return prev && prev.length > 1 ? this.rechunked(fd, sizeHint, prev) : this.pipelined(fd, sizeHint);
+      return prev && prev.length > 1
+        ? this.rechunked(fd, sizeHint, prev)
+        : this.pipelined(fd, sizeHint, progress);
     const { chunker } = this.o;
     const max = chunker.max;
     const [a, b] = this.buffers();
@@ -244,7 +247,11 @@ export class Ingest {
    * chunks (thread pool, one write in flight). A buffer is read into again only after its block
    * has been hashed, recorded and written.
    */
-  private async pipelined(fd: number, sizeHint: number): Promise<{ size: number; chunks: ChunkRef[] }> {
+  private async pipelined(
+    fd: number,
+    sizeHint: number,
+    progress?: (chunks: readonly ChunkRef[], done: boolean) => void,
+  ): Promise<{ size: number; chunks: ChunkRef[] }> {
     const { chunker } = this.o;
     const max = chunker.max;
     const blocks = this.blocks(fd, sizeHint);
@@ -265,6 +272,7 @@ export class Ingest {
         );
       }
       writing = this.flushAsync();
+      progress?.(chunks, false);
     };
     try {
       for (;;) {
@@ -296,6 +304,7 @@ export class Ingest {
       const w: Promise<void> | null = writing;
       writing = null;
       await w;
+      progress?.(chunks, true);
     } catch (err) {
       await this.quiesce([blocks.reading, (hashing as Job | null)?.hashes, writing]);
       throw err;

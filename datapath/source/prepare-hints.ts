@@ -13,7 +13,9 @@
 // destination without the route (404) is not asked again during this replication.
 import { AgentClient } from '../client/client.js';
 import type { DestinationSpec } from '../protocol/agent-api.js';
-import { MAX_PREPARE_PATHS, PATCH_MIN_BYTES } from '../protocol/limits.js';
+import { BUILD_MIN_BYTES, MAX_BUILD_CHUNKS, MAX_PREPARE_PATHS, PATCH_MIN_BYTES } from '../protocol/limits.js';
+import type { BuildPiece } from '../protocol/build-hints.js';
+import type { ChunkRef } from '../protocol/manifest.js';
 
 export class PrepareHints {
   private readonly queue: string[] = [];
@@ -85,4 +87,96 @@ export function snapshotHints(
     add: hints.add,
     end: () => void hints.idle().finally(() => client.close()),
   };
+}
+
+/**
+ * Source side of destination/build.ts: names the chunks of a full snapshot's large files to the
+ * destination as the snapshot cuts them (SnapshotOptions.onFileChunks), so it writes each file
+ * while the chunks arrive instead of in the commit. A file is named once BUILD_MIN_BYTES of it are
+ * cut (smaller files are not); its chunks go in order, each request carrying what was cut while
+ * the previous one was answered (at most MAX_BUILD_CHUNKS). Best effort, like PrepareHints: a
+ * failure or a destination without the route stops the naming for this replication, and the
+ * commit writes what was not built.
+ */
+export class BuildHints {
+  /** Per file: chunks cut so far that were named (or queued), their bytes, and whether it is complete. */
+  private readonly files = new Map<string, { named: number; bytes: number; done: boolean }>();
+  private queue: BuildPiece[] = [];
+  private forId = '';
+  private sending = false;
+  private off = false;
+  private waiters: Array<() => void> = [];
+
+  constructor(
+    private readonly dest: AgentClient,
+    private readonly volume: string,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** SnapshotOptions.onFileChunks. */
+  readonly add = (path: string, chunks: readonly ChunkRef[], done: boolean, snapshotId: string): void => {
+    if (this.off) return;
+    this.forId = snapshotId;
+    let f = this.files.get(path);
+    if (!f || chunks.length < f.named || f.done) {
+      // A file read again starts over: what was named of it is dropped here and replaced there.
+      this.queue = this.queue.filter((p) => p.path !== path);
+      f = { named: 0, bytes: 0, done: false };
+      this.files.set(path, f);
+    }
+    let bytes = f.bytes;
+    for (let i = f.named; i < chunks.length; i++) bytes += (chunks[i] as ChunkRef)[1];
+    if (f.named === 0 && bytes < BUILD_MIN_BYTES) {
+      if (done) this.files.delete(path); // too small to be worth it: the commit writes it
+      return; // not named until BUILD_MIN_BYTES of it are cut
+    }
+    const fresh = chunks.slice(f.named);
+    const last = this.queue.at(-1);
+    if (last?.path === path && last.from + last.chunks.length === f.named) {
+      last.chunks.push(...fresh);
+      last.done = done;
+    } else this.queue.push({ path, from: f.named, chunks: fresh, done });
+    f.named = chunks.length;
+    f.bytes = bytes;
+    f.done = done;
+    this.pump();
+  };
+
+  /** Resolves once every queued piece has been sent (or given up on). */
+  idle(): Promise<void> {
+    if (!this.sending) return Promise.resolve();
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  private pump(): void {
+    if (this.sending) return;
+    if (this.off || this.queue.length === 0 || this.signal.aborted) {
+      for (const w of this.waiters.splice(0)) w();
+      return;
+    }
+    const batch: BuildPiece[] = [];
+    let room = MAX_BUILD_CHUNKS;
+    while (this.queue.length > 0 && room > 0) {
+      const p = this.queue[0] as BuildPiece;
+      if (p.chunks.length <= room) {
+        batch.push(p);
+        this.queue.shift();
+        room -= p.chunks.length;
+      } else {
+        batch.push({ path: p.path, from: p.from, chunks: p.chunks.slice(0, room), done: false });
+        this.queue[0] = { ...p, from: p.from + room, chunks: p.chunks.slice(room) };
+        room = 0;
+      }
+    }
+    this.sending = true;
+    this.dest
+      .buildStandby(this.volume, this.forId, batch, { signal: this.signal })
+      .catch(() => {
+        this.off = true;
+      })
+      .finally(() => {
+        this.sending = false;
+        this.pump();
+      });
+  }
 }

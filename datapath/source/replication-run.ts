@@ -33,7 +33,7 @@ import { planDeltas } from '../protocol/delta.js';
 import { manifestChunks, wireManifest } from '../protocol/manifest.js';
 import { diffManifest } from '../protocol/manifest-delta.js';
 import { filesToPatch } from '../protocol/patch.js';
-import { PrepareHints } from './prepare-hints.js';
+import { BuildHints, PrepareHints } from './prepare-hints.js';
 import { ChunkPusher, type PushEvents } from './push.js';
 import { tick, view, type Job } from './replication-job.js';
 import { planTransfer } from './replication-plan.js';
@@ -72,6 +72,8 @@ export class ReplicationRunner {
         const stream = await this.push.openStream(j, dest);
         // Incremental: large files the snapshot re-reads are named to the destination at once.
         const hints = s.kind === 'full' ? null : this.hintsFor(j, dest);
+        // New large files are named as they are cut, so the destination writes them meanwhile.
+        const builds = new BuildHints(dest, s.destination.volume, signal);
         let snap;
         try {
           snap = await this.snapshots.take(req.volume, {
@@ -79,6 +81,7 @@ export class ReplicationRunner {
             signal,
             ...(stream ? { onChunk: stream.push } : {}),
             ...(hints ? { onReread: hints.add } : {}),
+            onFileChunks: builds.add,
           });
         } catch (err) {
           await stream?.close(false);

@@ -33,7 +33,7 @@ import type { ChunkStore, Pin } from '../store/chunk-store.js';
 import { AgentError } from '../errors.js';
 import type { ChunkEvent } from './ingest.js';
 import { Ingest } from './ingest.js';
-import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
+import type { ChunkRef, Entry, FileEntry, Manifest } from '../protocol/manifest.js';
 import { symlinkEscape } from '../protocol/manifest.js';
 
 export const RACY_MARGIN_MS = 100;
@@ -72,6 +72,15 @@ export interface SnapshotOptions {
    * point this snapshot (`snapshotId`) will become. Not called in full mode. Must not throw.
    */
   onReread?: (path: string, size: number, snapshotId: string) => void;
+  /**
+   * Called as a new large file (one read without a previous version: every file of a full
+   * snapshot) is cut, with its chunk list so far after each block and once more with `done` when
+   * it is complete, for the restore point this snapshot (`snapshotId`) will become: a full
+   * replication names them to the destination, which writes the file while its chunks arrive
+   * (destination/build.ts). A file read again (it changed during its read) starts over from an
+   * empty list. Must not throw; runs synchronously inside the read loop.
+   */
+  onFileChunks?: (path: string, chunks: readonly ChunkRef[], done: boolean, snapshotId: string) => void;
   signal?: AbortSignal;
 }
 
@@ -162,7 +171,13 @@ export async function takeSnapshot(
           true,
         );
       }
-      const { size, chunks } = await ingest.file(fd, Number(before.size), prev?.chunks);
+      const named = opts.onFileChunks;
+      const { size, chunks } = await ingest.file(
+        fd,
+        Number(before.size),
+        prev?.chunks,
+        named && !prev ? (list, done) => named(rel, list, done, opts.id) : undefined,
+      );
       const after = fs.fstatSync(fd, { bigint: true });
       const racy =
         after.mtimeNs !== before.mtimeNs ||

@@ -11,7 +11,7 @@ import { AgentError, badRequest, notFound } from '../errors.js';
 import { KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from '../fs-util.js';
 import type { Manifest } from '../protocol/manifest.js';
 import { isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
-import type { ChunkEvent, SnapshotProgress, SnapshotStats } from './snapshot.js';
+import type { ChunkEvent, SnapshotOptions, SnapshotProgress, SnapshotStats } from './snapshot.js';
 import { takeSnapshot } from './snapshot.js';
 
 export interface SnapshotSummary {
@@ -48,6 +48,8 @@ export interface TakeOptions {
   onChunk?: (c: ChunkEvent) => void;
   /** See SnapshotOptions.onReread: each changed file of the parent, before it is read. */
   onReread?: (path: string, size: number, snapshotId: string) => void;
+  /** See SnapshotOptions.onFileChunks: a new large file's chunks, as it is cut. */
+  onFileChunks?: SnapshotOptions['onFileChunks'];
   signal?: AbortSignal;
 }
 
@@ -191,6 +193,7 @@ export class SnapshotManager {
           ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
           ...(opts.onChunk ? { onChunk: opts.onChunk } : {}),
           ...(opts.onReread ? { onReread: opts.onReread } : {}),
+          ...(opts.onFileChunks ? { onFileChunks: opts.onFileChunks } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
         });
         const ms = manifestStats(manifest);

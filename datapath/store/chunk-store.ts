@@ -14,7 +14,7 @@ import { decodeChunk, ENC_RAW, encodeChunk } from './chunk-codec.js';
 import { collectGarbage } from './gc.js';
 import { hashHex } from './hash.js';
 import { type Entry, Liveness, type Pin } from './liveness.js';
-import { type Pack, PackFiles, RECORD_HEADER, recordRuns, type Run } from './pack.js';
+import { type Pack, PackFiles, RECORD_HEADER, RECORD_RUN_MAX, recordRuns, type Run } from './pack.js';
 import { StageClock } from '../stages.js';
 
 export { Pin } from './liveness.js';
@@ -46,10 +46,19 @@ export interface RecordRun {
   recs: Array<{ rel: number; hex: string; len: number }>;
 }
 
+/** Runs rawInOrder reads ahead of the one its caller is using. */
+const RUNS_AHEAD = 3;
+/** rawInOrder run buffers kept for reuse (files are written a few at a time). */
+const RUN_BUFFERS_KEPT = 16;
+
 export class ChunkStore {
   private readonly index = new Map<string, Entry>();
   private readonly live = new Liveness(this.index);
   private readonly writing = new Map<string, Promise<PutResult>>();
+  /** Callers waiting for a chunk to arrive (whenPresent). */
+  private readonly arrivals = new Map<string, Array<() => void>>();
+  /** rawInOrder's run buffers not in use. */
+  private readonly runBuffers: Buffer[] = [];
   private readonly packs: PackFiles;
   private readonly packBytes: number;
   readonly maxChunkSize: number;
@@ -84,7 +93,37 @@ export class ChunkStore {
     if (this.index.has(hex)) return false;
     this.index.set(hex, { pack: p.n, off, len, refs: this.live.arrived(hex) });
     p.live += RECORD_HEADER + len;
+    const waiting = this.arrivals.get(hex);
+    if (waiting) {
+      this.arrivals.delete(hex);
+      for (const w of waiting) w();
+    }
     return true;
+  }
+
+  /**
+   * Resolves once chunk `hex` is in the store (at once if it is), or when `signal` aborts: callers
+   * check has() again.
+   */
+  whenPresent(hex: string, signal?: AbortSignal): Promise<void> {
+    if (this.index.has(hex) || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal?.removeEventListener('abort', abort);
+        resolve();
+      };
+      const abort = (): void => {
+        const list = this.arrivals.get(hex);
+        const k = list?.indexOf(done) ?? -1;
+        if (list && k >= 0) list.splice(k, 1);
+        if (list?.length === 0) this.arrivals.delete(hex);
+        resolve();
+      };
+      signal?.addEventListener('abort', abort, { once: true });
+      const list = this.arrivals.get(hex);
+      if (list) list.push(done);
+      else this.arrivals.set(hex, [done]);
+    });
   }
 
   /** Removes a chunk from the index and marks its record dead on disk, so it stays gone after a restart. */
@@ -332,6 +371,72 @@ export class ChunkStore {
     const stored = this.packs.read(hex, l, scratch.subarray(0, l.len));
     if (stored[0] === ENC_RAW) return stored.subarray(1);
     return decodeChunk(stored, this.maxChunkSize);
+  }
+
+  /**
+   * The raw bytes of chunks `hexes`, in order, for writing a file from them: chunks whose records
+   * lie back to back in one pack are read as one run of up to RECORD_RUN_MAX bytes on the thread
+   * pool (O_DIRECT where they were written so), RUNS_AHEAD runs read ahead of the one the caller is
+   * using; a chunk elsewhere (or moved meanwhile) is read alone into `scratch` (maxChunkSize + 1
+   * bytes). Each buffer yielded is valid until the next is asked for. Why: a full copy's commit
+   * wrote a 430 MiB file from chunks read one 64 KiB synchronous pread at a time, each from the
+   * device (the receive wrote them with O_DIRECT), on the event loop between its direct writes:
+   * 140 ms of the commit's main thread and no overlap of reads with writes (cpuprofile of the
+   * 512 MiB benchmark's full copy).
+   */
+  async *rawInOrder(hexes: readonly string[], scratch: Buffer): AsyncGenerator<Buffer> {
+    const ahead: Array<{ run: RecordRun; buf: Buffer; intact: Promise<number> }> = [];
+    let next = 0;
+    const fill = (): void => {
+      while (ahead.length < RUNS_AHEAD && next < hexes.length) {
+        if (!this.index.has(hexes[next] as string)) {
+          // Left for the loop below to report in order (readRawInto names the chunk).
+          ahead.push({
+            run: { pack: -1, off: 0, bytes: 0, recs: [] },
+            buf: scratch,
+            intact: Promise.resolve(0),
+          });
+          next++;
+          continue;
+        }
+        const run = this.recordRun(hexes, next, hexes.length, RECORD_RUN_MAX);
+        const buf = this.runBuffers.pop() ?? Buffer.allocUnsafeSlow(RECORD_RUN_MAX);
+        const intact = this.readRecordRun(run, buf, 0);
+        intact.catch(() => undefined); // awaited in order below
+        ahead.push({ run, buf, intact });
+        next += run.recs.length;
+      }
+    };
+    let at = 0;
+    try {
+      while (at < hexes.length) {
+        fill();
+        const head = ahead.shift() as (typeof ahead)[number];
+        const intact = await head.intact.catch(() => 0);
+        try {
+          fill();
+          const n = Math.max(head.run.recs.length, 1);
+          for (let k = 0; k < n; k++) {
+            const r = head.run.recs[k];
+            if (r && k < intact) {
+              const stored = head.buf.subarray(r.rel + RECORD_HEADER, r.rel + RECORD_HEADER + r.len);
+              yield stored[0] === ENC_RAW ? stored.subarray(1) : await decodeChunk(stored, this.maxChunkSize);
+            } else {
+              yield await this.readRawInto(hexes[at + k] as string, scratch);
+            }
+          }
+          at += n;
+        } finally {
+          if (head.buf !== scratch && this.runBuffers.length < RUN_BUFFERS_KEPT)
+            this.runBuffers.push(head.buf);
+        }
+      }
+    } finally {
+      for (const a of ahead) {
+        await a.intact.catch(() => 0);
+        if (a.buf !== scratch && this.runBuffers.length < RUN_BUFFERS_KEPT) this.runBuffers.push(a.buf);
+      }
+    }
   }
 
   async readRaw(hex: string): Promise<Buffer> {

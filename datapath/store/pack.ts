@@ -171,6 +171,8 @@ export function recordRuns(
 const DIRECT_READ_MIN = 256 * 1024;
 /** Largest O_DIRECT read (a bounce buffer's size): a push reads up to about 1 MiB at a time. */
 const DIRECT_READ_MAX = 2 * 1024 * 1024;
+/** Bytes of records one readRecords call may ask for and still be read with O_DIRECT (alignment around them). */
+export const RECORD_RUN_MAX = DIRECT_READ_MAX - 2 * DIRECT_ALIGN;
 /**
  * The staging buffer a store makes when it opens: big enough for a snapshot block's run (8 MiB of
  * chunks plus a carried-over chunk, headers and padding) or a receive batch.

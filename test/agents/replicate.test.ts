@@ -37,15 +37,13 @@ async function replicate(volume: string, extra: Record<string, unknown> = {}): P
   return s;
 }
 
-/** The destination's ferry_agent_standby_prepared_copies_total, by result. */
-async function preparedCopies(): Promise<{ started: number; taken: number }> {
+/** The destination's ferry_agent_standby_prepared_copies_total (or another such counter), by result. */
+async function preparedCopies(
+  metric = 'ferry_agent_standby_prepared_copies_total',
+): Promise<{ started: number; taken: number }> {
   const text = await dc.metrics();
   const n = (r: string): number =>
-    Number(
-      new RegExp(`^ferry_agent_standby_prepared_copies_total\\{result="${r}"\\} (\\S+)$`, 'm').exec(
-        text,
-      )?.[1],
-    );
+    Number(new RegExp(`^${metric}\\{result="${r}"\\} (\\S+)$`, 'm').exec(text)?.[1]);
   return { started: n('started'), taken: n('taken') };
 }
 
@@ -73,8 +71,14 @@ describe('replication between two agents', () => {
     fs.symlinkSync('does-not-exist', path.join(vol, 'dangling'));
     await sleep(150); // let mtimes age past the racy margin
 
+    const built0 = await preparedCopies('ferry_agent_standby_built_files_total');
     const first = await replicate('app-data');
     expect(first.phase).toBe('succeeded');
+    // db/big.dat (24 MiB, new) was named while it was cut and written while its chunks arrived; the
+    // commit renamed it into the tree (the 3 MiB and 1 MiB files are below the size for that).
+    const built1 = await preparedCopies('ferry_agent_standby_built_files_total');
+    expect(built1.started - built0.started).toBe(1);
+    expect(built1.taken - built0.taken).toBe(1);
     expect(first.kind).toBe('incremental'); // DisasterRecovery, and nothing to be incremental from
     expect(first.snapshot?.stats.filesRead).toBe(7);
     expect(first.bytesDone).toBe(first.bytesTotal);
