@@ -171,10 +171,9 @@ export class TreeWriter {
     built?: (e: FileEntry) => Promise<string | null>,
   ): Promise<number> {
     const ready = e.size >= BUILD_MIN_BYTES ? await built?.(e) : null;
-    if (ready) {
+    if (ready && (await renameOrDrop(ready, target))) {
       const end = this.store.stages.begin('write');
       try {
-        await fs.promises.rename(ready, target);
         const fd = fs.openSync(target, 'r+');
         try {
           this.finishFile(fd, e);
@@ -557,6 +556,17 @@ async function pool<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void
     }
   };
   await Promise.all(Array.from({ length: Math.min(MATERIALISE_CONCURRENCY, items.length) }, worker));
+}
+
+/** Renames `from` to `to`; when that fails, deletes `from` and answers false (the caller writes `to` itself). */
+async function renameOrDrop(from: string, to: string): Promise<boolean> {
+  try {
+    await fs.promises.rename(from, to);
+    return true;
+  } catch {
+    await fs.promises.rm(from, { force: true });
+    return false;
+  }
 }
 
 /** Creates and opens `target` for writing (it must not exist), on the thread pool. */
