@@ -344,7 +344,7 @@ stages run concurrently, so shares add up to more than 100% where they overlap. 
 agent process's user + system time; CPU s/GiB divides it by the changed bytes (scenarios changing
 64 MiB or more). read, cut, hash: the source's snapshot (hash on the hash worker thread for large
 files); pack: chunks appended to the chunk store; send: chunk uploads in flight; verify: received
-chunks decoded and re-hashed; write: restore-point files written from chunks at commit.
+chunks decoded and re-hashed; write: restore-point files written from chunks (at commit, and large new files while their chunks arrive).
 
 ${padMarkdownTable(
   STAGE_HEADERS,

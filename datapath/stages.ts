@@ -12,7 +12,8 @@
 //   send     source: chunk uploads in flight to the destination (read from the store, framing,
 //            TLS, network, the destination's answer)
 //   verify   destination: received chunks decoded and re-hashed; full replications' have?verify=1
-//   write    destination: restore-point files written from chunks at commit (chunk reads included)
+//   write    destination: restore-point files written from chunks at commit (chunk reads included), and
+//            large new files written while their chunks arrive (build.ts: the writes only)
 import { performance } from 'node:perf_hooks';
 
 export const STAGES = ['read', 'cut', 'hash', 'pack', 'send', 'verify', 'write'] as const;

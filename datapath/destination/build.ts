@@ -171,6 +171,11 @@ export class PreparedBuilds {
     };
   }
 
+  /** A write of the restore point's file, timed as the agent's `write` stage (stages.ts). */
+  private written(w: Promise<void>, bytes: number): Promise<void> {
+    return this.store.stages.wait('write', bytes, w);
+  }
+
   /**
    * Writes `b`'s chunks in order as they arrive: whole 8 MiB blocks with O_DIRECT from an aligned
    * staging buffer (as tree.ts writes a large file), the last partial 4 KiB block through the page
@@ -217,7 +222,7 @@ export class PreparedBuilds {
           if (raw.length !== len) throw new Error(`chunk ${h}: ${raw.length} bytes, named with ${len}`);
           fill += raw.copy(staging, fill);
           if (fill >= DIRECT_BLOCK) {
-            await writeAllAt(fd, staging.subarray(0, DIRECT_BLOCK), pos);
+            await this.written(writeAllAt(fd, staging.subarray(0, DIRECT_BLOCK), pos), DIRECT_BLOCK);
             pos += DIRECT_BLOCK;
             fill = staging.copy(staging, 0, DIRECT_BLOCK, fill);
           }
@@ -225,10 +230,11 @@ export class PreparedBuilds {
         i = j;
       }
       const whole = fill - (fill % DIRECT_ALIGN);
-      if (whole > 0) await writeAllAt(fd, staging.subarray(0, whole), pos);
+      if (whole > 0) await this.written(writeAllAt(fd, staging.subarray(0, whole), pos), whole);
       const tail = fs.openSync(b.file, 'r+');
       try {
-        if (fill > whole) await writeAllAt(tail, staging.subarray(whole, fill), pos + whole);
+        if (fill > whole)
+          await this.written(writeAllAt(tail, staging.subarray(whole, fill), pos + whole), fill - whole);
         fs.ftruncateSync(tail, pos + fill); // the staging probe wrote a block at 0 of a file maybe shorter
       } finally {
         fs.closeSync(tail);
