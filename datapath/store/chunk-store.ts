@@ -127,10 +127,11 @@ export class ChunkStore {
   }
 
   /** Removes a chunk from the index and marks its record dead on disk, so it stays gone after a restart. */
-  private drop(hex: string, e: Entry): void {
+  /** `corrupt`: the record's bytes are bad (a failed verify), not merely unreferenced (gc). */
+  private drop(hex: string, e: Entry, corrupt = false): void {
     this.live.left(hex, e.refs);
     this.index.delete(hex);
-    this.packs.kill(e);
+    this.packs.kill(e, corrupt);
   }
 
   get count(): number {
@@ -458,7 +459,7 @@ export class ChunkStore {
       end();
     }
     const l = this.index.get(hex);
-    if (l) this.drop(hex, l);
+    if (l) this.drop(hex, l, true);
     return false;
   }
 

@@ -229,7 +229,7 @@ describe('pack index files (a store opens without reading every record header)',
     third.close();
   });
 
-  it('a kill deletes the pack index, so the dropped chunk stays gone; the next open indexes the pack again', async () => {
+  it('gc leaves a dropped chunk out of the rewritten index, without marking the pack', async () => {
     const s = await openSmall();
     const raws = await fill(s, 40);
     await s.sealed();
@@ -237,21 +237,48 @@ describe('pack index files (a store opens without reading every record header)',
     const first = path.join(packDir(), files('.pack')[0]!);
     const inFirst = hexes.filter((h) => s.locate(h)?.file === first);
     expect(inFirst.length).toBeGreaterThan(3);
+    const before = fs.readFileSync(first);
     // one chunk of the first pack has no reference: gc drops it (the pack is mostly live: kept)
     s.ref(hexes.filter((h) => h !== inFirst[1]));
     await s.gc();
+    await s.sealed();
     expect(s.has(inFirst[1]!)).toBe(false);
+    expect(fs.readFileSync(first).equals(before)).toBe(true); // no DEAD mark written into the pack
+    expect(fs.existsSync(first.replace('.pack', '.idx'))).toBe(true);
+    s.close();
+    const again = await openSmall(); // from the rewritten index
+    expect(again.has(inFirst[1]!)).toBe(false);
+    expect(again.count).toBe(raws.length - 1);
+    for (const h of hexes.filter((x) => x !== inFirst[1])) expect(again.has(h)).toBe(true);
+    breakHeaders(again, hexes, first); // it did not scan: a scan would now find nothing
+    again.close();
+    const third = await openSmall();
+    expect(third.count).toBe(raws.length - 1);
+    third.close();
+  });
+
+  it('a corrupt chunk deletes its pack index and is marked dead, so it stays gone; the next open indexes the pack again', async () => {
+    const s = await openSmall();
+    const raws = await fill(s, 40);
+    await s.sealed();
+    const hexes = raws.map((r) => hashHex(r));
+    const first = path.join(packDir(), files('.pack')[0]!);
+    const victim = hexes.find((h) => s.locate(h)?.file === first)!;
+    const at = s.locate(victim)!.storedOffset + 100;
+    const fd = fs.openSync(first, 'r+');
+    fs.writeSync(fd, Buffer.from('rot!'), 0, 4, at);
+    fs.closeSync(fd);
+    expect(await s.verify(victim)).toBe(false);
     expect(fs.existsSync(first.replace('.pack', '.idx'))).toBe(false);
     s.close();
     const again = await openSmall(); // scans the pack: the DEAD mark keeps the chunk out
-    expect(again.has(inFirst[1]!)).toBe(false);
+    expect(again.has(victim)).toBe(false);
     expect(again.count).toBe(raws.length - 1);
     await again.sealed();
     expect(fs.existsSync(first.replace('.pack', '.idx'))).toBe(true);
     again.close();
     const third = await openSmall();
-    expect(third.has(inFirst[1]!)).toBe(false);
-    expect(third.count).toBe(raws.length - 1);
+    expect(third.has(victim)).toBe(false);
     third.close();
   });
 
