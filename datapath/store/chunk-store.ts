@@ -440,6 +440,20 @@ export class ChunkStore {
     }
   }
 
+  /**
+   * readRaw with the read on the thread pool (O_DIRECT where the record was written so), for
+   * reading several chunks at once; a record moved meanwhile is read again with readRaw.
+   */
+  async readRawAsync(hex: string): Promise<Buffer> {
+    const l = this.index.get(hex);
+    if (!l) throw new Error(`chunk ${hex} is not in the store`);
+    const bytes = RECORD_HEADER + l.len;
+    const buf = Buffer.allocUnsafe(bytes);
+    const n = await this.packs.readRecords(l.pack, l.off, buf, 0, bytes, [{ rel: 0, hex, len: l.len }]);
+    if (n !== 1) return this.readRaw(hex);
+    return decodeChunk(buf.subarray(RECORD_HEADER), this.maxChunkSize);
+  }
+
   async readRaw(hex: string): Promise<Buffer> {
     return decodeChunk(this.readStored(hex), this.maxChunkSize);
   }

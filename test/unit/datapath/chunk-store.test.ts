@@ -70,6 +70,19 @@ describe('ChunkStore', () => {
     await expect(s.readRawInto('00'.repeat(32), scratch)).rejects.toThrow(/is not in the store/);
   });
 
+  it('reads raw chunks on the thread pool too (readRawAsync), raw and compressed, and names a missing one', async () => {
+    const s = await open();
+    const raw = crypto.randomBytes(70_000);
+    const text = Buffer.from('compressible text '.repeat(4000));
+    await s.put(hashHex(raw), raw);
+    await s.put(hashHex(text), text, { compress: true });
+    const [a, b] = await Promise.all([s.readRawAsync(hashHex(raw)), s.readRawAsync(hashHex(text))]);
+    expect(a.equals(raw)).toBe(true);
+    expect(b.equals(text)).toBe(true);
+    await expect(s.readRawAsync('00'.repeat(32))).rejects.toThrow(/is not in the store/);
+    s.close();
+  });
+
   it('detects a corrupted chunk, drops it, and a verified put rewrites it', async () => {
     const s = await open();
     const data = crypto.randomBytes(50_000);
