@@ -15,7 +15,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChunkStore } from '../store/chunk-store.js';
-import type { ChunkRef, FileEntry } from '../protocol/manifest.js';
+import { type ChunkRef, type FileEntry, sameChunks } from '../protocol/manifest.js';
 import type { BuildPiece } from '../protocol/build-hints.js';
 import { newId, writeAllAt, DIRECT_ALIGN } from '../fs-util.js';
 import { PREPARED_IDLE_MS } from './prepare.js';
@@ -244,14 +244,4 @@ export class PreparedBuilds {
       if (staging) this.staging.give(dev, staging);
     }
   }
-}
-
-function sameChunks(a: readonly ChunkRef[], b: readonly ChunkRef[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as ChunkRef;
-    const y = b[i] as ChunkRef;
-    if (x[0] !== y[0] || x[1] !== y[1]) return false;
-  }
-  return true;
 }

@@ -20,7 +20,7 @@
 // so a delta can express nothing a whole manifest could not. A base the destination does not hold
 // is refused with 409 unknown_base; the sender then sends the whole manifest.
 import { AgentError, invalidManifest, tooLarge } from '../errors.js';
-import type { ChunkRef, Entry, Manifest } from './manifest.js';
+import { type ChunkRef, type Entry, type Manifest, sameChunks } from './manifest.js';
 import type { Limits } from './limits.js';
 
 export type EntryOp = number | { e: Entry } | { p: EntryPatch };
@@ -52,17 +52,6 @@ function wireEntry(e: Entry): Entry {
   if (e.type !== 'file' || !e.stat) return e;
   const { stat: _stat, ...rest } = e;
   return rest;
-}
-
-function sameChunks(a: ChunkRef[], b: ChunkRef[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as ChunkRef;
-    const y = b[i] as ChunkRef;
-    if (x[0] !== y[0] || x[1] !== y[1]) return false;
-  }
-  return true;
 }
 
 /** True when two entries describe the same thing (source-side stat identities ignored). */

@@ -72,6 +72,18 @@ export function isVolumeName(value: unknown): value is string {
   return typeof value === 'string' && NAME.test(value) && value !== '.' && value !== '..';
 }
 
+/** Whether two chunk lists are the same chunks in the same order. */
+export function sameChunks(a: readonly ChunkRef[], b: readonly ChunkRef[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as ChunkRef;
+    const y = b[i] as ChunkRef;
+    if (x[0] !== y[0] || x[1] !== y[1]) return false;
+  }
+  return true;
+}
+
 export function isSnapshotId(value: unknown): value is string {
   return typeof value === 'string' && ID.test(value);
 }

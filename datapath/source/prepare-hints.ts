@@ -17,20 +17,57 @@ import { BUILD_MIN_BYTES, MAX_BUILD_CHUNKS, MAX_PREPARE_PATHS, PATCH_MIN_BYTES }
 import type { BuildPiece } from '../protocol/build-hints.js';
 import type { ChunkRef } from '../protocol/manifest.js';
 
-export class PrepareHints {
-  private readonly queue: string[] = [];
+/**
+ * Sends queued hints to the destination one request at a time. Best effort: the first failure
+ * (including 404 from a destination without the route) stops the sending for this replication.
+ */
+abstract class HintSender<T> {
+  protected queue: T[] = [];
+  protected off = false;
+  private sending = false;
+  private waiters: Array<() => void> = [];
+
+  constructor(protected readonly signal: AbortSignal) {}
+
+  /** Resolves once every queued hint has been sent (or given up on). */
+  idle(): Promise<void> {
+    if (!this.sending) return Promise.resolve();
+    return new Promise((r) => this.waiters.push(r));
+  }
+
+  /** The request for the next hints (taken off the queue). */
+  protected abstract request(): Promise<unknown>;
+
+  protected pump(): void {
+    if (this.sending) return;
+    if (this.off || this.queue.length === 0 || this.signal.aborted) {
+      for (const w of this.waiters.splice(0)) w();
+      return;
+    }
+    this.sending = true;
+    this.request()
+      .catch(() => {
+        this.off = true;
+      })
+      .finally(() => {
+        this.sending = false;
+        this.pump();
+      });
+  }
+}
+
+export class PrepareHints extends HintSender<string> {
   /** The snapshot the named files are for (sent along: the destination ignores it once committed). */
   private forId: string | undefined;
   private readonly named = new Set<string>();
-  private sending = false;
-  private off = false;
-  private waiters: Array<() => void> = [];
 
   constructor(
     private readonly dest: AgentClient,
     private readonly volume: string,
-    private readonly signal: AbortSignal,
-  ) {}
+    signal: AbortSignal,
+  ) {
+    super(signal);
+  }
 
   /**
    * SnapshotOptions.onReread: queues `path` when it is large enough to be patched, for the
@@ -44,32 +81,11 @@ export class PrepareHints {
     this.pump();
   };
 
-  /** Resolves once every queued path has been sent (or given up on). */
-  idle(): Promise<void> {
-    if (!this.sending) return Promise.resolve();
-    return new Promise((r) => this.waiters.push(r));
-  }
-
-  private pump(): void {
-    if (this.sending) return;
-    if (this.off || this.queue.length === 0 || this.signal.aborted) {
-      for (const w of this.waiters.splice(0)) w();
-      return;
-    }
-    const paths = this.queue.splice(0, MAX_PREPARE_PATHS);
-    this.sending = true;
-    this.dest
-      .prepareStandby(this.volume, paths, {
-        signal: this.signal,
-        ...(this.forId ? { forRestorePoint: this.forId } : {}),
-      })
-      .catch(() => {
-        this.off = true;
-      })
-      .finally(() => {
-        this.sending = false;
-        this.pump();
-      });
+  protected request(): Promise<unknown> {
+    return this.dest.prepareStandby(this.volume, this.queue.splice(0, MAX_PREPARE_PATHS), {
+      signal: this.signal,
+      ...(this.forId ? { forRestorePoint: this.forId } : {}),
+    });
   }
 }
 
@@ -98,20 +114,18 @@ export function snapshotHints(
  * failure or a destination without the route stops the naming for this replication, and the
  * commit writes what was not built.
  */
-export class BuildHints {
+export class BuildHints extends HintSender<BuildPiece> {
   /** Per file: chunks cut so far that were named (or queued), their bytes, and whether it is complete. */
   private readonly files = new Map<string, { named: number; bytes: number; done: boolean }>();
-  private queue: BuildPiece[] = [];
   private forId = '';
-  private sending = false;
-  private off = false;
-  private waiters: Array<() => void> = [];
 
   constructor(
     private readonly dest: AgentClient,
     private readonly volume: string,
-    private readonly signal: AbortSignal,
-  ) {}
+    signal: AbortSignal,
+  ) {
+    super(signal);
+  }
 
   /** SnapshotOptions.onFileChunks. */
   readonly add = (path: string, chunks: readonly ChunkRef[], done: boolean, snapshotId: string): void => {
@@ -142,18 +156,8 @@ export class BuildHints {
     this.pump();
   };
 
-  /** Resolves once every queued piece has been sent (or given up on). */
-  idle(): Promise<void> {
-    if (!this.sending) return Promise.resolve();
-    return new Promise((r) => this.waiters.push(r));
-  }
-
-  private pump(): void {
-    if (this.sending) return;
-    if (this.off || this.queue.length === 0 || this.signal.aborted) {
-      for (const w of this.waiters.splice(0)) w();
-      return;
-    }
+  /** The next pieces, at most MAX_BUILD_CHUNKS chunks (a longer piece is split). */
+  protected request(): Promise<unknown> {
     const batch: BuildPiece[] = [];
     let room = MAX_BUILD_CHUNKS;
     while (this.queue.length > 0 && room > 0) {
@@ -168,15 +172,6 @@ export class BuildHints {
         room = 0;
       }
     }
-    this.sending = true;
-    this.dest
-      .buildStandby(this.volume, this.forId, batch, { signal: this.signal })
-      .catch(() => {
-        this.off = true;
-      })
-      .finally(() => {
-        this.sending = false;
-        this.pump();
-      });
+    return this.dest.buildStandby(this.volume, this.forId, batch, { signal: this.signal });
   }
 }
