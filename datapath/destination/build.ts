@@ -18,7 +18,7 @@ import type { ChunkStore } from '../store/chunk-store.js';
 import { type ChunkRef, type FileEntry, sameChunks } from '../protocol/manifest.js';
 import type { BuildPiece } from '../protocol/build-hints.js';
 import { newId, writeAllAt, DIRECT_ALIGN } from '../fs-util.js';
-import { PREPARED_IDLE_MS } from './prepare.js';
+import { IdleTimers, PREPARED_IDLE_MS } from './prepare.js';
 import { AlignedPool, DIRECT_BLOCK } from './tree.js';
 
 /** Files written at once per agent. */
@@ -40,7 +40,7 @@ interface Build {
 
 export class PreparedBuilds {
   private readonly volumes = new Map<string, { forId: string; files: Map<string, Build> }>();
-  private readonly idle = new Map<string, NodeJS.Timeout>();
+  private readonly idle: IdleTimers;
   private running = 0;
   private readonly line: Array<() => void> = [];
   private readonly staging: AlignedPool;
@@ -49,8 +49,9 @@ export class PreparedBuilds {
 
   constructor(
     private readonly store: ChunkStore,
-    private readonly idleMs = PREPARED_IDLE_MS,
+    idleMs = PREPARED_IDLE_MS,
   ) {
+    this.idle = new IdleTimers(idleMs, (volume) => this.discard(volume));
     this.staging = new AlignedPool(DIRECT_BLOCK + store.maxChunkSize + 1, BUILDS_AT_ONCE);
   }
 
@@ -62,10 +63,7 @@ export class PreparedBuilds {
       v = undefined;
     }
     if (!v) this.volumes.set(volume, (v = { forId, files: new Map() }));
-    clearTimeout(this.idle.get(volume));
-    const timer = setTimeout(() => this.discard(volume), this.idleMs);
-    timer.unref();
-    this.idle.set(volume, timer);
+    this.idle.touch(volume);
     let started = 0;
     for (const p of pieces) {
       let b = v.files.get(p.path);
@@ -113,8 +111,7 @@ export class PreparedBuilds {
 
   /** Cancels a volume's builds and deletes their files. */
   discard(volume: string): void {
-    clearTimeout(this.idle.get(volume));
-    this.idle.delete(volume);
+    this.idle.clear(volume);
     const v = this.volumes.get(volume);
     if (!v) return;
     this.volumes.delete(volume);

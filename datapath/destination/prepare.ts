@@ -36,6 +36,28 @@ interface Prepared {
   cancelled: boolean;
 }
 
+/** Per volume, a timer that calls `expire(volume)` once `ms` pass without a touch. */
+export class IdleTimers {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly ms: number,
+    private readonly expire: (volume: string) => void,
+  ) {}
+
+  touch(volume: string): void {
+    clearTimeout(this.timers.get(volume));
+    const timer = setTimeout(() => this.expire(volume), this.ms);
+    timer.unref();
+    this.timers.set(volume, timer);
+  }
+
+  clear(volume: string): void {
+    clearTimeout(this.timers.get(volume));
+    this.timers.delete(volume);
+  }
+}
+
 export class PreparedCopies {
   private readonly volumes = new Map<string, { base: string; files: Map<string, Prepared> }>();
   private chain: Promise<unknown> = Promise.resolve();
@@ -44,12 +66,14 @@ export class PreparedCopies {
   /** Copies started, and copies a commit took (ferry_agent_standby_prepared_copies_total). */
   readonly counts = { started: 0, taken: 0 };
 
-  private readonly idle = new Map<string, NodeJS.Timeout>();
+  private readonly idle: IdleTimers;
 
   constructor(
     private readonly stages: StageClock,
-    private readonly idleMs = PREPARED_IDLE_MS,
-  ) {}
+    idleMs = PREPARED_IDLE_MS,
+  ) {
+    this.idle = new IdleTimers(idleMs, (volume) => this.discard(volume));
+  }
 
   /**
    * Starts copying the files among `paths` that restore point `base` (its tree in `baseDir`,
@@ -67,10 +91,7 @@ export class PreparedCopies {
       v = undefined;
     }
     if (!v) this.volumes.set(volume, (v = { base: base.id, files: new Map() }));
-    clearTimeout(this.idle.get(volume));
-    const timer = setTimeout(() => this.discard(volume), this.idleMs);
-    timer.unref();
-    this.idle.set(volume, timer);
+    this.idle.touch(volume);
     const wanted = new Set(paths);
     let started = 0;
     for (const e of base.manifest.entries) {
@@ -133,8 +154,7 @@ export class PreparedCopies {
 
   /** Forgets a volume's copies, deleting each once it is finished. */
   discard(volume: string): void {
-    clearTimeout(this.idle.get(volume));
-    this.idle.delete(volume);
+    this.idle.clear(volume);
     const v = this.volumes.get(volume);
     if (!v) return;
     this.volumes.delete(volume);
