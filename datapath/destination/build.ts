@@ -17,9 +17,9 @@ import path from 'node:path';
 import type { ChunkStore } from '../store/chunk-store.js';
 import { type ChunkRef, type FileEntry, sameChunks } from '../protocol/manifest.js';
 import type { BuildPiece } from '../protocol/build-hints.js';
-import { newId, writeAllAt, DIRECT_ALIGN } from '../fs-util.js';
+import { newId, writeAllAt } from '../fs-util.js';
 import { IdleTimers, PREPARED_IDLE_MS } from './prepare.js';
-import { AlignedPool, DIRECT_BLOCK } from './tree.js';
+import { AlignedPool, BlockWriter, DIRECT_BLOCK } from './tree.js';
 
 /** Files written at once per agent. */
 export const BUILDS_AT_ONCE = 2;
@@ -168,11 +168,6 @@ export class PreparedBuilds {
     };
   }
 
-  /** A write of the restore point's file, timed as the agent's `write` stage (stages.ts). */
-  private written(w: Promise<void>, bytes: number): Promise<void> {
-    return this.store.stages.wait('write', bytes, w);
-  }
-
   /**
    * Writes `b`'s chunks in order as they arrive: whole 8 MiB blocks with O_DIRECT from an aligned
    * staging buffer (as tree.ts writes a large file), the last partial 4 KiB block through the page
@@ -191,10 +186,9 @@ export class PreparedBuilds {
     const dev = fs.fstatSync(fd).dev;
     const staging = this.staging.take(dev, fd);
     const scratch = Buffer.allocUnsafeSlow(this.store.maxChunkSize + 1);
-    let pos = 0;
-    let fill = 0;
     try {
       if (!staging) throw new Error('no staging buffer for this filesystem');
+      const blocks = new BlockWriter(fd, staging, (w, bytes) => this.store.stages.wait('write', bytes, w));
       for (let i = 0; ;) {
         if (signal.aborted) throw new Error('cancelled');
         if (i === b.chunks.length) {
@@ -217,24 +211,17 @@ export class PreparedBuilds {
         )) {
           const [h, len] = b.chunks[k++] as ChunkRef;
           if (raw.length !== len) throw new Error(`chunk ${h}: ${raw.length} bytes, named with ${len}`);
-          fill += raw.copy(staging, fill);
-          if (fill >= DIRECT_BLOCK) {
-            await this.written(writeAllAt(fd, staging.subarray(0, DIRECT_BLOCK), pos), DIRECT_BLOCK);
-            pos += DIRECT_BLOCK;
-            fill = staging.copy(staging, 0, DIRECT_BLOCK, fill);
-          }
+          await blocks.add(raw);
         }
         i = j;
       }
-      const whole = fill - (fill % DIRECT_ALIGN);
-      if (whole > 0) await this.written(writeAllAt(fd, staging.subarray(0, whole), pos), whole);
-      const tail = fs.openSync(b.file, 'r+');
+      const { tail, at } = await blocks.alignedPart();
+      const rest = fs.openSync(b.file, 'r+');
       try {
-        if (fill > whole)
-          await this.written(writeAllAt(tail, staging.subarray(whole, fill), pos + whole), fill - whole);
-        fs.ftruncateSync(tail, pos + fill); // the staging probe wrote a block at 0 of a file maybe shorter
+        if (tail.length > 0) await this.store.stages.wait('write', tail.length, writeAllAt(rest, tail, at));
+        fs.ftruncateSync(rest, blocks.size); // the staging probe wrote a block at 0 of a file maybe shorter
       } finally {
-        fs.closeSync(tail);
+        fs.closeSync(rest);
       }
     } finally {
       fs.closeSync(fd);

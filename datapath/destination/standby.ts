@@ -405,7 +405,7 @@ export class StandbyManager {
    * hint came too late).
    */
   async build(volume: string, forId: string, pieces: readonly BuildPiece[]): Promise<number> {
-    if (this.volume(volume).has(forId)) return 0;
+    if (this.vols.get(volume)?.has(forId)) return 0;
     const tmp = path.join(this.vdir(volume), 'tmp');
     await fs.promises.mkdir(tmp, { recursive: true });
     return this.builds.add(volume, forId, pieces, tmp);

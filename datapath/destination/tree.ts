@@ -262,31 +262,22 @@ export class TreeWriter {
       return -1;
     }
     const scratch = this.scratch();
-    let pos = 0;
-    let fill = 0;
+    const blocks = new BlockWriter(direct, staging);
     let closed = false;
     let refused = false;
     try {
-      for (const [h, len] of e.chunks) {
-        fill += (await this.chunkBytes(h, len, scratch)).copy(staging, fill);
-        if (fill >= DIRECT_BLOCK) {
-          await writeAllAt(direct, staging.subarray(0, DIRECT_BLOCK), pos);
-          pos += DIRECT_BLOCK;
-          fill = staging.copy(staging, 0, DIRECT_BLOCK, fill);
-        }
-      }
-      const whole = fill - (fill % DIRECT_ALIGN);
-      if (whole > 0) await writeAllAt(direct, staging.subarray(0, whole), pos);
+      for (const [h, len] of e.chunks) await blocks.add(await this.chunkBytes(h, len, scratch));
+      const { tail, at } = await blocks.alignedPart();
       fs.closeSync(direct);
       closed = true;
       const fd = fs.openSync(target, 'r+');
       try {
-        if (fill > whole) writeFully(fd, staging.subarray(whole, fill), pos + whole);
+        writeFully(fd, tail, at);
         this.finishFile(fd, e);
       } finally {
         fs.closeSync(fd);
       }
-      return pos + fill;
+      return blocks.size;
     } catch (err) {
       if (!closed) fs.closeSync(direct);
       fs.rmSync(target, { force: true });
@@ -300,7 +291,7 @@ export class TreeWriter {
     } finally {
       this.scratchFree.push(scratch);
       if (!refused) this.directFree.give(dev, staging);
-      end(refused ? 0 : pos + fill);
+      end(refused ? 0 : blocks.size);
     }
   }
 
@@ -340,6 +331,44 @@ export class TreeWriter {
 
 /** Bytes per read/write while copying a previous version with O_DIRECT. */
 export const DIRECT_BLOCK = 8 * 1024 * 1024;
+
+/**
+ * A new file written front to back through an aligned staging buffer (DIRECT_BLOCK plus room for
+ * one more piece): each whole DIRECT_BLOCK goes out with one write on `fd` (opened with O_DIRECT)
+ * as soon as it is full; alignedPart() writes the whole 4 KiB blocks left and hands back the
+ * unaligned tail, for the caller to write through the page cache. `timed` wraps each write (the
+ * `write` stage, where the caller counts it).
+ */
+export class BlockWriter {
+  private pos = 0;
+  private fill = 0;
+
+  constructor(
+    private readonly fd: number,
+    private readonly staging: Buffer,
+    private readonly timed: (w: Promise<void>, bytes: number) => Promise<void> = (w) => w,
+  ) {}
+
+  /** Bytes added so far. */
+  get size(): number {
+    return this.pos + this.fill;
+  }
+
+  async add(piece: Buffer): Promise<void> {
+    this.fill += piece.copy(this.staging, this.fill);
+    if (this.fill < DIRECT_BLOCK) return;
+    await this.timed(writeAllAt(this.fd, this.staging.subarray(0, DIRECT_BLOCK), this.pos), DIRECT_BLOCK);
+    this.pos += DIRECT_BLOCK;
+    this.fill = this.staging.copy(this.staging, 0, DIRECT_BLOCK, this.fill);
+  }
+
+  /** Writes the whole 4 KiB blocks not written yet; returns the rest (`tail`) and its offset. */
+  async alignedPart(): Promise<{ tail: Buffer; at: number }> {
+    const whole = this.fill - (this.fill % DIRECT_ALIGN);
+    if (whole > 0) await this.timed(writeAllAt(this.fd, this.staging.subarray(0, whole), this.pos), whole);
+    return { tail: this.staging.subarray(whole, this.fill), at: this.pos + whole };
+  }
+}
 
 /**
  * Copies a previous restore point's file (`size` bytes) to a new `target` for patching: a reflink

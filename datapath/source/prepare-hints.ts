@@ -106,7 +106,7 @@ export function snapshotHints(
 }
 
 /**
- * Source side of destination/build.ts: names the chunks of a full snapshot's large files to the
+ * Source side of destination/build.ts: names the chunks of a snapshot's large new files to the
  * destination as the snapshot cuts them (SnapshotOptions.onFileChunks), so it writes each file
  * while the chunks arrive instead of in the commit. A file is named once BUILD_MIN_BYTES of it are
  * cut (smaller files are not); its chunks go in order, each request carrying what was cut while

@@ -322,14 +322,18 @@ export class ChunkPusher {
     cand: DeltaCandidate,
     ahead: Map<string, Promise<Buffer | null>>,
   ): Promise<Buffer | null> {
+    // Taken out of `ahead` whatever happens next, so a base read early is not held to the end.
+    const early = cand.bases.map((b) => {
+      const p = ahead.get(b.hash);
+      ahead.delete(b.hash);
+      return p;
+    });
     try {
       if (!cand.bases.every((b) => this.store.has(b.hash))) return null;
       const raw = await decodeChunk(stored, this.store.maxChunkSize);
       const bases = [];
-      for (const b of cand.bases) {
-        const early = ahead.get(b.hash);
-        ahead.delete(b.hash);
-        const r = (early && (await early)) ?? (await this.store.readRaw(b.hash));
+      for (const [k, b] of cand.bases.entries()) {
+        const r = (await early[k]) ?? (await this.store.readRaw(b.hash));
         if (r.length !== b.length) return null;
         bases.push({ hash: b.hash, offset: b.offset, raw: r });
       }

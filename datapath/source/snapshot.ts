@@ -75,7 +75,7 @@ export interface SnapshotOptions {
   /**
    * Called as a new large file (one read without a previous version: every file of a full
    * snapshot) is cut, with its chunk list so far after each block and once more with `done` when
-   * it is complete, for the restore point this snapshot (`snapshotId`) will become: a full
+   * it is complete, for the restore point this snapshot (`snapshotId`) will become: a
    * replication names them to the destination, which writes the file while its chunks arrive
    * (destination/build.ts). A file read again (it changed during its read) starts over from an
    * empty list. Must not throw; runs synchronously inside the read loop.

@@ -126,8 +126,10 @@ export class ChunkStore {
     });
   }
 
-  /** Removes a chunk from the index and marks its record dead on disk, so it stays gone after a restart. */
-  /** `corrupt`: the record's bytes are bad (a failed verify), not merely unreferenced (gc). */
+  /**
+   * Removes a chunk from the index and from its pack's records on disk (pack.ts kill), so it stays
+   * gone after a restart. `corrupt`: its bytes are bad (a failed verify), not merely unreferenced.
+   */
   private drop(hex: string, e: Entry, corrupt = false): void {
     this.live.left(hex, e.refs);
     this.index.delete(hex);
@@ -388,18 +390,9 @@ export class ChunkStore {
   async *rawInOrder(hexes: readonly string[], scratch: Buffer): AsyncGenerator<Buffer> {
     const ahead: Array<{ run: RecordRun; buf: Buffer; intact: Promise<number> }> = [];
     let next = 0;
+    /** Starts reading runs from `next` until RUNS_AHEAD are under way or a chunk is not here. */
     const fill = (): void => {
-      while (ahead.length < RUNS_AHEAD && next < hexes.length) {
-        if (!this.index.has(hexes[next] as string)) {
-          // Left for the loop below to report in order (readRawInto names the chunk).
-          ahead.push({
-            run: { pack: -1, off: 0, bytes: 0, recs: [] },
-            buf: scratch,
-            intact: Promise.resolve(0),
-          });
-          next++;
-          continue;
-        }
+      while (ahead.length < RUNS_AHEAD && next < hexes.length && this.index.has(hexes[next] as string)) {
         const run = this.recordRun(hexes, next, hexes.length, RECORD_RUN_MAX);
         const buf = this.runBuffers.pop() ?? Buffer.allocUnsafeSlow(RECORD_RUN_MAX);
         const intact = this.readRecordRun(run, buf, 0);
@@ -408,34 +401,40 @@ export class ChunkStore {
         next += run.recs.length;
       }
     };
+    const keep = (buf: Buffer): void => {
+      if (this.runBuffers.length < RUN_BUFFERS_KEPT) this.runBuffers.push(buf);
+    };
     let at = 0;
     try {
       while (at < hexes.length) {
         fill();
-        const head = ahead.shift() as (typeof ahead)[number];
+        const head = ahead.shift();
+        if (!head) {
+          // Not in the store when the runs were planned: read alone (readRawInto names a missing one).
+          yield await this.readRawInto(hexes[at] as string, scratch);
+          next = ++at;
+          continue;
+        }
         const intact = await head.intact.catch(() => 0);
         try {
           fill();
-          const n = Math.max(head.run.recs.length, 1);
-          for (let k = 0; k < n; k++) {
-            const r = head.run.recs[k];
-            if (r && k < intact) {
+          for (const [k, r] of head.run.recs.entries()) {
+            if (k < intact) {
               const stored = head.buf.subarray(r.rel + RECORD_HEADER, r.rel + RECORD_HEADER + r.len);
               yield stored[0] === ENC_RAW ? stored.subarray(1) : await decodeChunk(stored, this.maxChunkSize);
             } else {
-              yield await this.readRawInto(hexes[at + k] as string, scratch);
+              yield await this.readRawInto(r.hex, scratch); // moved since the run was planned
             }
           }
-          at += n;
+          at += head.run.recs.length;
         } finally {
-          if (head.buf !== scratch && this.runBuffers.length < RUN_BUFFERS_KEPT)
-            this.runBuffers.push(head.buf);
+          keep(head.buf);
         }
       }
     } finally {
       for (const a of ahead) {
         await a.intact.catch(() => 0);
-        if (a.buf !== scratch && this.runBuffers.length < RUN_BUFFERS_KEPT) this.runBuffers.push(a.buf);
+        keep(a.buf);
       }
     }
   }

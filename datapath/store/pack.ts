@@ -71,6 +71,16 @@ const INDEX_MAGIC = 0x46434931; // "FCI1"
 /** Index file: magic, record count, pack size (u32 high, u32 low); then per record offset, hash, length. */
 const INDEX_HEADER = 16;
 const INDEX_ENTRY = 4 + HASH_BYTES + 4;
+
+/** Entry `i` of index file `idx`: the record's offset in the pack, its hash and stored length. */
+function indexEntry(idx: Buffer, i: number): { off: number; hex: string; len: number } {
+  const at = INDEX_HEADER + i * INDEX_ENTRY;
+  return {
+    off: idx.readUInt32BE(at),
+    hex: idx.toString('hex', at + 4, at + 4 + HASH_BYTES),
+    len: idx.readUInt32BE(at + 4 + HASH_BYTES),
+  };
+}
 export const RECORD_HEADER = 4 + HASH_BYTES + 4;
 /** Bytes appended to a pack between two write-behind fdatasyncs. */
 const WRITE_BEHIND_BYTES = 32 * 1024 * 1024;
@@ -111,8 +121,8 @@ export interface Pack {
    */
   direct?: number[];
   /**
-   * Records appended since this process created the pack, as [offset, hash, stored length], for
-   * its index file (written once the pack is full); undefined once written or for a loaded pack.
+   * Its records as [offset, hash, stored length] (appended since this process created it, or found
+   * by a scan), for its index file; undefined once that is written or when the pack was loaded from it.
    */
   recs?: Array<[number, string, number]>;
   /** Offsets of `recs` records killed before the index file was written. */
@@ -314,12 +324,11 @@ export class PackFiles {
       idx.readUInt32BE(0) === INDEX_MAGIC &&
       idx.length === INDEX_HEADER + count * INDEX_ENTRY &&
       idx.readUInt32BE(8) * 2 ** 32 + idx.readUInt32BE(12) === size;
+    const entries = ok ? Array.from({ length: count }, (_, i) => indexEntry(idx, i)) : [];
     for (let i = 0, prevEnd = 0; ok && i < count; i++) {
-      const at = INDEX_HEADER + i * INDEX_ENTRY;
-      const off = idx.readUInt32BE(at);
-      const end = off + RECORD_HEADER + idx.readUInt32BE(at + 4 + HASH_BYTES);
-      ok = off >= prevEnd && end <= size;
-      prevEnd = end;
+      const { off, len } = entries[i] as { off: number; len: number };
+      ok = off >= prevEnd && off + RECORD_HEADER + len <= size;
+      prevEnd = off + RECORD_HEADER + len;
     }
     if (!ok) {
       fs.closeSync(fd);
@@ -328,15 +337,7 @@ export class PackFiles {
     const p: Pack = { n, fd, size, live: 0, indexed: true };
     this.packs.set(n, p);
     this.lastPack = Math.max(this.lastPack, n);
-    for (let i = 0; i < count; i++) {
-      const at = INDEX_HEADER + i * INDEX_ENTRY;
-      found(
-        p,
-        idx.toString('hex', at + 4, at + 4 + HASH_BYTES),
-        idx.readUInt32BE(at),
-        idx.readUInt32BE(at + 4 + HASH_BYTES),
-      );
-    }
+    for (const { off, hex, len } of entries) found(p, hex, off, len);
     return true;
   }
 
@@ -777,11 +778,16 @@ export class PackFiles {
     return buf;
   }
 
-  /** Marks a record dead on disk, so a restart does not bring it back, and no longer counts it live. */
+  /**
+   * No longer counts a record live, and takes it out of its pack on disk so a restart does not
+   * bring it back: left out of the pack's rewritten index file, or (no index, or `corrupt`) marked
+   * DEAD in the pack, its index deleted first (see the file's header).
+   */
   kill(l: RecordLoc, corrupt = false): void {
     const p = this.packs.get(l.pack);
-    if (p && p.indexed && !corrupt) {
-      p.live -= RECORD_HEADER + l.len;
+    if (!p) return;
+    p.live -= RECORD_HEADER + l.len;
+    if (p.indexed && !corrupt) {
       if (!p.unlisted) {
         p.unlisted = [];
         this.sealing = this.sealing.then(() => this.relist(p)).catch(() => undefined);
@@ -789,16 +795,13 @@ export class PackFiles {
       p.unlisted.push(l.off);
       return;
     }
-    if (p) {
-      if (p.recs) (p.killed ??= new Set()).add(l.off);
-      else {
-        p.stale = true;
-        if (p.indexed) fs.rmSync(this.indexPath(p.n), { force: true }); // before the mark: never a stale index
-        p.indexed = false;
-      }
-      p.live -= RECORD_HEADER + l.len;
-      fs.writeSync(p.fd, DEAD_MARK, 0, 4, l.off);
+    if (p.recs) (p.killed ??= new Set()).add(l.off);
+    else {
+      p.stale = true;
+      if (p.indexed) fs.rmSync(this.indexPath(p.n), { force: true }); // before the mark: never a stale index
+      p.indexed = false;
     }
+    fs.writeSync(p.fd, DEAD_MARK, 0, 4, l.off);
   }
 
   /** Takes a pack out of the ones appended to (gc is about to empty it). */
