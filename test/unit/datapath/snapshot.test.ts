@@ -77,7 +77,11 @@ describe('takeSnapshot', () => {
   });
 
   it('files modified just before the walk are re-read next time (racy)', async () => {
-    const first = await snap('s1', null); // files are brand new: racy
+    // A clock-independent "just modified": mtimes ahead of the walk's start. Relying on the
+    // beforeEach writes being < RACY_MARGIN_MS old failed on a loaded CI machine.
+    const soon = new Date(Date.now() + 60_000);
+    for (const f of ['d/a.bin', 'b.txt', 'empty']) fs.utimesSync(path.join(vol, f), soon, soon);
+    const first = await snap('s1', null);
     const second = await snap('s2', first.manifest);
     expect(second.stats.filesRead).toBe(3);
   });
