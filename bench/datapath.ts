@@ -22,6 +22,7 @@ import {
 import {
   machineInfo,
   measureCut,
+  measureBlake3,
   measureLimits,
   measurePageCacheWrite,
   measureTls,
@@ -176,10 +177,11 @@ async function main(args: BenchArgs): Promise<number> {
     generateDataset(ctx.sourceDir, plan, (b) => log(`  generated ${formatBytes(b)}`));
     log(`generated in ${(nowSeconds() - g0).toFixed(1)} s`);
 
-    setPhase('measuring machine limits (SHA-256, sequential read, chunking, page-cache writes, TLS)');
+    setPhase('measuring machine limits (SHA-256, BLAKE3, sequential read, chunking, page-cache writes, TLS)');
     const lim = measureLimits(path.join(ctx.sourceDir, plan.big.rel));
     const limits: MachineLimits = {
       sha256MBps: lim.sha256MBps,
+      blake3MBps: measureBlake3(),
       seqReadCachedMBps: lim.seqReadCachedMBps,
       seqReadColdMBps: lim.seqReadColdMBps,
       cutMBps: measureCut(),
@@ -187,7 +189,7 @@ async function main(args: BenchArgs): Promise<number> {
       tlsMBpsPerCpu: await measureTls(),
     };
     log(
-      `SHA-256 ${limits.sha256MBps.toFixed(0)} MB/s; read cached ${limits.seqReadCachedMBps.toFixed(0)} MB/s, cold ${limits.seqReadColdMBps === null ? 'n/a (drop_caches not permitted)' : `${limits.seqReadColdMBps.toFixed(0)} MB/s`}; ` +
+      `SHA-256 ${limits.sha256MBps.toFixed(0)} MB/s; BLAKE3 ${limits.blake3MBps ? `${limits.blake3MBps.toFixed(0)} MB/s` : 'n/a'}; read cached ${limits.seqReadCachedMBps.toFixed(0)} MB/s, cold ${limits.seqReadColdMBps === null ? 'n/a (drop_caches not permitted)' : `${limits.seqReadColdMBps.toFixed(0)} MB/s`}; ` +
         `chunking ${limits.cutMBps!.toFixed(0)} MB/s; page-cache writes ${limits.pageCacheWriteMBps!.toFixed(0)} MB/s; TLS ${limits.tlsMBpsPerCpu!.toFixed(0)} MB per CPU-second`,
     );
     setPhase('warming the page cache with the whole source');

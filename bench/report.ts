@@ -16,6 +16,8 @@ export interface MachineLimits {
   seqReadCachedMBps: number;
   /** The same after dropping the page cache, or null when that was not permitted. */
   seqReadColdMBps: number | null;
+  /** BLAKE3 (the agents' native module) on one core, MB/s (absent in older results). */
+  blake3MBps?: number | null;
   /** Ferry's chunker (FastCDC cut points) on one core, MB/s (absent in older results). */
   cutMBps?: number;
   /** 1 MiB writes into the page cache, MB/s. */
@@ -294,6 +296,7 @@ function machineTable(m: MachineInfo, l: MachineLimits): string {
     ['Ferry build', m.ferryBuild ?? 'not run'],
     ['load average at start', m.loadAverageAtStart.map((x) => x.toFixed(2)).join(', ')],
     ['SHA-256 (node:crypto, one core)', `${l.sha256MBps.toFixed(0)} MB/s`],
+    ...(l.blake3MBps ? [['BLAKE3 (@napi-rs/blake-hash, one core)', `${l.blake3MBps.toFixed(0)} MB/s`]] : []),
     ['sequential read, page cache', `${l.seqReadCachedMBps.toFixed(0)} MB/s`],
     [
       'sequential read, cold',

@@ -67,8 +67,11 @@ export interface AgentHandle {
   stop(): Promise<void>;
   /** SIGKILL and wait for exit. */
   kill(): Promise<void>;
-  /** Stops the process if running, then starts a new one with the same root, ports, token and certs. */
-  restart(): Promise<AgentHandle>;
+  /**
+   * Stops the process if running, then starts a new one with the same root, ports, token and
+   * certs (and flags, unless `args` replaces the extra ones: an upgrade or a configuration change).
+   */
+  restart(args?: string[]): Promise<AgentHandle>;
 }
 
 /** dist/workers/ferry.js of this checkout, whether this module runs from dist/ or from source. */
@@ -219,9 +222,9 @@ async function spawnAgent(
     exited,
     stop: () => proc.stop(),
     kill: () => proc.kill(),
-    restart: async () => {
+    restart: async (args) => {
       await proc.stop();
-      return spawnAgent(r, ready.port, ready.dataPort, opts);
+      return spawnAgent(r, ready.port, ready.dataPort, args ? { ...opts, args } : opts);
     },
   };
   return handle;

@@ -4,7 +4,7 @@
 //               [--listen 127.0.0.1] [--port 9001] [--data-port 9010] [--retain 3]
 //               [--snapshot-retain 2] [--fsync] [--no-compress] [--max-file-size BYTES]
 //               [--max-entries N] [--max-manifest-bytes BYTES] [--max-batch-bytes BYTES]
-//               [--session-idle-ms MS]
+//               [--session-idle-ms MS] [--hash blake3|sha256]
 //
 // Ports may be 0 (ephemeral). When both servers listen it prints exactly one line to stdout:
 //   {"ready":true,"pid":…,"port":…,"dataPort":…,"dataRoot":"…","agentId":"…"}
@@ -15,11 +15,13 @@ import path from 'node:path';
 import { Agent } from '../datapath/agent/server.js';
 import { jsonLogger } from '../datapath/agent/log.js';
 import type { Limits } from '../datapath/protocol/limits.js';
+import { HASHES_AVAILABLE, type HashAlgorithm, isHashAlgorithm } from '../datapath/store/hash.js';
 
 export const AGENT_USAGE = `usage: ferry agent --data-root DIR --token-file FILE --tls-cert FILE --tls-key FILE
        [--listen 127.0.0.1] [--port 9001] [--data-port 9010] [--retain 3] [--snapshot-retain 2]
        [--fsync] [--no-compress] [--max-file-size BYTES] [--max-entries N]
-       [--max-manifest-bytes BYTES] [--max-batch-bytes BYTES] [--session-idle-ms MS]`;
+       [--max-manifest-bytes BYTES] [--max-batch-bytes BYTES] [--session-idle-ms MS]
+       [--hash blake3|sha256]   hash of new volumes' chunks (default blake3 where available)`;
 
 export interface AgentFlags {
   dataRoot: string;
@@ -35,6 +37,7 @@ export interface AgentFlags {
   compress: boolean;
   limits: Partial<Limits>;
   sessionIdleMs: number;
+  hash?: HashAlgorithm;
 }
 
 export function parseAgentFlags(argv: string[]): AgentFlags {
@@ -55,6 +58,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags {
     'max-manifest-bytes',
     'max-batch-bytes',
     'session-idle-ms',
+    'hash',
   ];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -95,6 +99,11 @@ export function parseAgentFlags(argv: string[]): AgentFlags {
   if (values.has('max-entries')) limits.maxEntries = int('max-entries', 0, 1);
   if (values.has('max-manifest-bytes')) limits.maxManifestBytes = int('max-manifest-bytes', 0, 1024);
   if (values.has('max-batch-bytes')) limits.maxBatchBytes = int('max-batch-bytes', 0, 1024 * 1024);
+  const hash = values.get('hash');
+  if (hash !== undefined && !(isHashAlgorithm(hash) && HASHES_AVAILABLE.includes(hash)))
+    throw new Error(
+      `--hash ${JSON.stringify(hash)}: must be one of ${HASHES_AVAILABLE.join(', ')} on this machine`,
+    );
   return {
     dataRoot: path.resolve(need('data-root')),
     tokenFile: need('token-file'),
@@ -109,6 +118,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags {
     compress: !bools.has('no-compress'),
     limits,
     sessionIdleMs: int('session-idle-ms', 600_000, 1000),
+    ...(hash !== undefined ? { hash: hash as HashAlgorithm } : {}),
   };
 }
 
@@ -154,6 +164,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     compress: flags.compress,
     limits: flags.limits,
     sessionIdleMs: flags.sessionIdleMs,
+    ...(flags.hash ? { hash: flags.hash } : {}),
     log,
   });
   const info = agent.info();

@@ -7,7 +7,8 @@ import { answerHave, receiveChunks } from '../destination/receive.js';
 import type { ReplicationRequest, SnapshotRequest } from '../protocol/agent-api.js';
 import { snapshotHints } from '../source/prepare-hints.js';
 import { validateDestination } from '../source/replication-request.js';
-import { SESSION_HEADER } from '../protocol/wire.js';
+import { HASH_HEADER, SESSION_HEADER } from '../protocol/wire.js';
+import { HASHES_AVAILABLE, type HashAlgorithm, isHashAlgorithm } from '../store/hash.js';
 import { MAX_PREPARE_PATHS } from '../protocol/limits.js';
 import { parseBuildRequest } from '../protocol/build-hints.js';
 import type { AgentContext } from './context.js';
@@ -55,6 +56,17 @@ function sessionOf(ctx: RouteCtx): string | undefined {
   if (typeof s !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(s))
     throw badRequest(`${SESSION_HEADER}: must match [A-Za-z0-9._-]{1,128}`);
   return s;
+}
+
+/** The upload's X-Ferry-Hash: absent, or an algorithm this agent can compute (else 400). */
+function hashOf(ctx: RouteCtx): HashAlgorithm | undefined {
+  const h = ctx.req.headers[HASH_HEADER];
+  if (h === undefined) return undefined;
+  if (!isHashAlgorithm(h) || !HASHES_AVAILABLE.includes(h))
+    throw badRequest(
+      `${HASH_HEADER} ${JSON.stringify(h)}: this agent checks chunks named by ${HASHES_AVAILABLE.join(', ')}`,
+    );
+  return h;
 }
 
 export function controlRoutes(a: AgentContext): Route[] {
@@ -222,7 +234,9 @@ export function dataRoutes(a: AgentContext): Route[] {
     route('POST', '/v1/chunks', async (c) => {
       const session = sessionOf(c);
       const pin = session ? a.session(session) : undefined;
+      const hash = hashOf(c);
       const r = await receiveChunks(a.store, c.req as AsyncIterable<Buffer>, {
+        ...(hash ? { hash } : {}),
         limits: a.limits,
         compress: a.info().compress,
         ...(pin ? { pin } : {}),

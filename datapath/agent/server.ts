@@ -18,6 +18,7 @@ import path from 'node:path';
 import type { AgentInfo } from '../protocol/agent-api.js';
 import { Chunker, DEFAULT_CHUNKER } from '../store/chunker.js';
 import { ChunkStore, type Pin } from '../store/chunk-store.js';
+import { DEFAULT_HASH, HASHES_AVAILABLE, type HashAlgorithm } from '../store/hash.js';
 import { AgentError, noSpace } from '../errors.js';
 import type { Limits } from '../protocol/limits.js';
 import { DEFAULT_LIMITS } from '../protocol/limits.js';
@@ -55,6 +56,8 @@ export interface AgentConfig {
   fsync?: boolean;
   /** Compress chunks where it pays (default true). */
   compress?: boolean;
+  /** The hash new volumes' snapshots use (default: BLAKE3 where its native module loads). */
+  hash?: HashAlgorithm;
   limits?: Partial<Limits>;
   /** Upload sessions idle this long lose their GC pins (default 10 min). */
   sessionIdleMs?: number;
@@ -82,7 +85,15 @@ export class Agent implements AgentContext {
   standby!: StandbyManager;
   replications!: ReplicationManager;
 
+  private get hash(): HashAlgorithm {
+    return this.cfg.hash ?? DEFAULT_HASH;
+  }
+
   private constructor(private readonly cfg: AgentConfig) {
+    if (cfg.hash && !HASHES_AVAILABLE.includes(cfg.hash))
+      throw new Error(
+        `hash ${JSON.stringify(cfg.hash)}: this agent can compute only ${HASHES_AVAILABLE.join(', ')}`,
+      );
     this.limits = { ...DEFAULT_LIMITS, ...cfg.limits };
     this.log = cfg.log ?? silentLogger;
     this.authLimiter = new AuthFailureLimiter(cfg.authLimit);
@@ -115,6 +126,7 @@ export class Agent implements AgentContext {
       retain: this.cfg.snapshotRetain ?? 2,
       compress: this.cfg.compress ?? true,
       fsync,
+      hash: this.hash,
     });
     this.standby = await StandbyManager.open(root, this.store, { fsync, retain: this.cfg.retain ?? 3 });
     this.replications = await ReplicationManager.open(root, this.store, this.snapshots, {
@@ -255,7 +267,8 @@ export class Agent implements AgentContext {
       port: this.port,
       dataPort: this.dataPort,
       dataRoot: this.cfg.dataRoot,
-      hash: 'sha256',
+      hash: this.hash,
+      hashes: [...HASHES_AVAILABLE],
       chunker: { ...DEFAULT_CHUNKER },
       limits: this.limits,
       retain: this.cfg.retain ?? 3,

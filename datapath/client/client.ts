@@ -10,6 +10,7 @@
 import { AgentControl } from './control.js';
 import { AgentData, type ChunkUpload } from './data.js';
 import { AgentHttp, type AgentEndpoint, type ClientOptions } from './http.js';
+import type { HashAlgorithm } from '../store/hash.js';
 
 export { AgentApiError, AgentUnreachableError, ReplicationFailedError, isRetryable } from './errors.js';
 export type { AgentEndpoint, ClientOptions } from './http.js';
@@ -40,8 +41,10 @@ export class AgentClient extends AgentControl {
     return this.data.hasChunks(hashes, opts);
   }
 
-  /** Opens a streaming chunk upload (frames of wire.ts). */
-  openChunkUpload(opts: { session?: string; signal?: AbortSignal } = {}): Promise<ChunkUpload> {
+  /** Opens a streaming chunk upload (frames of wire.ts) of chunks named by `hash`. */
+  openChunkUpload(
+    opts: { session?: string; hash?: HashAlgorithm; signal?: AbortSignal } = {},
+  ): Promise<ChunkUpload> {
     return this.data.openChunkUpload(opts);
   }
 }

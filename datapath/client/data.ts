@@ -3,7 +3,8 @@
 // A source agent uses them to push chunks to a destination agent (push.ts).
 import https from 'node:https';
 import type { ReceiveResult } from '../destination/receive.js';
-import { SESSION_HEADER } from '../protocol/wire.js';
+import type { HashAlgorithm } from '../store/hash.js';
+import { HASH_HEADER, SESSION_HEADER } from '../protocol/wire.js';
 import { AgentApiError } from './errors.js';
 import { apiError, unreachable, type AgentHttp, type Raw } from './http.js';
 
@@ -23,7 +24,7 @@ export interface ChunkUpload {
 export class AgentData {
   constructor(private readonly http: AgentHttp) {}
 
-  /** Which of `hashes` (32-byte SHA-256 each) the agent holds; with `verify`, re-hashed first. */
+  /** Which of `hashes` (32-byte chunk names) the agent holds; with `verify`, re-hashed first. */
   async hasChunks(
     hashes: Buffer[],
     opts: { verify?: boolean; session?: string; signal?: AbortSignal } = {},
@@ -50,8 +51,10 @@ export class AgentData {
     return [...r.body].map((b) => b === 1);
   }
 
-  /** Opens a streaming chunk upload (frames of wire.ts). */
-  async openChunkUpload(opts: { session?: string; signal?: AbortSignal } = {}): Promise<ChunkUpload> {
+  /** Opens a streaming chunk upload (frames of wire.ts) of chunks named by `hash`. */
+  async openChunkUpload(
+    opts: { session?: string; hash?: HashAlgorithm; signal?: AbortSignal } = {},
+  ): Promise<ChunkUpload> {
     const url = new URL('/v1/chunks', await this.http.base(true));
     let settled = false;
     let failure: Error | null = null;
@@ -69,6 +72,7 @@ export class AgentData {
         authorization: `Bearer ${this.http.endpoint.token}`,
         'content-type': 'application/octet-stream',
         ...(opts.session ? { [SESSION_HEADER]: opts.session } : {}),
+        ...(opts.hash ? { [HASH_HEADER]: opts.hash } : {}),
       },
       timeout: this.http.timeoutMs,
       ...(opts.signal ? { signal: opts.signal } : {}),

@@ -1,6 +1,6 @@
 // Destination side of the bulk protocol (wire.ts): answering `have` queries and accepting
 // chunk uploads. Every received chunk is decoded (bounded by its declared raw length and the
-// configured chunk limit) and its SHA-256 compared with the name it was sent under before it is
+// configured chunk limit) and its hash compared with the name it was sent under before it is
 // stored; the first mismatch stops the upload with 422 naming the chunk. Chunks verified before
 // the mismatch are kept (their content is correct by construction).
 //
@@ -25,7 +25,7 @@ import type { ChunkStore, Pin } from '../store/chunk-store.js';
 import { decodeChunk } from '../store/chunk-codec.js';
 import { applyDelta, deltaBases, ENC_DELTA } from '../protocol/delta.js';
 import { AgentError, badRequest, hashMismatch, tooLarge } from '../errors.js';
-import { HASH_BYTES, hashHex } from '../store/hash.js';
+import { DEFAULT_HASH, HASH_BYTES, type HashAlgorithm, hashHex, nameMatches } from '../store/hash.js';
 import type { Limits } from '../protocol/limits.js';
 import { ByteQueue, FRAME_HEADER } from '../protocol/wire.js';
 
@@ -139,11 +139,14 @@ export async function receiveChunks(
     onChunk?: (storedBytes: number, wasNew: boolean) => void;
     /** Gather verified chunks into batches appended on the thread pool (see the file's header). */
     batch?: boolean;
+    /** The algorithm the sender names chunks by (X-Ferry-Hash), checked first. */
+    hash?: HashAlgorithm;
   },
 ): Promise<ReceiveResult> {
   const q = new ByteQueue();
   const res: ReceiveResult = { received: 0, stored: 0, duplicates: 0, bytes: 0, deltas: 0, needWhole: [] };
   const maxRaw = opts.limits.maxChunkSize;
+  const alg = opts.hash ?? DEFAULT_HASH;
   const batches = opts.batch
     ? new StoreBatches(store, Math.max(RECEIVE_BATCH_BYTES, maxRaw + 1), (items, written) => {
         for (const { hex, stored } of items) {
@@ -200,7 +203,7 @@ export async function receiveChunks(
         for (const b of names) bases.push(await store.readRaw(b));
         let raw: Buffer;
         try {
-          raw = applyDelta(stored, bases, rawLen, expected);
+          raw = applyDelta(stored, bases, rawLen, expected, alg);
         } catch (err) {
           // A drifted (corrupt) base rebuilds the wrong bytes through no fault of the sender:
           // re-verify the bases; if one is bad (now dropped) ask for the chunk whole instead.
@@ -225,17 +228,17 @@ export async function receiveChunks(
         continue;
       }
       const verifying = store.stages.begin('verify');
-      let actual: string;
+      let actual: string | null = null;
       try {
         const raw = await decodeChunk(stored, Math.min(rawLen, maxRaw));
         if (raw.length !== rawLen)
           throw hashMismatch(`chunk ${expected}: decoded to ${raw.length} bytes, declared ${rawLen}`);
-        actual = hashHex(raw);
+        if (!nameMatches(raw, expected, alg)) actual = hashHex(raw, alg);
       } finally {
         verifying(rawLen);
       }
-      if (actual !== expected)
-        throw hashMismatch(`chunk ${expected}: content hashes to ${actual}; chunk refused`);
+      if (actual !== null)
+        throw hashMismatch(`chunk ${expected}: content hashes to ${actual} (${alg}); chunk refused`);
       res.received++;
       res.bytes += stored.length;
       if (!batches) {

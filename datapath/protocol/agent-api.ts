@@ -37,6 +37,7 @@
 // plus /healthz. Errors everywhere: {error: {code, message, retryable, details?}}; 401 bodies are
 // always exactly {"error":{"code":"unauthorized","message":"unauthorized","retryable":false}}.
 import type { ChunkerParams } from '../store/chunker.js';
+import type { HashAlgorithm } from '../store/hash.js';
 import type { Limits } from './limits.js';
 import type { ReplicationKind } from './mode.js';
 import type { SnapshotSummary } from '../source/volumes.js';
@@ -52,7 +53,10 @@ export interface AgentInfo {
   dataPort: number;
   port: number;
   dataRoot: string;
-  hash: 'sha256';
+  /** The hash a new volume's snapshots name chunks with (an existing volume keeps its own). */
+  hash: HashAlgorithm;
+  /** The hashes this agent can compute, so can receive chunks named by. */
+  hashes: HashAlgorithm[];
   chunker: ChunkerParams;
   limits: Limits;
   retain: number;

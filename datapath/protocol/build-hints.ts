@@ -1,7 +1,7 @@
 // POST /v1/standby/:volume/build: the chunks of a coming restore point's large new files, named by
 // the source as its snapshot cuts them, so the destination writes each file while its chunks
 // arrive (destination/build.ts, source/prepare-hints.ts BuildHints). Body:
-//   { for: <snapshot id>, files: [{ path, from, chunks: [[sha256 hex, raw length], ...], done }] }
+//   { for: <snapshot id>, files: [{ path, from, chunks: [[chunk hash hex, raw length], ...], done }] }
 // `from` is the index of the first chunk named here in the file's chunk list (0, or as many as
 // named before); `done` says the list is complete. Answer 202 { building: <files started> }.
 import { badRequest, tooLarge } from '../errors.js';
@@ -55,7 +55,7 @@ export function parseBuildRequest(body: unknown, limits: Limits): BuildRequest {
         (pair[1] as number) > limits.maxChunkSize
       )
         throw badRequest(
-          `${at}.chunks[${k}] ${show(c)}: must be [sha256 hex, raw length 1..${limits.maxChunkSize}]`,
+          `${at}.chunks[${k}] ${show(c)}: must be [64 hex digits, raw length 1..${limits.maxChunkSize}]`,
         );
     });
     return { path: x.path as string, from: x.from as number, chunks: x.chunks as ChunkRef[], done: x.done };

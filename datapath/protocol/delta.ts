@@ -21,7 +21,7 @@
 // exactly like a lying whole chunk), and stores the result under its hash. A delta whose bases the
 // destination lacks is not an error: the chunk is reported back (`needWhole`) and sent whole.
 import { badRequest, hashMismatch } from '../errors.js';
-import { HASH_BYTES, hashHex } from '../store/hash.js';
+import { DEFAULT_HASH, HASH_BYTES, type HashAlgorithm, hashHex, nameMatches } from '../store/hash.js';
 import type { ChunkRef, Manifest } from './manifest.js';
 
 export const ENC_DELTA = 2;
@@ -169,9 +169,15 @@ export function deltaBases(payload: Buffer, chunk: string): string[] {
 /**
  * Rebuilds a chunk from a delta payload and its bases' raw bytes (in the order deltaBases named
  * them), refusing malformed ops (400) and a result that is not `rawLen` bytes hashing to `expected`
- * (422).
+ * (422) by `alg` (tried first) or another algorithm (store/hash.ts nameMatches).
  */
-export function applyDelta(payload: Buffer, bases: Buffer[], rawLen: number, expected: string): Buffer {
+export function applyDelta(
+  payload: Buffer,
+  bases: Buffer[],
+  rawLen: number,
+  expected: string,
+  alg: HashAlgorithm = DEFAULT_HASH,
+): Buffer {
   const out = Buffer.allocUnsafe(rawLen);
   let w = 0;
   let r = 2 + bases.length * HASH_BYTES;
@@ -207,8 +213,9 @@ export function applyDelta(payload: Buffer, bases: Buffer[], rawLen: number, exp
     } else bad(`unknown op ${String(op)}`);
   }
   if (w !== rawLen) throw hashMismatch(`chunk ${expected}: delta rebuilds ${w} bytes, declared ${rawLen}`);
-  const actual = hashHex(out);
-  if (actual !== expected)
-    throw hashMismatch(`chunk ${expected}: delta rebuilds content hashing to ${actual}; chunk refused`);
+  if (!nameMatches(out, expected, alg))
+    throw hashMismatch(
+      `chunk ${expected}: delta rebuilds content hashing to ${hashHex(out, alg)} (${alg}); chunk refused`,
+    );
   return out;
 }

@@ -12,11 +12,11 @@
 // Source snapshots additionally record `stat` (inode, mtime and ctime in ns) per file, used to
 // reuse entries of unchanged files; it is stripped before a manifest leaves the agent.
 import { invalidManifest, tooLarge } from '../errors.js';
-import { isHashHex } from '../store/hash.js';
+import { HASH_ALGORITHMS, type HashAlgorithm, isHashAlgorithm, isHashHex } from '../store/hash.js';
 import type { Limits } from './limits.js';
 import type { ChunkerParams } from '../store/chunker.js';
 
-/** [sha256 hex of the raw chunk, raw length]. */
+/** [hex hash of the raw chunk (by the manifest's `hash`), raw length]. */
 export type ChunkRef = [string, number];
 
 export interface StatKey {
@@ -57,7 +57,8 @@ export interface Manifest {
   parent: string | null;
   full: boolean;
   createdAt: string;
-  hash: 'sha256';
+  /** How this snapshot's chunks are named; the same for a volume's whole chain (store/hash.ts). */
+  hash: HashAlgorithm;
   chunker: ChunkerParams;
   /** Root directory mode. */
   rootMode: number;
@@ -207,8 +208,9 @@ export function validateManifest(input: unknown, limits: Limits, trusted?: Reado
   if (input.parent !== null && input.parent !== undefined && !isSnapshotId(input.parent)) {
     throw invalidManifest(`parent ${describe(input.parent)}: must be a snapshot id or null`);
   }
-  if (input.hash !== 'sha256')
-    throw invalidManifest(`hash ${describe(input.hash)}: only "sha256" is supported`);
+  if (!isHashAlgorithm(input.hash))
+    throw invalidManifest(`hash ${describe(input.hash)}: must be one of ${HASH_ALGORITHMS.join(', ')}`);
+  const hash = input.hash;
   const rootMode = input.rootMode ?? 0o755;
   if (!isMode(rootMode))
     throw invalidManifest(`rootMode ${describe(rootMode)}: must be an integer in 0..0o7777`);
@@ -303,7 +305,9 @@ export function validateManifest(input: unknown, limits: Limits, trusted?: Reado
             !Number.isSafeInteger(c[1]) ||
             (c[1] as number) <= 0
           ) {
-            throw invalidManifest(`${at}.chunks[${j}] ${describe(c)}: must be [sha256 hex, positive length]`);
+            throw invalidManifest(
+              `${at}.chunks[${j}] ${describe(c)}: must be [64 hex digits, positive length]`,
+            );
           }
           if ((c[1] as number) > limits.maxChunkSize) {
             throw tooLarge(
@@ -338,7 +342,7 @@ export function validateManifest(input: unknown, limits: Limits, trusted?: Reado
     parent: (input.parent as string | null | undefined) ?? null,
     full: input.full === true,
     createdAt: typeof input.createdAt === 'string' ? input.createdAt : new Date(0).toISOString(),
-    hash: 'sha256',
+    hash,
     chunker: { min: chunker.min as number, avg: chunker.avg as number, max: chunker.max as number },
     rootMode,
     entries,

@@ -1,9 +1,9 @@
 // The bulk chunk protocol on the data port.
 //
-// POST /v1/chunks/have   body: N × 32-byte SHA-256 hashes (binary)
+// POST /v1/chunks/have   body: N × 32-byte chunk names (binary; SHA-256 or BLAKE3, store/hash.ts)
 //                        response: N bytes, 1 = present (and, with ?verify=1, re-verified), 0 = missing
 // POST /v1/chunks        body: a stream of frames, each
-//                          hash      32 bytes  SHA-256 of the raw chunk
+//                          hash      32 bytes  name of the raw chunk (its hash)
 //                          rawLen     4 bytes  big-endian, raw chunk length (1..maxChunkSize)
 //                          storedLen  4 bytes  big-endian, length of `stored`
 //                          stored     storedLen bytes: encoding byte + payload (chunk-codec.ts),
@@ -14,10 +14,14 @@
 //                          (nothing stored for them): send those chunks whole
 // Both accept `X-Ferry-Session: <id>`: chunks named in a session are pinned (safe from garbage
 // collection) until the session's commit or until it has been idle for the session timeout.
+// An upload may say `X-Ferry-Hash: sha256|blake3`, the algorithm of its volume's manifests: the
+// receiver checks each chunk's name with it first (without it, with each algorithm it has, BLAKE3
+// first), and refuses the upload at once if it cannot compute that algorithm.
 import { HASH_BYTES } from '../store/hash.js';
 
 export const FRAME_HEADER = HASH_BYTES + 8;
 export const SESSION_HEADER = 'x-ferry-session';
+export const HASH_HEADER = 'x-ferry-hash';
 
 export function frameHeader(hash: Buffer, rawLen: number, storedLen: number): Buffer {
   const h = Buffer.alloc(FRAME_HEADER);
@@ -25,7 +29,7 @@ export function frameHeader(hash: Buffer, rawLen: number, storedLen: number): Bu
   return h;
 }
 
-/** Writes a frame header for the chunk named `hex` (SHA-256, hex) into `buf` at `at`. */
+/** Writes a frame header for the chunk named `hex` (its hash, hex) into `buf` at `at`. */
 export function writeFrameHeader(
   buf: Buffer,
   at: number,

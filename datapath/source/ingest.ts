@@ -40,7 +40,7 @@ import type { Chunker } from '../store/chunker.js';
 import { worthCompressing } from '../store/chunk-codec.js';
 import type { ChunkStore, Pin } from '../store/chunk-store.js';
 import { AgentError } from '../errors.js';
-import { hashHex } from '../store/hash.js';
+import { type HashAlgorithm, hashHex } from '../store/hash.js';
 import { HASH_WORKER_AVAILABLE, hashRanges } from '../store/hash-worker.js';
 import type { ChunkRef } from '../protocol/manifest.js';
 import type { StageClock } from '../stages.js';
@@ -56,7 +56,7 @@ export const YIELD_MS = 4;
 const MAX_INFLIGHT_BYTES = 32 * 1024 * 1024;
 
 export interface ChunkEvent {
-  /** SHA-256 of the raw chunk, hex. */
+  /** The raw chunk's hash (its name), hex. */
   hash: string;
   /** Raw size in bytes. */
   size: number;
@@ -77,6 +77,8 @@ export interface IngestOptions {
   pin: Pin;
   full: boolean;
   compress: boolean;
+  /** How chunks are named (default sha256). */
+  hash?: HashAlgorithm;
   onChunk?: (c: ChunkEvent) => void;
   signal?: AbortSignal;
   /** Called with the bytes of each chunk as it is cut (progress). */
@@ -168,10 +170,10 @@ export class Ingest {
   private failure: unknown = null;
   private readonly slices = new SyncSlices(YIELD_MS);
 
-  private readonly o: IngestOptions & { hashWorker: boolean };
+  private readonly o: IngestOptions & { hashWorker: boolean; hash: HashAlgorithm };
   private readonly stages: StageClock;
   constructor(o: IngestOptions) {
-    this.o = { ...o, hashWorker: o.hashWorker ?? HASH_WORKER_AVAILABLE };
+    this.o = { ...o, hashWorker: o.hashWorker ?? HASH_WORKER_AVAILABLE, hash: o.hash ?? 'sha256' };
     this.stages = o.store.stages;
   }
 
@@ -292,7 +294,7 @@ export class Ingest {
         hashing = {
           buf: cur,
           cuts: c,
-          hashes: this.stages.wait('hash', start - from, hashRanges(cur, c, !this.o.hashWorker)),
+          hashes: this.stages.wait('hash', start - from, hashRanges(cur, c, this.o.hash, !this.o.hashWorker)),
         };
         if (prev) await commit(prev);
         await this.nextBlock();
@@ -400,7 +402,7 @@ export class Ingest {
   }
 
   /**
-   * SHA-256 of each span `buf[spans[2i], spans[2i+1])`: the hash worker takes the second half
+   * The hash of each span `buf[spans[2i], spans[2i+1])`: the hash worker takes the second half
    * while this thread hashes the first (all on this thread without a worker).
    */
   private async hashSpans(buf: Buffer, spans: readonly number[]): Promise<string[]> {
@@ -411,14 +413,14 @@ export class Ingest {
       'hash',
       bytes(half, spans.length),
       spans.length > half
-        ? hashRanges(buf, Int32Array.from(spans.slice(half)), !this.o.hashWorker)
+        ? hashRanges(buf, Int32Array.from(spans.slice(half)), this.o.hash, !this.o.hashWorker)
         : Promise.resolve([]),
     );
     const mine: string[] = [];
     try {
       const hashing = this.stages.begin('hash');
       for (let i = 0; i < half; i += 2)
-        mine.push(hashHex(buf.subarray(spans[i] as number, spans[i + 1] as number)));
+        mine.push(hashHex(buf.subarray(spans[i] as number, spans[i + 1] as number), this.o.hash));
       hashing(bytes(0, half));
     } catch (err) {
       await theirs.catch(() => []);
@@ -461,7 +463,7 @@ export class Ingest {
   }
 
   private chunk(buf: Buffer, start: number, end: number, chunks: ChunkRef[]): void {
-    const hex = this.stages.time('hash', end - start, () => hashHex(buf.subarray(start, end)));
+    const hex = this.stages.time('hash', end - start, () => hashHex(buf.subarray(start, end), this.o.hash));
     this.record(buf, start, end, hex, chunks);
   }
 

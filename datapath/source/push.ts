@@ -13,6 +13,7 @@ import { encodeDelta } from '../protocol/delta.js';
 import type { ChunkEvent } from './snapshot.js';
 import { FRAME_HEADER, writeFrameHeader } from '../protocol/wire.js';
 import { RECORD_HEADER } from '../store/pack.js';
+import type { HashAlgorithm } from '../store/hash.js';
 
 /** Chunks per `have` query while streaming during the snapshot (~16 MiB of average chunks). */
 const STREAM_BATCH = 256;
@@ -56,6 +57,8 @@ export interface PushJob {
   lastProgressAt: number;
   /** Chunks streamed during the snapshot and known to be at the destination (session-pinned). */
   delivered?: Set<string>;
+  /** How the snapshot's chunks are named, told to the destination with each upload. */
+  hash?: HashAlgorithm;
 }
 
 export class ChunkPusher {
@@ -103,10 +106,12 @@ export class ChunkPusher {
       while (next < hashes.length) {
         if (signal.aborted) throw signal.reason;
         const sending = this.store.stages.begin('send');
-        const upload = await dest.openChunkUpload({ session, signal }).catch((err: unknown) => {
-          sending();
-          throw err;
-        });
+        const upload = await dest
+          .openChunkUpload({ session, signal, ...(j.hash ? { hash: j.hash } : {}) })
+          .catch((err: unknown) => {
+            sending();
+            throw err;
+          });
         const batch: string[] = [];
         let batchBytes = 0;
         let wire = 0;

@@ -69,6 +69,7 @@ export class ReplicationRunner {
     try {
       await this.setPhase(j, 'snapshotting');
       if (!s.snapshotId) {
+        j.hash = this.snapshots.nextHash(req.volume);
         const stream = await this.push.openStream(j, dest);
         // Incremental: large files the snapshot re-reads are named to the destination at once.
         const hints = s.kind === 'full' ? null : this.hintsFor(j, dest);
@@ -159,6 +160,7 @@ export class ReplicationRunner {
     const destVolume = s.destination.volume;
     const manifest = this.snapshots.manifest(req.volume, s.snapshotId as string);
     const full = s.kind === 'full';
+    j.hash = manifest.hash;
 
     await this.setPhase(j, 'planning');
     const standby = await dest.findStandby(destVolume);

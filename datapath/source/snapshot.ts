@@ -31,6 +31,7 @@ import { setImmediate as yieldNow } from 'node:timers/promises';
 import type { Chunker } from '../store/chunker.js';
 import type { ChunkStore, Pin } from '../store/chunk-store.js';
 import { AgentError } from '../errors.js';
+import { DEFAULT_HASH, type HashAlgorithm } from '../store/hash.js';
 import type { ChunkEvent } from './ingest.js';
 import { Ingest } from './ingest.js';
 import type { ChunkRef, Entry, FileEntry, Manifest } from '../protocol/manifest.js';
@@ -54,6 +55,11 @@ export interface SnapshotOptions {
   pin: Pin;
   /** Try compression for new chunks (kept only when it saves >= 10%). */
   compress?: boolean;
+  /**
+   * How to name chunks when there is no parent (default: DEFAULT_HASH); with a parent, the
+   * parent's, even in full mode (store/hash.ts: a volume keeps its algorithm).
+   */
+  hash?: HashAlgorithm;
   onProgress?: (p: SnapshotProgress) => void;
   /**
    * Streaming hook: called once per distinct chunk of the files this snapshot reads, as soon as
@@ -132,6 +138,7 @@ export async function takeSnapshot(
   let sinceYield = 0;
   const progress: SnapshotProgress = { filesSeen: 0, filesRead: 0, bytesRead: 0 };
   const racyCutoffNs = BigInt(started - RACY_MARGIN_MS) * 1_000_000n;
+  const hash = opts.parent?.hash ?? opts.hash ?? DEFAULT_HASH;
   const parentFiles = new Map<string, FileEntry>();
   if (opts.parent && !opts.full) {
     for (const e of opts.parent.entries) if (e.type === 'file') parentFiles.set(e.path, e);
@@ -147,6 +154,7 @@ export async function takeSnapshot(
     pin,
     full: opts.full,
     compress: opts.compress ?? true,
+    hash,
     ...(opts.onChunk ? { onChunk: opts.onChunk } : {}),
     ...(opts.signal ? { signal: opts.signal } : {}),
     onBytes: (n) => {
@@ -292,7 +300,7 @@ export async function takeSnapshot(
     parent: opts.parent?.id ?? null,
     full: opts.full,
     createdAt: new Date(started).toISOString(),
-    hash: 'sha256',
+    hash,
     chunker: { min: chunker.min, avg: chunker.avg, max: chunker.max },
     rootMode: Number(rootSt.mode) & 0o7777,
     entries,

@@ -13,6 +13,7 @@ import type { Manifest } from '../protocol/manifest.js';
 import { isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
 import type { ChunkEvent, SnapshotOptions, SnapshotProgress, SnapshotStats } from './snapshot.js';
 import { takeSnapshot } from './snapshot.js';
+import { DEFAULT_HASH, type HashAlgorithm } from '../store/hash.js';
 
 export interface SnapshotSummary {
   id: string;
@@ -67,7 +68,7 @@ export class SnapshotManager {
     root: string,
     private readonly store: ChunkStore,
     private readonly chunker: Chunker,
-    private readonly opts: { retain: number; compress: boolean; fsync: boolean },
+    private readonly opts: { retain: number; compress: boolean; fsync: boolean; hash?: HashAlgorithm },
   ) {
     this.volumesDir = path.join(root, 'volumes');
     this.snapshotsDir = path.join(root, 'snapshots');
@@ -77,7 +78,7 @@ export class SnapshotManager {
     root: string,
     store: ChunkStore,
     chunker: Chunker,
-    opts: { retain: number; compress: boolean; fsync: boolean },
+    opts: { retain: number; compress: boolean; fsync: boolean; hash?: HashAlgorithm },
   ): Promise<SnapshotManager> {
     const m = new SnapshotManager(root, store, chunker, opts);
     await fs.promises.mkdir(m.volumesDir, { recursive: true });
@@ -172,6 +173,11 @@ export class SnapshotManager {
     };
   }
 
+  /** The hash the volume's next snapshot will use (its latest's, else this agent's default). */
+  nextHash(volume: string): HashAlgorithm {
+    return this.latestManifest(volume)?.hash ?? this.opts.hash ?? DEFAULT_HASH;
+  }
+
   async take(volume: string, opts: TakeOptions = {}): Promise<SnapshotSummary> {
     const dir = this.volumePath(volume);
     return this.lock.run(volume, async () => {
@@ -190,6 +196,7 @@ export class SnapshotManager {
           chunker: this.chunker,
           pin,
           compress: this.opts.compress,
+          ...(this.opts.hash ? { hash: this.opts.hash } : {}),
           ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
           ...(opts.onChunk ? { onChunk: opts.onChunk } : {}),
           ...(opts.onReread ? { onReread: opts.onReread } : {}),

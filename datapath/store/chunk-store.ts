@@ -12,7 +12,7 @@
 import path from 'node:path';
 import { decodeChunk, ENC_RAW, encodeChunk } from './chunk-codec.js';
 import { collectGarbage } from './gc.js';
-import { hashHex } from './hash.js';
+import { nameMatches } from './hash.js';
 import { type Entry, Liveness, type Pin } from './liveness.js';
 import { type Pack, PackFiles, RECORD_HEADER, RECORD_RUN_MAX, recordRuns, type Run } from './pack.js';
 import { StageClock } from '../stages.js';
@@ -463,7 +463,7 @@ export class ChunkStore {
     const end = this.stages.begin('verify');
     try {
       const raw = await this.readRaw(hex);
-      const ok = hashHex(raw) === hex;
+      const ok = nameMatches(raw, hex) !== null;
       end(raw.length);
       if (ok) return true;
     } catch {

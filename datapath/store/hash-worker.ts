@@ -1,4 +1,4 @@
-// A SHA-256 helper thread for the snapshot's read path (source/ingest.ts), so hashing a large file's
+// A hashing helper thread for the snapshot's read path (source/ingest.ts), so hashing a large file's
 // chunks runs on the second core while the main thread cuts the next block and writes the last.
 //
 // One message per 8 MiB block, not per chunk: the block lives in a SharedArrayBuffer the worker
@@ -10,19 +10,23 @@
 // worker. The worker's source is inline (eval) so it runs the same from dist/ and under ts-jest.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { hashHex } from './hash.js';
+import { BLAKE3_MODULE, type HashAlgorithm, hashHex } from './hash.js';
 
 const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
+const { parentPort, workerData } = require('node:worker_threads');
 const crypto = require('node:crypto');
+const blake3 = workerData.blake3 ? require(workerData.blake3).blake3 : null;
+const hex = {
+  sha256: (b) => crypto.hash('sha256', b, 'hex'),
+  blake3: (b) => blake3(b).toString('hex'),
+};
 parentPort.on('message', (m) => {
   try {
     const buf = Buffer.from(m.sab);
     const cuts = m.cuts;
+    const hash = hex[m.alg];
     const out = new Array(cuts.length >> 1);
-    for (let i = 0; i < out.length; i++) {
-      out[i] = crypto.hash('sha256', buf.subarray(cuts[2 * i], cuts[2 * i + 1]), 'hex');
-    }
+    for (let i = 0; i < out.length; i++) out[i] = hash(buf.subarray(cuts[2 * i], cuts[2 * i + 1]));
     parentPort.postMessage({ id: m.id, hashes: out });
   } catch (err) {
     parentPort.postMessage({ id: m.id, error: String(err && err.stack || err) });
@@ -46,7 +50,11 @@ function failAll(err: Error): void {
 
 function getWorker(): Worker {
   if (worker) return worker;
-  const w = new Worker(WORKER_SOURCE, { eval: true, name: 'ferry-hash' });
+  const w = new Worker(WORKER_SOURCE, {
+    eval: true,
+    name: 'ferry-hash',
+    workerData: { blake3: BLAKE3_MODULE },
+  });
   w.unref();
   w.on('message', (m: { id: number; hashes?: string[]; error?: string }) => {
     const p = pending.get(m.id);
@@ -70,18 +78,20 @@ function getWorker(): Worker {
 export const HASH_WORKER_AVAILABLE = os.availableParallelism() > 1;
 
 /**
- * SHA-256 (hex) of `buf[cuts[2i], cuts[2i+1])` for each i. `buf` must span a whole
+ * The `alg` hash (hex) of `buf[cuts[2i], cuts[2i+1])` for each i. `buf` must span a whole
  * SharedArrayBuffer (offset 0) and must not be written until the promise settles. Without a
  * second CPU (or with `inline`), hashes on the calling thread.
  */
 export function hashRanges(
   buf: Buffer,
   cuts: Int32Array,
+  alg: HashAlgorithm,
   inline = !HASH_WORKER_AVAILABLE,
 ): Promise<string[]> {
-  if (inline || !(buf.buffer instanceof SharedArrayBuffer) || buf.byteOffset !== 0) {
+  const unavailable = alg === 'blake3' && !BLAKE3_MODULE; // hashHex throws the clear error
+  if (inline || unavailable || !(buf.buffer instanceof SharedArrayBuffer) || buf.byteOffset !== 0) {
     const out: string[] = [];
-    for (let i = 0; i < cuts.length; i += 2) out.push(hashHex(buf.subarray(cuts[i], cuts[i + 1])));
+    for (let i = 0; i < cuts.length; i += 2) out.push(hashHex(buf.subarray(cuts[i], cuts[i + 1]), alg));
     return Promise.resolve(out);
   }
   const w = getWorker();
@@ -89,6 +99,6 @@ export function hashRanges(
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });
     w.ref(); // keep the process alive while a snapshot waits on the worker
-    w.postMessage({ id, sab: buf.buffer, cuts });
+    w.postMessage({ id, sab: buf.buffer, cuts, alg });
   });
 }

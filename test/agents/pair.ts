@@ -21,11 +21,14 @@ export interface AgentPair {
   stop(): Promise<void>;
 }
 
-export async function startAgentPair(name: string, opts: { dstArgs?: string[] } = {}): Promise<AgentPair> {
+export async function startAgentPair(
+  name: string,
+  opts: { srcArgs?: string[]; dstArgs?: string[] } = {},
+): Promise<AgentPair> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ferry-agents-${name}-`));
   const ca = await createCertAuthority(path.join(dir, 'ca'), 'ferry-test-ca');
   const [src, dst] = await Promise.all([
-    startAgent({ dir: path.join(dir, 'src'), name: 'src', ca }),
+    startAgent({ dir: path.join(dir, 'src'), name: 'src', ca, args: opts.srcArgs ?? [] }),
     startAgent({ dir: path.join(dir, 'dst'), name: 'dst', ca, args: opts.dstArgs ?? [] }),
   ]);
   const sc = src.client();

@@ -1,12 +1,12 @@
 // A chunk upload refused in the middle (a frame whose bytes do not match its name) keeps every
 // chunk verified before the bad frame, and the real sender's next replication does not send them
 // again: it asks the destination what it lacks and sends only that. Two real agents over TLS.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Chunker } from '../../datapath/store/chunker.js';
 import { AgentApiError, type AgentClient } from '../../datapath/client/client.js';
 import { frameHeader } from '../../datapath/protocol/wire.js';
+import { hashBytes } from '../../datapath/store/hash.js';
 import type { AgentHandle } from '../../localenv/agents.js';
 import { startAgentPair, type AgentPair } from './pair.js';
 import { describeTree, prng } from './trees.js';
@@ -36,10 +36,11 @@ it('keeps the chunks verified before a refused frame; the next replication sends
   const vol = (await sc.createVolume('refused')).path;
   fs.writeFileSync(path.join(vol, 'data.bin'), data);
   const chunks: Array<{ hash: Buffer; raw: Buffer }> = [];
+  const alg = (await sc.info()).hash; // name them as the sender will
   let at = 0;
   for (const size of new Chunker().split(data)) {
     const raw = data.subarray(at, at + size);
-    chunks.push({ hash: crypto.createHash('sha256').update(raw).digest(), raw });
+    chunks.push({ hash: hashBytes(raw, alg), raw });
     at += size;
   }
   expect(chunks.length).toBeGreaterThan(20);
@@ -54,7 +55,7 @@ it('keeps the chunks verified before a refused frame; the next replication sends
   const bad = chunks[half]!;
   const forged = Buffer.from(bad.raw);
   forged[0] = (forged[0] as number) ^ 0xff;
-  const up = await dc.openChunkUpload();
+  const up = await dc.openChunkUpload({ hash: alg });
   for (const c of chunks.slice(0, half)) for (const b of frame(c.hash, c.raw)) await up.write(b);
   for (const b of frame(bad.hash, forged)) await up.write(b);
   for (const c of chunks.slice(half + 1)) for (const b of frame(c.hash, c.raw)) await up.write(b);

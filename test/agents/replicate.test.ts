@@ -376,7 +376,8 @@ describe('replication between two agents', () => {
     expect(await dc.health()).toEqual({ ok: true });
     const info = await sc.info();
     expect(info.chunker).toEqual({ min: 16384, avg: 65536, max: 262144 });
-    expect(info.hash).toBe('sha256');
+    expect(info.hash).toBe('blake3');
+    expect([...info.hashes].sort()).toEqual(['blake3', 'sha256']);
     const m = await sc.metrics();
     expect(m).toMatch(/^# TYPE ferry_agent_bytes_sent_total counter$/m);
     expect(m).toMatch(/ferry_agent_replications_succeeded_total [1-9]/);

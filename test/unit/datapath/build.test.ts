@@ -242,7 +242,7 @@ describe('parseBuildRequest', () => {
     [{ ...ok, files: [{ ...ok.files[0], done: 'yes' }] }, /^files\[0\]\.done "yes": must be true or false/],
     [
       { ...ok, files: [{ ...ok.files[0], chunks: [['zz', 10]] }] },
-      /^files\[0\]\.chunks\[0\] \["zz",10\]: must be \[sha256 hex/,
+      /^files\[0\]\.chunks\[0\] \["zz",10\]: must be \[64 hex digits, raw length/,
     ],
     [{ ...ok, files: [{ ...ok.files[0], chunks: [['a'.repeat(64), 0]] }] }, /^files\[0\]\.chunks\[0\]/],
   ])('refuses a bad field with a message naming it and its value (%#)', (body, message) => {

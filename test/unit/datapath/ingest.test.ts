@@ -137,14 +137,19 @@ describe('Ingest (the snapshot read path)', () => {
     expect(fs.readdirSync(path.join(dir, 'chunks2', 'packs')).length).toBeLessThanOrEqual(2);
   });
 
-  it('hashRanges on the worker matches inline hashing', async () => {
-    const buf = Buffer.from(new SharedArrayBuffer(1 << 20));
-    keystream(1 << 20, 'h').copy(buf);
-    const cuts = Int32Array.from([0, 1000, 1000, 70_000, 70_000, 1 << 20]);
-    const want = [0, 2, 4].map((i) => hashHex(buf.subarray(cuts[i], cuts[i + 1])));
-    expect(await hashRanges(buf, cuts, false)).toEqual(want);
-    expect(await hashRanges(buf, cuts, true)).toEqual(want);
-  });
+  it.each(['sha256', 'blake3'] as const)(
+    'hashRanges (%s) on the worker matches inline hashing',
+    async (alg) => {
+      const buf = Buffer.from(new SharedArrayBuffer(1 << 20));
+      keystream(1 << 20, 'h').copy(buf);
+      const cuts = Int32Array.from([0, 1000, 1000, 70_000, 70_000, 1 << 20]);
+      const want = [0, 2, 4].map((i) => hashHex(buf.subarray(cuts[i], cuts[i + 1]), alg));
+      expect(await hashRanges(buf, cuts, alg, false)).toEqual(want);
+      expect(await hashRanges(buf, cuts, alg, true)).toEqual(want);
+      const other = alg === 'sha256' ? 'blake3' : 'sha256';
+      expect(await hashRanges(buf, cuts, other, false)).not.toEqual(want);
+    },
+  );
 });
 
 describe('Ingest of a changed large file, given its previous chunks', () => {

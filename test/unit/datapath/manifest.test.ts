@@ -148,7 +148,7 @@ describe('validateManifest', () => {
       'a bad chunk hash',
       [{ path: 'f', type: 'file', mode: 0o644, size: 1, mtimeMs: 0, chunks: [['xyz', 1]] }],
       400,
-      /sha256 hex/,
+      /must be \[64 hex digits, positive length\]/,
     ],
     [
       'chunk lengths not adding up',
@@ -197,10 +197,15 @@ describe('validateManifest', () => {
     ['wrong version', manifest([], { version: 2 }), /version/],
     ['a bad id', manifest([], { id: '../x' }), /id/],
     ['a bad volume', manifest([], { volume: '..' }), /volume/],
-    ['another hash', manifest([], { hash: 'md5' }), /sha256/],
+    ['another hash', manifest([], { hash: 'md5' }), /^hash "md5": must be one of sha256, blake3$/],
+    ['no hash', manifest([], { hash: undefined }), /^hash undefined: must be one of sha256, blake3$/],
     ['entries not an array', manifest([], { entries: {} }), /entries must be an array/],
   ])('refuses %s', (_n, m, message) => {
     expect(refusal(m).message).toMatch(message);
+  });
+
+  it.each(['sha256', 'blake3'])('keeps the hash a manifest names (%s)', (hash) => {
+    expect(validateManifest(manifest(good, { hash }), DEFAULT_LIMITS).hash).toBe(hash);
   });
 
   it('wireManifest strips source-side stat identities', () => {

@@ -10,7 +10,7 @@ import { DEFAULT_LIMITS } from '../../../datapath/protocol/limits.js';
 import { ByteQueue, frameHeader } from '../../../datapath/protocol/wire.js';
 import { encodeChunk } from '../../../datapath/store/chunk-codec.js';
 import { ChunkStore } from '../../../datapath/store/chunk-store.js';
-import { hashHex } from '../../../datapath/store/hash.js';
+import { type HashAlgorithm, hashHex } from '../../../datapath/store/hash.js';
 import { tempDir } from '../../harness/temp-dir.js';
 
 describe('ByteQueue.take', () => {
@@ -60,11 +60,11 @@ describe.each([false, true])('receiveChunks (batch: %s)', (batch) => {
     crypto.randomBytes(256 * 1024),
     crypto.randomBytes(40_000),
   ];
-  const frames = async (list: Buffer[], lie?: number): Promise<Buffer> => {
+  const frames = async (list: Buffer[], lie?: number, alg: HashAlgorithm = 'sha256'): Promise<Buffer> => {
     const out: Buffer[] = [];
     for (const [i, raw] of list.entries()) {
       const { stored } = await encodeChunk(raw, true);
-      const name = i === lie ? Buffer.alloc(32, 7) : Buffer.from(hashHex(raw), 'hex');
+      const name = i === lie ? Buffer.alloc(32, 7) : Buffer.from(hashHex(raw, alg), 'hex');
       out.push(frameHeader(name, raw.length, stored.length), stored);
     }
     return Buffer.concat(out);
@@ -72,6 +72,25 @@ describe.each([false, true])('receiveChunks (batch: %s)', (batch) => {
   async function* pieces(body: Buffer, size: number): AsyncGenerator<Buffer> {
     for (let at = 0; at < body.length; at += size) yield body.subarray(at, at + size);
   }
+
+  // Chunks named by either algorithm are accepted whatever the upload says it uses (the named one
+  // is only tried first): a store holds volumes of both, and both hashes are collision-resistant.
+  it.each([
+    ['blake3', undefined],
+    ['blake3', 'sha256'],
+    ['sha256', 'blake3'],
+  ] as const)('stores chunks named by %s when the upload says %s', async (alg, said) => {
+    const body = await frames(chunks, undefined, alg);
+    const r = await receiveChunks(store, pieces(body, 64 * 1024), {
+      limits: DEFAULT_LIMITS,
+      batch,
+      ...(said ? { hash: said } : {}),
+    });
+    expect(r).toMatchObject({ received: chunks.length, stored: chunks.length });
+    for (const raw of chunks) expect((await store.readRaw(hashHex(raw, alg))).equals(raw)).toBe(true);
+    // and the store's own check (a `have` with verify, a drifted delta base) knows them too
+    for (const raw of chunks) expect(await store.verify(hashHex(raw, alg))).toBe(true);
+  });
 
   it.each([1, 7, 16 * 1024, 1 << 30])(
     'stores every chunk byte for byte from pieces of %d bytes',
@@ -91,10 +110,12 @@ describe.each([false, true])('receiveChunks (batch: %s)', (batch) => {
   it('refuses a chunk whose content does not hash to its name, keeping the ones before it', async () => {
     const body = await frames(chunks, 3);
     await expect(
-      receiveChunks(store, pieces(body, 16 * 1024), { limits: DEFAULT_LIMITS, batch }),
+      receiveChunks(store, pieces(body, 16 * 1024), { limits: DEFAULT_LIMITS, batch, hash: 'sha256' }),
     ).rejects.toMatchObject({
       code: 'hash_mismatch',
-      message: expect.stringContaining(`chunk ${'07'.repeat(32)}: content hashes to ${hashHex(chunks[3]!)}`),
+      message: expect.stringContaining(
+        `chunk ${'07'.repeat(32)}: content hashes to ${hashHex(chunks[3]!)} (sha256); chunk refused`,
+      ),
     });
     for (const raw of chunks.slice(0, 3)) expect((await store.readRaw(hashHex(raw))).equals(raw)).toBe(true);
     expect(store.has(hashHex(chunks[4]!))).toBe(false);

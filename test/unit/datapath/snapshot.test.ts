@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Chunker } from '../../../datapath/store/chunker.js';
 import { ChunkStore } from '../../../datapath/store/chunk-store.js';
 import type { FileEntry, Manifest } from '../../../datapath/protocol/manifest.js';
-import { hashHex } from '../../../datapath/store/hash.js';
+import { DEFAULT_HASH, type HashAlgorithm, hashHex } from '../../../datapath/store/hash.js';
 import type { ChunkEvent } from '../../../datapath/source/snapshot.js';
 import { RACY_MARGIN_MS, takeSnapshot } from '../../../datapath/source/snapshot.js';
 
@@ -24,9 +24,18 @@ beforeEach(async () => {
 });
 afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
-async function snap(id: string, parent: Manifest | null, full = false) {
+async function snap(id: string, parent: Manifest | null, full = false, hash?: HashAlgorithm) {
   const pin = store.pin();
-  const r = await takeSnapshot(vol, { id, volume: 'vol', full, parent, store, chunker: new Chunker(), pin });
+  const r = await takeSnapshot(vol, {
+    id,
+    volume: 'vol',
+    full,
+    parent,
+    store,
+    chunker: new Chunker(),
+    pin,
+    ...(hash ? { hash } : {}),
+  });
   store.ref(new Set(r.manifest.entries.flatMap((e) => (e.type === 'file' ? e.chunks.map((c) => c[0]) : []))));
   store.release(pin);
   return r;
@@ -66,6 +75,38 @@ describe('takeSnapshot', () => {
     const third = await snap('s3', second.manifest);
     expect(third.stats.filesRead).toBe(1);
     expect(third.stats.chunksNew).toBeGreaterThanOrEqual(1);
+  });
+
+  it("names a new volume's chunks by the default hash (BLAKE3 here), or the one asked for", async () => {
+    expect(DEFAULT_HASH).toBe('blake3'); // the native module is a dependency: it must load in CI
+    for (const hash of [undefined, 'sha256', 'blake3'] as const) {
+      const { manifest } = await snap(`s-${hash ?? 'default'}`, null, false, hash);
+      expect(manifest.hash).toBe(hash ?? DEFAULT_HASH);
+      const a = manifest.entries.find((e) => e.path === 'd/a.bin') as FileEntry;
+      const raw = fs.readFileSync(path.join(vol, 'd', 'a.bin'));
+      let at = 0;
+      for (const [h, len] of a.chunks) {
+        expect(h).toBe(hashHex(raw.subarray(at, at + len), manifest.hash));
+        expect((await store.readRaw(h)).equals(raw.subarray(at, at + len))).toBe(true);
+        at += len;
+      }
+    }
+  });
+
+  it("a volume keeps its first snapshot's hash for its chain, full snapshots included", async () => {
+    await settle();
+    const first = await snap('s1', null, false, 'sha256');
+    fs.appendFileSync(path.join(vol, 'b.txt'), 'more');
+    await settle();
+    const second = await snap('s2', first.manifest, false, 'blake3');
+    const third = await snap('s3', second.manifest, true, 'blake3');
+    expect([second.manifest.hash, third.manifest.hash]).toEqual(['sha256', 'sha256']);
+    // the full one re-read every file and found every chunk already stored under its sha256 name
+    expect(third.stats.filesRead).toBe(3);
+    expect(third.stats.chunksNew).toBe(0);
+    const b = third.manifest.entries.find((e) => e.path === 'b.txt') as FileEntry;
+    const raw = fs.readFileSync(path.join(vol, 'b.txt'));
+    expect(b.chunks[0]![0]).toBe(hashHex(raw.subarray(0, b.chunks[0]![1]), 'sha256'));
   });
 
   it('full mode ignores the parent and re-reads everything', async () => {
@@ -151,7 +192,7 @@ describe('takeSnapshot', () => {
     fs.closeSync(fd);
     const full = await snap('s2', first.manifest, true);
     expect(full.stats.chunksNew).toBe(1);
-    expect(hashHex(await store.readRaw(a.chunks[0]![0]))).toBe(a.chunks[0]![0]);
+    expect(hashHex(await store.readRaw(a.chunks[0]![0]), full.manifest.hash)).toBe(a.chunks[0]![0]);
   });
 
   it('refuses a volume holding a symlink that escapes it', async () => {
