@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentClient, type AgentEndpoint, type ClientOptions } from '../datapath/client/client.js';
+import { AGENT_NODE_FLAGS } from '../datapath/agent/node-flags.js';
 import { startProcess, waitForReadyLine } from './process.js';
 import { ownerPidFile, startReaper } from './reaper.js';
 import { createCertAuthority, issueCertificate, type CertAuthority } from './tls.js';
@@ -165,6 +166,7 @@ async function spawnAgent(
   // FERRY_AGENT_NODE_FLAGS: node flags for agents (e.g. --cpu-prof --cpu-prof-dir=DIR to profile a benchmark).
   const nodeFlags = (process.env['FERRY_AGENT_NODE_FLAGS'] ?? '').split(/\s+/).filter(Boolean);
   const args = [
+    ...AGENT_NODE_FLAGS,
     ...nodeFlags,
     r.ferryBin,
     'agent',

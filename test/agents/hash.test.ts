@@ -5,6 +5,7 @@
 // the destination cannot check is refused before any chunk is read.
 import fs from 'node:fs';
 import path from 'node:path';
+import { AGENT_NODE_FLAGS } from '../../datapath/agent/node-flags.js';
 import type { AgentClient } from '../../datapath/client/client.js';
 import type { AgentHandle } from '../../localenv/agents.js';
 import { startAgentPair, type AgentPair } from './pair.js';
@@ -75,6 +76,13 @@ describe('chunk hashes across an agent upgrade', () => {
     const fresh = await replicate('new');
     expect(fresh.hash).toBe('blake3');
     expect(fresh.s.bytesOnWire).toBeGreaterThan(12 << 20); // nothing shared with 'old'
+  });
+
+  it('runs the agents with their node flags (datapath/agent/node-flags.ts)', () => {
+    for (const pid of [src.pid, pair.dst.pid]) {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      for (const flag of AGENT_NODE_FLAGS) expect(argv).toContain(flag);
+    }
   });
 
   it('refuses an upload naming a hash the destination cannot check, naming the header and value', async () => {
