@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { Chunker } from '../datapath/store/chunker.js';
-import { HASHES_AVAILABLE, hashBytes } from '../datapath/store/hash.js';
+import { hashBytes, isHashAvailable } from '../datapath/store/hash.js';
 import { createCertAuthority, issueCertificate } from '../localenv/tls.js';
 import { Keystream, MiB } from './dataset.js';
 import { forEachFile, nowSeconds } from './measure.js';
@@ -57,7 +57,7 @@ export function measureSha256(bytes = 1024 * MiB): number {
  * largest chunk) as a snapshot does: best of three passes over `bytes`; null when it is missing.
  */
 export function measureBlake3(bytes = 1024 * MiB): number | null {
-  if (!HASHES_AVAILABLE.includes('blake3')) return null;
+  if (!isHashAvailable('blake3')) return null;
   const buf = new Keystream('blake3-bench', 'buf').next(64 * MiB);
   const piece = 256 * 1024;
   let best = 0;

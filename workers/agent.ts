@@ -15,7 +15,7 @@ import path from 'node:path';
 import { Agent } from '../datapath/agent/server.js';
 import { jsonLogger } from '../datapath/agent/log.js';
 import type { Limits } from '../datapath/protocol/limits.js';
-import { HASHES_AVAILABLE, type HashAlgorithm, isHashAlgorithm } from '../datapath/store/hash.js';
+import { HASHES_AVAILABLE, type HashAlgorithm, isHashAvailable } from '../datapath/store/hash.js';
 
 export const AGENT_USAGE = `usage: ferry agent --data-root DIR --token-file FILE --tls-cert FILE --tls-key FILE
        [--listen 127.0.0.1] [--port 9001] [--data-port 9010] [--retain 3] [--snapshot-retain 2]
@@ -100,7 +100,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags {
   if (values.has('max-manifest-bytes')) limits.maxManifestBytes = int('max-manifest-bytes', 0, 1024);
   if (values.has('max-batch-bytes')) limits.maxBatchBytes = int('max-batch-bytes', 0, 1024 * 1024);
   const hash = values.get('hash');
-  if (hash !== undefined && !(isHashAlgorithm(hash) && HASHES_AVAILABLE.includes(hash)))
+  if (hash !== undefined && !isHashAvailable(hash))
     throw new Error(
       `--hash ${JSON.stringify(hash)}: must be one of ${HASHES_AVAILABLE.join(', ')} on this machine`,
     );

@@ -8,7 +8,7 @@ import type { ReplicationRequest, SnapshotRequest } from '../protocol/agent-api.
 import { snapshotHints } from '../source/prepare-hints.js';
 import { validateDestination } from '../source/replication-request.js';
 import { HASH_HEADER, SESSION_HEADER } from '../protocol/wire.js';
-import { HASHES_AVAILABLE, type HashAlgorithm, isHashAlgorithm } from '../store/hash.js';
+import { HASHES_AVAILABLE, type HashAlgorithm, isHashAvailable } from '../store/hash.js';
 import { MAX_PREPARE_PATHS } from '../protocol/limits.js';
 import { parseBuildRequest } from '../protocol/build-hints.js';
 import type { AgentContext } from './context.js';
@@ -62,7 +62,7 @@ function sessionOf(ctx: RouteCtx): string | undefined {
 function hashOf(ctx: RouteCtx): HashAlgorithm | undefined {
   const h = ctx.req.headers[HASH_HEADER];
   if (h === undefined) return undefined;
-  if (!isHashAlgorithm(h) || !HASHES_AVAILABLE.includes(h))
+  if (!isHashAvailable(h))
     throw badRequest(
       `${HASH_HEADER} ${JSON.stringify(h)}: this agent checks chunks named by ${HASHES_AVAILABLE.join(', ')}`,
     );

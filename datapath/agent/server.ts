@@ -18,7 +18,7 @@ import path from 'node:path';
 import type { AgentInfo } from '../protocol/agent-api.js';
 import { Chunker, DEFAULT_CHUNKER } from '../store/chunker.js';
 import { ChunkStore, type Pin } from '../store/chunk-store.js';
-import { DEFAULT_HASH, HASHES_AVAILABLE, type HashAlgorithm } from '../store/hash.js';
+import { DEFAULT_HASH, HASHES_AVAILABLE, type HashAlgorithm, isHashAvailable } from '../store/hash.js';
 import { AgentError, noSpace } from '../errors.js';
 import type { Limits } from '../protocol/limits.js';
 import { DEFAULT_LIMITS } from '../protocol/limits.js';
@@ -90,7 +90,7 @@ export class Agent implements AgentContext {
   }
 
   private constructor(private readonly cfg: AgentConfig) {
-    if (cfg.hash && !HASHES_AVAILABLE.includes(cfg.hash))
+    if (cfg.hash && !isHashAvailable(cfg.hash))
       throw new Error(
         `hash ${JSON.stringify(cfg.hash)}: this agent can compute only ${HASHES_AVAILABLE.join(', ')}`,
       );

@@ -115,6 +115,17 @@ function kindOf(st: fs.BigIntStats): string {
   return 'unknown';
 }
 
+/**
+ * The hash a snapshot names its chunks by: its parent's, so a volume keeps one algorithm for its
+ * whole chain (store/hash.ts); without a parent, `preferred`, else this agent's default.
+ */
+export function chainHash(
+  parent: Pick<Manifest, 'hash'> | null | undefined,
+  preferred?: HashAlgorithm,
+): HashAlgorithm {
+  return parent?.hash ?? preferred ?? DEFAULT_HASH;
+}
+
 export async function takeSnapshot(
   volumeDir: string,
   opts: SnapshotOptions,
@@ -138,7 +149,7 @@ export async function takeSnapshot(
   let sinceYield = 0;
   const progress: SnapshotProgress = { filesSeen: 0, filesRead: 0, bytesRead: 0 };
   const racyCutoffNs = BigInt(started - RACY_MARGIN_MS) * 1_000_000n;
-  const hash = opts.parent?.hash ?? opts.hash ?? DEFAULT_HASH;
+  const hash = chainHash(opts.parent, opts.hash);
   const parentFiles = new Map<string, FileEntry>();
   if (opts.parent && !opts.full) {
     for (const e of opts.parent.entries) if (e.type === 'file') parentFiles.set(e.path, e);

@@ -12,8 +12,8 @@ import { KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from '.
 import type { Manifest } from '../protocol/manifest.js';
 import { isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
 import type { ChunkEvent, SnapshotOptions, SnapshotProgress, SnapshotStats } from './snapshot.js';
-import { takeSnapshot } from './snapshot.js';
-import { DEFAULT_HASH, type HashAlgorithm } from '../store/hash.js';
+import { chainHash, takeSnapshot } from './snapshot.js';
+import type { HashAlgorithm } from '../store/hash.js';
 
 export interface SnapshotSummary {
   id: string;
@@ -175,7 +175,7 @@ export class SnapshotManager {
 
   /** The hash the volume's next snapshot will use (its latest's, else this agent's default). */
   nextHash(volume: string): HashAlgorithm {
-    return this.latestManifest(volume)?.hash ?? this.opts.hash ?? DEFAULT_HASH;
+    return chainHash(this.latestManifest(volume), this.opts.hash);
   }
 
   async take(volume: string, opts: TakeOptions = {}): Promise<SnapshotSummary> {

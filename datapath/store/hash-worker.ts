@@ -10,7 +10,7 @@
 // worker. The worker's source is inline (eval) so it runs the same from dist/ and under ts-jest.
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { BLAKE3_MODULE, type HashAlgorithm, hashHex } from './hash.js';
+import { BLAKE3_MODULE, type HashAlgorithm, hashHex, isHashAvailable } from './hash.js';
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -88,8 +88,8 @@ export function hashRanges(
   alg: HashAlgorithm,
   inline = !HASH_WORKER_AVAILABLE,
 ): Promise<string[]> {
-  const unavailable = alg === 'blake3' && !BLAKE3_MODULE; // hashHex throws the clear error
-  if (inline || unavailable || !(buf.buffer instanceof SharedArrayBuffer) || buf.byteOffset !== 0) {
+  // an algorithm not available here: hashHex, inline, throws the clear error
+  if (inline || !isHashAvailable(alg) || !(buf.buffer instanceof SharedArrayBuffer) || buf.byteOffset !== 0) {
     const out: string[] = [];
     for (let i = 0; i < cuts.length; i += 2) out.push(hashHex(buf.subarray(cuts[i], cuts[i + 1]), alg));
     return Promise.resolve(out);

@@ -48,6 +48,11 @@ export function isHashAlgorithm(value: unknown): value is HashAlgorithm {
   return value === 'sha256' || value === 'blake3';
 }
 
+/** Whether `value` names an algorithm this agent can compute. */
+export function isHashAvailable(value: unknown): value is HashAlgorithm {
+  return isHashAlgorithm(value) && HASHES_AVAILABLE.includes(value);
+}
+
 function blake3(): NativeBlake3 {
   if (!blake3Native)
     throw new Error(`hash "blake3" is not available on this agent (@napi-rs/blake-hash: ${blake3Missing})`);
@@ -71,7 +76,7 @@ export function nameMatches(
   hex: string,
   expected: HashAlgorithm = DEFAULT_HASH,
 ): HashAlgorithm | null {
-  if (HASHES_AVAILABLE.includes(expected) && hashHex(data, expected) === hex) return expected;
+  if (isHashAvailable(expected) && hashHex(data, expected) === hex) return expected;
   for (const alg of HASHES_AVAILABLE) if (alg !== expected && hashHex(data, alg) === hex) return alg;
   return null;
 }
