@@ -11,9 +11,20 @@ let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-store-'));
 });
-afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+// A store opened on packs it must index writes their index files in the background (pack.ts
+// sealIfFull): removing the folder under one of those writes failed with ENOTEMPTY in CI.
+const opened: ChunkStore[] = [];
+afterEach(async () => {
+  await Promise.all(opened.splice(0).map((s) => s.sealed()));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
 
-const open = (): Promise<ChunkStore> => ChunkStore.open(dir, { maxChunkSize: 256 * 1024 });
+const openAt = async (opts: Parameters<typeof ChunkStore.open>[1]): Promise<ChunkStore> => {
+  const s = await ChunkStore.open(dir, opts);
+  opened.push(s);
+  return s;
+};
+const open = (): Promise<ChunkStore> => openAt({ maxChunkSize: 256 * 1024 });
 
 describe('chunk codec', () => {
   it('compresses text, keeps random data raw, and round-trips both', async () => {
@@ -162,7 +173,7 @@ describe('ChunkStore', () => {
   });
 
   it('reclaims disk: deletes dead packs and compacts mostly-dead ones, keeping live chunks readable', async () => {
-    const s = await ChunkStore.open(dir, { maxChunkSize: 256 * 1024, packBytes: 1 << 20 });
+    const s = await openAt({ maxChunkSize: 256 * 1024, packBytes: 1 << 20 });
     const chunks = Array.from({ length: 40 }, (_, i) =>
       crypto.createHash('sha512').update(String(i)).digest().toString('hex').repeat(1000),
     );
@@ -182,7 +193,7 @@ describe('ChunkStore', () => {
     expect(s.diskBytes).toBeLessThan(before / 3);
     for (const h of keep) expect(hashHex(await s.readRaw(h))).toBe(h);
     s.close();
-    const again = await ChunkStore.open(dir, { maxChunkSize: 256 * 1024, packBytes: 1 << 20 });
+    const again = await openAt({ maxChunkSize: 256 * 1024, packBytes: 1 << 20 });
     expect(again.count).toBe(keep.length);
     again.close();
   });
@@ -201,7 +212,7 @@ describe('ChunkStore', () => {
 
 describe('pack index files (a store opens without reading every record header)', () => {
   const packBytes = 256 * 1024;
-  const openSmall = (): Promise<ChunkStore> => ChunkStore.open(dir, { maxChunkSize: 256 * 1024, packBytes });
+  const openSmall = (): Promise<ChunkStore> => openAt({ maxChunkSize: 256 * 1024, packBytes });
   const packDir = (): string => path.join(dir, 'packs');
   const files = (ext: string): string[] =>
     fs
@@ -360,7 +371,7 @@ describe('record runs (a push reads back-to-back chunks with one read)', () => {
   });
 
   it('reports records dropped or moved by gc since the run was planned as not read', async () => {
-    const s = await ChunkStore.open(dir, { maxChunkSize: 256 * 1024, packBytes: 64 * 1024 });
+    const s = await openAt({ maxChunkSize: 256 * 1024, packBytes: 64 * 1024 });
     for (const r of raws) await s.put(hashHex(r), r);
     const run = s.recordRun(hashes, 1, 3, 1 << 20);
     expect(run.recs).toHaveLength(2);
@@ -385,7 +396,7 @@ describe('rawInOrder (a commit writes a file from its chunks, read in runs ahead
   };
 
   it('yields every chunk in the order asked, across packs, gaps, repeats, compressed ones and direct runs', async () => {
-    const s = await ChunkStore.open(dir, { maxChunkSize: 256 * 1024, packBytes: 1 << 20 });
+    const s = await openAt({ maxChunkSize: 256 * 1024, packBytes: 1 << 20 });
     const big = Array.from({ length: 70 }, () => crypto.randomBytes(60_000 + crypto.randomInt(8000)));
     await s.appendRawBatchAsync(big.map((raw) => ({ hex: hashHex(raw), raw }))); // ~4.3 MiB: direct, spans runs
     const text = Buffer.from('compressible '.repeat(5000));
@@ -403,7 +414,7 @@ describe('rawInOrder (a commit writes a file from its chunks, read in runs ahead
   });
 
   it('yields the right bytes when gc moves records while it reads, and names a missing chunk', async () => {
-    const s = await ChunkStore.open(dir, { maxChunkSize: 256 * 1024, packBytes: 64 * 1024 });
+    const s = await openAt({ maxChunkSize: 256 * 1024, packBytes: 64 * 1024 });
     const raws = Array.from({ length: 40 }, () => crypto.randomBytes(10_000 + crypto.randomInt(5000)));
     for (const r of raws) await s.put(hashHex(r), r);
     const hexes = raws.map((r) => hashHex(r));
