@@ -117,6 +117,11 @@ export function agentMetrics(m: Metrics, a: AgentMetricSources): AgentCounters {
     () => a.store.stages.totals().map((t) => ({ labels: { stage: t.stage }, value: t.bytes })),
   );
   m.counterFn('ferry_agent_standby_commits_total', 'Restore points committed.', () => a.standby.commits);
+  m.counterFn(
+    'ferry_agent_standby_recycled_files_total',
+    "Changed large files a commit wrote by patching a retired restore point's version instead of copying the current one.",
+    () => a.standby.recycledFiles,
+  );
   m.series(
     'counter',
     'ferry_agent_standby_prepared_copies_total',

@@ -21,6 +21,11 @@
 // O(entries) in memory and O(1) on disk: no tree is built, the new restore point shares the
 // current one's. Pruning moves a tree out of rp/ at once and deletes its files in the background.
 //
+// A commit that will push restore points out of `retain` retires them before it builds (retire):
+// their trees move to tmp/, and a changed large file of the new tree is made by patching such a
+// retired version of it (only the chunks changed since) instead of copying the current version
+// whole and patching that.
+//
 // Materialising (building a new tree in tmp/) is tree.ts's TreeWriter. Because it hard-links
 // unchanged files, restore points must not be written to: a failover promotes a restore point into
 // a writable volume (a copy, reflinked where the filesystem can).
@@ -93,6 +98,14 @@ interface Record_ {
 
 const MAX_MISSING_LISTED = 10_000;
 
+/** A retired restore point whose files a commit may recycle (retire). */
+interface Donor {
+  id: string;
+  /** Its tree, moved to tmp/. */
+  dir: string;
+  manifest: Manifest;
+}
+
 export class StandbyManager {
   private readonly vols = new Map<string, Map<string, Record_>>();
   private readonly lock = new KeyedMutex();
@@ -148,6 +161,11 @@ export class StandbyManager {
         if (!recs.has(id) && !used.has(id)) await forceRemove(path.join(vdir, 'rp', id));
     }
     return m;
+  }
+
+  /** Files commits wrote by recycling a retired restore point's version (tree.ts recycle). */
+  get recycledFiles(): number {
+    return this.trees.recycled;
   }
 
   private volume(name: string): Map<string, Record_> {
@@ -305,6 +323,8 @@ export class StandbyManager {
       }
       const pin = opts.pin ?? this.store.pin();
       for (const h of chunks.keys()) pin.add(h);
+      let donors: Donor[] = [];
+      const retired: string[] = [];
       try {
         await fs.promises.mkdir(path.join(vdir, 'rp'), { recursive: true });
         await fs.promises.mkdir(path.join(vdir, 'manifests'), { recursive: true });
@@ -322,6 +342,8 @@ export class StandbyManager {
           await fs.promises.rename(tmp, final);
         } else {
           const staging = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
+          donors = prev ? await this.retire(volume, retain) : [];
+          retired.push(...donors.map((d) => d.id));
           try {
             stats = await this.trees.materialise(
               staging,
@@ -331,6 +353,7 @@ export class StandbyManager {
                     dir: path.join(vdir, 'rp', prev.tree ?? (cur as string)),
                     manifest: prev.manifest,
                     prepared: (rel) => this.prepared.take(volume, cur as string, rel),
+                    donors,
                   }
                 : null,
               (e) => this.builds.take(volume, manifest.id, e),
@@ -360,7 +383,7 @@ export class StandbyManager {
         this.store.ref(chunks.keys());
         await this.switchCurrent(vdir, manifest.id);
         this.commits++;
-        const pruned = await this.prune(volume, retain);
+        const pruned = [...retired, ...(await this.prune(volume, retain))];
         if (!opts.pin) this.store.release(pin);
         else pin.hashes.clear();
         const { deleted } = await this.store.gc();
@@ -376,6 +399,7 @@ export class StandbyManager {
         if (!opts.pin) this.store.release(pin);
         this.prepared.discard(volume);
         this.builds.discard(volume);
+        for (const d of donors) this.removeInBackground(d.dir);
       }
     });
   }
@@ -391,10 +415,20 @@ export class StandbyManager {
     const cur = this.current(volume);
     const rec = cur ? this.volume(volume).get(cur) : undefined;
     if (!cur || !rec || (forId !== undefined && this.volume(volume).has(forId))) return 0;
+    // A file the commit will recycle from a retired restore point (retire) needs no copy.
+    const wanted = new Set(paths);
+    const donated = new Set<string>();
+    for (const [id, r] of this.donorCandidates(volume, this.opts.retain)) {
+      for (const e of r.manifest.entries) {
+        if (e.type !== 'file' || !wanted.has(e.path)) continue;
+        const st = fs.statSync(path.join(vdir, 'rp', id, e.path), { throwIfNoEntry: false });
+        if (st?.isFile() && st.nlink === 1 && st.size === e.size) donated.add(e.path);
+      }
+    }
     return this.prepared.prepare(
       volume,
       { id: cur, dir: path.join(vdir, 'rp', rec.tree ?? cur), manifest: rec.manifest },
-      paths,
+      paths.filter((p) => !donated.has(p)),
       path.join(vdir, 'tmp'),
     );
   }
@@ -409,6 +443,61 @@ export class StandbyManager {
     const tmp = path.join(this.vdir(volume), 'tmp');
     await fs.promises.mkdir(tmp, { recursive: true });
     return this.builds.add(volume, forId, pieces, tmp);
+  }
+
+  private removeInBackground(dir: string): void {
+    const p = forceRemove(dir)
+      .catch(() => undefined)
+      .finally(() => this.removing.delete(p));
+    this.removing.add(p);
+  }
+
+  /**
+   * The restore points a commit of `volume` will push out of `retain` (the oldest, never the
+   * current one) whose tree is theirs alone: neither shared with another restore point through a
+   * symlink nor the current one's. Oldest first.
+   */
+  private donorCandidates(volume: string, retain: number): Array<[string, Record_]> {
+    const recs = this.volume(volume);
+    const cur = this.current(volume);
+    const curTree = cur ? (recs.get(cur)?.tree ?? cur) : null;
+    const ordered = [...recs.entries()].sort((a, b) => a[1].seq - b[1].seq);
+    return ordered
+      .slice(0, Math.max(0, recs.size + 1 - retain))
+      .filter(
+        ([id, r]) =>
+          id !== cur &&
+          r.tree === undefined &&
+          id !== curTree &&
+          ![...recs].some(([other, o]) => other !== id && o.tree === id),
+      );
+  }
+
+  /**
+   * Retires, before a commit builds its tree, the restore points that commit would prune after it
+   * (donorCandidates), so that the new tree can recycle their large files: patching the copy of a
+   * file two or more restore points old costs the chunks that changed since, where copying the
+   * current version costs the whole file (tree.ts recycle). Each one's manifest goes first (a
+   * restore point without one no longer exists, and `open` removes its tree), then its tree moves
+   * to tmp/ (emptied on start), where the commit takes what it recycles and deletes the rest. Should
+   * the commit fail, those restore points are gone a commit early: retain - 1 remain.
+   */
+  private async retire(volume: string, retain: number): Promise<Donor[]> {
+    const vdir = this.vdir(volume);
+    const recs = this.volume(volume);
+    const donors: Donor[] = [];
+    for (const [id, rec] of this.donorCandidates(volume, retain)) {
+      await fs.promises.rm(path.join(vdir, 'manifests', `${id}.json`), { force: true });
+      recs.delete(id);
+      this.store.unref(manifestChunks(rec.manifest).keys());
+      const dir = path.join(vdir, 'tmp', `donor-${id}-${newId()}`);
+      const moved = await fs.promises
+        .rename(path.join(vdir, 'rp', id), dir)
+        .then(() => true)
+        .catch(() => false);
+      if (moved) donors.push({ id, dir, manifest: rec.manifest });
+    }
+    return donors;
   }
 
   private async switchCurrent(vdir: string, id: string): Promise<void> {
@@ -442,12 +531,7 @@ export class StandbyManager {
           .catch(() => false);
         // Deleting the files is off the commit's path: the tree is already out of rp/ (and
         // tmp/ is emptied on start should the agent stop before this finishes).
-        if (moved) {
-          const p = forceRemove(trash)
-            .catch(() => undefined)
-            .finally(() => this.removing.delete(p));
-          this.removing.add(p);
-        }
+        if (moved) this.removeInBackground(trash);
       }
       pruned.push(id);
     }

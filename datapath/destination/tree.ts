@@ -6,7 +6,8 @@
 // the current restore point, so it costs O(changed bytes + entries); a changed file of 1 MiB or
 // more that keeps at least half its chunks at the same offsets is copied from the current restore
 // point (reflink, else O_DIRECT writes: copyPrevious; or the copy prepare.ts made while the
-// source was still reading) and only its changed chunks written (patchFile); directory creation, links and symlinks run with a bounded number in flight on the
+// source was still reading) and only its changed chunks written (patchFile) — or, cheaper still,
+// made from a retired restore point's version moved into the new tree (recycle); directory creation, links and symlinks run with a bounded number in flight on the
 // thread pool. A full commit writes every file afresh from chunks re-verified by the full
 // replication's `have` queries (or verified on receipt), healing any drift in older restore
 // points' files. Modes are applied without the setuid/setgid bits; ownership is the agent's user.
@@ -16,7 +17,7 @@ import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError } from '../errors.js';
 import { alignedBuffer, DIRECT_ALIGN, fsyncDir, writeAllAt } from '../fs-util.js';
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
-import { BUILD_MIN_BYTES } from '../protocol/limits.js';
+import { BUILD_MIN_BYTES, PATCH_MIN_BYTES } from '../protocol/limits.js';
 import { patchPlan, sameFile } from '../protocol/patch.js';
 import { SyncSlices } from '../yield.js';
 
@@ -26,6 +27,8 @@ const MODE_MASK = 0o1777;
 const DIRECT_FILE_MIN_BYTES = 8 * 1024 * 1024;
 
 export class TreeWriter {
+  /** Files written by recycling a retired restore point's version (ferry_agent_standby_recycled_files_total). */
+  recycled = 0;
   private readonly scratchFree: Buffer[] = [];
   /** Aligned staging buffers of writeFileDirect (at most MATERIALISE_CONCURRENCY are ever out). */
   private readonly directFree: AlignedPool;
@@ -46,15 +49,24 @@ export class TreeWriter {
       manifest: Manifest;
       /** A copy of the previous version of file `rel` made ahead of time (prepare.ts), or null. */
       prepared?: (rel: string) => Promise<string | null>;
+      /** Trees of retired restore points (oldest first) whose files may be recycled (recycle). */
+      donors?: ReadonlyArray<{ dir: string; manifest: Manifest }>;
     } | null,
     /** File `e` written ahead of time from its chunks (build.ts), or null. */
     built?: (e: FileEntry) => Promise<string | null>,
   ): Promise<{ filesWritten: number; filesLinked: number; bytesWritten: number }> {
     const prevFiles = new Map<string, FileEntry>();
     if (prev) for (const e of prev.manifest.entries) if (e.type === 'file') prevFiles.set(e.path, e);
+    // The newest donor's version of each large file: the closest to the new one.
+    const donated = new Map<string, { path: string; entry: FileEntry }>();
+    for (const d of prev?.donors ?? [])
+      for (const e of d.manifest.entries)
+        if (e.type === 'file' && e.size >= PATCH_MIN_BYTES)
+          donated.set(e.path, { path: path.join(d.dir, e.path), entry: e });
     let filesWritten = 0;
     let filesLinked = 0;
     let filesPatched = 0;
+    let filesRecycled = 0;
     let bytesWritten = 0;
     fs.mkdirSync(dir, { mode: 0o700 });
     // Directories (a parent before its child: validateManifest checks it), symlinks and the links
@@ -92,8 +104,11 @@ export class TreeWriter {
       await slices.maybeYield();
     }
     await pool(toWrite, async ({ e, target, p }) => {
-      const patched =
-        prev && p ? await this.patchFile(target, e, path.join(prev.dir, e.path), p, prev.prepared) : -1;
+      const donor = donated.get(e.path);
+      let patched = donor ? await this.recycle(target, e, donor) : -1;
+      if (patched >= 0) filesRecycled++;
+      else if (prev && p)
+        patched = await this.patchFile(target, e, path.join(prev.dir, e.path), p, prev.prepared);
       if (patched >= 0) {
         bytesWritten += patched;
         filesPatched++;
@@ -109,7 +124,35 @@ export class TreeWriter {
     }
     fs.chmodSync(dir, manifest.rootMode & MODE_MASK);
     if (this.opts.fsync) fsyncDir(dir);
+    this.recycled += filesRecycled;
     return { filesWritten: filesWritten + filesPatched, filesLinked, bytesWritten };
+  }
+
+  /**
+   * Writes a changed large file by recycling a retired restore point's version of it (`donor`,
+   * standby.ts retire): the file is moved into the new tree and only the chunks that differ from
+   * the donor's version are written over it. Why: patching the current version means copying it
+   * first (copyPrevious), the whole file, where a recycled one costs only what changed since the
+   * donor's snapshot; on a database that rewrites 1% of its pages between snapshots that is a few
+   * percent of the file instead of all of it. Only a file of the donor's alone qualifies (one link:
+   * not shared with a restore point still kept) whose size is the donor manifest's. Returns the
+   * chunk bytes written, or -1 (nothing moved) when it does not qualify or patching does not pay.
+   */
+  private async recycle(
+    target: string,
+    e: FileEntry,
+    donor: { path: string; entry: FileEntry },
+  ): Promise<number> {
+    const changed = patchPlan(donor.entry, e);
+    if (!changed) return -1;
+    try {
+      const st = await fs.promises.lstat(donor.path);
+      if (!st.isFile() || st.nlink !== 1 || st.size !== donor.entry.size) return -1;
+      await fs.promises.rename(donor.path, target);
+    } catch {
+      return -1;
+    }
+    return this.patchInPlace(target, e, donor.entry, changed, this.store.stages.begin('write'));
   }
 
   /**
@@ -147,17 +190,28 @@ export class TreeWriter {
       await fs.promises.rm(target, { force: true });
       return -1;
     }
+    return this.patchInPlace(target, e, p, changed, writing);
+  }
+
+  /** Writes `changed` (patchPlan of `base` → `e`) over `target`, a copy of `base`'s version. */
+  private patchInPlace(
+    target: string,
+    e: FileEntry,
+    base: FileEntry,
+    changed: ReadonlyArray<readonly [string, number, number]>,
+    writing: (bytes?: number) => void,
+  ): Promise<number> {
     return this.writeChunks(
       async () => {
         await fs.promises.chmod(target, 0o600);
         const fd = fs.openSync(target, 'r+');
-        await warmPages(fd, partialPages(changed, p.size));
+        await warmPages(fd, partialPages(changed, base.size));
         return fd;
       },
       e,
       changed,
       writing,
-      e.size !== p.size ? e.size : undefined,
+      e.size !== base.size ? e.size : undefined,
     );
   }
 

@@ -62,6 +62,92 @@ describe('standby: patching a large changed file from its previous version', () 
   });
 });
 
+describe("standby: recycling a retired restore point's version of a changed large file", () => {
+  const rpFile = (id: string): string => path.join(dir, 'standby', 'vol', 'rp', id, 'big.bin');
+  const current = (): Buffer => fs.readFileSync(path.join(dir, 'standby', 'vol', 'current', 'big.bin'));
+  const gen = (base: Buffer[], changes: number[]): Buffer[] => {
+    const next = [...base];
+    for (const i of changes) next[i] = crypto.randomBytes(100 * 1024);
+    return next;
+  };
+
+  test('patches the version the commit retires with only the chunks changed since it, and keeps every kept restore point whole', async () => {
+    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
+    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 2 });
+    const v1 = [
+      ...Array.from({ length: 20 }, () => crypto.randomBytes(100 * 1024)),
+      crypto.randomBytes(12_345),
+    ];
+    const v2 = gen(v1, [3]);
+    const v3 = gen(v2, [7, 11]);
+    await sm.commit('vol', await fileManifest(store, 'snap-1', v1));
+    // two restore points, none to retire yet: the current version is copied and patched
+    expect((await sm.commit('vol', await fileManifest(store, 'snap-2', v2))).bytesWritten).toBe(100 * 1024);
+    expect(sm.recycledFiles).toBe(0);
+    const third = await sm.commit('vol', await fileManifest(store, 'snap-3', v3));
+    // snap-1 goes out of retain: its big.bin became snap-3's, rewritten where v1 and v3 differ
+    expect(sm.recycledFiles).toBe(1);
+    expect(third.pruned).toEqual(['snap-1']);
+    expect(third.bytesWritten).toBe(3 * 100 * 1024);
+    expect(current().equals(Buffer.concat(v3))).toBe(true);
+    expect(fs.readFileSync(rpFile('snap-2')).equals(Buffer.concat(v2))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'standby', 'vol', 'rp', 'snap-1'))).toBe(false);
+    expect(fs.statSync(rpFile('snap-3'))).toMatchObject({
+      size: Buffer.concat(v3).length,
+      mtimeMs: 1_700_000_000_000,
+    });
+    expect(fs.statSync(rpFile('snap-3')).mode & 0o777).toBe(0o644);
+    expect(sm.get('vol').restorePoints.map((r) => r.id)).toEqual(['snap-2', 'snap-3']);
+    // a shrinking file: the recycled version is cut to the new size
+    const v4 = gen(v3, [2]).slice(0, 15);
+    await sm.commit('vol', await fileManifest(store, 'snap-4', v4));
+    expect(sm.recycledFiles).toBe(2);
+    expect(current().equals(Buffer.concat(v4))).toBe(true);
+    expect(fs.readFileSync(rpFile('snap-3')).equals(Buffer.concat(v3))).toBe(true);
+    // and the restore points survive a restart as they are
+    store.close();
+    const store2 = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
+    const sm2 = await StandbyManager.open(dir, store2, { fsync: false, retain: 2 });
+    expect(sm2.get('vol').restorePoints.map((r) => r.id)).toEqual(['snap-3', 'snap-4']);
+    const promoted = await sm2.promote('vol', path.join(dir, 'volumes'), { restorePoint: 'snap-3' });
+    expect(fs.readFileSync(path.join(promoted.path, 'big.bin')).equals(Buffer.concat(v3))).toBe(true);
+    store2.close();
+  });
+
+  test('leaves a file the retired restore point shares with a kept one, and copies the current version instead', async () => {
+    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
+    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 2 });
+    const v1 = Array.from({ length: 20 }, () => crypto.randomBytes(100 * 1024));
+    const v3 = gen(v1, [5]);
+    const m1 = await fileManifest(store, 'snap-1', v1);
+    await sm.commit('vol', m1);
+    // snap-2: the same file plus another: big.bin is linked, so snap-1's copy has two links
+    const m2 = manifest(
+      [
+        ...m1.entries,
+        {
+          path: 'note.txt',
+          type: 'file',
+          mode: 0o644,
+          size: 2,
+          mtimeMs: 1,
+          chunks: [[hashHex(Buffer.from('hi')), 2]],
+        },
+      ],
+      { id: 'snap-2' },
+    ) as unknown as Manifest;
+    await store.put(hashHex(Buffer.from('hi')), Buffer.from('hi'));
+    await sm.commit('vol', m2);
+    expect(fs.statSync(rpFile('snap-2')).nlink).toBe(2);
+    const res = await sm.commit('vol', await fileManifest(store, 'snap-3', v3));
+    expect(sm.recycledFiles).toBe(0);
+    expect(res.pruned).toEqual(['snap-1']);
+    expect(current().equals(Buffer.concat(v3))).toBe(true);
+    expect(fs.readFileSync(rpFile('snap-2')).equals(Buffer.concat(v1))).toBe(true);
+    store.close();
+  });
+});
+
 describe('standby: a large new file written with O_DIRECT', () => {
   test.each([
     ['ending inside a 4 KiB block', 90, 12_345],
