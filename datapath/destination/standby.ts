@@ -100,7 +100,8 @@ const MAX_MISSING_LISTED = 10_000;
 
 /** A retired restore point whose files a commit may recycle (retire). */
 interface Donor {
-  id: string;
+  /** The restore points that used the tree. */
+  ids: string[];
   /** Its tree, moved to tmp/. */
   dir: string;
   manifest: Manifest;
@@ -343,7 +344,7 @@ export class StandbyManager {
         } else {
           const staging = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
           donors = prev ? await this.retire(volume, retain) : [];
-          retired.push(...donors.map((d) => d.id));
+          retired.push(...donors.flatMap((d) => d.ids));
           try {
             stats = await this.trees.materialise(
               staging,
@@ -418,10 +419,10 @@ export class StandbyManager {
     // A file the commit will recycle from a retired restore point (retire) needs no copy.
     const wanted = new Set(paths);
     const donated = new Set<string>();
-    for (const [id, r] of this.donorCandidates(volume, this.opts.retain)) {
-      for (const e of r.manifest.entries) {
+    for (const { tree, manifest } of this.donorCandidates(volume, this.opts.retain)) {
+      for (const e of manifest.entries) {
         if (e.type !== 'file' || !wanted.has(e.path)) continue;
-        const st = fs.statSync(path.join(vdir, 'rp', id, e.path), { throwIfNoEntry: false });
+        const st = fs.statSync(path.join(vdir, 'rp', tree, e.path), { throwIfNoEntry: false });
         if (st?.isFile() && st.nlink === 1 && st.size === e.size) donated.add(e.path);
       }
     }
@@ -453,49 +454,60 @@ export class StandbyManager {
   }
 
   /**
-   * The restore points a commit of `volume` will push out of `retain` (the oldest, never the
-   * current one) whose tree is theirs alone: neither shared with another restore point through a
-   * symlink nor the current one's. Oldest first.
+   * The trees a commit of `volume` may recycle: those of the restore points it will push out of
+   * `retain` (the oldest, never the current one) that no kept restore point uses, each with the
+   * restore points using it. Oldest first.
    */
-  private donorCandidates(volume: string, retain: number): Array<[string, Record_]> {
+  private donorCandidates(
+    volume: string,
+    retain: number,
+  ): Array<{ tree: string; ids: string[]; manifest: Manifest }> {
     const recs = this.volume(volume);
     const cur = this.current(volume);
-    const curTree = cur ? (recs.get(cur)?.tree ?? cur) : null;
     const ordered = [...recs.entries()].sort((a, b) => a[1].seq - b[1].seq);
-    return ordered
-      .slice(0, Math.max(0, recs.size + 1 - retain))
-      .filter(
-        ([id, r]) =>
-          id !== cur &&
-          r.tree === undefined &&
-          id !== curTree &&
-          ![...recs].some(([other, o]) => other !== id && o.tree === id),
-      );
+    const leaving = new Set(
+      ordered
+        .slice(0, Math.max(0, recs.size + 1 - retain))
+        .map(([id]) => id)
+        .filter((id) => id !== cur),
+    );
+    const users = new Map<string, string[]>();
+    for (const [id, r] of ordered) {
+      const tree = r.tree ?? id;
+      users.set(tree, [...(users.get(tree) ?? []), id]);
+    }
+    return [...users]
+      .filter(([, ids]) => ids.every((id) => leaving.has(id)))
+      .map(([tree, ids]) => ({ tree, ids, manifest: (recs.get(ids[0] as string) as Record_).manifest }));
   }
 
   /**
    * Retires, before a commit builds its tree, the restore points that commit would prune after it
    * (donorCandidates), so that the new tree can recycle their large files: patching the copy of a
    * file two or more restore points old costs the chunks that changed since, where copying the
-   * current version costs the whole file (tree.ts recycle). Each one's manifest goes first (a
-   * restore point without one no longer exists, and `open` removes its tree), then its tree moves
-   * to tmp/ (emptied on start), where the commit takes what it recycles and deletes the rest. Should
-   * the commit fail, those restore points are gone a commit early: retain - 1 remain.
+   * current version costs the whole file (tree.ts recycle). The manifests go first (a restore
+   * point without one no longer exists, and `open` removes its tree), then the tree moves to tmp/
+   * (emptied on start), where the commit takes what it recycles and deletes the rest. Should the
+   * commit fail, those restore points are gone a commit early: retain - 1 remain.
    */
   private async retire(volume: string, retain: number): Promise<Donor[]> {
     const vdir = this.vdir(volume);
     const recs = this.volume(volume);
     const donors: Donor[] = [];
-    for (const [id, rec] of this.donorCandidates(volume, retain)) {
-      await fs.promises.rm(path.join(vdir, 'manifests', `${id}.json`), { force: true });
-      recs.delete(id);
-      this.store.unref(manifestChunks(rec.manifest).keys());
-      const dir = path.join(vdir, 'tmp', `donor-${id}-${newId()}`);
+    for (const { tree, ids, manifest } of this.donorCandidates(volume, retain)) {
+      for (const id of ids) {
+        await fs.promises.rm(path.join(vdir, 'manifests', `${id}.json`), { force: true });
+        const rec = recs.get(id) as Record_;
+        recs.delete(id);
+        this.store.unref(manifestChunks(rec.manifest).keys());
+        if (id !== tree) await fs.promises.rm(path.join(vdir, 'rp', id), { force: true });
+      }
+      const dir = path.join(vdir, 'tmp', `donor-${tree}-${newId()}`);
       const moved = await fs.promises
-        .rename(path.join(vdir, 'rp', id), dir)
+        .rename(path.join(vdir, 'rp', tree), dir)
         .then(() => true)
         .catch(() => false);
-      if (moved) donors.push({ id, dir, manifest: rec.manifest });
+      if (moved) donors.push({ ids, dir, manifest });
     }
     return donors;
   }

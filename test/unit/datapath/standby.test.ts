@@ -114,6 +114,29 @@ describe("standby: recycling a retired restore point's version of a changed larg
     store2.close();
   });
 
+  test('recycles a tree shared by unchanged restore points once none of them is kept', async () => {
+    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
+    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 2 });
+    const v1 = Array.from({ length: 20 }, () => crypto.randomBytes(100 * 1024));
+    const v3 = gen(v1, [1]);
+    const v4 = gen(v3, [9]);
+    await sm.commit('vol', await fileManifest(store, 'snap-1', v1));
+    await sm.commit('vol', await fileManifest(store, 'snap-2', v1)); // nothing changed: shares snap-1's tree
+    expect(fs.readlinkSync(path.join(dir, 'standby', 'vol', 'rp', 'snap-2'))).toBe('snap-1');
+    // snap-1 leaves, but snap-2 (kept) still uses its tree: nothing to recycle
+    expect((await sm.commit('vol', await fileManifest(store, 'snap-3', v3))).pruned).toEqual(['snap-1']);
+    expect(sm.recycledFiles).toBe(0);
+    // snap-2 leaves: the tree it shared is no one's now, and its big.bin becomes snap-4's
+    const fourth = await sm.commit('vol', await fileManifest(store, 'snap-4', v4));
+    expect(fourth.pruned).toEqual(['snap-2']);
+    expect(sm.recycledFiles).toBe(1);
+    expect(fourth.bytesWritten).toBe(2 * 100 * 1024);
+    expect(current().equals(Buffer.concat(v4))).toBe(true);
+    expect(fs.readFileSync(rpFile('snap-3')).equals(Buffer.concat(v3))).toBe(true);
+    expect(fs.readdirSync(path.join(dir, 'standby', 'vol', 'rp')).sort()).toEqual(['snap-3', 'snap-4']);
+    store.close();
+  });
+
   test('leaves a file the retired restore point shares with a kept one, and copies the current version instead', async () => {
     const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
     const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 2 });
