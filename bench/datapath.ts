@@ -50,7 +50,12 @@ import {
 interface Scenario {
   name: string;
   /** Applied to the source once, before every tool measures this state. */
-  mutate(root: string, plan: DatasetPlan): Mutation;
+  mutate(root: string, plan: DatasetPlan, round?: number): Mutation;
+  /**
+   * Unmeasured rounds first: the mutation (`round` 0, 1, ...) is applied and every tool syncs it,
+   * then the measured round follows.
+   */
+  rounds?: number;
 }
 
 function scenarioList(plan: DatasetPlan): Scenario[] {
@@ -65,6 +70,15 @@ function scenarioList(plan: DatasetPlan): Scenario[] {
     {
       name: 'unchanged',
       mutate: () => ({ changedBytes: 0, description: 'nothing changed since the previous run' }),
+    },
+    // A database between scheduled migrations: 1% of its pages rewritten each time. Two rounds
+    // first so that Ferry's standby is in its steady state, holding `retain` (3) restore points
+    // of which the oldest leaves at each commit (destination/standby.ts retire), as it does after
+    // a schedule's first few runs; the scenarios above run on a standby still filling up.
+    {
+      name: 'pages-1pct-steady',
+      rounds: 2,
+      mutate: (root, p, round = 2) => overwritePages(root, p, `pages-1pct-steady-${round}`),
     },
   ];
 }
@@ -200,6 +214,28 @@ async function main(args: BenchArgs): Promise<number> {
     const scenarioDescriptions: Array<{ name: string; description: string }> = [];
     const list = scenarioList(plan).slice(0, args.scenarios);
     for (const [i, s] of list.entries()) {
+      for (let round = 0; round < (s.rounds ?? 0); round++) {
+        setPhase(`scenario ${s.name}: unmeasured round ${round + 1} of ${s.rounds}`);
+        const m = s.mutate(ctx.sourceDir, plan, round);
+        await new Promise((r) => setTimeout(r, SETTLE_MS));
+        for (const p of peers) {
+          if (!active.has(p)) continue;
+          await p
+            .run({
+              name: `${s.name}-round-${round + 1}`,
+              first: false,
+              changedBytes: m.changedBytes,
+              volumeBytes: treeBytes(ctx.sourceDir),
+            })
+            .catch((e: unknown) => {
+              failures.push({ tool: p.name, scenario: s.name, error: errorText(e) });
+              log(
+                `${p.name} failed in ${s.name}'s round ${round + 1}; it is skipped from now on: ${errorText(e)}`,
+              );
+              active.delete(p);
+            });
+        }
+      }
       setPhase(`scenario ${s.name}: applying mutation`);
       const mutation = s.mutate(ctx.sourceDir, plan);
       const volumeBytes = treeBytes(ctx.sourceDir);
