@@ -264,6 +264,10 @@ export function ferryPeer(
       const srcCpu = after[0].cpuSeconds - before[0].cpuSeconds;
       const dstCpu = after[1].cpuSeconds - before[1].cpuSeconds;
       const snap = status.snapshot;
+      const t = status.timings;
+      ctx.log(
+        `  ferry phases: snapshot ${t.snapshotMs} ms, plan ${t.planMs} ms, transfer ${t.transferMs} ms, commit ${t.commitMs} ms (agent ${status.durationMs ?? -1} ms)`,
+      );
       return {
         wallSeconds,
         bytesSent: c.up + c.down + d.up + d.down,

@@ -84,6 +84,9 @@ export class PreparedCopies {
     base: { id: string; dir: string; manifest: Manifest },
     paths: readonly string[],
     tmpDir: string,
+    /** Makes the copy `file` of `src` (version `e`); default: copyPrevious. */
+    make: (src: string, file: string, e: FileEntry) => Promise<void> = (src, file, e) =>
+      copyPrevious(src, file, e.size),
   ): number {
     let v = this.volumes.get(volume);
     if (v && v.base !== base.id) {
@@ -98,14 +101,20 @@ export class PreparedCopies {
       if (v.files.size >= MAX_PREPARED_PER_VOLUME) break;
       if (e.type !== 'file' || e.size < PATCH_MIN_BYTES || !wanted.has(e.path) || v.files.has(e.path))
         continue;
-      v.files.set(e.path, this.copy(volume, path.join(base.dir, e.path), e, tmpDir));
+      v.files.set(e.path, this.copy(volume, path.join(base.dir, e.path), e, tmpDir, make));
       started++;
       this.counts.started++;
     }
     return started;
   }
 
-  private copy(volume: string, src: string, e: FileEntry, tmpDir: string): Prepared {
+  private copy(
+    volume: string,
+    src: string,
+    e: FileEntry,
+    tmpDir: string,
+    make: (src: string, file: string, e: FileEntry) => Promise<void>,
+  ): Prepared {
     const file = path.join(tmpDir, `prepared.${newId()}`);
     const p: Prepared = { volume, file, done: Promise.resolve(false), begun: false, cancelled: false };
     this.line.push(p);
@@ -116,7 +125,7 @@ export class PreparedCopies {
         return this.stages.wait(
           'write',
           e.size,
-          copyPrevious(src, file, e.size).then(
+          make(src, file, e).then(
             () => true,
             async () => {
               await fs.promises.rm(file, { force: true });

@@ -34,10 +34,10 @@ import path from 'node:path';
 import type { ChunkStore, Pin } from '../store/chunk-store.js';
 import { AgentError, notFound } from '../errors.js';
 import { fsyncDir, KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from '../fs-util.js';
-import type { Entry, Manifest } from '../protocol/manifest.js';
+import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
 import { isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
 import { sameEntry } from '../protocol/manifest-delta.js';
-import { TreeWriter } from './tree.js';
+import { copyPrevious, TreeWriter } from './tree.js';
 import { PreparedCopies } from './prepare.js';
 import { PreparedBuilds } from './build.js';
 import type { BuildPiece } from '../protocol/build-hints.js';
@@ -111,6 +111,8 @@ export class StandbyManager {
   private readonly vols = new Map<string, Map<string, Record_>>();
   private readonly lock = new KeyedMutex();
   private readonly removing = new Set<Promise<void>>();
+  /** Per volume, restore points retired ahead of a commit, from base restore point `base` (recycleOrCopy). */
+  private readonly early = new Map<string, { base: string; donors: Promise<Donor[]> }>();
   readonly dir: string;
   commits = 0;
   private readonly trees: TreeWriter;
@@ -324,8 +326,12 @@ export class StandbyManager {
       }
       const pin = opts.pin ?? this.store.pin();
       for (const h of chunks.keys()) pin.add(h);
-      let donors: Donor[] = [];
-      const retired: string[] = [];
+      // Restore points retired early for this commit's prepared copies (recycleOrCopy).
+      const early = this.early.get(volume);
+      this.early.delete(volume);
+      const earlyDonors = early ? await early.donors : [];
+      let donors: Donor[] = [...earlyDonors];
+      const retired: string[] = earlyDonors.flatMap((d) => d.ids);
       try {
         await fs.promises.mkdir(path.join(vdir, 'rp'), { recursive: true });
         await fs.promises.mkdir(path.join(vdir, 'manifests'), { recursive: true });
@@ -345,6 +351,7 @@ export class StandbyManager {
           const staging = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
           donors = prev ? await this.retire(volume, retain) : [];
           retired.push(...donors.flatMap((d) => d.ids));
+          donors.unshift(...earlyDonors);
           try {
             stats = await this.trees.materialise(
               staging,
@@ -416,22 +423,45 @@ export class StandbyManager {
     const cur = this.current(volume);
     const rec = cur ? this.volume(volume).get(cur) : undefined;
     if (!cur || !rec || (forId !== undefined && this.volume(volume).has(forId))) return 0;
-    // A file the commit will recycle from a retired restore point (retire) needs no copy.
-    const wanted = new Set(paths);
-    const donated = new Set<string>();
-    for (const { tree, manifest } of this.donorCandidates(volume, this.opts.retain)) {
-      for (const e of manifest.entries) {
-        if (e.type !== 'file' || !wanted.has(e.path)) continue;
-        const st = fs.statSync(path.join(vdir, 'rp', tree, e.path), { throwIfNoEntry: false });
-        if (st?.isFile() && st.nlink === 1 && st.size === e.size) donated.add(e.path);
-      }
-    }
     return this.prepared.prepare(
       volume,
       { id: cur, dir: path.join(vdir, 'rp', rec.tree ?? cur), manifest: rec.manifest },
-      paths.filter((p) => !donated.has(p)),
+      paths,
       path.join(vdir, 'tmp'),
+      (src, file, e) => this.recycleOrCopy(volume, cur, forId, src, file, e),
     );
+  }
+
+  /**
+   * A prepared copy of the current version `e` of a file (`src`): the version of a restore point
+   * the coming commit will retire, patched up to `e` with the chunks that differ (tree.ts
+   * recycle), where there is one; else a copy of `src`. The restore points the commit would retire
+   * are retired now, once per volume and base (early), so that patching runs while the source is
+   * still reading, as a copy would; the commit recycles from them too and deletes them.
+   */
+  private async recycleOrCopy(
+    volume: string,
+    cur: string,
+    forId: string | undefined,
+    src: string,
+    file: string,
+    e: FileEntry,
+  ): Promise<void> {
+    let early = this.early.get(volume);
+    if (!early || early.base !== cur) {
+      const retire = this.lock.run(volume, async () =>
+        // A commit ran meanwhile (another base, or the one the hint was for): nothing to retire.
+        this.current(volume) === cur && !(forId !== undefined && this.volume(volume).has(forId))
+          ? this.retire(volume, this.opts.retain)
+          : [],
+      );
+      early = { base: cur, donors: retire.catch(() => []) };
+      this.early.set(volume, early);
+    }
+    const donors = await early.donors;
+    const donated = newestDonated(donors, e.path);
+    if (donated && (await this.trees.recycle(file, e, donated)) >= 0) return;
+    await copyPrevious(src, file, e.size);
   }
 
   /**
@@ -620,4 +650,14 @@ export async function forceRemove(dir: string): Promise<void> {
   if (!st) return;
   if (st.isDirectory()) await fix(dir);
   await fs.promises.rm(dir, { recursive: true, force: true });
+}
+
+/** The newest of `donors` (oldest first) holding file `rel`, with its entry there. */
+function newestDonated(donors: readonly Donor[], rel: string): { path: string; entry: FileEntry } | null {
+  for (let i = donors.length - 1; i >= 0; i--) {
+    const d = donors[i] as Donor;
+    const e = d.manifest.entries.find((x) => x.path === rel);
+    if (e?.type === 'file') return { path: path.join(d.dir, rel), entry: e };
+  }
+  return null;
 }

@@ -66,7 +66,6 @@ export class TreeWriter {
     let filesWritten = 0;
     let filesLinked = 0;
     let filesPatched = 0;
-    let filesRecycled = 0;
     let bytesWritten = 0;
     fs.mkdirSync(dir, { mode: 0o700 });
     // Directories (a parent before its child: validateManifest checks it), symlinks and the links
@@ -106,8 +105,7 @@ export class TreeWriter {
     await pool(toWrite, async ({ e, target, p }) => {
       const donor = donated.get(e.path);
       let patched = donor ? await this.recycle(target, e, donor) : -1;
-      if (patched >= 0) filesRecycled++;
-      else if (prev && p)
+      if (patched < 0 && prev && p)
         patched = await this.patchFile(target, e, path.join(prev.dir, e.path), p, prev.prepared);
       if (patched >= 0) {
         bytesWritten += patched;
@@ -124,7 +122,6 @@ export class TreeWriter {
     }
     fs.chmodSync(dir, manifest.rootMode & MODE_MASK);
     if (this.opts.fsync) fsyncDir(dir);
-    this.recycled += filesRecycled;
     return { filesWritten: filesWritten + filesPatched, filesLinked, bytesWritten };
   }
 
@@ -138,11 +135,7 @@ export class TreeWriter {
    * not shared with a restore point still kept) whose size is the donor manifest's. Returns the
    * chunk bytes written, or -1 (nothing moved) when it does not qualify or patching does not pay.
    */
-  private async recycle(
-    target: string,
-    e: FileEntry,
-    donor: { path: string; entry: FileEntry },
-  ): Promise<number> {
+  async recycle(target: string, e: FileEntry, donor: { path: string; entry: FileEntry }): Promise<number> {
     const changed = patchPlan(donor.entry, e);
     if (!changed) return -1;
     try {
@@ -152,6 +145,7 @@ export class TreeWriter {
     } catch {
       return -1;
     }
+    this.recycled++;
     return this.patchInPlace(target, e, donor.entry, changed, this.store.stages.begin('write'));
   }
 

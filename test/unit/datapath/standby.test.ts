@@ -114,6 +114,34 @@ describe("standby: recycling a retired restore point's version of a changed larg
     store2.close();
   });
 
+  test('a prepare hint retires the restore point early and makes the copy by recycling it', async () => {
+    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
+    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 2 });
+    const v1 = Array.from({ length: 20 }, () => crypto.randomBytes(100 * 1024));
+    const v2 = gen(v1, [4]);
+    const v3 = gen(v2, [6]);
+    await sm.commit('vol', await fileManifest(store, 'snap-1', v1));
+    await sm.commit('vol', await fileManifest(store, 'snap-2', v2));
+    // the source names big.bin while it reads it: snap-1 is retired now, its big.bin patched to v2
+    expect(sm.prepare('vol', ['big.bin'], 'snap-3')).toBe(1);
+    const m3 = await fileManifest(store, 'snap-3', v3);
+    const res = await sm.commit('vol', m3);
+    expect(sm.recycledFiles).toBe(1);
+    expect(sm.prepared.counts).toEqual({ started: 1, taken: 1 });
+    expect(res.pruned).toEqual(['snap-1']);
+    expect(res.bytesWritten).toBe(100 * 1024); // only v2 -> v3 at commit time
+    expect(current().equals(Buffer.concat(v3))).toBe(true);
+    expect(fs.readFileSync(rpFile('snap-2')).equals(Buffer.concat(v2))).toBe(true);
+    expect(sm.get('vol').restorePoints.map((r) => r.id)).toEqual(['snap-2', 'snap-3']);
+    // nothing retired or copied is left behind in tmp/ once the commit's clean-up has run
+    await new Promise((r) => setTimeout(r, 200));
+    expect(fs.readdirSync(path.join(dir, 'standby', 'vol', 'tmp'))).toEqual([]);
+    // a hint for a restore point already committed starts nothing and retires nothing
+    expect(sm.prepare('vol', ['big.bin'], 'snap-3')).toBe(0);
+    expect(sm.get('vol').restorePoints).toHaveLength(2);
+    store.close();
+  });
+
   test('recycles a tree shared by unchanged restore points once none of them is kept', async () => {
     const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
     const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 2 });
