@@ -65,6 +65,11 @@ describe('standby: patching a large changed file from its previous version', () 
 describe("standby: recycling a retired restore point's version of a changed large file", () => {
   const rpFile = (id: string): string => path.join(dir, 'standby', 'vol', 'rp', id, 'big.bin');
   const current = (): Buffer => fs.readFileSync(path.join(dir, 'standby', 'vol', 'current', 'big.bin'));
+  const openRetain2 = async (): Promise<{ store: ChunkStore; sm: StandbyManager }> => {
+    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
+    return { store, sm: await StandbyManager.open(dir, store, { fsync: false, retain: 2 }) };
+  };
+  const chunks20 = (): Buffer[] => Array.from({ length: 20 }, () => crypto.randomBytes(100 * 1024));
   const gen = (base: Buffer[], changes: number[]): Buffer[] => {
     const next = [...base];
     for (const i of changes) next[i] = crypto.randomBytes(100 * 1024);
@@ -72,8 +77,7 @@ describe("standby: recycling a retired restore point's version of a changed larg
   };
 
   test('patches the version the commit retires with only the chunks changed since it, and keeps every kept restore point whole', async () => {
-    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
-    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 2 });
+    const { store, sm } = await openRetain2();
     const v1 = [
       ...Array.from({ length: 20 }, () => crypto.randomBytes(100 * 1024)),
       crypto.randomBytes(12_345),
@@ -115,9 +119,8 @@ describe("standby: recycling a retired restore point's version of a changed larg
   });
 
   test('a prepare hint retires the restore point early and makes the copy by recycling it', async () => {
-    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
-    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 2 });
-    const v1 = Array.from({ length: 20 }, () => crypto.randomBytes(100 * 1024));
+    const { store, sm } = await openRetain2();
+    const v1 = chunks20();
     const v2 = gen(v1, [4]);
     const v3 = gen(v2, [6]);
     await sm.commit('vol', await fileManifest(store, 'snap-1', v1));
@@ -143,9 +146,8 @@ describe("standby: recycling a retired restore point's version of a changed larg
   });
 
   test('recycles a tree shared by unchanged restore points once none of them is kept', async () => {
-    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
-    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 2 });
-    const v1 = Array.from({ length: 20 }, () => crypto.randomBytes(100 * 1024));
+    const { store, sm } = await openRetain2();
+    const v1 = chunks20();
     const v3 = gen(v1, [1]);
     const v4 = gen(v3, [9]);
     await sm.commit('vol', await fileManifest(store, 'snap-1', v1));
@@ -166,9 +168,8 @@ describe("standby: recycling a retired restore point's version of a changed larg
   });
 
   test('leaves a file the retired restore point shares with a kept one, and copies the current version instead', async () => {
-    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
-    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 2 });
-    const v1 = Array.from({ length: 20 }, () => crypto.randomBytes(100 * 1024));
+    const { store, sm } = await openRetain2();
+    const v1 = chunks20();
     const v3 = gen(v1, [5]);
     const m1 = await fileManifest(store, 'snap-1', v1);
     await sm.commit('vol', m1);
