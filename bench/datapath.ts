@@ -248,6 +248,11 @@ async function main(args: BenchArgs): Promise<number> {
       });
       for (const p of peers) {
         if (!active.has(p)) continue;
+        // Every tool starts from the same warm source: read the whole tree right before each run.
+        // Why: a kernel that pages out idle memory (DAMON) would otherwise leave the first tool of
+        // each scenario reading from the device and every later one from the cache it warmed.
+        setPhase(`scenario ${s.name}: warming the source for ${p.name}`);
+        warmTree(ctx.sourceDir);
         setPhase(`scenario ${s.name}: ${p.name}`);
         let r: PeerRun;
         try {
@@ -390,7 +395,7 @@ async function main(args: BenchArgs): Promise<number> {
 
 const COMMON_NOTES = [
   'One run measures every tool on the same source: each scenario mutates the source once, then Ferry, rsync and restic bring their copies up to date in turn, so every tool starts each scenario from its own copy of the previous state.',
-  'The source is read from a warm page cache by every tool (the benchmark reads the whole tree once after generating it). Destinations and repositories are on the same disk. On a VM whose kernel reclaims idle memory on its own (DAMON `pageout`, which the VM of the latest runs has: pages idle for about a minute are paged out), "warm" holds for what the run touched in the last minute only, for every tool alike.',
+  "The source is read from a warm page cache by every tool: the benchmark reads the whole tree right before each tool's measured run. Destinations and repositories are on the same disk and are not warmed. On a VM whose kernel reclaims idle memory on its own (DAMON `pageout`, which the VM of the latest runs has: pages idle for about a minute are paged out), a destination's files untouched for a minute are read from the device, for every tool alike; runs before 2026-12-03's eighth session warmed the source once, so there the first tool of a scenario (Ferry) could find it paged out and leave it cached for the next.",
   "Wall seconds: the benchmark's monotonic clock around the operation (process start to exit for rsync and restic; first API call to committed replication for Ferry, snapshot included).",
   "CPU seconds = user + system. rsync client and restic run under GNU time (wait4 rusage, reaped children included); the rsync daemon is started fresh for each scenario under GNU time and stopped after the client exits, so its figure includes the receiver/generator processes it forked. Ferry's agents are long-running: CPU is the delta of utime+stime+cutime+cstime in /proc/<pid>/stat of both agents (and any children) across the scenario.",
   "Peak RSS: kernel high-water mark of the resident set; for a tool made of two sides (rsync client + daemon, Ferry source + destination agent) the larger of the two, as they would run on different machines. Ferry's agents are restarted before every scenario so VmHWM covers that scenario only (a fresh agent's baseline included).",
