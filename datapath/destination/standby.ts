@@ -21,14 +21,13 @@
 // O(entries) in memory and O(1) on disk: no tree is built, the new restore point shares the
 // current one's. Pruning moves a tree out of rp/ at once and deletes its files in the background.
 //
-// A commit that will push restore points out of `retain` retires them before it builds (retire):
-// their trees move to tmp/, and a changed large file of the new tree is made by patching such a
-// retired version of it (only the chunks changed since) instead of copying the current version
-// whole and patching that.
+// A commit that will push restore points out of `retain` retires them before it builds, and a
+// changed large file of the new tree is made by patching such a retired version of it instead of
+// copying the current version whole: retention.ts (which restore points leave, and how).
 //
 // Materialising (building a new tree in tmp/) is tree.ts's TreeWriter. Because it hard-links
 // unchanged files, restore points must not be written to: a failover promotes a restore point into
-// a writable volume (a copy, reflinked where the filesystem can).
+// a writable volume, a copy (promote.ts).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ChunkStore, Pin } from '../store/chunk-store.js';
@@ -38,9 +37,22 @@ import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
 import { isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
 import { sameEntry } from '../protocol/manifest-delta.js';
 import { copyPrevious, TreeWriter } from './tree.js';
+import { lastPromotion, type Promoted, type Promotion, promoteRestorePoint } from './promote.js';
+import {
+  type Donor,
+  forceRemove,
+  newestDonated,
+  type PointRecord,
+  prune,
+  removeInBackground,
+  retire,
+  type VolumeState,
+} from './retention.js';
 import { PreparedCopies } from './prepare.js';
 import { PreparedBuilds } from './build.js';
 import type { BuildPiece } from '../protocol/build-hints.js';
+
+export type { Promotion } from './promote.js';
 
 export interface RestorePoint {
   id: string;
@@ -67,16 +79,6 @@ export interface StandbyInfo {
   promoted?: Promotion;
 }
 
-/** What a promotion made: kept in `standby/<volume>/promoted.json`. */
-export interface Promotion {
-  restorePoint: string;
-  /** The writable volume it created (`<root>/volumes/<target>`). */
-  path: string;
-  at: string;
-  /** Where the volume that was at `path` before went (a replace), when there was one. */
-  replaced?: string;
-}
-
 export interface CommitResult {
   restorePoint: RestorePoint;
   previous: string | null;
@@ -88,29 +90,11 @@ export interface CommitResult {
   alreadyCommitted: boolean;
 }
 
-interface Record_ {
-  seq: number;
-  committedAt: string;
-  manifest: Manifest;
-  /** The rp/ folder holding this restore point's files when it shares another's (else its own id). */
-  tree?: string;
-}
-
 const MAX_MISSING_LISTED = 10_000;
 
-/** A retired restore point whose files a commit may recycle (retire). */
-interface Donor {
-  /** The restore points that used the tree. */
-  ids: string[];
-  /** Its tree, moved to tmp/. */
-  dir: string;
-  manifest: Manifest;
-}
-
 export class StandbyManager {
-  private readonly vols = new Map<string, Map<string, Record_>>();
+  private readonly vols = new Map<string, Map<string, PointRecord>>();
   private readonly lock = new KeyedMutex();
-  private readonly removing = new Set<Promise<void>>();
   /** Per volume, restore points retired ahead of a commit, from base restore point `base` (recycleOrCopy). */
   private readonly early = new Map<string, { base: string; donors: Promise<Donor[]> }>();
   readonly dir: string;
@@ -155,7 +139,7 @@ export class StandbyManager {
           await fs.promises.rm(path.join(vdir, 'manifests', f), { force: true });
           continue;
         }
-        const rec = await readJson<Record_>(path.join(vdir, 'manifests', f));
+        const rec = await readJson<PointRecord>(path.join(vdir, 'manifests', f));
         recs.set(id, rec);
         store.ref(manifestChunks(rec.manifest).keys());
       }
@@ -171,10 +155,15 @@ export class StandbyManager {
     return this.trees.recycled;
   }
 
-  private volume(name: string): Map<string, Record_> {
+  private volume(name: string): Map<string, PointRecord> {
     let v = this.vols.get(name);
     if (!v) this.vols.set(name, (v = new Map()));
     return v;
+  }
+
+  /** `volume` as retention.ts sees it. */
+  private state(volume: string): VolumeState {
+    return { vdir: this.vdir(volume), recs: this.volume(volume), current: this.current(volume) };
   }
 
   private vdir(volume: string): string {
@@ -197,7 +186,7 @@ export class StandbyManager {
     }
   }
 
-  private point(volume: string, id: string, rec: Record_): RestorePoint {
+  private point(volume: string, id: string, rec: PointRecord): RestorePoint {
     const s = manifestStats(rec.manifest);
     return {
       id,
@@ -221,7 +210,7 @@ export class StandbyManager {
     const restorePoints = [...recs.entries()]
       .map(([id, r]) => this.point(volume, id, r))
       .sort((a, b) => a.seq - b.seq);
-    const promoted = this.promotion(volume);
+    const promoted = lastPromotion(vdir);
     return {
       volume,
       path: path.join(vdir, 'current'),
@@ -229,18 +218,6 @@ export class StandbyManager {
       restorePoints,
       ...(promoted ? { promoted } : {}),
     };
-  }
-
-  /** The last promotion of `volume`, unless the volume it made is gone. */
-  private promotion(volume: string): Promotion | undefined {
-    try {
-      const p = JSON.parse(
-        fs.readFileSync(path.join(this.vdir(volume), 'promoted.json'), 'utf8'),
-      ) as Promotion;
-      return fs.existsSync(p.path) ? p : undefined;
-    } catch {
-      return undefined;
-    }
   }
 
   list(): StandbyInfo[] {
@@ -349,7 +326,7 @@ export class StandbyManager {
           await fs.promises.rename(tmp, final);
         } else {
           const staging = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
-          donors = prev ? await this.retire(volume, retain) : [];
+          donors = prev ? await retire(this.state(volume), retain, this.store) : [];
           retired.push(...donors.flatMap((d) => d.ids));
           donors.unshift(...earlyDonors);
           try {
@@ -376,7 +353,7 @@ export class StandbyManager {
         }
         if (this.opts.fsync) fsyncDir(path.dirname(final));
         const seq = Math.max(0, ...[...recs.values()].map((r) => r.seq)) + 1;
-        const rec: Record_ = {
+        const rec: PointRecord = {
           seq,
           committedAt: new Date().toISOString(),
           manifest,
@@ -391,7 +368,7 @@ export class StandbyManager {
         this.store.ref(chunks.keys());
         await this.switchCurrent(vdir, manifest.id);
         this.commits++;
-        const pruned = [...retired, ...(await this.prune(volume, retain))];
+        const pruned = [...retired, ...(await prune(this.state(volume), retain, this.store))];
         if (!opts.pin) this.store.release(pin);
         else pin.hashes.clear();
         const { deleted } = await this.store.gc();
@@ -407,7 +384,7 @@ export class StandbyManager {
         if (!opts.pin) this.store.release(pin);
         this.prepared.discard(volume);
         this.builds.discard(volume);
-        for (const d of donors) this.removeInBackground(d.dir);
+        for (const d of donors) removeInBackground(d.dir);
       }
     });
   }
@@ -449,13 +426,13 @@ export class StandbyManager {
   ): Promise<void> {
     let early = this.early.get(volume);
     if (!early || early.base !== cur) {
-      const retire = this.lock.run(volume, async () =>
+      const retiring = this.lock.run(volume, async () =>
         // A commit ran meanwhile (another base, or the one the hint was for): nothing to retire.
         this.current(volume) === cur && !(forId !== undefined && this.volume(volume).has(forId))
-          ? this.retire(volume, this.opts.retain)
+          ? retire(this.state(volume), this.opts.retain, this.store)
           : [],
       );
-      early = { base: cur, donors: retire.catch(() => []) };
+      early = { base: cur, donors: retiring.catch(() => []) };
       this.early.set(volume, early);
     }
     const donors = await early.donors;
@@ -476,72 +453,6 @@ export class StandbyManager {
     return this.builds.add(volume, forId, pieces, tmp);
   }
 
-  private removeInBackground(dir: string): void {
-    const p = forceRemove(dir)
-      .catch(() => undefined)
-      .finally(() => this.removing.delete(p));
-    this.removing.add(p);
-  }
-
-  /**
-   * The trees a commit of `volume` may recycle: those of the restore points it will push out of
-   * `retain` (the oldest, never the current one) that no kept restore point uses, each with the
-   * restore points using it. Oldest first.
-   */
-  private donorCandidates(
-    volume: string,
-    retain: number,
-  ): Array<{ tree: string; ids: string[]; manifest: Manifest }> {
-    const recs = this.volume(volume);
-    const cur = this.current(volume);
-    const ordered = [...recs.entries()].sort((a, b) => a[1].seq - b[1].seq);
-    const leaving = new Set(
-      ordered
-        .slice(0, Math.max(0, recs.size + 1 - retain))
-        .map(([id]) => id)
-        .filter((id) => id !== cur),
-    );
-    const users = new Map<string, string[]>();
-    for (const [id, r] of ordered) {
-      const tree = r.tree ?? id;
-      users.set(tree, [...(users.get(tree) ?? []), id]);
-    }
-    return [...users]
-      .filter(([, ids]) => ids.every((id) => leaving.has(id)))
-      .map(([tree, ids]) => ({ tree, ids, manifest: (recs.get(ids[0] as string) as Record_).manifest }));
-  }
-
-  /**
-   * Retires, before a commit builds its tree, the restore points that commit would prune after it
-   * (donorCandidates), so that the new tree can recycle their large files: patching the copy of a
-   * file two or more restore points old costs the chunks that changed since, where copying the
-   * current version costs the whole file (tree.ts recycle). The manifests go first (a restore
-   * point without one no longer exists, and `open` removes its tree), then the tree moves to tmp/
-   * (emptied on start), where the commit takes what it recycles and deletes the rest. Should the
-   * commit fail, those restore points are gone a commit early: retain - 1 remain.
-   */
-  private async retire(volume: string, retain: number): Promise<Donor[]> {
-    const vdir = this.vdir(volume);
-    const recs = this.volume(volume);
-    const donors: Donor[] = [];
-    for (const { tree, ids, manifest } of this.donorCandidates(volume, retain)) {
-      for (const id of ids) {
-        await fs.promises.rm(path.join(vdir, 'manifests', `${id}.json`), { force: true });
-        const rec = recs.get(id) as Record_;
-        recs.delete(id);
-        this.store.unref(manifestChunks(rec.manifest).keys());
-        if (id !== tree) await fs.promises.rm(path.join(vdir, 'rp', id), { force: true });
-      }
-      const dir = path.join(vdir, 'tmp', `donor-${tree}-${newId()}`);
-      const moved = await fs.promises
-        .rename(path.join(vdir, 'rp', tree), dir)
-        .then(() => true)
-        .catch(() => false);
-      if (moved) donors.push({ ids, dir, manifest });
-    }
-    return donors;
-  }
-
   private async switchCurrent(vdir: string, id: string): Promise<void> {
     const link = path.join(vdir, 'current');
     const tmp = `${link}.tmp-${process.pid}-${newId()}`;
@@ -550,84 +461,25 @@ export class StandbyManager {
     if (this.opts.fsync) fsyncDir(vdir);
   }
 
-  private async prune(volume: string, retain: number): Promise<string[]> {
-    const recs = this.volume(volume);
-    const cur = this.current(volume);
-    const ordered = [...recs.entries()].sort((a, b) => a[1].seq - b[1].seq);
-    const excess = ordered.slice(0, Math.max(0, ordered.length - retain)).filter(([id]) => id !== cur);
-    const vdir = this.vdir(volume);
-    const pruned: string[] = [];
-    for (const [id, rec] of excess) {
-      await fs.promises.rm(path.join(vdir, 'manifests', `${id}.json`), { force: true });
-      recs.delete(id);
-      this.store.unref(manifestChunks(rec.manifest).keys());
-      const tree = rec.tree ?? id;
-      const used = [...recs].some(([rid, r]) => (r.tree ?? rid) === tree);
-      // its own symlink (a shared tree), then the tree itself once no restore point uses it
-      if (tree !== id) await fs.promises.rm(path.join(vdir, 'rp', id), { force: true });
-      if (!used && !recs.has(tree)) {
-        const trash = path.join(vdir, 'tmp', `trash-${tree}-${newId()}`);
-        const moved = await fs.promises
-          .rename(path.join(vdir, 'rp', tree), trash)
-          .then(() => true)
-          .catch(() => false);
-        // Deleting the files is off the commit's path: the tree is already out of rp/ (and
-        // tmp/ is emptied on start should the agent stop before this finishes).
-        if (moved) this.removeInBackground(trash);
-      }
-      pruned.push(id);
-    }
-    return pruned;
-  }
-
   /**
    * Failover: copies a restore point (default: current) into a writable volume under
-   * `<root>/volumes/<target>` (reflinks where the filesystem supports it) and records the
-   * promotion. A target that exists is refused, unless `replace`: then it is moved aside to
-   * `<root>/volumes/.replaced/<target>-<time>` (kept for the operator, never deleted here) in
-   * the same instant the promoted copy takes its place. Failback needs this: the old active
-   * side's volume is still there, holding data from before the failover.
+   * `<root>/volumes/<target>` (promote.ts). A target that exists is refused unless `replace`.
    */
   async promote(
     volume: string,
     volumesDir: string,
     opts: { restorePoint?: string; target?: string; replace?: boolean } = {},
-  ): Promise<{ volume: string; path: string; restorePoint: string; replaced?: string }> {
-    const vdir = this.vdir(volume);
+  ): Promise<Promoted> {
     const id = opts.restorePoint ?? this.current(volume);
     if (!id) throw notFound(`standby volume ${volume} has no restore point`);
     this.manifest(volume, id);
-    const target = opts.target ?? volume;
-    if (!isVolumeName(target))
-      throw new AgentError(
-        400,
-        'bad_request',
-        `target ${JSON.stringify(target)}: not a valid volume name`,
-        false,
-      );
-    const dest = path.join(volumesDir, target);
-    if (fs.existsSync(dest) && !opts.replace)
-      throw new AgentError(409, 'conflict', `volume ${target} already exists`, false);
-    const tmp = `${dest}.tmp-${process.pid}-${newId()}`;
-    await fs.promises.cp(await fs.promises.realpath(path.join(vdir, 'rp', id)), tmp, {
-      recursive: true,
-      preserveTimestamps: true,
-      verbatimSymlinks: true,
-      mode: fs.constants.COPYFILE_FICLONE,
-    });
-    const at = new Date().toISOString();
-    let replaced: string | undefined;
-    if (fs.existsSync(dest)) {
-      const aside = path.join(volumesDir, '.replaced');
-      await fs.promises.mkdir(aside, { recursive: true });
-      replaced = path.join(aside, `${target}-${at.replace(/[:.]/g, '')}`);
-      await fs.promises.rename(dest, replaced);
-    }
-    await fs.promises.rename(tmp, dest);
-    await fsyncDir(volumesDir);
-    const record: Promotion = { restorePoint: id, path: dest, at, ...(replaced ? { replaced } : {}) };
-    await writeFileAtomic(path.join(vdir, 'promoted.json'), JSON.stringify(record));
-    return { volume: target, path: dest, restorePoint: id, ...(replaced ? { replaced } : {}) };
+    return promoteRestorePoint(
+      this.vdir(volume),
+      id,
+      volumesDir,
+      opts.target ?? volume,
+      opts.replace === true,
+    );
   }
 }
 
@@ -637,27 +489,4 @@ function sameTree(a: Manifest, b: Manifest): boolean {
   for (let i = 0; i < a.entries.length; i++)
     if (!sameEntry(a.entries[i] as Entry, b.entries[i] as Entry)) return false;
   return true;
-}
-
-/** rm -rf that also works on trees containing directories without write/execute permission. */
-export async function forceRemove(dir: string): Promise<void> {
-  const fix = async (d: string): Promise<void> => {
-    await fs.promises.chmod(d, 0o700).catch(() => undefined);
-    const list = await fs.promises.readdir(d, { withFileTypes: true }).catch(() => []);
-    for (const e of list) if (e.isDirectory()) await fix(path.join(d, e.name));
-  };
-  const st = await fs.promises.lstat(dir).catch(() => null);
-  if (!st) return;
-  if (st.isDirectory()) await fix(dir);
-  await fs.promises.rm(dir, { recursive: true, force: true });
-}
-
-/** The newest of `donors` (oldest first) holding file `rel`, with its entry there. */
-function newestDonated(donors: readonly Donor[], rel: string): { path: string; entry: FileEntry } | null {
-  for (let i = donors.length - 1; i >= 0; i--) {
-    const d = donors[i] as Donor;
-    const e = d.manifest.entries.find((x) => x.path === rel);
-    if (e?.type === 'file') return { path: path.join(d.dir, rel), entry: e };
-  }
-  return null;
 }

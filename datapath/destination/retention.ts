@@ -1,0 +1,165 @@
+// Which restore points of a standby volume leave, and how (standby.ts decides when).
+//
+// A volume keeps its last `retain` restore points. After a commit, prune() removes the older ones:
+// manifest first (a restore point without one no longer exists, and StandbyManager.open removes
+// its tree), then the tree moves out of rp/ at once and its files are deleted in the background,
+// off the commit's path. A tree shared by several restore points (an unchanged snapshot
+// links to an earlier one's tree) stays while any of them is kept.
+//
+// Before a commit that will push restore points out of `retain`, retire() takes them out early
+// and hands their trees to the commit as donors: a changed large file of the new tree is made by
+// patching a retired version of it (only the chunks changed since, tree.ts recycle) instead of
+// copying the current version whole and patching that. Should the commit fail, those restore
+// points are gone a commit early: retain - 1 remain.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ChunkStore } from '../store/chunk-store.js';
+import { newId } from '../fs-util.js';
+import type { FileEntry, Manifest } from '../protocol/manifest.js';
+import { manifestChunks } from '../protocol/manifest.js';
+
+/** A restore point's record, kept in `manifests/<id>.json`. */
+export interface PointRecord {
+  seq: number;
+  committedAt: string;
+  manifest: Manifest;
+  /** The rp/ folder holding this restore point's files when it shares another's (else its own id). */
+  tree?: string;
+}
+
+/** One standby volume as retention sees it. */
+export interface VolumeState {
+  /** `<root>/standby/<volume>`. */
+  vdir: string;
+  recs: Map<string, PointRecord>;
+  /** Its current restore point, never removed here. */
+  current: string | null;
+}
+
+/** A retired restore point whose files a commit may recycle (retire). */
+export interface Donor {
+  /** The restore points that used the tree. */
+  ids: string[];
+  /** Its tree, moved to tmp/. */
+  dir: string;
+  manifest: Manifest;
+}
+
+/**
+ * Deletes a tree already moved out of rp/ in the background, off a commit's path: tmp/, where it
+ * waits, is emptied on start should the agent stop first.
+ */
+export function removeInBackground(dir: string): void {
+  void forceRemove(dir).catch(() => undefined);
+}
+
+function bySeq(v: VolumeState): Array<[string, PointRecord]> {
+  return [...v.recs.entries()].sort((a, b) => a[1].seq - b[1].seq);
+}
+
+/** Takes restore point `id` out of `v`: its manifest file, its record, its chunk references. */
+async function forget(v: VolumeState, id: string, store: ChunkStore): Promise<PointRecord> {
+  await fs.promises.rm(path.join(v.vdir, 'manifests', `${id}.json`), { force: true });
+  const rec = v.recs.get(id) as PointRecord;
+  v.recs.delete(id);
+  store.unref(manifestChunks(rec.manifest).keys());
+  return rec;
+}
+
+/**
+ * The trees a commit of `v` may recycle: those of the restore points it will push out of `retain`
+ * (the oldest, never the current one) that no kept restore point uses, each with the restore
+ * points using it. Oldest first.
+ */
+export function donorCandidates(
+  v: VolumeState,
+  retain: number,
+): Array<{ tree: string; ids: string[]; manifest: Manifest }> {
+  const ordered = bySeq(v);
+  const leaving = new Set(
+    ordered
+      .slice(0, Math.max(0, v.recs.size + 1 - retain))
+      .map(([id]) => id)
+      .filter((id) => id !== v.current),
+  );
+  const users = new Map<string, string[]>();
+  for (const [id, r] of ordered) {
+    const tree = r.tree ?? id;
+    users.set(tree, [...(users.get(tree) ?? []), id]);
+  }
+  return [...users]
+    .filter(([, ids]) => ids.every((id) => leaving.has(id)))
+    .map(([tree, ids]) => ({ tree, ids, manifest: (v.recs.get(ids[0] as string) as PointRecord).manifest }));
+}
+
+/**
+ * Retires, before a commit builds its tree, the restore points that commit would prune after it
+ * (donorCandidates): their manifests go first, then each tree moves to tmp/, where the commit takes
+ * what it recycles and deletes the rest.
+ */
+export async function retire(v: VolumeState, retain: number, store: ChunkStore): Promise<Donor[]> {
+  const donors: Donor[] = [];
+  for (const { tree, ids, manifest } of donorCandidates(v, retain)) {
+    for (const id of ids) {
+      await forget(v, id, store);
+      if (id !== tree) await fs.promises.rm(path.join(v.vdir, 'rp', id), { force: true });
+    }
+    const dir = path.join(v.vdir, 'tmp', `donor-${tree}-${newId()}`);
+    const moved = await fs.promises
+      .rename(path.join(v.vdir, 'rp', tree), dir)
+      .then(() => true)
+      .catch(() => false);
+    if (moved) donors.push({ ids, dir, manifest });
+  }
+  return donors;
+}
+
+/** Removes the restore points of `v` beyond the newest `retain` (never the current one). */
+export async function prune(v: VolumeState, retain: number, store: ChunkStore): Promise<string[]> {
+  const ordered = bySeq(v);
+  const excess = ordered.slice(0, Math.max(0, ordered.length - retain)).filter(([id]) => id !== v.current);
+  const pruned: string[] = [];
+  for (const [id] of excess) {
+    const rec = await forget(v, id, store);
+    const tree = rec.tree ?? id;
+    const used = [...v.recs].some(([rid, r]) => (r.tree ?? rid) === tree);
+    // its own symlink (a shared tree), then the tree itself once no restore point uses it
+    if (tree !== id) await fs.promises.rm(path.join(v.vdir, 'rp', id), { force: true });
+    if (!used && !v.recs.has(tree)) {
+      const out = path.join(v.vdir, 'tmp', `trash-${tree}-${newId()}`);
+      const moved = await fs.promises
+        .rename(path.join(v.vdir, 'rp', tree), out)
+        .then(() => true)
+        .catch(() => false);
+      if (moved) removeInBackground(out);
+    }
+    pruned.push(id);
+  }
+  return pruned;
+}
+
+/** The newest of `donors` (oldest first) holding file `rel`, with its entry there. */
+export function newestDonated(
+  donors: readonly Donor[],
+  rel: string,
+): { path: string; entry: FileEntry } | null {
+  for (let i = donors.length - 1; i >= 0; i--) {
+    const d = donors[i] as Donor;
+    const e = d.manifest.entries.find((x) => x.path === rel);
+    if (e?.type === 'file') return { path: path.join(d.dir, rel), entry: e };
+  }
+  return null;
+}
+
+/** rm -rf that also works on trees containing directories without write/execute permission. */
+export async function forceRemove(dir: string): Promise<void> {
+  const fix = async (d: string): Promise<void> => {
+    await fs.promises.chmod(d, 0o700).catch(() => undefined);
+    const list = await fs.promises.readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of list) if (e.isDirectory()) await fix(path.join(d, e.name));
+  };
+  const st = await fs.promises.lstat(dir).catch(() => null);
+  if (!st) return;
+  if (st.isDirectory()) await fix(dir);
+  await fs.promises.rm(dir, { recursive: true, force: true });
+}
