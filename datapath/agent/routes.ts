@@ -241,6 +241,7 @@ export function dataRoutes(a: AgentContext): Route[] {
         compress: a.info().compress,
         ...(pin ? { pin } : {}),
         batch: (pin?.hashes.size ?? 0) >= DIRECT_AFTER_CHUNKS,
+        ranges: a.standby.ranges,
         onChunk: (bytes, wasNew) => a.onChunkReceived(bytes, wasNew),
       });
       sendJson(c.res, 200, r);

@@ -23,7 +23,8 @@
 // is listed in `needWhole` so the sender sends that chunk whole.
 import type { ChunkStore, Pin } from '../store/chunk-store.js';
 import { decodeChunk } from '../store/chunk-codec.js';
-import { applyDelta, deltaBases, ENC_DELTA } from '../protocol/delta.js';
+import { applyDelta, copyRuns, deltaBases, ENC_DELTA } from '../protocol/delta.js';
+import type { KnownRanges } from './known-ranges.js';
 import { AgentError, badRequest, hashMismatch, tooLarge } from '../errors.js';
 import { DEFAULT_HASH, HASH_BYTES, type HashAlgorithm, hashHex, nameMatches } from '../store/hash.js';
 import type { Limits } from '../protocol/limits.js';
@@ -141,6 +142,8 @@ export async function receiveChunks(
     batch?: boolean;
     /** The algorithm the sender names chunks by (X-Ferry-Hash), checked first. */
     hash?: HashAlgorithm;
+    /** Told which ranges of each chunk rebuilt from a delta are copies of its bases. */
+    ranges?: KnownRanges;
   },
 ): Promise<ReceiveResult> {
   const q = new ByteQueue();
@@ -215,6 +218,7 @@ export async function receiveChunks(
           res.bytes += stored.length;
           continue;
         }
+        opts.ranges?.add(expected, copyRuns(stored, names));
         const { written } = await store.put(expected, raw, {
           compress: opts.compress ?? true,
           ...(opts.pin ? { pin: opts.pin } : {}),

@@ -50,6 +50,7 @@ import {
 } from './retention.js';
 import { PreparedCopies } from './prepare.js';
 import { PreparedBuilds } from './build.js';
+import { KnownRanges } from './known-ranges.js';
 import type { BuildPiece } from '../protocol/build-hints.js';
 
 export type { Promotion } from './promote.js';
@@ -104,6 +105,8 @@ export class StandbyManager {
   readonly prepared: PreparedCopies;
   /** Large files of a coming restore point written while their chunks arrive (build.ts). */
   readonly builds: PreparedBuilds;
+  /** What received deltas said about their chunks; the receive route fills it, patches read it. */
+  readonly ranges = new KnownRanges();
 
   private constructor(
     root: string,
@@ -111,7 +114,7 @@ export class StandbyManager {
     private readonly opts: { fsync: boolean; retain: number },
   ) {
     this.dir = path.join(root, 'standby');
-    this.trees = new TreeWriter(store, opts);
+    this.trees = new TreeWriter(store, opts, this.ranges);
     this.prepared = new PreparedCopies(store.stages);
     this.builds = new PreparedBuilds(store);
   }

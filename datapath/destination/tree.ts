@@ -20,6 +20,7 @@ import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
 import { BUILD_MIN_BYTES, PATCH_MIN_BYTES } from '../protocol/limits.js';
 import { patchPlan, sameFile } from '../protocol/patch.js';
 import { SyncSlices } from '../yield.js';
+import { chunkStarts, KnownRanges } from './known-ranges.js';
 
 /** Restore point files are written with the mode bits minus setuid/setgid. */
 const MODE_MASK = 0o1777;
@@ -36,6 +37,8 @@ export class TreeWriter {
   constructor(
     private readonly store: ChunkStore,
     private readonly opts: { fsync: boolean },
+    /** What is known of chunks rebuilt from deltas: a patch writes only the bytes that differ. */
+    private readonly ranges: KnownRanges = new KnownRanges(),
   ) {
     this.directFree = new AlignedPool(DIRECT_BLOCK + store.maxChunkSize + 1, MATERIALISE_CONCURRENCY);
   }
@@ -187,7 +190,11 @@ export class TreeWriter {
     return this.patchInPlace(target, e, p, changed, writing);
   }
 
-  /** Writes `changed` (patchPlan of `base` → `e`) over `target`, a copy of `base`'s version. */
+  /**
+   * Writes `changed` (patchPlan of `base` → `e`) over `target`, a copy of `base`'s version: of each
+   * chunk only the ranges `base` does not already hold where they go (known-ranges.ts), the whole
+   * chunk when nothing is known of it.
+   */
   private patchInPlace(
     target: string,
     e: FileEntry,
@@ -195,15 +202,20 @@ export class TreeWriter {
     changed: ReadonlyArray<readonly [string, number, number]>,
     writing: (bytes?: number) => void,
   ): Promise<number> {
+    const baseAt = chunkStarts(base.chunks);
+    const writes = changed
+      .map(([h, len, at]) => [h, len, at, this.ranges.toWrite(h, at, len, baseAt)] as const)
+      .filter(([, , , parts]) => parts.length > 0);
+    const spans = writes.flatMap(([h, , at, parts]) => parts.map(([s, t]) => [h, t - s, at + s] as const));
     return this.writeChunks(
       async () => {
         await fs.promises.chmod(target, 0o600);
         const fd = fs.openSync(target, 'r+');
-        await warmPages(fd, partialPages(changed, base.size));
+        await warmPages(fd, partialPages(spans, base.size));
         return fd;
       },
       e,
-      changed,
+      writes,
       writing,
       e.size !== base.size ? e.size : undefined,
     );
@@ -250,14 +262,18 @@ export class TreeWriter {
   }
 
   /**
-   * Opens a file, writes `chunks` ([hash, length, offset or null for "next"]) into it, truncates it
-   * to `truncate` bytes when given, gives it its manifest mode and mtime and closes it; `end` (the
-   * write stage's timer) is called with the bytes written whatever happens.
+   * Opens a file, writes `chunks` ([hash, length, offset or null for "next", and with an offset
+   * optionally only these [start, end) ranges of the chunk]) into it, truncates it to `truncate`
+   * bytes when given, gives it its manifest mode and mtime and closes it; `end` (the write stage's
+   * timer) is called with the bytes written whatever happens.
    */
   private async writeChunks(
     open: () => Promise<number>,
     e: FileEntry,
-    chunks: ReadonlyArray<readonly [string, number, number | null]>,
+    chunks: ReadonlyArray<
+      | readonly [string, number, number | null]
+      | readonly [string, number, number, ReadonlyArray<readonly [number, number]>]
+    >,
     end: (bytes: number) => void,
     truncate?: number,
   ): Promise<number> {
@@ -266,8 +282,12 @@ export class TreeWriter {
     try {
       const fd = await open();
       try {
-        for (const [h, len, at] of chunks)
-          written += writeFully(fd, await this.chunkBytes(h, len, scratch), at);
+        for (const [h, len, at, parts] of chunks) {
+          const bytes = await this.chunkBytes(h, len, scratch);
+          if (parts && at !== null)
+            for (const [s, t] of parts) written += writeFully(fd, bytes.subarray(s, t), at + s);
+          else written += writeFully(fd, bytes, at);
+        }
         if (truncate !== undefined) fs.ftruncateSync(fd, truncate);
         this.finishFile(fd, e);
       } finally {

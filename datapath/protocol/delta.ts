@@ -166,6 +166,42 @@ export function deltaBases(payload: Buffer, chunk: string): string[] {
   return out;
 }
 
+/** Bytes [at, at + len) of a chunk rebuilt from a delta are bytes [from, from + len) of chunk `base`. */
+export interface CopyRun {
+  at: number;
+  len: number;
+  base: string;
+  from: number;
+}
+
+/**
+ * The copy ops of a delta payload that applyDelta has accepted (so well formed), in the order
+ * they fill the chunk: which of its byte ranges are bytes of which base.
+ */
+export function copyRuns(payload: Buffer, names: readonly string[]): CopyRun[] {
+  const out: CopyRun[] = [];
+  let w = 0;
+  let r = 2 + names.length * HASH_BYTES;
+  while (r < payload.length) {
+    if (payload[r++] === OP_COPY) {
+      const len = payload.readUInt32BE(r + 5);
+      out.push({
+        at: w,
+        len,
+        base: names[payload[r] as number] as string,
+        from: payload.readUInt32BE(r + 1),
+      });
+      r += 9;
+      w += len;
+    } else {
+      const len = payload.readUInt32BE(r);
+      r += 4 + len;
+      w += len;
+    }
+  }
+  return out;
+}
+
 /**
  * Rebuilds a chunk from a delta payload and its bases' raw bytes (in the order deltaBases named
  * them), refusing malformed ops (400) and a result that is not `rawLen` bytes hashing to `expected`
