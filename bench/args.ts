@@ -20,6 +20,8 @@ export interface BenchArgs {
   snapshotFirst: boolean;
   /** Measure only the first N scenarios (1: the full copy only); undefined: all. */
   scenarios?: number;
+  /** Whole benchmark runs, each on a fresh volume and fresh copies; the report takes medians. */
+  runs: number;
   help: boolean;
 }
 
@@ -35,6 +37,8 @@ export const USAGE = `usage: npm run bench:datapath -- [options]
   --snapshot-first   Ferry snapshots first, then replicates that snapshot (a Migration's way)
   --no-verify-reads  skip the traced re-run of "unchanged" that checks Ferry reads no file contents
   --scenarios N      measure only the first N scenarios (1: the full copy only; they build on each other)
+  --runs N           repeat the whole benchmark N times (fresh volume and copies each time) and report
+                     each tool's median run per scenario, with the range of wall times (default 1)
 `;
 
 /**
@@ -69,6 +73,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     verifyReads: true,
     coldAgents: false,
     snapshotFirst: false,
+    runs: 1,
     help: false,
   };
   eachFlag(argv, (flag, value, arg) => {
@@ -120,6 +125,14 @@ export function parseArgs(argv: string[]): BenchArgs {
         const n = Number(v);
         if (!Number.isInteger(n) || n < 1) throw new Error(`--scenarios must be an integer ≥ 1, got ${v}`);
         a.scenarios = n;
+        break;
+      }
+      case '--runs': {
+        const v = value();
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1 || n > 15)
+          throw new Error(`--runs must be an integer from 1 to 15, got ${v}`);
+        a.runs = n;
         break;
       }
       case '-h':

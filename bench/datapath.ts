@@ -43,6 +43,7 @@ import {
   renderMarkdown,
   stageCells,
   renderSvg,
+  medianRuns,
   type MachineLimits,
   type ResultRow,
 } from './report.js';
@@ -113,7 +114,21 @@ interface Failure {
   error: string;
 }
 
-async function main(args: BenchArgs): Promise<number> {
+/** What one run of the whole benchmark measured (main reports one, or the medians of several). */
+interface RunResult {
+  machine: ReturnType<typeof machineInfo>;
+  plan: DatasetPlan;
+  limits: MachineLimits;
+  droppedCaches: boolean;
+  rows: ResultRow[];
+  details: Array<Record<string, unknown>>;
+  scenarioDescriptions: Array<{ name: string; description: string }>;
+  failures: Failure[];
+  unchangedReads?: ContentReads;
+}
+
+/** One run of the whole benchmark in a fresh work dir: a new volume, fresh copies for every tool. */
+async function measureRun(args: BenchArgs, run: number): Promise<RunResult> {
   const workDir = args.workDir
     ? (mkdirSync(args.workDir, { recursive: true }), mkdtempSync(path.join(args.workDir, 'ferry-bench-')))
     : mkdtempSync(path.join(os.tmpdir(), 'ferry-bench-'));
@@ -170,6 +185,7 @@ async function main(args: BenchArgs): Promise<number> {
   heartbeat.unref();
 
   try {
+    if (args.runs > 1) setPhase(`run ${run + 1} of ${args.runs}`);
     log(`work dir ${workDir}`);
     const machine = machineInfo();
     const plan = planDataset(args.sizeMiB * MiB, args.seed);
@@ -284,7 +300,7 @@ async function main(args: BenchArgs): Promise<number> {
     const ferry = peers.find((p) => p.name === 'ferry');
     const ferryBuild = ferry?.build?.();
     if (ferryBuild) machine.ferryBuild = ferryBuild;
-    if (args.verifyReads && ferry && active.has(ferry) && ferry.traceUnchangedReads) {
+    if (run === 0 && args.verifyReads && ferry && active.has(ferry) && ferry.traceUnchangedReads) {
       setPhase('verifying: unchanged replication again, under strace (not timed)');
       try {
         const r = await ferry.traceUnchangedReads(() => {
@@ -310,87 +326,121 @@ async function main(args: BenchArgs): Promise<number> {
       }
     }
 
-    setPhase('reporting');
-    const volumeBytes = plan.totalBytes;
-    const checks = checkTargets(rows, {
-      volumeBytes,
+    return {
+      machine,
+      plan,
       limits,
-      ...(unchangedReads ? { unchangedContentReads: unchangedReads } : {}),
-    });
-    const table = formatTable(rows);
-    process.stdout.write(
-      `\nFerry data path vs rsync and restic — ${formatBytes(volumeBytes)} volume, ${plan.small.length} small files + ${plan.big.rel}\n\n`,
-    );
-    process.stdout.write(`${table}\n\n`);
-    if (rows.some((r) => r.tool === 'ferry')) {
-      process.stdout.write(
-        `Ferry by stage (active seconds and share of Ferry's wall time; stages overlap):\n\n${formatStageTable(rows, details)}\n\n`,
-      );
-    }
-    process.stdout.write(
-      `Machine: ${machine.cpus} × ${machine.cpuModel}, ${formatBytes(machine.memoryBytes)}; SHA-256 ${limits.sha256MBps.toFixed(0)} MB/s (one core); sequential read ${limits.seqReadCachedMBps.toFixed(0)} MB/s cached, ${limits.seqReadColdMBps === null ? 'cold n/a' : `${limits.seqReadColdMBps.toFixed(0)} MB/s cold`}\n\n`,
-    );
-    process.stdout.write(`Targets:\n${formatChecks(checks)}\n`);
-    if (failures.length) {
-      process.stdout.write(
-        `\nFailures:\n${failures.map((f) => `- ${f.tool} / ${f.scenario}: ${f.error}`).join('\n')}\n`,
-      );
-    }
-
-    if (args.save) {
-      const root = repoRoot();
-      const results = path.join(root, 'bench', 'results');
-      mkdirSync(results, { recursive: true });
-      writeFileSync(path.join(results, 'datapath.json'), `${JSON.stringify(rows, null, 2)}\n`);
-      const argv = process.argv.slice(2);
-      const command = `npm run bench:datapath${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
-      const date = new Date().toISOString();
-      writeFileSync(
-        path.join(results, 'datapath-machine.json'),
-        `${JSON.stringify({ date, command, sizeMiB: args.sizeMiB, seed: args.seed, volumeBytes, smallFiles: plan.small.length, bigFileBytes: plan.big.size, touchCount: plan.touchCount, machine, limits, droppedCaches: lim.droppedCaches, targets: checks, unchangedReads: unchangedReads ?? null, failures }, null, 2)}\n`,
-      );
-      writeFileSync(path.join(results, 'datapath-details.json'), `${JSON.stringify(details, null, 2)}\n`);
-      const docs = path.join(root, 'docs');
-      mkdirSync(docs, { recursive: true });
-      const svgName = 'benchmarks-datapath.svg';
-      writeFileSync(path.join(docs, svgName), renderSvg(rows));
-      const mdPath = path.join(docs, 'benchmarks.md');
-      const others = otherSections(existsSync(mdPath) ? readFileSync(mdPath, 'utf8') : '');
-      writeFileSync(
-        mdPath,
-        renderMarkdown({
-          command,
-          date,
-          volumeBytes,
-          datasetDescription: `${plan.small.length} small files of ${SMALL_MIN / 1024}–${SMALL_MAX / 1024} KiB (uniform sizes, in ${new Set(plan.small.map((f) => path.dirname(f.rel))).size} folders two levels deep) plus one ${formatBytes(plan.big.size)} database-like file; all content is incompressible (AES-CTR keystream from seed "${plan.seed}")`,
-          scenarioDescriptions,
-          machine,
-          limits,
-          rows,
-          checks,
-          stageCells: stageCells(rows, details),
-          notes: [
-            ...COMMON_NOTES,
-            ...FERRY_NOTES,
-            FINAL_NOTE,
-            ...(failures.length
-              ? [
-                  `Failures in this run: ${failures.map((f) => `${f.tool} / ${f.scenario}: ${f.error}`).join('; ')}`,
-                ]
-              : []),
-          ],
-          svgName,
-        }) + others,
-      );
-      log(
-        `wrote bench/results/datapath.json, datapath-machine.json, datapath-details.json, docs/benchmarks.md, docs/${svgName}`,
-      );
-    }
-    return failures.length ? 1 : 0;
+      droppedCaches: lim.droppedCaches,
+      rows,
+      details,
+      scenarioDescriptions,
+      failures,
+      ...(unchangedReads ? { unchangedReads } : {}),
+    };
   } finally {
     clearInterval(heartbeat);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await cleanup();
   }
+}
+
+async function main(args: BenchArgs): Promise<number> {
+  const measured: RunResult[] = [];
+  for (let run = 0; run < args.runs; run++) measured.push(await measureRun(args, run));
+  const first = measured[0] as RunResult;
+  const { machine, plan, limits, scenarioDescriptions, unchangedReads } = first;
+  const picked = medianRuns(measured.map((r) => r.rows));
+  const rows = picked.map((p) => p.row);
+  const details = picked.flatMap(({ row, run }) =>
+    (measured[run] as RunResult).details.filter((d) => d.scenario === row.scenario && d.tool === row.tool),
+  );
+  const failures = measured.flatMap((r, run) =>
+    r.failures.map((f) => (args.runs > 1 ? { ...f, scenario: `${f.scenario} (run ${run + 1})` } : f)),
+  );
+  const lim = { droppedCaches: first.droppedCaches };
+  setPhase('reporting');
+  const volumeBytes = plan.totalBytes;
+  const checks = checkTargets(rows, {
+    volumeBytes,
+    limits,
+    ...(unchangedReads ? { unchangedContentReads: unchangedReads } : {}),
+  });
+  const table = formatTable(rows);
+  process.stdout.write(
+    `\nFerry data path vs rsync and restic — ${formatBytes(volumeBytes)} volume, ${plan.small.length} small files + ${plan.big.rel}\n\n`,
+  );
+  process.stdout.write(`${table}\n\n`);
+  if (rows.some((r) => r.tool === 'ferry')) {
+    process.stdout.write(
+      `Ferry by stage (active seconds and share of Ferry's wall time; stages overlap):\n\n${formatStageTable(rows, details)}\n\n`,
+    );
+  }
+  process.stdout.write(
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${formatBytes(machine.memoryBytes)}; SHA-256 ${limits.sha256MBps.toFixed(0)} MB/s (one core); sequential read ${limits.seqReadCachedMBps.toFixed(0)} MB/s cached, ${limits.seqReadColdMBps === null ? 'cold n/a' : `${limits.seqReadColdMBps.toFixed(0)} MB/s cold`}\n\n`,
+  );
+  process.stdout.write(`Targets:\n${formatChecks(checks)}\n`);
+  if (failures.length) {
+    process.stdout.write(
+      `\nFailures:\n${failures.map((f) => `- ${f.tool} / ${f.scenario}: ${f.error}`).join('\n')}\n`,
+    );
+  }
+
+  if (args.save) {
+    const root = repoRoot();
+    const results = path.join(root, 'bench', 'results');
+    mkdirSync(results, { recursive: true });
+    writeFileSync(path.join(results, 'datapath.json'), `${JSON.stringify(rows, null, 2)}\n`);
+    const argv = process.argv.slice(2);
+    const command = `npm run bench:datapath${argv.length ? ` -- ${argv.join(' ')}` : ''}`;
+    const date = new Date().toISOString();
+    writeFileSync(
+      path.join(results, 'datapath-machine.json'),
+      `${JSON.stringify({ date, command, sizeMiB: args.sizeMiB, seed: args.seed, volumeBytes, smallFiles: plan.small.length, bigFileBytes: plan.big.size, touchCount: plan.touchCount, machine, limits, droppedCaches: lim.droppedCaches, targets: checks, unchangedReads: unchangedReads ?? null, failures }, null, 2)}\n`,
+    );
+    writeFileSync(path.join(results, 'datapath-details.json'), `${JSON.stringify(details, null, 2)}\n`);
+    const docs = path.join(root, 'docs');
+    mkdirSync(docs, { recursive: true });
+    const svgName = 'benchmarks-datapath.svg';
+    writeFileSync(path.join(docs, svgName), renderSvg(rows));
+    const mdPath = path.join(docs, 'benchmarks.md');
+    const others = otherSections(existsSync(mdPath) ? readFileSync(mdPath, 'utf8') : '');
+    writeFileSync(
+      mdPath,
+      renderMarkdown({
+        command,
+        date,
+        volumeBytes,
+        datasetDescription: `${plan.small.length} small files of ${SMALL_MIN / 1024}–${SMALL_MAX / 1024} KiB (uniform sizes, in ${new Set(plan.small.map((f) => path.dirname(f.rel))).size} folders two levels deep) plus one ${formatBytes(plan.big.size)} database-like file; all content is incompressible (AES-CTR keystream from seed "${plan.seed}")`,
+        scenarioDescriptions,
+        machine,
+        limits,
+        rows,
+        checks,
+        stageCells: stageCells(rows, details),
+        notes: [
+          ...(args.runs > 1
+            ? [
+                `Each row is the median of ${args.runs} runs of the whole benchmark (each on a freshly generated volume, with fresh copies for every tool): that run's figures, with the fastest and slowest wall time in parentheses. The stage table is that same run's.`,
+              ]
+            : []),
+          ...COMMON_NOTES,
+          ...FERRY_NOTES,
+          FINAL_NOTE,
+          ...(failures.length
+            ? [
+                `Failures in this run: ${failures.map((f) => `${f.tool} / ${f.scenario}: ${f.error}`).join('; ')}`,
+              ]
+            : []),
+        ],
+        svgName,
+      }) + others,
+    );
+    log(
+      `wrote bench/results/datapath.json, datapath-machine.json, datapath-details.json, docs/benchmarks.md, docs/${svgName}`,
+    );
+  }
+  return failures.length ? 1 : 0;
 }
 
 const COMMON_NOTES = [

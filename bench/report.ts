@@ -7,6 +7,8 @@ export interface ResultRow {
   changedBytes: number;
   cpuSeconds: number;
   peakRssBytes: number;
+  /** With several runs (--runs): the fastest and slowest wall time, this row being the median run. */
+  wallRange?: [number, number];
 }
 
 export interface MachineLimits {
@@ -149,7 +151,9 @@ function cells(rows: ResultRow[]): string[][] {
     return [
       r.scenario,
       r.tool,
-      r.wallSeconds.toFixed(2),
+      r.wallRange
+        ? `${r.wallSeconds.toFixed(2)} (${r.wallRange[0].toFixed(2)}–${r.wallRange[1].toFixed(2)})`
+        : r.wallSeconds.toFixed(2),
       rs ? ratio(r.wallSeconds, rs.wallSeconds) : '–',
       formatBytes(r.bytesSent),
       formatBytes(r.changedBytes),
@@ -160,6 +164,41 @@ function cells(rows: ResultRow[]): string[][] {
 }
 
 /** A plain-text table, columns padded; numbers right-aligned. */
+/**
+ * Per scenario and tool, the run (an index into `runs`) whose wall time is the median (the lower
+ * one of the middle two for an even count), and that run's row with the range of wall times over
+ * all runs. Rows keep the first run's order; a pair missing from some runs (a tool that failed)
+ * is taken over the runs that have it.
+ */
+export function medianRuns(
+  runs: ReadonlyArray<readonly ResultRow[]>,
+): Array<{ row: ResultRow; run: number }> {
+  const keys: string[] = [];
+  const byKey = new Map<string, Array<{ row: ResultRow; run: number }>>();
+  runs.forEach((rows, run) => {
+    for (const row of rows) {
+      const k = `${row.scenario}\u0000${row.tool}`;
+      if (!byKey.has(k)) {
+        keys.push(k);
+        byKey.set(k, []);
+      }
+      (byKey.get(k) as Array<{ row: ResultRow; run: number }>).push({ row, run });
+    }
+  });
+  return keys.map((k) => {
+    const all = [...(byKey.get(k) as Array<{ row: ResultRow; run: number }>)].sort(
+      (a, b) => a.row.wallSeconds - b.row.wallSeconds || a.run - b.run,
+    );
+    const mid = all[Math.floor((all.length - 1) / 2)] as { row: ResultRow; run: number };
+    if (all.length === 1) return mid;
+    const range: [number, number] = [
+      (all[0] as { row: ResultRow }).row.wallSeconds,
+      (all[all.length - 1] as { row: ResultRow }).row.wallSeconds,
+    ];
+    return { row: { ...mid.row, wallRange: range }, run: mid.run };
+  });
+}
+
 export function formatTable(rows: ResultRow[]): string {
   const body = cells(rows);
   const all = [HEADERS, ...body];

@@ -6,6 +6,7 @@ import {
   formatTable,
   incrementalBudget,
   markdownTable,
+  medianRuns,
   otherSections,
   padMarkdownTable,
   renderMarkdown,
@@ -157,6 +158,35 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['--tools', 'scp'])).toThrow('unknown tool "scp"');
     expect(() => parseArgs(['--bogus'])).toThrow('unknown argument "--bogus"');
     expect(() => parseArgs(['--scenarios', '0'])).toThrow('--scenarios must be an integer ≥ 1, got 0');
+    expect(() => parseArgs(['--runs', '0'])).toThrow('--runs must be an integer from 1 to 15, got 0');
+    expect(() => parseArgs(['--runs', '2.5'])).toThrow('--runs must be an integer from 1 to 15, got 2.5');
+  });
+  it('repeats the benchmark with --runs', () => {
+    expect(parseArgs([]).runs).toBe(1);
+    expect(parseArgs(['--runs', '3']).runs).toBe(3);
+  });
+});
+
+describe('medianRuns', () => {
+  const runs = [
+    [row('full', 'ferry', 5, 1, 1), row('full', 'rsync', 2, 1, 1), row('unchanged', 'ferry', 0.3, 9, 0)],
+    [row('full', 'ferry', 3, 2, 1), row('full', 'rsync', 2.5, 2, 1), row('unchanged', 'ferry', 0.2, 8, 0)],
+    [row('full', 'ferry', 4, 3, 1), row('full', 'rsync', 1, 3, 1)],
+  ];
+  it("takes each scenario and tool's median run whole, with the range of wall times", () => {
+    const picked = medianRuns(runs);
+    expect(picked.map((p) => [p.row.scenario, p.row.tool, p.run, p.row.bytesSent, p.row.wallRange])).toEqual([
+      ['full', 'ferry', 2, 3, [3, 5]],
+      ['full', 'rsync', 0, 1, [1, 2.5]],
+      // two runs: the lower of the middle two
+      ['unchanged', 'ferry', 1, 8, [0.2, 0.3]],
+    ]);
+  });
+  it('leaves a single run as it is, and shows ranges in the table', () => {
+    expect(medianRuns([runs[0]!]).map((p) => p.row)).toEqual(runs[0]);
+    const table = formatTable(medianRuns(runs).map((p) => p.row));
+    expect(table).toContain('4.00 (3.00–5.00)');
+    expect(table).toContain('2.00 (1.00–2.50)');
   });
 });
 
