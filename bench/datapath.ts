@@ -358,7 +358,6 @@ async function main(args: BenchArgs): Promise<number> {
   const failures = measured.flatMap((r, run) =>
     r.failures.map((f) => (args.runs > 1 ? { ...f, scenario: `${f.scenario} (run ${run + 1})` } : f)),
   );
-  const lim = { droppedCaches: first.droppedCaches };
   setPhase('reporting');
   const volumeBytes = plan.totalBytes;
   const checks = checkTargets(rows, {
@@ -396,7 +395,7 @@ async function main(args: BenchArgs): Promise<number> {
     const date = new Date().toISOString();
     writeFileSync(
       path.join(results, 'datapath-machine.json'),
-      `${JSON.stringify({ date, command, sizeMiB: args.sizeMiB, seed: args.seed, volumeBytes, smallFiles: plan.small.length, bigFileBytes: plan.big.size, touchCount: plan.touchCount, machine, limits, droppedCaches: lim.droppedCaches, targets: checks, unchangedReads: unchangedReads ?? null, failures }, null, 2)}\n`,
+      `${JSON.stringify({ date, command, sizeMiB: args.sizeMiB, seed: args.seed, volumeBytes, smallFiles: plan.small.length, bigFileBytes: plan.big.size, touchCount: plan.touchCount, machine, limits, droppedCaches: first.droppedCaches, targets: checks, unchangedReads: unchangedReads ?? null, failures }, null, 2)}\n`,
     );
     writeFileSync(path.join(results, 'datapath-details.json'), `${JSON.stringify(details, null, 2)}\n`);
     const docs = path.join(root, 'docs');

@@ -66,6 +66,15 @@ async function forget(v: VolumeState, id: string, store: ChunkStore): Promise<Po
   return rec;
 }
 
+/** Moves tree `rp/<tree>` of `v` into tmp/ (emptied on start); its new path, or null when it is not there. */
+async function moveToTmp(v: VolumeState, tree: string, kind: 'donor' | 'trash'): Promise<string | null> {
+  const to = path.join(v.vdir, 'tmp', `${kind}-${tree}-${newId()}`);
+  return fs.promises
+    .rename(path.join(v.vdir, 'rp', tree), to)
+    .then(() => to)
+    .catch(() => null);
+}
+
 /**
  * The trees a commit of `v` may recycle: those of the restore points it will push out of `retain`
  * (the oldest, never the current one) that no kept restore point uses, each with the restore
@@ -104,12 +113,8 @@ export async function retire(v: VolumeState, retain: number, store: ChunkStore):
       await forget(v, id, store);
       if (id !== tree) await fs.promises.rm(path.join(v.vdir, 'rp', id), { force: true });
     }
-    const dir = path.join(v.vdir, 'tmp', `donor-${tree}-${newId()}`);
-    const moved = await fs.promises
-      .rename(path.join(v.vdir, 'rp', tree), dir)
-      .then(() => true)
-      .catch(() => false);
-    if (moved) donors.push({ ids, dir, manifest });
+    const dir = await moveToTmp(v, tree, 'donor');
+    if (dir) donors.push({ ids, dir, manifest });
   }
   return donors;
 }
@@ -126,12 +131,8 @@ export async function prune(v: VolumeState, retain: number, store: ChunkStore): 
     // its own symlink (a shared tree), then the tree itself once no restore point uses it
     if (tree !== id) await fs.promises.rm(path.join(v.vdir, 'rp', id), { force: true });
     if (!used && !v.recs.has(tree)) {
-      const out = path.join(v.vdir, 'tmp', `trash-${tree}-${newId()}`);
-      const moved = await fs.promises
-        .rename(path.join(v.vdir, 'rp', tree), out)
-        .then(() => true)
-        .catch(() => false);
-      if (moved) removeInBackground(out);
+      const out = await moveToTmp(v, tree, 'trash');
+      if (out) removeInBackground(out);
     }
     pruned.push(id);
   }
