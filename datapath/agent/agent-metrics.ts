@@ -142,6 +142,16 @@ export function agentMetrics(m: Metrics, a: AgentMetricSources): AgentCounters {
       { labels: { result: 'taken' }, value: a.standby.builds.counts.taken },
     ],
   );
+  m.counterFn(
+    'ferry_agent_standby_chunks_into_files_total',
+    'Received chunks written straight into a large file being built, kept there instead of in a pack.',
+    () => a.standby.builds.counts.offered,
+  );
+  m.gauge(
+    'ferry_agent_standby_file_chunks',
+    'Chunks the destination keeps only in restore-point files (not in packs).',
+    () => a.standby.files.size,
+  );
   m.series(
     'gauge',
     'ferry_agent_standby_restore_point_age_seconds',

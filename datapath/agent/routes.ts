@@ -176,6 +176,8 @@ export function controlRoutes(a: AgentContext): Route[] {
         pruned: result.pruned,
         filesWritten: result.filesWritten,
         filesLinked: result.filesLinked,
+        chunksInFiles: a.standby.files.size,
+        chunksIntoFilesTotal: a.standby.builds.counts.offered,
       });
       sendJson(c.res, 200, result);
     }),
@@ -242,6 +244,7 @@ export function dataRoutes(a: AgentContext): Route[] {
         ...(pin ? { pin } : {}),
         batch: (pin?.hashes.size ?? 0) >= DIRECT_AFTER_CHUNKS,
         ranges: a.standby.ranges,
+        divert: (hex, raw) => a.standby.builds.offer(hex, raw),
         onChunk: (bytes, wasNew) => a.onChunkReceived(bytes, wasNew),
       });
       sendJson(c.res, 200, r);

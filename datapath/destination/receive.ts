@@ -17,6 +17,9 @@
 // batched chunk counts as stored when its batch has landed; the upload answers only after the
 // last batch has, so a chunk the answer lists is in the store.
 //
+// A verified chunk that a large file being written expects next is handed to it (`divert`, build.ts)
+// instead of being stored: it is written once, into that file, and counts as stored.
+//
 // A frame may instead carry a sub-chunk delta (delta.ts, encoding byte 0x02): the chunk is rebuilt
 // from base chunks this store holds, and the rebuilt bytes must hash to the frame's name (else 422,
 // as for a whole chunk). A delta naming a base this store lacks is skipped, not refused: its hash
@@ -43,7 +46,7 @@ export async function answerHave(
   const out = Buffer.alloc(n);
   for (let i = 0; i < n; i++) {
     const hex = body.toString('hex', i * HASH_BYTES, (i + 1) * HASH_BYTES);
-    let present = store.has(hex);
+    let present = store.holds(hex);
     if (present && opts.verify) present = await store.verify(hex);
     if (present) {
       out[i] = 1;
@@ -151,6 +154,8 @@ export async function receiveChunks(
     hash?: HashAlgorithm;
     /** Told which ranges of each chunk rebuilt from a delta are copies of its bases. */
     ranges?: KnownRanges;
+    /** Offered each new verified chunk (its raw bytes, to copy); true: taken, not to be stored. */
+    divert?: (hex: string, raw: Uint8Array) => boolean;
   },
 ): Promise<ReceiveResult> {
   const q = new ByteQueue();
@@ -185,7 +190,9 @@ export async function receiveChunks(
     names: string[],
     rawLen: number,
   ): Promise<Buffer | null> => {
-    const bases = await Promise.all(names.map((b) => store.readRawAsync(b)));
+    // a base gone meanwhile (a restore point file retired under it, file-chunks.ts): send it whole
+    const bases = await Promise.all(names.map((b) => store.readRawAsync(b))).catch(() => null);
+    if (!bases) return null;
     try {
       return applyDelta(payload, bases, rawLen, expected, alg);
     } catch (err) {
@@ -253,7 +260,7 @@ export async function receiveChunks(
         // and one being rebuilt from a delta earlier in this upload is waited for.
         if (batches && names.some((b) => batches.pending.has(b))) await batches.drain();
         for (const b of [...names, expected]) await rebuilding.get(b);
-        if (!names.every((b) => store.has(b))) {
+        if (!names.every((b) => store.holds(b))) {
           res.needWhole.push(expected);
           res.bytes += stored.length;
           continue;
@@ -280,8 +287,9 @@ export async function receiveChunks(
       }
       const verifying = store.stages.begin('verify');
       let actual: string | null = null;
+      let raw: Buffer;
       try {
-        const raw = await decodeChunk(stored, Math.min(rawLen, maxRaw));
+        raw = await decodeChunk(stored, Math.min(rawLen, maxRaw));
         if (raw.length !== rawLen)
           throw hashMismatch(`chunk ${expected}: decoded to ${raw.length} bytes, declared ${rawLen}`);
         if (!nameMatches(raw, expected, alg)) actual = hashHex(raw, alg);
@@ -292,6 +300,17 @@ export async function receiveChunks(
         throw hashMismatch(`chunk ${expected}: content hashes to ${actual} (${alg}); chunk refused`);
       res.received++;
       res.bytes += stored.length;
+      if (
+        opts.divert &&
+        !store.holds(expected) &&
+        !batches?.pending.has(expected) &&
+        opts.divert(expected, raw)
+      ) {
+        opts.pin?.add(expected);
+        res.stored++;
+        opts.onChunk?.(stored.length, true);
+        continue;
+      }
       if (!batches) {
         const wasNew = await store.putStored(expected, stored, opts.pin);
         if (wasNew) res.stored++;
@@ -300,7 +319,7 @@ export async function receiveChunks(
         continue;
       }
       opts.pin?.add(expected);
-      if (store.has(expected) || batches.pending.has(expected)) {
+      if (store.holds(expected) || batches.pending.has(expected)) {
         res.duplicates++;
         opts.onChunk?.(stored.length, false);
       } else {

@@ -34,6 +34,11 @@ export interface VolumeState {
   recs: Map<string, PointRecord>;
   /** Its current restore point, never removed here. */
   current: string | null;
+  /**
+   * Called with a tree's folder (`rp/<tree>`) before it moves out of rp/, once the restore points
+   * using it have been forgotten (file-chunks.ts: chunks kept in its files move or are saved).
+   */
+  leaving?: (treeDir: string) => Promise<void>;
 }
 
 /** A retired restore point whose files a commit may recycle (retire). */
@@ -113,6 +118,7 @@ export async function retire(v: VolumeState, retain: number, store: ChunkStore):
       await forget(v, id, store);
       if (id !== tree) await fs.promises.rm(path.join(v.vdir, 'rp', id), { force: true });
     }
+    await v.leaving?.(path.join(v.vdir, 'rp', tree));
     const dir = await moveToTmp(v, tree, 'donor');
     if (dir) donors.push({ ids, dir, manifest });
   }
@@ -131,6 +137,7 @@ export async function prune(v: VolumeState, retain: number, store: ChunkStore): 
     // its own symlink (a shared tree), then the tree itself once no restore point uses it
     if (tree !== id) await fs.promises.rm(path.join(v.vdir, 'rp', id), { force: true });
     if (!used && !v.recs.has(tree)) {
+      await v.leaving?.(path.join(v.vdir, 'rp', tree));
       const out = await moveToTmp(v, tree, 'trash');
       if (out) removeInBackground(out);
     }

@@ -25,6 +25,10 @@
 // changed large file of the new tree is made by patching such a retired version of it instead of
 // copying the current version whole: retention.ts (which restore points leave, and how).
 //
+// Chunks of large files written straight from the wire (build.ts) are kept only in the restore
+// points' files: `files` indexes them (file-chunks.ts), rebuilt on open from the manifests, and is
+// the chunk store's `elsewhere`; a tree leaving (retire, prune) first moves or saves its chunks.
+//
 // Materialising (building a new tree in tmp/) is tree.ts's TreeWriter. Because it hard-links
 // unchanged files, restore points must not be written to: a failover promotes a restore point into
 // a writable volume, a copy (promote.ts).
@@ -51,6 +55,7 @@ import {
 import { PreparedCopies } from './prepare.js';
 import { PreparedBuilds } from './build.js';
 import { KnownRanges } from './known-ranges.js';
+import { FileChunks } from './file-chunks.js';
 import type { BuildPiece } from '../protocol/build-hints.js';
 
 export type { Promotion } from './promote.js';
@@ -107,6 +112,8 @@ export class StandbyManager {
   readonly builds: PreparedBuilds;
   /** What received deltas said about their chunks; the receive route fills it, patches read it. */
   readonly ranges = new KnownRanges();
+  /** Chunks kept in restore-point files, not in packs (file-chunks.ts). */
+  readonly files: FileChunks;
 
   private constructor(
     root: string,
@@ -117,6 +124,9 @@ export class StandbyManager {
     this.trees = new TreeWriter(store, opts, this.ranges);
     this.prepared = new PreparedCopies(store.stages);
     this.builds = new PreparedBuilds(store);
+    this.files = new FileChunks((h) => store.has(h));
+    this.files.pending = this.builds;
+    store.elsewhere = this.files;
   }
 
   static async open(
@@ -149,6 +159,8 @@ export class StandbyManager {
       const used = new Set([...recs].map(([id, r]) => r.tree ?? id));
       for (const id of trees)
         if (!recs.has(id) && !used.has(id)) await forceRemove(path.join(vdir, 'rp', id));
+      for (const [id, r] of [...recs].sort((a, b) => a[1].seq - b[1].seq))
+        m.files.index(path.join(vdir, 'rp', r.tree ?? id), r.manifest);
     }
     return m;
   }
@@ -166,7 +178,22 @@ export class StandbyManager {
 
   /** `volume` as retention.ts sees it. */
   private state(volume: string): VolumeState {
-    return { vdir: this.vdir(volume), recs: this.volume(volume), current: this.current(volume) };
+    const vdir = this.vdir(volume);
+    const recs = this.volume(volume);
+    return {
+      vdir,
+      recs,
+      current: this.current(volume),
+      leaving: async (treeDir) => {
+        // the trees still kept, newest first, are where the leaving one's chunks may move
+        const kept = [...recs]
+          .sort((a, b) => b[1].seq - a[1].seq)
+          .map(([id, r]) => ({ tree: path.join(vdir, 'rp', r.tree ?? id), manifest: r.manifest }))
+          .filter((k) => k.tree !== treeDir);
+        const saved = await this.files.leave(treeDir, kept, (h) => this.store.wanted(h));
+        for (const { hex, raw } of saved) if (raw) await this.store.put(hex, raw, { compress: true });
+      },
+    };
   }
 
   private vdir(volume: string): string {
@@ -284,10 +311,12 @@ export class StandbyManager {
         };
       }
       const chunks = manifestChunks(manifest);
+      // chunks the builds took from the wire count once their files are whole
+      await this.builds.settle(volume, manifest.id);
       const missing: string[] = [];
       let missingCount = 0;
       for (const h of chunks.keys()) {
-        if (!this.store.has(h)) {
+        if (!this.store.holds(h)) {
           missingCount++;
           if (missing.length < MAX_MISSING_LISTED) missing.push(h);
         }
@@ -368,6 +397,7 @@ export class StandbyManager {
           this.opts.fsync,
         );
         recs.set(manifest.id, rec);
+        if (!tree) this.files.index(final, manifest);
         this.store.ref(chunks.keys());
         await this.switchCurrent(vdir, manifest.id);
         this.commits++;

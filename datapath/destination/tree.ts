@@ -430,6 +430,13 @@ export class BlockWriter {
     this.fill = this.staging.copy(this.staging, 0, DIRECT_BLOCK, this.fill);
   }
 
+  /** The bytes at file offset `at` (`len` of them) while they are in the staging buffer, else null. */
+  staged(at: number, len: number): Buffer | null {
+    return at >= this.pos && at + len <= this.pos + this.fill
+      ? this.staging.subarray(at - this.pos, at - this.pos + len)
+      : null;
+  }
+
   /** Writes the whole 4 KiB blocks not written yet; returns the rest (`tail`) and its offset. */
   async alignedPart(): Promise<{ tail: Buffer; at: number }> {
     const whole = this.fill - (this.fill % DIRECT_ALIGN);

@@ -9,6 +9,13 @@
 // scanning record headers; a chunk is visible (has, readStored) once its record is written and
 // indexed. Concurrent puts of one chunk share one write (`writing`), and gc keeps what is being
 // written.
+//
+// Chunks kept elsewhere: a destination keeps the chunks of large files it wrote straight from the
+// wire in the restore-point files themselves, not in packs (destination/file-chunks.ts). It
+// attaches them as the store's `elsewhere`: holds() answers for packs and files, and every read
+// (readRaw, readRawInto, readRawAsync, rawInOrder, verify) falls back to them, re-hashing what it
+// reads there. has() stays "in a pack": what a source's snapshot has captured for itself, and
+// what gc, pack runs and stored-form reads work on.
 import path from 'node:path';
 import { decodeChunk, ENC_RAW, encodeChunk } from './chunk-codec.js';
 import { collectGarbage } from './gc.js';
@@ -46,6 +53,13 @@ export interface RecordRun {
   recs: Array<{ rel: number; hex: string; len: number }>;
 }
 
+/** Chunks kept outside the packs (see the file's header). */
+export interface ChunkElsewhere {
+  has(hex: string): boolean;
+  /** The chunk's raw bytes, checked against its name; null when it turned out gone or changed. */
+  read(hex: string): Promise<Buffer | null>;
+}
+
 /** Runs rawInOrder reads ahead of the one its caller is using. */
 const RUNS_AHEAD = 3;
 /** rawInOrder run buffers kept for reuse (files are written a few at a time). */
@@ -67,6 +81,8 @@ export class ChunkStore {
   chunksWritten = 0;
   bytesWritten = 0;
   chunksDeleted = 0;
+  /** Chunks kept outside the packs (a destination's restore-point files), when attached. */
+  elsewhere: ChunkElsewhere | null = null;
 
   private constructor(
     readonly dir: string,
@@ -145,8 +161,26 @@ export class ChunkStore {
     return this.packs.diskBytes;
   }
 
+  /** In a pack. */
   has(hex: string): boolean {
     return this.index.has(hex);
+  }
+
+  /** In a pack or kept elsewhere (`elsewhere`): readable with readRaw and its kin. */
+  holds(hex: string): boolean {
+    return this.index.has(hex) || (this.elsewhere?.has(hex) ?? false);
+  }
+
+  /** A live manifest references the chunk (present or not), or a pin holds it. */
+  wanted(hex: string): boolean {
+    return this.live.wanted(hex);
+  }
+
+  /** A chunk not in a pack, from `elsewhere`; throws when it is not there either. */
+  private async fromElsewhere(hex: string): Promise<Buffer> {
+    const raw = this.elsewhere?.has(hex) ? await this.elsewhere.read(hex) : null;
+    if (!raw) throw new Error(`chunk ${hex} is not in the store`);
+    return raw;
   }
 
   /** Where a chunk's record lives (for diagnostics and tests). */
@@ -368,7 +402,7 @@ export class ChunkStore {
    */
   async readRawInto(hex: string, scratch: Buffer): Promise<Buffer> {
     const l = this.index.get(hex);
-    if (!l) throw new Error(`chunk ${hex} is not in the store`);
+    if (!l) return this.fromElsewhere(hex);
     if (scratch.length < l.len)
       throw new Error(`chunk ${hex}: scratch buffer of ${scratch.length} bytes is too small`);
     const stored = this.packs.read(hex, l, scratch.subarray(0, l.len));
@@ -445,7 +479,7 @@ export class ChunkStore {
    */
   async readRawAsync(hex: string): Promise<Buffer> {
     const l = this.index.get(hex);
-    if (!l) throw new Error(`chunk ${hex} is not in the store`);
+    if (!l) return this.fromElsewhere(hex);
     const bytes = RECORD_HEADER + l.len;
     const buf = Buffer.allocUnsafe(bytes);
     const n = await this.packs.readRecords(l.pack, l.off, buf, 0, bytes, [{ rel: 0, hex, len: l.len }]);
@@ -454,12 +488,13 @@ export class ChunkStore {
   }
 
   async readRaw(hex: string): Promise<Buffer> {
+    if (!this.index.has(hex)) return this.fromElsewhere(hex);
     return decodeChunk(this.readStored(hex), this.maxChunkSize);
   }
 
   /** Re-reads and re-hashes a chunk; a corrupt or unreadable one is dropped and reported false. */
   async verify(hex: string): Promise<boolean> {
-    if (!this.has(hex)) return false;
+    if (!this.has(hex)) return this.elsewhere?.has(hex) ? (await this.elsewhere.read(hex)) !== null : false;
     const end = this.stages.begin('verify');
     try {
       const raw = await this.readRaw(hex);

@@ -53,6 +53,11 @@ export class Liveness {
     return this.index.get(hex)?.refs ?? 0;
   }
 
+  /** Whether a live manifest references the chunk (present or not) or a pin holds it. */
+  wanted(hex: string): boolean {
+    return (this.index.get(hex)?.refs ?? this.phantom.get(hex) ?? 0) > 0 || this.pinned(hex);
+  }
+
   /** The references made to a chunk before it arrived, for the index entry made for it. */
   arrived(hex: string): number {
     const waiting = this.phantom.get(hex) ?? 0;

@@ -286,7 +286,13 @@ describe('replication between two agents', () => {
     if (e?.type !== 'file') throw new Error('data.db missing');
     const [h, len] = e.chunks[5] as [string, number];
     const start = e.chunks.slice(0, 5).reduce((a, c) => a + c[1], 0);
-    corruptStoredChunk(dst.dataRoot, h);
+    // A large file's chunks written straight from the wire are kept in the restore point's file,
+    // not in a pack (destination/file-chunks.ts): the drift is there.
+    expect(findStoredChunk(dst.dataRoot, h)).toBeNull();
+    const kept = path.join(dst.dataRoot, 'standby', 'pages', 'rp', current, 'data.db');
+    const fdk = fs.openSync(kept, 'r+');
+    fs.writeSync(fdk, Buffer.from([0xde, 0xad, 0xbe, 0xef]), 0, 4, start + 100);
+    fs.closeSync(fdk);
     const at = Math.ceil((start + len / 2) / 4096) * 4096;
     const fd2 = fs.openSync(db, 'r+');
     fs.writeSync(fd2, prng(4096, 'drift-page'), 0, 4096, at);
@@ -457,19 +463,23 @@ function prngHash(seed: string): string {
   return crypto.createHash('sha256').update(data.subarray(0, first)).digest('hex');
 }
 
-/** Flips bytes inside the stored payload of chunk `hex` in an agent's pack files. */
-function corruptStoredChunk(dataRoot: string, hex: string): void {
+/** The pack file and offset of chunk `hex`'s record header in an agent's packs, or null. */
+function findStoredChunk(dataRoot: string, hex: string): { file: string; at: number } | null {
   const dir = path.join(dataRoot, 'chunks', 'packs');
   const needle = Buffer.from(hex, 'hex');
   for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.pack'))) {
     const file = path.join(dir, f);
-    const data = fs.readFileSync(file);
-    const at = data.indexOf(needle);
-    if (at < 0) continue;
-    const fd = fs.openSync(file, 'r+');
-    fs.writeSync(fd, Buffer.from([0xde, 0xad, 0xbe, 0xef]), 0, 4, at + 32 + 4 + 100);
-    fs.closeSync(fd);
-    return;
+    const at = fs.readFileSync(file).indexOf(needle);
+    if (at >= 0) return { file, at };
   }
-  throw new Error(`chunk ${hex} not found in ${dir}`);
+  return null;
+}
+
+/** Flips bytes inside the stored payload of chunk `hex` in an agent's pack files. */
+function corruptStoredChunk(dataRoot: string, hex: string): void {
+  const found = findStoredChunk(dataRoot, hex);
+  if (!found) throw new Error(`chunk ${hex} not found in the packs of ${dataRoot}`);
+  const fd = fs.openSync(found.file, 'r+');
+  fs.writeSync(fd, Buffer.from([0xde, 0xad, 0xbe, 0xef]), 0, 4, found.at + 32 + 4 + 100);
+  fs.closeSync(fd);
 }

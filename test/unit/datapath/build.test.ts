@@ -80,7 +80,7 @@ describe('PreparedBuilds', () => {
     const ready = await builds.take('v', 'rp1', f.entry);
     expect(ready).not.toBeNull();
     expect(fs.readFileSync(ready!).equals(f.data)).toBe(true);
-    expect(builds.counts).toEqual({ started: 1, taken: 1 });
+    expect(builds.counts).toEqual({ started: 1, taken: 1, offered: 0 });
     // handed out once
     expect(await builds.take('v', 'rp1', f.entry)).toBeNull();
     store.close();
@@ -119,6 +119,59 @@ describe('PreparedBuilds', () => {
     builds.add('v', 'rp2', [{ path: 'a.db', from: 7, chunks: f.chunks.slice(7), done: true }], tmp);
     expect(builds.pending('v')).toBe(0);
     expect(await builds.take('v', 'rp2', f.entry)).toBeNull();
+    store.close();
+  });
+
+  it('takes offered chunks in any order, writes them only into the file, and answers for them until released', async () => {
+    const { store, builds, tmp } = await setup();
+    const f = file('db/data.db', 180);
+    // the same chunk twice in the file: its second place is read back from the build itself
+    f.chunks[150] = f.chunks[10]!;
+    f.raws[150] = f.raws[10]!;
+    const data = Buffer.concat(f.raws);
+    const entry: FileEntry = { ...f.entry, size: data.length, chunks: f.chunks };
+    builds.add('v', 'rp1', [{ path: entry.path, from: 0, chunks: f.chunks, done: true }], tmp);
+    await turn(); // the writer starts and waits for its first chunk
+    const order = [...f.chunks.keys()].filter((k) => k !== 150).sort(() => crypto.randomInt(3) - 1);
+    let offered = 0;
+    for (const [n, k] of order.entries()) {
+      const [h] = f.chunks[k]!;
+      if (builds.offer(h, f.raws[k]!)) offered++;
+      else if (!store.holds(h)) await store.put(h, f.raws[k]!);
+      // a taken chunk reads back right away, from wherever it is (queue, staging, file)
+      if (builds.has(h)) expect((await builds.read(h))!.equals(f.raws[k]!)).toBe(true);
+      if (n % 30 === 0) await turn();
+    }
+    expect(offered).toBeGreaterThan(150); // all but chunks the queue had no room for
+    expect(builds.offer(f.chunks[10]![0], f.raws[10]!)).toBe(false); // taken once
+    await builds.settle('v', 'rp1');
+    const ready = await builds.take('v', 'rp1', entry);
+    expect(fs.readFileSync(ready!).equals(data)).toBe(true);
+    expect(builds.counts.offered).toBe(offered);
+    const taken = [...new Set(f.chunks.map(([h]) => h))].filter((h) => builds.has(h));
+    expect(taken).toHaveLength(offered);
+    for (const h of taken) expect(store.has(h)).toBe(false); // in the file, not in a pack
+    // after the take (the file renamed away) the build still reads them, through its descriptor
+    const moved = path.join(tmp, 'moved');
+    fs.renameSync(ready!, moved);
+    for (const k of [0, 10, 179]) expect((await builds.read(f.chunks[k]![0]))!.equals(f.raws[k]!)).toBe(true);
+    builds.discard('v'); // the commit is over: its index holds them now (file-chunks.ts)
+    expect(taken.some((h) => builds.has(h))).toBe(false);
+    store.close();
+  });
+
+  it('a cancelled build drops the chunks it took', async () => {
+    const { store, builds, tmp } = await setup();
+    const f = file('db/data.db', 150);
+    builds.add('v', 'rp1', [{ path: f.entry.path, from: 0, chunks: f.chunks, done: false }], tmp);
+    await turn();
+    for (const k of [3, 1, 2]) expect(builds.offer(f.chunks[k]![0], f.raws[k]!)).toBe(true);
+    expect(builds.has(f.chunks[3]![0])).toBe(true);
+    // the commit comes while the file was never named to its end: settle cancels the build
+    await builds.settle('v', 'rp1');
+    expect([1, 2, 3].some((k) => builds.has(f.chunks[k]![0]))).toBe(false);
+    expect(await builds.read(f.chunks[1]![0])).toBeNull();
+    expect(await settled(tmp)).toEqual([]);
     store.close();
   });
 
