@@ -14,7 +14,7 @@
 // wire in the restore-point files themselves, not in packs (destination/file-chunks.ts). It
 // attaches them as the store's `elsewhere`: holds() answers for packs and files, and every read
 // (readRaw, readRawInto, readRawAsync, rawInOrder, verify) falls back to them, re-hashing what it
-// reads there. has() stays "in a pack": what a source's snapshot has captured for itself, and
+// reads there (readRawAsync, for delta bases, leaves that to the chunk rebuilt from them). has() stays "in a pack": what a source's snapshot has captured for itself, and
 // what gc, pack runs and stored-form reads work on.
 import path from 'node:path';
 import { decodeChunk, ENC_RAW, encodeChunk } from './chunk-codec.js';
@@ -56,8 +56,11 @@ export interface RecordRun {
 /** Chunks kept outside the packs (see the file's header). */
 export interface ChunkElsewhere {
   has(hex: string): boolean;
-  /** The chunk's raw bytes, checked against its name; null when it turned out gone or changed. */
-  read(hex: string): Promise<Buffer | null>;
+  /**
+   * The chunk's raw bytes, checked against its name unless `unchecked` (the caller checks what it
+   * makes of them); null when it turned out gone (or, checked, changed).
+   */
+  read(hex: string, unchecked?: boolean): Promise<Buffer | null>;
 }
 
 /** Runs rawInOrder reads ahead of the one its caller is using. */
@@ -177,8 +180,8 @@ export class ChunkStore {
   }
 
   /** A chunk not in a pack, from `elsewhere`; throws when it is not there either. */
-  private async fromElsewhere(hex: string): Promise<Buffer> {
-    const raw = this.elsewhere?.has(hex) ? await this.elsewhere.read(hex) : null;
+  private async fromElsewhere(hex: string, unchecked = false): Promise<Buffer> {
+    const raw = this.elsewhere?.has(hex) ? await this.elsewhere.read(hex, unchecked) : null;
     if (!raw) throw new Error(`chunk ${hex} is not in the store`);
     return raw;
   }
@@ -479,7 +482,8 @@ export class ChunkStore {
    */
   async readRawAsync(hex: string): Promise<Buffer> {
     const l = this.index.get(hex);
-    if (!l) return this.fromElsewhere(hex);
+    // unchecked: its callers (delta bases) hash what they rebuild from it, and verify() on a mismatch
+    if (!l) return this.fromElsewhere(hex, true);
     const bytes = RECORD_HEADER + l.len;
     const buf = Buffer.allocUnsafe(bytes);
     const n = await this.packs.readRecords(l.pack, l.off, buf, 0, bytes, [{ rel: 0, hex, len: l.len }]);
