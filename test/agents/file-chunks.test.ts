@@ -132,22 +132,21 @@ it('keeps a large new file only in its restore point, and every chunk stays reac
   expect(await metric('ferry_agent_standby_file_chunks')).toBe(kept);
   expect(await haveAll(m1)).not.toContain(false);
 
+  /** 30 page writes, replicated as deltas (their bases in restore-point files); the standby equals the source. */
+  const pagesReplicated = async (gen: string): Promise<void> => {
+    writePages(path.join(vol, 'data.db'), gen, 30);
+    await sleep(150);
+    const r = await replicate('db');
+    expect(r.chunksDelta).toBeGreaterThan(0);
+    expect(r.chunkBytesOnWire).toBeLessThan(30 * 4096 * 1.2 + 16 * 1024);
+    expect(describeTree(dst.standbyPath('db'))).toEqual(describeTree(vol));
+  };
   // Page writes: deltas against bases that live only in the restore point's file.
-  writePages(path.join(vol, 'data.db'), 'gen2', 30);
-  await sleep(150);
-  const second = await replicate('db');
-  expect(second.chunksDelta).toBeGreaterThan(0);
-  expect(second.chunkBytesOnWire).toBeLessThan(30 * 4096 * 1.2 + 16 * 1024);
-  expect(describeTree(dst.standbyPath('db'))).toEqual(describeTree(vol));
+  await pagesReplicated('gen2');
 
   // Two more generations: with --retain 2 the first restore point (the one whose file took the
   // chunks from the wire) is retired; what it held moves to newer files or into a pack.
-  for (const gen of ['gen3', 'gen4']) {
-    writePages(path.join(vol, 'data.db'), gen, 30);
-    await sleep(150);
-    expect((await replicate('db')).phase).toBe('succeeded');
-    expect(describeTree(dst.standbyPath('db'))).toEqual(describeTree(vol));
-  }
+  for (const gen of ['gen3', 'gen4']) await pagesReplicated(gen);
   const rps = fs.readdirSync(path.join(dst.dataRoot, 'standby', 'db', 'rp'));
   expect(rps).toHaveLength(2);
   expect(rps).not.toContain(m1.id);
@@ -163,12 +162,7 @@ it('keeps a large new file only in its restore point, and every chunk stays reac
   expect(await haveAll(m4)).not.toContain(false);
 
   // And the next incremental after the restart builds on them.
-  writePages(path.join(vol, 'data.db'), 'gen5', 30);
-  await sleep(150);
-  const fifth = await replicate('db');
-  expect(fifth.chunksDelta).toBeGreaterThan(0);
-  expect(fifth.chunkBytesOnWire).toBeLessThan(30 * 4096 * 1.2 + 16 * 1024);
-  expect(describeTree(dst.standbyPath('db'))).toEqual(describeTree(vol));
+  await pagesReplicated('gen5');
 });
 
 it('a chunk of a leaving restore point that a kept one still needs is copied into a pack first', async () => {
