@@ -15,7 +15,10 @@ beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-ingest-'));
   store = await ChunkStore.open(path.join(dir, 'chunks'), { maxChunkSize: 256 * 1024, packBytes: 4 << 20 });
 });
-afterEach(() => {
+afterEach(async () => {
+  // A full pack's index file is written after the append that filled it (pack.ts): removing the
+  // folder before it lands failed with ENOTEMPTY on a loaded CI machine.
+  await store.sealed();
   store.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
@@ -123,6 +126,7 @@ describe('Ingest (the snapshot read path)', () => {
   });
 
   it('a large file mixing compressible and incompressible chunks does not scatter packs', async () => {
+    await store.sealed(); // its pack index files land before the folder may go (afterEach)
     store.close();
     store = await ChunkStore.open(path.join(dir, 'chunks2'), { maxChunkSize: 256 * 1024 });
     const parts: Buffer[] = [];
@@ -246,6 +250,7 @@ describe('ChunkStore.appendRawBatch', () => {
     const lb = store.locate(hashHex(b))!;
     expect(la.file).not.toBe(lb.file); // b went to a new pack while a's was busy
     expect((await store.readRaw(hashHex(a))).equals(a)).toBe(true);
+    await store.sealed(); // its pack index files land before the folder may go (afterEach)
     store.close();
     store = await ChunkStore.open(path.join(dir, 'chunks'), { maxChunkSize: 256 * 1024, packBytes: 4 << 20 });
     expect(store.count).toBe(2);
@@ -263,6 +268,7 @@ describe('ChunkStore.appendRawBatch', () => {
     const packs = new Set(items.map((i) => store.locate(i.hex)!.file));
     expect(packs.size).toBeGreaterThan(1); // 8 MB over 4 MiB packs
     for (const i of items) expect((await store.readRaw(i.hex)).equals(i.raw)).toBe(true);
+    await store.sealed(); // its pack index files land before the folder may go (afterEach)
     store.close();
     // tear the last record of the last pack
     const last = store.locate(items.at(-1)!.hex)!;
