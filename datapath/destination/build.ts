@@ -28,7 +28,7 @@ import path from 'node:path';
 import type { ChunkElsewhere, ChunkStore } from '../store/chunk-store.js';
 import { type ChunkRef, type FileEntry, sameChunks } from '../protocol/manifest.js';
 import type { BuildPiece } from '../protocol/build-hints.js';
-import { newId, writeAllAt } from '../fs-util.js';
+import { newId, readAllAt, writeAllAt } from '../fs-util.js';
 import { IdleTimers, PREPARED_IDLE_MS } from './prepare.js';
 import { AlignedPool, BlockWriter, DIRECT_BLOCK } from './tree.js';
 
@@ -274,10 +274,7 @@ export class PreparedBuilds implements ChunkElsewhere {
     if (staged) return Buffer.from(staged);
     if (b.readFd === null) return null;
     const buf = Buffer.allocUnsafe(len);
-    const fd = b.readFd;
-    const n = await new Promise<number>((resolve, reject) =>
-      fs.read(fd, buf, 0, len, at, (err, got) => (err ? reject(err) : resolve(got))),
-    ).catch(() => 0);
+    const n = await readAllAt(b.readFd, buf, 0, len, at).catch(() => 0);
     return n === len ? buf : null;
   }
 

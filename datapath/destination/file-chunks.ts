@@ -19,6 +19,7 @@
 // unchecked: the chunk rebuilt from them is hashed, and its bases verified when it does not match.)
 import fs from 'node:fs';
 import path from 'node:path';
+import { readAllAt } from '../fs-util.js';
 import type { ChunkElsewhere } from '../store/chunk-store.js';
 import { nameMatches } from '../store/hash.js';
 import { BUILD_MIN_BYTES } from '../protocol/limits.js';
@@ -43,11 +44,17 @@ interface OpenFile {
 /** Read descriptors kept open at most (files of large entries; a handful in practice). */
 const OPEN_FILES = 32;
 
-function readAt(fd: number, len: number, at: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(len);
-  return new Promise((resolve, reject) => {
-    fs.read(fd, buf, 0, len, at, (err, n) => (err ? reject(err) : resolve(buf.subarray(0, n))));
-  });
+/** Each chunk of the large files of tree `tree` (with `manifest`), with its place there. */
+function* largeFileChunks(tree: string, manifest: Manifest): Generator<[string, Place]> {
+  for (const e of manifest.entries) {
+    if (e.type !== 'file' || e.size < BUILD_MIN_BYTES) continue;
+    const file = path.join(tree, e.path);
+    let at = 0;
+    for (const [h, len] of e.chunks) {
+      yield [h, { tree, file, at, len }];
+      at += len;
+    }
+  }
 }
 
 export class FileChunks implements ChunkElsewhere {
@@ -81,15 +88,7 @@ export class FileChunks implements ChunkElsewhere {
    * their chunks that no pack holds is placed there, replacing an older place.
    */
   index(tree: string, manifest: Manifest): void {
-    for (const e of manifest.entries) {
-      if (e.type !== 'file' || e.size < BUILD_MIN_BYTES) continue;
-      const file = path.join(tree, e.path);
-      let at = 0;
-      for (const [h, len] of e.chunks) {
-        if (!this.inPack(h)) this.places.set(h, { tree, file, at, len });
-        at += len;
-      }
-    }
+    for (const [h, p] of largeFileChunks(tree, manifest)) if (!this.inPack(h)) this.places.set(h, p);
   }
 
   /**
@@ -107,15 +106,8 @@ export class FileChunks implements ChunkElsewhere {
     for (const [h, p] of this.places) if (p.tree === tree) orphans.set(h, p);
     if (orphans.size > 0) {
       for (const k of kept) {
-        for (const e of k.manifest.entries) {
-          if (e.type !== 'file' || e.size < BUILD_MIN_BYTES) continue;
-          const file = path.join(k.tree, e.path);
-          let at = 0;
-          for (const [h, len] of e.chunks) {
-            if (orphans.delete(h)) this.places.set(h, { tree: k.tree, file, at, len });
-            at += len;
-          }
-        }
+        for (const [h, p] of largeFileChunks(k.tree, k.manifest))
+          if (orphans.delete(h)) this.places.set(h, p);
         if (orphans.size === 0) break;
       }
     }
@@ -131,12 +123,6 @@ export class FileChunks implements ChunkElsewhere {
       }
     }
     return out;
-  }
-
-  /** Closes every file (the agent stops). */
-  close(): void {
-    for (const f of this.fds.values()) this.closeWhenIdle(f);
-    this.fds.clear();
   }
 
   private async readPlace(p: Place): Promise<Buffer> {
@@ -159,7 +145,8 @@ export class FileChunks implements ChunkElsewhere {
     }
     f.busy++;
     try {
-      return await readAt(f.fd, p.len, p.at);
+      const buf = Buffer.allocUnsafe(p.len);
+      return buf.subarray(0, await readAllAt(f.fd, buf, 0, p.len, p.at));
     } finally {
       f.busy--;
       if (f.closing) this.closeWhenIdle(f);

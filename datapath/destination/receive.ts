@@ -300,12 +300,14 @@ export async function receiveChunks(
         throw hashMismatch(`chunk ${expected}: content hashes to ${actual} (${alg}); chunk refused`);
       res.received++;
       res.bytes += stored.length;
-      if (
-        opts.divert &&
-        !store.holds(expected) &&
-        !batches?.pending.has(expected) &&
-        opts.divert(expected, raw)
-      ) {
+      // held already (a pack, a restore-point file, a batch on its way): nothing to write
+      if (store.holds(expected) || batches?.pending.has(expected)) {
+        opts.pin?.add(expected);
+        res.duplicates++;
+        opts.onChunk?.(stored.length, false);
+        continue;
+      }
+      if (opts.divert?.(expected, raw)) {
         opts.pin?.add(expected);
         res.stored++;
         opts.onChunk?.(stored.length, true);
@@ -319,12 +321,7 @@ export async function receiveChunks(
         continue;
       }
       opts.pin?.add(expected);
-      if (store.holds(expected) || batches.pending.has(expected)) {
-        res.duplicates++;
-        opts.onChunk?.(stored.length, false);
-      } else {
-        batches.add(expected, stored);
-      }
+      batches.add(expected, stored);
     }
   };
   // After a refusal keep reading (and discarding) the rest of the body, up to a bound, so the
