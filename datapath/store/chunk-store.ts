@@ -484,11 +484,23 @@ export class ChunkStore {
     const l = this.index.get(hex);
     // unchecked: its callers (delta bases) hash what they rebuild from it, and verify() on a mismatch
     if (!l) return this.fromElsewhere(hex, true);
+    const stored = await this.readRecordAsync(hex, l);
+    return stored ? decodeChunk(stored, this.maxChunkSize) : this.readRaw(hex);
+  }
+
+  /** readStored with the read on the thread pool, as readRawAsync reads. */
+  async readStoredAsync(hex: string): Promise<Buffer> {
+    const l = this.index.get(hex);
+    if (!l) throw new Error(`chunk ${hex} is not in the store`);
+    return (await this.readRecordAsync(hex, l)) ?? this.readStored(hex);
+  }
+
+  /** A record's stored form, read on the thread pool; null when it moved meanwhile (compaction). */
+  private async readRecordAsync(hex: string, l: Entry): Promise<Buffer | null> {
     const bytes = RECORD_HEADER + l.len;
     const buf = Buffer.allocUnsafe(bytes);
     const n = await this.packs.readRecords(l.pack, l.off, buf, 0, bytes, [{ rel: 0, hex, len: l.len }]);
-    if (n !== 1) return this.readRaw(hex);
-    return decodeChunk(buf.subarray(RECORD_HEADER), this.maxChunkSize);
+    return n === 1 ? buf.subarray(RECORD_HEADER) : null;
   }
 
   async readRaw(hex: string): Promise<Buffer> {
