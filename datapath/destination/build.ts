@@ -460,15 +460,15 @@ export class PreparedBuilds implements ChunkElsewhere {
 
   /** Waits until chunk `hex` reaches the store, or a chunk is offered to a writer, or `signal` aborts. */
   private async arrival(b: Build, hex: string, signal: AbortSignal): Promise<void> {
-    const stop = new AbortController();
-    const abort = (): void => stop.abort();
-    signal.addEventListener('abort', abort, { once: true });
+    if (signal.aborted) return;
+    const w = this.store.whenPresent(hex);
+    signal.addEventListener('abort', w.cancel, { once: true });
     try {
-      await Promise.race([this.store.whenPresent(hex, stop.signal), new Promise<void>((r) => (b.wake = r))]);
+      await Promise.race([w.arrived, new Promise<void>((r) => (b.wake = r))]);
     } finally {
       b.wake = null;
-      stop.abort();
-      signal.removeEventListener('abort', abort);
+      w.cancel();
+      signal.removeEventListener('abort', w.cancel);
     }
   }
 }

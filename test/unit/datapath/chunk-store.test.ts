@@ -50,6 +50,28 @@ describe('chunk codec', () => {
 });
 
 describe('ChunkStore', () => {
+  it('whenPresent resolves when the chunk lands, or when cancelled, and forgets cancelled waiters', async () => {
+    const s = await open();
+    const data = crypto.randomBytes(10_000);
+    const h = hashHex(data);
+    const landed = s.whenPresent(h);
+    const cancelled = s.whenPresent(h);
+    let settled = false;
+    void landed.arrived.then(() => (settled = true));
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    cancelled.cancel();
+    await cancelled.arrived; // resolves though the chunk is absent
+    expect(s.has(h)).toBe(false);
+    await s.put(h, data);
+    await landed.arrived;
+    expect(settled).toBe(true);
+    // present already: resolved at once; cancelling afterwards is harmless
+    const again = s.whenPresent(h);
+    await again.arrived;
+    again.cancel();
+  });
+
   it('readStoredAsync reads what readStored reads, compressed or raw', async () => {
     const s = await open();
     const text = Buffer.from('a page of text '.repeat(4000));
