@@ -199,22 +199,31 @@ export function medianRuns(
   });
 }
 
-export function formatTable(rows: ResultRow[]): string {
-  const body = cells(rows);
-  const all = [HEADERS, ...body];
-  const widths = HEADERS.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
+/**
+ * A plain-text table: every column as wide as its widest cell, the first `left` columns aligned
+ * left and the rest right, two spaces between columns. Returns the header, the rule and one line
+ * per row.
+ */
+export function textTableLines(headers: string[], body: string[][], left = 2): string[] {
+  const all = [headers, ...body];
+  const widths = headers.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]): string =>
     r
-      .map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .map((c, i) => (i < left ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
       .join('  ')
       .trimEnd();
-  const sep = widths.map((w) => '-'.repeat(w)).join('  ');
-  const out: string[] = [line(HEADERS), sep];
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)];
+}
+
+export function formatTable(rows: ResultRow[]): string {
+  const body = cells(rows);
+  const [head, sep, ...lines] = textTableLines(HEADERS, body);
+  const out: string[] = [head!, sep!];
   let last = '';
-  for (const r of body) {
+  for (const [k, r] of body.entries()) {
     if (last && r[0] !== last) out.push('');
     last = r[0]!;
-    out.push(line(r));
+    out.push(lines[k]!);
   }
   return out.join('\n');
 }
@@ -256,15 +265,7 @@ export function stageCells(rows: ResultRow[], details: ReadonlyArray<Record<stri
 }
 
 export function formatStageTable(rows: ResultRow[], details: ReadonlyArray<Record<string, unknown>>): string {
-  const body = stageCells(rows, details);
-  const all = [STAGE_HEADERS, ...body];
-  const widths = STAGE_HEADERS.map((_, i) => Math.max(...all.map((r) => r[i]!.length)));
-  const line = (r: string[]): string =>
-    r
-      .map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(STAGE_HEADERS), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+  return textTableLines(STAGE_HEADERS, stageCells(rows, details)).join('\n');
 }
 
 /**
