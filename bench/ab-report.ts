@@ -1,66 +1,70 @@
 // bench:ab's arguments, and what it makes of the benchmark's output: parsing a run, lining up
 // the runs of two builds, and the comparison table (bench/ab.ts runs them).
-import { eachFlag } from './args.js';
+import { intFlag, parseArgs, type BenchArgs } from './args.js';
 import { textTableLines } from './report.js';
 
 export interface AbArgs {
   base: string;
-  sizeMiB: number;
-  scenarios?: number;
   pairs: number;
-  workDir?: string;
-  keep: boolean;
+  /** The benchmark's own options (bench/args.ts): size, seed, scenarios, agents, work dir. */
+  bench: BenchArgs;
   help: boolean;
 }
 
 export const AB_USAGE = `usage: npm run bench:ab -- --base REV [options]   (after npm run build)
 
-  --base REV       the git revision to compare the current build against (required)
-  --size-mib N     volume size in MiB (default 512)
-  --scenarios N    measure only the first N scenarios (default all six)
-  --pairs N        runs of each build, alternating (default 3)
-  --work-dir DIR   where builds and runs go (default a new folder in the OS temp dir)
-  --keep           keep the work dir afterwards
+  --base REV         the git revision to compare the current build against (required)
+  --pairs N          runs of each build, alternating (default 3)
+
+and these of bench:datapath, for every run: --size-mib N (default 2048), --seed S, --scenarios N,
+--cold-agents, --snapshot-first; --work-dir DIR and --keep apply to bench:ab's own folder (both
+builds and the runs).
 `;
 
+/**
+ * bench:ab's arguments: --base and --pairs, the rest as bench:datapath takes them (its parser
+ * names a bad flag or value), except the ones bench:ab sets itself for every run.
+ */
 export function parseAbArgs(argv: string[]): AbArgs {
-  const a: AbArgs = { base: '', sizeMiB: 512, pairs: 3, keep: false, help: false };
-  const int = (flag: string, v: string, min: number, max: number): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min || n > max)
-      throw new Error(`${flag} must be an integer from ${min} to ${max}, got ${v}`);
-    return n;
-  };
-  eachFlag(argv, (flag, value, arg) => {
-    switch (flag) {
-      case '--base':
-        a.base = value();
-        break;
-      case '--size-mib':
-        a.sizeMiB = int(flag, value(), 16, 1 << 20);
-        break;
-      case '--scenarios':
-        a.scenarios = int(flag, value(), 1, 6);
-        break;
-      case '--pairs':
-        a.pairs = int(flag, value(), 1, 15);
-        break;
-      case '--work-dir':
-        a.workDir = value();
-        break;
-      case '--keep':
-        a.keep = true;
-        break;
-      case '-h':
-      case '--help':
-        a.help = true;
-        break;
-      default:
-        throw new Error(`unknown argument ${arg}`);
+  let base = '';
+  let pairs = 3;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s) : [arg, undefined];
+    if (flag !== '--base' && flag !== '--pairs') {
+      if (['--tools', '--runs', '--no-save', '--no-verify-reads'].includes(flag!))
+        throw new Error(
+          `${flag}: bench:ab sets it itself (Ferry only, one run per build and pair, nothing saved)`,
+        );
+      rest.push(arg);
+      continue;
     }
-  });
-  if (!a.help && !a.base) throw new Error('--base REV is required (e.g. --base HEAD~1)');
-  return a;
+    const v = inline ?? argv[++i];
+    if (v === undefined) throw new Error(`${flag} needs a value`);
+    if (flag === '--base') base = v;
+    else pairs = intFlag(flag, v, 1, 15);
+  }
+  const bench = parseArgs(rest);
+  if (!bench.help && !base) throw new Error('--base REV is required (e.g. --base HEAD~1)');
+  return { base, pairs, bench, help: bench.help };
+}
+
+/** The options every benchmark run of bench:ab gets (besides its work dir). */
+export function runArgs(b: BenchArgs): string[] {
+  return [
+    '--tools',
+    'ferry',
+    '--no-save',
+    '--no-verify-reads',
+    '--size-mib',
+    String(b.sizeMiB),
+    '--seed',
+    b.seed,
+    ...(b.scenarios ? ['--scenarios', String(b.scenarios)] : []),
+    ...(b.coldAgents ? ['--cold-agents'] : []),
+    ...(b.snapshotFirst ? ['--snapshot-first'] : []),
+  ];
 }
 
 /** One scenario of one benchmark run, as bench/datapath prints it. */

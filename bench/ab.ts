@@ -22,6 +22,7 @@ import {
   formatComparison,
   parseAbArgs,
   parseRun,
+  runArgs,
   type AbArgs,
   type RunScenario,
 } from './ab-report.js';
@@ -33,18 +34,7 @@ function run(cmd: string, args: string[], cwd: string): void {
 
 /** Runs one benchmark with the build in `dir`; resolves with its parsed rows. */
 function benchOnce(dir: string, a: AbArgs, workDir: string, label: string): Promise<RunScenario[]> {
-  const args = [
-    path.join(dir, 'dist', 'bench', 'datapath.js'),
-    '--tools',
-    'ferry',
-    '--size-mib',
-    String(a.sizeMiB),
-    '--no-save',
-    '--no-verify-reads',
-    '--work-dir',
-    workDir,
-    ...(a.scenarios ? ['--scenarios', String(a.scenarios)] : []),
-  ];
+  const args = [path.join(dir, 'dist', 'bench', 'datapath.js'), ...runArgs(a.bench), '--work-dir', workDir];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -89,8 +79,8 @@ async function main(): Promise<void> {
   });
   if (rev.status !== 0) throw new Error(`--base ${a.base}: not a git revision here`);
   const baseRev = rev.stdout.trim();
-  if (a.workDir) mkdirSync(a.workDir, { recursive: true });
-  const work = mkdtempSync(path.join(a.workDir ?? os.tmpdir(), 'ferry-ab-'));
+  if (a.bench.workDir) mkdirSync(a.bench.workDir, { recursive: true });
+  const work = mkdtempSync(path.join(a.bench.workDir ?? os.tmpdir(), 'ferry-ab-'));
   const baseDir = path.join(work, 'base');
   const headDir = path.join(work, 'head');
   const runs = path.join(work, 'runs');
@@ -130,12 +120,12 @@ async function main(): Promise<void> {
       }
     }
     process.stdout.write(
-      `\nFerry data path, ${a.sizeMiB} MiB, ${a.pairs} pair(s): ${a.base} (${baseRev.slice(0, 10)}) against the current build\n\n`,
+      `\nFerry data path, ${a.bench.sizeMiB} MiB, ${a.pairs} pair(s): ${a.base} (${baseRev.slice(0, 10)}) against the current build\n\n`,
     );
     process.stdout.write(`${formatComparison(compareRuns(base, head), 'base')}\n`);
   } finally {
     spawnSync('git', ['worktree', 'remove', '--force', baseDir], { cwd: root });
-    if (!a.keep) rmSync(work, { recursive: true, force: true });
+    if (!a.bench.keep) rmSync(work, { recursive: true, force: true });
     else process.stderr.write(`[ab] kept ${work}\n`);
   }
 }

@@ -63,6 +63,18 @@ export function eachFlag(argv: string[], fn: (flag: string, value: () => string,
   }
 }
 
+/** A flag's integer value, from `min` (to `max`); an error naming the flag and the value otherwise. */
+export function intFlag(flag: string, v: string, min: number, max?: number): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || (max !== undefined && n > max))
+    throw new Error(
+      max === undefined
+        ? `${flag} must be an integer ≥ ${min}, got ${v}`
+        : `${flag} must be an integer from ${min} to ${max}, got ${v}`,
+    );
+  return n;
+}
+
 export function parseArgs(argv: string[]): BenchArgs {
   const a: BenchArgs = {
     sizeMiB: 2048,
@@ -78,13 +90,9 @@ export function parseArgs(argv: string[]): BenchArgs {
   };
   eachFlag(argv, (flag, value, arg) => {
     switch (flag) {
-      case '--size-mib': {
-        const v = value();
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 16) throw new Error(`--size-mib must be an integer ≥ 16, got ${v}`);
-        a.sizeMiB = n;
+      case '--size-mib':
+        a.sizeMiB = intFlag(flag, value(), 16);
         break;
-      }
       case '--seed':
         a.seed = value();
         break;
@@ -120,21 +128,12 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--no-verify-reads':
         a.verifyReads = false;
         break;
-      case '--scenarios': {
-        const v = value();
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 1) throw new Error(`--scenarios must be an integer ≥ 1, got ${v}`);
-        a.scenarios = n;
+      case '--scenarios':
+        a.scenarios = intFlag(flag, value(), 1);
         break;
-      }
-      case '--runs': {
-        const v = value();
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < 1 || n > 15)
-          throw new Error(`--runs must be an integer from 1 to 15, got ${v}`);
-        a.runs = n;
+      case '--runs':
+        a.runs = intFlag(flag, value(), 1, 15);
         break;
-      }
       case '-h':
       case '--help':
         a.help = true;

@@ -1,4 +1,4 @@
-import { compareRuns, formatComparison, parseAbArgs, parseRun } from '../../../bench/ab-report.js';
+import { compareRuns, formatComparison, parseAbArgs, parseRun, runArgs } from '../../../bench/ab-report.js';
 
 // What bench/datapath prints (stdout: the table; stderr: progress), trimmed from a real 512 MiB run
 // with three scenarios; the steady scenario's warm-up round prints phases without a result line.
@@ -61,12 +61,46 @@ describe('bench:ab', () => {
     expect(() => compareRuns(base, [[], [], []])).toThrow(/scenario pages-1pct is missing/);
   });
 
-  it('needs a base and names the flag of a bad value', () => {
-    expect(parseAbArgs(['--base', 'HEAD~1', '--pairs', '2']).pairs).toBe(2);
+  it("takes --base and --pairs, and the benchmark's own options for every run", () => {
+    const a = parseAbArgs([
+      '--base',
+      'HEAD~1',
+      '--pairs=2',
+      '--size-mib',
+      '512',
+      '--scenarios',
+      '6',
+      '--cold-agents',
+    ]);
+    expect(a.base).toBe('HEAD~1');
+    expect(a.pairs).toBe(2);
+    expect(runArgs(a.bench)).toEqual([
+      '--tools',
+      'ferry',
+      '--no-save',
+      '--no-verify-reads',
+      '--size-mib',
+      '512',
+      '--seed',
+      'ferry',
+      '--scenarios',
+      '6',
+      '--cold-agents',
+    ]);
+    // --work-dir and --keep are bench:ab's own, not passed to each run
+    const w = parseAbArgs(['--base', 'x', '--work-dir', '/tmp/w', '--keep']);
+    expect([w.bench.workDir, w.bench.keep]).toEqual(['/tmp/w', true]);
+    expect(runArgs(w.bench)).not.toContain('--keep');
     expect(() => parseAbArgs([])).toThrow(/--base REV is required/);
+    expect(() => parseAbArgs(['--base'])).toThrow(/--base needs a value/);
     expect(() => parseAbArgs(['--base', 'x', '--pairs', '0'])).toThrow(
       /--pairs must be an integer from 1 to 15, got 0/,
     );
-    expect(() => parseAbArgs(['--base', 'x', '--frobnicate'])).toThrow(/unknown argument --frobnicate/);
+    expect(() => parseAbArgs(['--base', 'x', '--size-mib', '8'])).toThrow(
+      /--size-mib must be an integer ≥ 16, got 8/,
+    );
+    expect(() => parseAbArgs(['--base', 'x', '--runs', '3'])).toThrow(/--runs: bench:ab sets it itself/);
+    expect(() => parseAbArgs(['--base', 'x', '--frobnicate'])).toThrow(/unknown argument "--frobnicate"/);
+    expect(parseAbArgs(['--help']).help).toBe(true);
   });
 });
