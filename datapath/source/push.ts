@@ -84,14 +84,16 @@ export class ChunkPusher {
     const signal = j.abort.signal;
     const concurrency = Math.max(1, Math.min(16, j.request.concurrency ?? 3));
     let next = 0;
-    // Chunks about to go as deltas, and their bases, read ahead on the thread pool (BASES_AHEAD
-    // chunks' worth): read one at a time, each was a synchronous device read on the event loop
-    // (the snapshot wrote them with O_DIRECT). A base is kept until the last chunk ahead that
-    // names it has used it: neighbouring chunks often share one, and taking it at its first use
-    // left the second to read it synchronously (101 of the 155 ms of synchronous reads on the
-    // source's event loop in the 512 MiB pages-1pct transfer, cpuprofile).
+    // Delta bases of the chunks about to be sent, read ahead on the thread pool (BASES_AHEAD
+    // chunks' worth): read one at a time, each was a synchronous device read on the event loop.
+    // A base is kept until the last chunk ahead that names it has used it: neighbouring chunks
+    // often share one, and taking it at its first use left the second to read it synchronously
+    // (101 of the 155 ms of synchronous reads on the source's event loop in the 512 MiB
+    // pages-1pct transfer, cpuprofile). The chunk itself is still read synchronously, straight
+    // into its frame: reading it ahead too took a fresh 64 KiB buffer and a copy per chunk, and
+    // the build that did used more CPU in the 2 GiB delta scenarios (pages-1pct 6.42 -> 7.20 s,
+    // 2 interleaved pairs against the build before either change).
     const bases = new ReadsAhead((h) => this.store.readRawAsync(h));
-    const selves = new ReadsAhead((h) => this.store.readStoredAsync(h));
     let fetched = 0;
     const readAhead = (): void => {
       if (!deltas) return;
@@ -100,11 +102,7 @@ export class ChunkPusher {
         fetched < Math.min(hashes.length, next + BASES_AHEAD);
         fetched++
       ) {
-        const h = hashes[fetched] as string;
-        const cand = deltas.get(h);
-        if (!cand) continue;
-        selves.want(h);
-        for (const b of cand.bases) bases.want(b.hash);
+        for (const b of deltas.get(hashes[fetched] as string)?.bases ?? []) bases.want(b.hash);
       }
     };
     const worker = async (): Promise<void> => {
@@ -174,9 +172,7 @@ export class ChunkPusher {
             readAhead();
             const h = hashes[next++] as string;
             const body = out.subarray(used + FRAME_HEADER);
-            const got = (await selves.take(h)) ?? null;
-            let stored =
-              got && got.length <= body.length ? body.subarray(0, got.copy(body)) : this.readOne(h, body);
+            let stored = this.readOne(h, body);
             const cand = deltas?.get(h);
             if (cand) {
               const d = await this.delta(stored, cand, bases);
@@ -327,7 +323,7 @@ export class ChunkPusher {
 
   /**
    * The delta form of a chunk (stored form `stored`) when it is smaller, else null; bases come from
-   * `ahead` (read ahead, taken once) or are read now.
+   * `ahead` (read ahead, one use taken) or are read now.
    */
   private async delta(stored: Buffer, cand: DeltaCandidate, ahead: ReadsAhead): Promise<Buffer | null> {
     // Taken whatever happens next, so a base read early is not held past its last use.

@@ -1,4 +1,4 @@
-// Reads started before their use (push.ts: chunks about to go as deltas and their bases, on the
+// Reads started before their use (push.ts: the bases of chunks about to go as deltas, on the
 // thread pool while earlier chunks are sent), each kept until its last announced use.
 
 /** Chunk reads started ahead of their use, each kept until its last announced use. */

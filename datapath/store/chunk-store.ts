@@ -486,13 +486,6 @@ export class ChunkStore {
     return stored ? decodeChunk(stored, this.maxChunkSize) : this.readRaw(hex);
   }
 
-  /** readStored with the read on the thread pool, as readRawAsync reads. */
-  async readStoredAsync(hex: string): Promise<Buffer> {
-    const l = this.index.get(hex);
-    if (!l) throw new Error(`chunk ${hex} is not in the store`);
-    return (await this.readRecordAsync(hex, l)) ?? this.readStored(hex);
-  }
-
   /** A record's stored form, read on the thread pool; null when it moved meanwhile (compaction). */
   private async readRecordAsync(hex: string, l: Entry): Promise<Buffer | null> {
     const bytes = RECORD_HEADER + l.len;

@@ -72,20 +72,6 @@ describe('ChunkStore', () => {
     again.cancel();
   });
 
-  it('readStoredAsync reads what readStored reads, compressed or raw', async () => {
-    const s = await open();
-    const text = Buffer.from('a page of text '.repeat(4000));
-    const rand = crypto.randomBytes(50_000);
-    for (const raw of [text, rand]) {
-      const h = hashHex(raw);
-      await s.put(h, raw, { compress: true });
-      const stored = await s.readStoredAsync(h);
-      expect(stored).toEqual(s.readStored(h));
-      expect(await decodeChunk(stored, raw.length)).toEqual(raw);
-    }
-    await expect(s.readStoredAsync('00'.repeat(32))).rejects.toThrow(/not in the store/);
-  });
-
   it('puts, dedups, reads back and verifies', async () => {
     const s = await open();
     const data = crypto.randomBytes(100_000);
