@@ -482,16 +482,11 @@ export class ChunkStore {
     const l = this.index.get(hex);
     // unchecked: its callers (delta bases) hash what they rebuild from it, and verify() on a mismatch
     if (!l) return this.fromElsewhere(hex, true);
-    const stored = await this.readRecordAsync(hex, l);
-    return stored ? decodeChunk(stored, this.maxChunkSize) : this.readRaw(hex);
-  }
-
-  /** A record's stored form, read on the thread pool; null when it moved meanwhile (compaction). */
-  private async readRecordAsync(hex: string, l: Entry): Promise<Buffer | null> {
     const bytes = RECORD_HEADER + l.len;
     const buf = Buffer.allocUnsafe(bytes);
     const n = await this.packs.readRecords(l.pack, l.off, buf, 0, bytes, [{ rel: 0, hex, len: l.len }]);
-    return n === 1 ? buf.subarray(RECORD_HEADER) : null;
+    // 0 records: it moved meanwhile (compaction)
+    return n === 1 ? decodeChunk(buf.subarray(RECORD_HEADER), this.maxChunkSize) : this.readRaw(hex);
   }
 
   async readRaw(hex: string): Promise<Buffer> {
