@@ -1,6 +1,6 @@
 // bench:ab's arguments, and what it makes of the benchmark's output: parsing a run, lining up
 // the runs of two builds, and the comparison table (bench/ab.ts runs them).
-import { intFlag, parseArgs, type BenchArgs } from './args.js';
+import { eachFlag, intFlag, parseArgs, type BenchArgs } from './args.js';
 import { textTableLines } from './report.js';
 
 export interface AbArgs {
@@ -29,22 +29,15 @@ export function parseAbArgs(argv: string[]): AbArgs {
   let base = '';
   let pairs = 3;
   const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? arg.split(/=(.*)/s) : [arg, undefined];
-    if (flag !== '--base' && flag !== '--pairs') {
-      if (['--tools', '--runs', '--no-save', '--no-verify-reads'].includes(flag!))
-        throw new Error(
-          `${flag}: bench:ab sets it itself (Ferry only, one run per build and pair, nothing saved)`,
-        );
-      rest.push(arg);
-      continue;
-    }
-    const v = inline ?? argv[++i];
-    if (v === undefined) throw new Error(`${flag} needs a value`);
-    if (flag === '--base') base = v;
-    else pairs = intFlag(flag, v, 1, 15);
-  }
+  eachFlag(argv, (flag, value, arg) => {
+    if (flag === '--base') base = value();
+    else if (flag === '--pairs') pairs = intFlag(flag, value(), 1, 15);
+    else if (['--tools', '--runs', '--no-save', '--no-verify-reads'].includes(flag))
+      throw new Error(
+        `${flag}: bench:ab sets it itself (Ferry only, one run per build and pair, nothing saved)`,
+      );
+    else rest.push(arg);
+  });
   const bench = parseArgs(rest);
   if (!bench.help && !base) throw new Error('--base REV is required (e.g. --base HEAD~1)');
   return { base, pairs, bench, help: bench.help };
