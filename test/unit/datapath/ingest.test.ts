@@ -15,11 +15,17 @@ beforeEach(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-ingest-'));
   store = await ChunkStore.open(path.join(dir, 'chunks'), { maxChunkSize: 256 * 1024, packBytes: 4 << 20 });
 });
-afterEach(async () => {
-  // A full pack's index file is written after the append that filled it (pack.ts): removing the
-  // folder before it lands failed with ENOTEMPTY on a loaded CI machine.
+/**
+ * Closes the store once its full packs' index files have landed: they are written after the
+ * append that filled the pack (pack.ts), and removing the folder before that failed with
+ * ENOTEMPTY on a loaded CI machine.
+ */
+async function closeStore(): Promise<void> {
   await store.sealed();
   store.close();
+}
+afterEach(async () => {
+  await closeStore();
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -126,8 +132,7 @@ describe('Ingest (the snapshot read path)', () => {
   });
 
   it('a large file mixing compressible and incompressible chunks does not scatter packs', async () => {
-    await store.sealed(); // its pack index files land before the folder may go (afterEach)
-    store.close();
+    await closeStore();
     store = await ChunkStore.open(path.join(dir, 'chunks2'), { maxChunkSize: 256 * 1024 });
     const parts: Buffer[] = [];
     for (let i = 0; i < 40; i++) {
@@ -250,8 +255,7 @@ describe('ChunkStore.appendRawBatch', () => {
     const lb = store.locate(hashHex(b))!;
     expect(la.file).not.toBe(lb.file); // b went to a new pack while a's was busy
     expect((await store.readRaw(hashHex(a))).equals(a)).toBe(true);
-    await store.sealed(); // its pack index files land before the folder may go (afterEach)
-    store.close();
+    await closeStore();
     store = await ChunkStore.open(path.join(dir, 'chunks'), { maxChunkSize: 256 * 1024, packBytes: 4 << 20 });
     expect(store.count).toBe(2);
     expect((await store.readRaw(hashHex(b))).equals(b)).toBe(true);
@@ -268,8 +272,7 @@ describe('ChunkStore.appendRawBatch', () => {
     const packs = new Set(items.map((i) => store.locate(i.hex)!.file));
     expect(packs.size).toBeGreaterThan(1); // 8 MB over 4 MiB packs
     for (const i of items) expect((await store.readRaw(i.hex)).equals(i.raw)).toBe(true);
-    await store.sealed(); // its pack index files land before the folder may go (afterEach)
-    store.close();
+    await closeStore();
     // tear the last record of the last pack
     const last = store.locate(items.at(-1)!.hex)!;
     fs.truncateSync(last.file, last.storedOffset + 1000);
