@@ -16,7 +16,7 @@ import path from 'node:path';
 import type { ChunkStore } from '../store/chunk-store.js';
 import { newId } from '../fs-util.js';
 import type { FileEntry, Manifest } from '../protocol/manifest.js';
-import { manifestChunks } from '../protocol/manifest.js';
+import { chunkLists } from '../protocol/manifest.js';
 
 /** A restore point's record, kept in `manifests/<id>.json`. */
 export interface PointRecord {
@@ -67,7 +67,7 @@ async function forget(v: VolumeState, id: string, store: ChunkStore): Promise<Po
   await fs.promises.rm(path.join(v.vdir, 'manifests', `${id}.json`), { force: true });
   const rec = v.recs.get(id) as PointRecord;
   v.recs.delete(id);
-  store.unref(manifestChunks(rec.manifest).keys());
+  store.unrefLists(chunkLists(rec.manifest));
   return rec;
 }
 

@@ -38,7 +38,7 @@ import type { ChunkStore, Pin } from '../store/chunk-store.js';
 import { AgentError, notFound } from '../errors.js';
 import { fsyncDir, KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from '../fs-util.js';
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
-import { isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
+import { chunkLists, isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
 import { sameEntry } from '../protocol/manifest-delta.js';
 import { copyPrevious, TreeWriter } from './tree.js';
 import { lastPromotion, type Promoted, type Promotion, promoteRestorePoint } from './promote.js';
@@ -154,7 +154,7 @@ export class StandbyManager {
         }
         const rec = await readJson<PointRecord>(path.join(vdir, 'manifests', f));
         recs.set(id, rec);
-        store.ref(manifestChunks(rec.manifest).keys());
+        store.refLists(chunkLists(rec.manifest));
       }
       const used = new Set([...recs].map(([id, r]) => r.tree ?? id));
       for (const id of trees)
@@ -398,12 +398,12 @@ export class StandbyManager {
         );
         recs.set(manifest.id, rec);
         if (!tree) this.files.index(final, manifest);
-        this.store.ref(chunks.keys());
+        this.store.refLists(chunkLists(manifest));
         await this.switchCurrent(vdir, manifest.id);
         this.commits++;
         const pruned = [...retired, ...(await prune(this.state(volume), retain, this.store))];
         if (!opts.pin) this.store.release(pin);
-        else pin.hashes.clear();
+        else pin.clear();
         const { deleted } = await this.store.gc();
         return {
           restorePoint: this.point(volume, manifest.id, rec),

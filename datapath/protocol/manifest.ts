@@ -89,6 +89,11 @@ export function isSnapshotId(value: unknown): value is string {
   return typeof value === 'string' && ID.test(value);
 }
 
+/** Each file's chunk list, for references (ChunkStore.refLists). */
+export function* chunkLists(m: Manifest): Generator<ChunkRef[]> {
+  for (const e of m.entries) if (e.type === 'file') yield e.chunks;
+}
+
 /** The distinct chunks a manifest references, hash → raw length, in first-use order. */
 export function manifestChunks(m: Manifest): Map<string, number> {
   const out = new Map<string, number>();

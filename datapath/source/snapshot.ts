@@ -265,7 +265,7 @@ export async function takeSnapshot(
           prev.stat.ctimeNs === String(st.ctimeNs)
         ) {
           entry = { ...prev, mode: Number(st.mode) & 0o7777 };
-          for (const [h] of prev.chunks) pin.add(h);
+          pin.addList(prev.chunks);
           stats.filesReused++;
         } else {
           if (prev) opts.onReread?.(rel, Number(st.size), opts.id);

@@ -10,7 +10,7 @@ import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError, badRequest, notFound } from '../errors.js';
 import { KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from '../fs-util.js';
 import type { Manifest } from '../protocol/manifest.js';
-import { isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
+import { chunkLists, isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
 import type { ChunkEvent, SnapshotOptions, SnapshotProgress, SnapshotStats } from './snapshot.js';
 import { chainHash, takeSnapshot } from './snapshot.js';
 import type { HashAlgorithm } from '../store/hash.js';
@@ -90,7 +90,7 @@ export class SnapshotManager {
         if (!f.endsWith('.json')) continue;
         const s = await readJson<StoredSnapshot>(path.join(dir, f));
         m.volume(vol).set(s.summary.id, s);
-        store.ref(manifestChunks(s.manifest).keys());
+        store.refLists(chunkLists(s.manifest));
       }
     }
     return m;
@@ -223,7 +223,7 @@ export class SnapshotManager {
           this.opts.fsync,
         );
         this.volume(volume).set(id, { manifest, summary });
-        this.store.ref(unique.keys());
+        this.store.refLists(chunkLists(manifest));
         this.snapshotsTaken++;
         this.snapshotSeconds += stats.durationMs / 1000;
         this.snapshotBytesRead += stats.bytesRead;
@@ -251,7 +251,7 @@ export class SnapshotManager {
     const s = this.find(volume, id);
     await fs.promises.rm(path.join(this.snapshotsDir, volume, `${id}.json`), { force: true });
     this.snaps.get(volume)?.delete(id);
-    this.store.unref(manifestChunks(s.manifest).keys());
+    this.store.unrefLists(chunkLists(s.manifest));
   }
 
   async delete(volume: string, id: string): Promise<void> {

@@ -20,7 +20,7 @@ import path from 'node:path';
 import { decodeChunk, ENC_RAW, encodeChunk } from './chunk-codec.js';
 import { collectGarbage } from './gc.js';
 import { nameMatches } from './hash.js';
-import { type Entry, Liveness, type Pin } from './liveness.js';
+import { type ChunkList, type Entry, Liveness, type Pin } from './liveness.js';
 import { type Pack, PackFiles, RECORD_HEADER, RECORD_RUN_MAX, recordRuns, type Run } from './pack.js';
 import { StageClock } from '../stages.js';
 
@@ -520,6 +520,15 @@ export class ChunkStore {
 
   unref(hashes: Iterable<string>): void {
     this.live.unref(hashes);
+  }
+
+  /** A live manifest's references, through its files' chunk lists (liveness.ts refLists). */
+  refLists(lists: Iterable<ChunkList>): void {
+    this.live.refLists(lists);
+  }
+
+  unrefLists(lists: Iterable<ChunkList>): void {
+    this.live.unrefLists(lists);
   }
 
   refCount(hex: string): number {
