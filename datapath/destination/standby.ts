@@ -310,12 +310,16 @@ export class StandbyManager {
           alreadyCommitted: true,
         };
       }
-      const chunks = manifestChunks(manifest);
+      const prev = cur && !opts.full ? recs.get(cur) : undefined;
+      // Nothing changed since the current restore point: the new one shares its tree (below), and
+      // its chunks are those of the current one, which keeps them until this one references them.
+      const unchanged = prev !== undefined && sameTree(prev.manifest, manifest);
       // chunks the builds took from the wire count once their files are whole
       await this.builds.settle(volume, manifest.id);
+      const chunks = unchanged ? null : manifestChunks(manifest);
       const missing: string[] = [];
       let missingCount = 0;
-      for (const h of chunks.keys()) {
+      for (const h of chunks?.keys() ?? []) {
         if (!this.store.holds(h)) {
           missingCount++;
           if (missing.length < MAX_MISSING_LISTED) missing.push(h);
@@ -334,7 +338,7 @@ export class StandbyManager {
         );
       }
       const pin = opts.pin ?? this.store.pin();
-      for (const h of chunks.keys()) pin.add(h);
+      for (const h of chunks?.keys() ?? []) pin.add(h);
       // Restore points retired early for this commit's prepared copies (recycleOrCopy).
       const early = this.early.get(volume);
       this.early.delete(volume);
@@ -345,13 +349,12 @@ export class StandbyManager {
         await fs.promises.mkdir(path.join(vdir, 'rp'), { recursive: true });
         await fs.promises.mkdir(path.join(vdir, 'manifests'), { recursive: true });
         await fs.promises.mkdir(path.join(vdir, 'tmp'), { recursive: true });
-        const prev = cur && !opts.full ? recs.get(cur) : undefined;
         const final = path.join(vdir, 'rp', manifest.id);
         let stats = { filesWritten: 0, filesLinked: 0, bytesWritten: 0 };
         let tree: string | undefined;
-        if (prev && sameTree(prev.manifest, manifest)) {
-          // Nothing changed since the current restore point: the new one shares its (read-only)
-          // tree through a symlink instead of linking every file again.
+        if (prev && unchanged) {
+          // The new restore point shares the current one's (read-only) tree through a symlink
+          // instead of linking every file again.
           tree = prev.tree ?? (cur as string);
           const tmp = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
           await fs.promises.symlink(tree, tmp);
