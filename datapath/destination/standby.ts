@@ -400,8 +400,8 @@ export class StandbyManager {
           this.opts.fsync,
         );
         recs.set(manifest.id, rec);
+        this.store.refLists(chunkLists(manifest)); // with its record: prune releases what this took
         if (!tree) this.files.index(final, manifest);
-        this.store.refLists(chunkLists(manifest));
         await this.switchCurrent(vdir, manifest.id);
         this.commits++;
         const pruned = [...retired, ...(await prune(this.state(volume), retain, this.store))];

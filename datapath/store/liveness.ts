@@ -87,7 +87,10 @@ export class Liveness {
   unrefLists(lists: Iterable<ChunkList>): void {
     for (const list of lists) {
       const n = this.lists.get(list);
-      if (n === undefined) throw new Error('unrefLists: a chunk list no manifest references');
+      // Not referenced through refLists (never, in the agent): leaving its chunks referenced keeps
+      // them until the next start recounts references from the manifests on disk; releasing them
+      // could take another manifest's reference.
+      if (n === undefined) continue;
       if (n > 1) this.lists.set(list, n - 1);
       else {
         this.lists.delete(list);
