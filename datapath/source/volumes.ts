@@ -204,7 +204,7 @@ export class SnapshotManager {
           ...(opts.signal ? { signal: opts.signal } : {}),
         });
         const ms = manifestStats(manifest);
-        const unique = manifestChunks(manifest);
+        const parentSummary = parent ? this.snaps.get(volume)?.get(parent.id)?.summary : undefined;
         const summary: SnapshotSummary = {
           id,
           volume,
@@ -212,7 +212,10 @@ export class SnapshotManager {
           full: manifest.full,
           createdAt: manifest.createdAt,
           ...ms,
-          uniqueChunks: unique.size,
+          uniqueChunks:
+            parent && parentSummary && sameLists(parent, manifest)
+              ? parentSummary.uniqueChunks
+              : manifestChunks(manifest).size,
           stats,
         };
         const vdir = path.join(this.snapshotsDir, volume);
@@ -264,4 +267,15 @@ export class SnapshotManager {
       await this.store.gc();
     });
   }
+}
+
+/**
+ * Whether `b`'s files have `a`'s chunk lists, the same objects in the same order (a snapshot that
+ * reused every file of its parent): then they reference the same distinct chunks.
+ */
+function sameLists(a: Manifest, b: Manifest): boolean {
+  const lists = [...chunkLists(a)];
+  let i = 0;
+  for (const l of chunkLists(b)) if (l !== lists[i++]) return false;
+  return i === lists.length;
 }

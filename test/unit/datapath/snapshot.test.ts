@@ -202,3 +202,44 @@ describe('takeSnapshot', () => {
     );
   });
 });
+
+describe('SnapshotManager.take', () => {
+  it('keeps snapshot chunks referenced through shared lists, and counts their distinct chunks', async () => {
+    const { SnapshotManager } = await import('../../../datapath/source/volumes.js');
+    const { manifestChunks } = await import('../../../datapath/protocol/manifest.js');
+    const m = await SnapshotManager.open(path.join(root, 'agent'), store, new Chunker(), {
+      retain: 1,
+      compress: true,
+      fsync: false,
+    });
+    await m.createVolume('v');
+    const dir = m.volumePath('v');
+    fs.writeFileSync(path.join(dir, 'a.bin'), crypto.randomBytes(700_000));
+    fs.writeFileSync(path.join(dir, 'b.bin'), crypto.randomBytes(300_000));
+    const first = await m.take('v');
+    await settle(); // past the racy margin: the next snapshot re-reads both files and records them
+    const second = await m.take('v'); // retain 1: the first one is pruned
+    const third = await m.take('v'); // reuses both files: the second's lists
+
+    const chunks = manifestChunks(m.manifest('v', third.id));
+    expect([second.stats.filesReused, third.stats.filesReused]).toEqual([0, 2]);
+    expect([first.uniqueChunks, second.uniqueChunks, third.uniqueChunks]).toEqual([
+      chunks.size,
+      chunks.size,
+      chunks.size,
+    ]);
+    expect(m.list('v').map((s) => s.id)).toEqual([third.id]);
+    await store.gc(); // with no snapshot being taken (its pin held the reused chunks)
+    for (const h of chunks.keys()) expect(store.has(h)).toBe(true); // not collected with the pruned ones
+    fs.writeFileSync(path.join(dir, 'b.bin'), crypto.randomBytes(100_000)); // fewer chunks
+    const fourth = await m.take('v');
+    const after = manifestChunks(m.manifest('v', fourth.id));
+    expect(fourth.uniqueChunks).toBe(after.size);
+    expect(after.size).toBeLessThan(chunks.size);
+    const gone = [...chunks.keys()].filter((h) => !after.has(h));
+    expect(gone.length).toBeGreaterThan(0);
+    await store.gc();
+    for (const h of gone) expect(store.has(h)).toBe(false); // b.bin's old chunks, released
+    for (const h of after.keys()) expect(store.has(h)).toBe(true);
+  });
+});
