@@ -38,7 +38,13 @@ import type { ChunkStore, Pin } from '../store/chunk-store.js';
 import { AgentError, notFound } from '../errors.js';
 import { fsyncDir, KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from '../fs-util.js';
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
-import { chunkLists, isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
+import {
+  chunkLists,
+  isVolumeName,
+  manifestChunks,
+  manifestStats,
+  shareChunkLists,
+} from '../protocol/manifest.js';
 import { sameEntry } from '../protocol/manifest-delta.js';
 import { copyPrevious, TreeWriter } from './tree.js';
 import { lastPromotion, type Promoted, type Promotion, promoteRestorePoint } from './promote.js';
@@ -152,15 +158,19 @@ export class StandbyManager {
           await fs.promises.rm(path.join(vdir, 'manifests', f), { force: true });
           continue;
         }
-        const rec = await readJson<PointRecord>(path.join(vdir, 'manifests', f));
-        recs.set(id, rec);
-        store.refLists(chunkLists(rec.manifest));
+        recs.set(id, await readJson<PointRecord>(path.join(vdir, 'manifests', f)));
       }
       const used = new Set([...recs].map(([id, r]) => r.tree ?? id));
       for (const id of trees)
         if (!recs.has(id) && !used.has(id)) await forceRemove(path.join(vdir, 'rp', id));
-      for (const [id, r] of [...recs].sort((a, b) => a[1].seq - b[1].seq))
+      let before: Manifest | undefined;
+      for (const [id, r] of [...recs].sort((a, b) => a[1].seq - b[1].seq)) {
+        // unchanged files share their chunk lists again, as they did before the restart
+        if (before) shareChunkLists(before, r.manifest);
+        before = r.manifest;
+        store.refLists(chunkLists(r.manifest));
         m.files.index(path.join(vdir, 'rp', r.tree ?? id), r.manifest);
+      }
     }
     return m;
   }

@@ -85,6 +85,21 @@ export function sameChunks(a: readonly ChunkRef[], b: readonly ChunkRef[]): bool
   return true;
 }
 
+/**
+ * Makes each file of `next` whose chunks are those of the same path in `base` hold `base`'s list
+ * object (refLists counts a shared list once). For manifests read from disk, which share nothing;
+ * `next` must not be referenced yet.
+ */
+export function shareChunkLists(base: Manifest, next: Manifest): void {
+  const before = new Map<string, ChunkRef[]>();
+  for (const e of base.entries) if (e.type === 'file') before.set(e.path, e.chunks);
+  for (const e of next.entries) {
+    if (e.type !== 'file') continue;
+    const b = before.get(e.path);
+    if (b && sameChunks(b, e.chunks)) e.chunks = b;
+  }
+}
+
 export function isSnapshotId(value: unknown): value is string {
   return typeof value === 'string' && ID.test(value);
 }

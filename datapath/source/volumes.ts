@@ -10,7 +10,13 @@ import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError, badRequest, notFound } from '../errors.js';
 import { KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from '../fs-util.js';
 import type { Manifest } from '../protocol/manifest.js';
-import { chunkLists, isVolumeName, manifestChunks, manifestStats } from '../protocol/manifest.js';
+import {
+  chunkLists,
+  isVolumeName,
+  manifestChunks,
+  manifestStats,
+  shareChunkLists,
+} from '../protocol/manifest.js';
 import type { ChunkEvent, SnapshotOptions, SnapshotProgress, SnapshotStats } from './snapshot.js';
 import { chainHash, takeSnapshot } from './snapshot.js';
 import type { HashAlgorithm } from '../store/hash.js';
@@ -86,9 +92,13 @@ export class SnapshotManager {
     for (const vol of await fs.promises.readdir(m.snapshotsDir)) {
       const dir = path.join(m.snapshotsDir, vol);
       await removeTempFiles(dir);
+      let before: Manifest | undefined;
       for (const f of (await fs.promises.readdir(dir)).sort()) {
         if (!f.endsWith('.json')) continue;
         const s = await readJson<StoredSnapshot>(path.join(dir, f));
+        // unchanged files share their chunk lists again, as they did before the restart
+        if (before) shareChunkLists(before, s.manifest);
+        before = s.manifest;
         m.volume(vol).set(s.summary.id, s);
         store.refLists(chunkLists(s.manifest));
       }

@@ -2,6 +2,7 @@ import { CHUNK_MAX } from '../../../datapath/store/chunker.js';
 import { AgentError } from '../../../datapath/errors.js';
 import { DEFAULT_LIMITS } from '../../../datapath/protocol/limits.js';
 import {
+  shareChunkLists,
   symlinkEscape,
   validateManifest,
   wireManifest,
@@ -230,5 +231,49 @@ describe('symlinkEscape', () => {
     ['l', '/abs', 'is absolute'],
   ])('%s -> %s', (link, target, expected) => {
     expect(symlinkEscape(tree, link, target)).toBe(expected);
+  });
+});
+
+describe('shareChunkLists', () => {
+  it("gives each file with the same chunks at the same path the base's list object, and only those", () => {
+    const B = 'b'.repeat(64);
+    const file = (p: string, chunks: unknown[]): unknown => ({
+      path: p,
+      type: 'file',
+      mode: 0o644,
+      size: 10,
+      mtimeMs: 1,
+      chunks,
+    });
+    // read from disk: equal content, distinct objects
+    const base = manifest([
+      file('same', [
+        [H, 5],
+        [B, 5],
+      ]),
+      file('changed', [[H, 10]]),
+      file('moved', [[B, 10]]),
+    ]) as unknown as Manifest;
+    const next = JSON.parse(
+      JSON.stringify(
+        manifest([
+          file('same', [
+            [H, 5],
+            [B, 5],
+          ]),
+          file('changed', [[B, 10]]),
+          file('elsewhere', [[B, 10]]),
+        ]),
+      ),
+    ) as Manifest;
+    const lists = (m: Manifest): unknown[] => m.entries.map((e) => (e.type === 'file' ? e.chunks : null));
+    const [same, changed, elsewhere] = lists(next);
+    shareChunkLists(base, next);
+    const after = lists(next);
+    expect(after[0]).toBe(lists(base)[0]);
+    expect(after[0]).not.toBe(same);
+    expect([after[1], after[2]]).toEqual([changed, elsewhere]);
+    expect(after[1]).toBe(changed); // other chunks: its own list
+    expect(after[2]).toBe(elsewhere); // another path: its own list
   });
 });

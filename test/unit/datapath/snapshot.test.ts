@@ -242,4 +242,30 @@ describe('SnapshotManager.take', () => {
     for (const h of gone) expect(store.has(h)).toBe(false); // b.bin's old chunks, released
     for (const h of after.keys()) expect(store.has(h)).toBe(true);
   });
+
+  it("shares unchanged files' chunk lists again after a restart, and keeps their chunks", async () => {
+    const { SnapshotManager } = await import('../../../datapath/source/volumes.js');
+    const { manifestChunks } = await import('../../../datapath/protocol/manifest.js');
+    const opts = { retain: 2, compress: true, fsync: false };
+    const agent = path.join(root, 'agent');
+    let m = await SnapshotManager.open(agent, store, new Chunker(), opts);
+    await m.createVolume('v');
+    const dir = m.volumePath('v');
+    fs.writeFileSync(path.join(dir, 'a.bin'), crypto.randomBytes(700_000));
+    await m.take('v');
+    await settle();
+    const b = await m.take('v'); // records a.bin's identity
+    const c = await m.take('v'); // reuses it
+    const listOf = (id: string): unknown => (m.manifest('v', id).entries[0] as FileEntry).chunks;
+    expect(listOf(c.id)).toBe(listOf(b.id));
+    await store.sealed();
+    store.close();
+    store = await ChunkStore.open(path.join(root, 'chunks'), { maxChunkSize: 256 * 1024 });
+    m = await SnapshotManager.open(agent, store, new Chunker(), opts);
+    expect(listOf(c.id)).toBe(listOf(b.id)); // read from two files, one list again
+    const d = await m.take('v'); // prunes b
+    expect(m.list('v').map((s) => s.id)).toEqual([c.id, d.id]);
+    await store.gc();
+    for (const h of manifestChunks(m.manifest('v', d.id)).keys()) expect(store.has(h)).toBe(true);
+  });
 });
