@@ -4,7 +4,13 @@ import { AgentError, badRequest, notFound } from '../errors.js';
 import { isSnapshotId, validateManifest, wireManifest } from '../protocol/manifest.js';
 import { applyManifestDelta, isManifestDelta, unknownBase } from '../protocol/manifest-delta.js';
 import { answerHave, receiveChunks } from '../destination/receive.js';
-import type { ReplicationRequest, SnapshotRequest } from '../protocol/agent-api.js';
+import {
+  MAX_REPLICATION_WAIT_MS,
+  REPLICATION_PHASES,
+  type ReplicationPhase,
+  type ReplicationRequest,
+  type SnapshotRequest,
+} from '../protocol/agent-api.js';
 import { snapshotHints } from '../source/prepare-hints.js';
 import { validateDestination } from '../source/replication-request.js';
 import { HASH_HEADER, SESSION_HEADER } from '../protocol/wire.js';
@@ -41,13 +47,24 @@ function param(ctx: RouteCtx, i: number): string {
   }
 }
 
-function intParam(q: URLSearchParams, name: string): number | undefined {
+function intParam(q: URLSearchParams, name: string, min = 1, max = 1000): number | undefined {
   const v = q.get(name);
   if (v === null) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > 1000)
-    throw badRequest(`${name} ${JSON.stringify(v)}: must be an integer in 1..1000`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw badRequest(`${name} ${JSON.stringify(v)}: must be an integer in ${min}..${max}`);
   return n;
+}
+
+/** ?phase=P&waitMs=N of GET /v1/replications/:id (both or neither). */
+function waitParams(q: URLSearchParams): { phase: ReplicationPhase; waitMs: number } | null {
+  const waitMs = intParam(q, 'waitMs', 0, MAX_REPLICATION_WAIT_MS);
+  const phase = q.get('phase');
+  if (waitMs === undefined && phase === null) return null;
+  if (waitMs === undefined || phase === null) throw badRequest('phase and waitMs: give both or neither');
+  if (!(REPLICATION_PHASES as readonly string[]).includes(phase))
+    throw badRequest(`phase ${JSON.stringify(phase)}: must be one of ${REPLICATION_PHASES.join(', ')}`);
+  return { phase: phase as ReplicationPhase, waitMs };
 }
 
 function sessionOf(ctx: RouteCtx): string | undefined {
@@ -133,7 +150,15 @@ export function controlRoutes(a: AgentContext): Route[] {
     route('GET', '/v1/replications', async ({ res }) =>
       sendJson(res, 200, { replications: a.replications.list() }),
     ),
-    route('GET', '/v1/replications/:id', async (c) => sendJson(c.res, 200, a.replications.get(param(c, 0)))),
+    route('GET', '/v1/replications/:id', async (c) => {
+      const wait = waitParams(c.query);
+      const id = param(c, 0);
+      sendJson(
+        c.res,
+        200,
+        wait ? await a.replications.getAfter(id, wait.phase, wait.waitMs) : a.replications.get(id),
+      );
+    }),
     route('DELETE', '/v1/replications/:id', async (c) =>
       sendJson(c.res, 200, a.replications.cancel(param(c, 0))),
     ),

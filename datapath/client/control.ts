@@ -1,14 +1,16 @@
 // The client's calls to an agent's control port: health, info and metrics; volumes and their
 // snapshots (source side); replications, started, polled and cancelled (source side); standby
 // volumes, their restore points, commit and promote (destination side). Each call is one request
-// through http.ts; waitForReplication polls until a replication ends.
+// through http.ts; waitForReplication waits (long polls) until a replication ends.
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
+import { MAX_REPLICATION_WAIT_MS } from '../protocol/agent-api.js';
 import type {
   AgentInfo,
   CommitResult,
   Manifest,
   PromoteResult,
+  ReplicationPhase,
   ReplicationRequest,
   ReplicationStatus,
   SnapshotRequest,
@@ -101,8 +103,20 @@ export class AgentControl {
     return this.http.json({ method: 'POST', path: '/v1/replications', json: req });
   }
 
-  getReplication(id: string): Promise<ReplicationStatus> {
-    return this.http.json({ method: 'GET', path: `/v1/replications/${enc(id)}` });
+  /**
+   * A replication's status; with `after`, answered once its phase is no longer `after.phase` or
+   * after `after.waitMs` (an agent from before 2026-12-03 answers at once).
+   */
+  getReplication(
+    id: string,
+    after?: { phase: ReplicationPhase; waitMs: number; signal?: AbortSignal },
+  ): Promise<ReplicationStatus> {
+    const q = after ? `?phase=${after.phase}&waitMs=${after.waitMs}` : '';
+    return this.http.json({
+      method: 'GET',
+      path: `/v1/replications/${enc(id)}${q}`,
+      ...(after?.signal ? { signal: after.signal } : {}),
+    });
   }
 
   async listReplications(): Promise<ReplicationStatus[]> {
@@ -124,11 +138,23 @@ export class AgentControl {
     const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
     const grace = opts.unreachableGraceMs ?? 60_000;
     let unreachableSince: number | null = null;
+    let last: ReplicationPhase | null = null;
     for (;;) {
       if (opts.signal?.aborted) throw new Error(`waiting for replication ${id} aborted`);
       let s: ReplicationStatus | null = null;
+      const asked = Date.now();
       try {
-        s = await this.getReplication(id);
+        // The agent answers when the phase changes (the end included), else after pollMs.
+        s = await this.getReplication(
+          id,
+          last
+            ? {
+                phase: last,
+                waitMs: Math.min(pollMs, MAX_REPLICATION_WAIT_MS),
+                ...(opts.signal ? { signal: opts.signal } : {}),
+              }
+            : undefined,
+        );
         unreachableSince = null;
       } catch (err) {
         if (!(err instanceof AgentUnreachableError)) throw err;
@@ -142,7 +168,11 @@ export class AgentControl {
       }
       if (Date.now() > deadline)
         throw new Error(`replication ${id} did not finish within ${opts.timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, pollMs));
+      // Unreachable, or an agent that answered at once without waiting: poll no faster than pollMs.
+      const early = !s || s.phase === last;
+      const left = pollMs - (Date.now() - asked);
+      if (early && left > 0) await new Promise((r) => setTimeout(r, left));
+      last = s?.phase ?? last;
     }
   }
 

@@ -110,15 +110,23 @@ export interface ReplicationRequest {
   concurrency?: number;
 }
 
-export type ReplicationPhase =
-  | 'pending'
-  | 'snapshotting'
-  | 'planning'
-  | 'transferring'
-  | 'committing'
-  | 'succeeded'
-  | 'failed'
-  | 'cancelled';
+export const REPLICATION_PHASES = [
+  'pending',
+  'snapshotting',
+  'planning',
+  'transferring',
+  'committing',
+  'succeeded',
+  'failed',
+  'cancelled',
+] as const;
+export type ReplicationPhase = (typeof REPLICATION_PHASES)[number];
+
+/**
+ * GET /v1/replications/:id?phase=P&waitMs=N answers once the replication's phase is no longer P
+ * (at once when it is not), or after N ms, at most this long.
+ */
+export const MAX_REPLICATION_WAIT_MS = 10_000;
 
 export interface ReplicationError {
   code: string;

@@ -6,11 +6,11 @@
 // A failed or cancelled replication, including one a restart interrupted, resumes when it is
 // started again under the same id (reusing its snapshot) or with the same snapshotId: content
 // addressing lets the new attempt skip the chunks already delivered.
-import type { ReplicationRequest, ReplicationStatus } from '../protocol/agent-api.js';
+import type { ReplicationPhase, ReplicationRequest, ReplicationStatus } from '../protocol/agent-api.js';
 import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError, notFound } from '../errors.js';
 import { newId } from '../fs-util.js';
-import { chooseKind, keptJob, newJob, TERMINAL, view, type Job } from './replication-job.js';
+import { chooseKind, keptJob, newJob, nextChange, TERMINAL, view, type Job } from './replication-job.js';
 import { ReplicationRecords } from './replication-records.js';
 import { validateRequest } from './replication-request.js';
 import { ReplicationRunner, type ReplicationEvents } from './replication-run.js';
@@ -64,9 +64,25 @@ export class ReplicationManager {
   }
 
   get(id: string): ReplicationStatus {
+    return view(this.job(id));
+  }
+
+  /**
+   * The status once the replication's phase is other than `phase` (at once when it is already),
+   * or after `waitMs`. Why: a caller waiting for the end learns of it when it happens, not at its
+   * next poll (a Migration's activity polled every 500 ms; most incremental replications of a
+   * small change take less).
+   */
+  async getAfter(id: string, phase: ReplicationPhase, waitMs: number): Promise<ReplicationStatus> {
+    const j = this.job(id);
+    if (j.status.phase === phase && !TERMINAL.includes(phase)) await nextChange(j, waitMs);
+    return view(j);
+  }
+
+  private job(id: string): Job {
     const j = this.jobs.get(id);
     if (!j) throw notFound(`replication ${id} not found`);
-    return view(j);
+    return j;
   }
 
   /** Starts (or, for a known id, returns or resumes) a replication. */
@@ -103,8 +119,7 @@ export class ReplicationManager {
   }
 
   cancel(id: string): ReplicationStatus {
-    const j = this.jobs.get(id);
-    if (!j) throw notFound(`replication ${id} not found`);
+    const j = this.job(id);
     if (!TERMINAL.includes(j.status.phase))
       j.abort.abort(new AgentError(499, 'cancelled', 'replication cancelled', false));
     return view(j);

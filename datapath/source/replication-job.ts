@@ -23,6 +23,8 @@ export interface Job extends PushJob {
   phaseStartedAt?: number;
   /** Large files named to the destination for copying ahead of the commit (prepare-hints.ts). */
   hints?: PrepareHints;
+  /** Those waiting for the phase to change (nextChange). */
+  watchers?: Set<() => void>;
 }
 
 export const TERMINAL: ReplicationPhase[] = ['succeeded', 'failed', 'cancelled'];
@@ -119,6 +121,25 @@ export function view(j: Job): ReplicationStatus {
       s.rateBytesPerSec > 0 ? Math.max(0, (s.bytesTotal - s.bytesDone) / s.rateBytesPerSec) : null;
   }
   return { ...s, destination: { ...s.destination } };
+}
+
+/** Wakes those waiting for `j`'s phase to change (nextChange). */
+export function phaseChanged(j: Job): void {
+  for (const wake of [...(j.watchers ?? [])]) wake();
+}
+
+/** Resolves once `j`'s phase changes or it ends (`done`), or after `ms`, whichever comes first. */
+export function nextChange(j: Job, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const wake = (): void => {
+      clearTimeout(timer);
+      j.watchers?.delete(wake);
+      resolve();
+    };
+    const timer = setTimeout(wake, ms);
+    (j.watchers ??= new Set()).add(wake);
+    void j.done.then(wake);
+  });
 }
 
 /** Adds the time since the last phase change to the phase that was running. */

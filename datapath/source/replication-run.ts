@@ -35,7 +35,7 @@ import { diffManifest } from '../protocol/manifest-delta.js';
 import { filesToPatch } from '../protocol/patch.js';
 import { BuildHints, PrepareHints } from './prepare-hints.js';
 import { ChunkPusher, type PushEvents } from './push.js';
-import { tick, view, type Job } from './replication-job.js';
+import { phaseChanged, tick, view, type Job } from './replication-job.js';
 import { planTransfer } from './replication-plan.js';
 import type { ReplicationRecords } from './replication-records.js';
 import type { SnapshotManager } from './volumes.js';
@@ -148,7 +148,9 @@ export class ReplicationRunner {
 
   private async setPhase(j: Job, phase: ReplicationPhase): Promise<void> {
     tick(j);
+    const was = j.status.phase;
     j.status.phase = phase;
+    if (phase !== was) phaseChanged(j); // a retry plans again: no change
     await this.records.save(view(j));
   }
 

@@ -378,6 +378,59 @@ describe('replication between two agents', () => {
     ).toEqual([...live].map(() => true));
   });
 
+  it('answers a status request when the phase changes, not at the next poll', async () => {
+    const vol = (await sc.createVolume('long-poll')).path;
+    fs.writeFileSync(path.join(vol, 'data.bin'), prng(16 << 20, 'long-poll'));
+    let st = await sc.startReplication({
+      volume: 'long-poll',
+      destination: destination(),
+      mode: 'DisasterRecovery',
+    });
+    const seen = [st.phase];
+    while (!['succeeded', 'failed', 'cancelled'].includes(st.phase)) {
+      const next = await sc.getReplication(st.id, { phase: st.phase, waitMs: 10_000 });
+      expect(next.phase).not.toBe(st.phase); // an answer per change: none timed out, none early
+      seen.push(next.phase);
+      st = next;
+    }
+    expect(seen.at(-1)).toBe('succeeded');
+    expect(seen.length).toBeGreaterThanOrEqual(3); // a phase that ends between two requests is not seen
+    // ended, or in another phase than the one named: at once
+    let t0 = Date.now();
+    expect((await sc.getReplication(st.id, { phase: 'succeeded', waitMs: 10_000 })).phase).toBe('succeeded');
+    expect((await sc.getReplication(st.id, { phase: 'planning', waitMs: 10_000 })).phase).toBe('succeeded');
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    // a replication that stays in its phase (its destination is down, it retries): after waitMs
+    const down = await sc.startReplication({
+      volume: 'long-poll',
+      destination: { ...destination(), url: 'https://127.0.0.1:1' },
+      mode: 'DisasterRecovery',
+    });
+    let phase = down.phase;
+    while (phase === 'pending' || phase === 'snapshotting')
+      phase = (await sc.getReplication(down.id, { phase, waitMs: 10_000 })).phase;
+    expect(phase).toBe('planning');
+    t0 = Date.now();
+    const later = await sc.getReplication(down.id, { phase, waitMs: 400 });
+    expect(later.phase).toBe('planning');
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(350);
+    await sc.cancelReplication(down.id);
+    expect((await sc.getReplication(down.id, { phase: 'planning', waitMs: 10_000 })).phase).toBe('cancelled');
+    // refusals name the parameter and its value
+    const refusal = (q: string): Promise<string> =>
+      (sc as unknown as { http: { json(o: object): Promise<unknown> } }).http
+        .json({ method: 'GET', path: `/v1/replications/${st.id}?${q}` })
+        .then(
+          () => 'accepted',
+          (err: Error) => err.message,
+        );
+    expect(await refusal('phase=bogus&waitMs=5')).toMatch(/phase "bogus": must be one of pending, /);
+    expect(await refusal('phase=planning&waitMs=20000')).toMatch(
+      /waitMs "20000": must be an integer in 0\.\.10000/,
+    );
+    expect(await refusal('waitMs=5')).toMatch(/phase and waitMs: give both or neither/);
+  });
+
   it('exposes health, info and Prometheus metrics', async () => {
     expect(await dc.health()).toEqual({ ok: true });
     const info = await sc.info();
