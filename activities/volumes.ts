@@ -122,8 +122,12 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
           bytesDone: status.bytesDone,
           bytesTotal: status.bytesTotal,
         });
-        await ctx.sleep(POLL_MS);
-        status = await source.getReplication(id);
+        // Answered when the phase changes (the end included), else after POLL_MS.
+        const asked = Date.now();
+        const phase = status.phase;
+        status = await Promise.race([source.getReplication(id, { phase, waitMs: POLL_MS }), ctx.cancelled]);
+        const left = POLL_MS - (Date.now() - asked);
+        if (status.phase === phase && left > 0) await ctx.sleep(left); // an agent that answered at once
         stalledMs = watch.observe(status, Date.now());
         if (stalledMs >= stallMs) break;
       }
