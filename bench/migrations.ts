@@ -4,7 +4,8 @@
 // agent holding `--volume-kib` of random bytes. Measured:
 //   memory       the worker's peak RSS (VmHWM of its process tree) and its RSS before the apply;
 //   starvation   per migration, from its workflow's start to its first activity's start (Temporal
-//                history): p50, p99, max; and from the CR's apply to its final status;
+//                history): p50, p99, max; from its start to its close (history); and from the CR's
+//                apply to its final status (polled every second);
 //   outcome      how many ended Successful (all must, or the bench exits 1).
 // Writes a table to stdout and bench/results/migrations.json (unless --no-save).
 import { Client, Connection } from '@temporalio/client';
@@ -139,19 +140,20 @@ async function main(): Promise<void> {
     connection = await Connection.connect({ address: pair.env.state.temporal.address });
     const temporal = new Client({ connection, namespace: pair.env.state.temporal.namespace });
     const waits: number[] = [];
+    const runs: number[] = [];
     await inPool(names, async (ns) => {
       const events =
         (await temporal.workflow.getHandle(migrationWorkflowId(ns, 'load')).fetchHistory()).events ?? [];
-      const started = events.find((e) => e.workflowExecutionStartedEventAttributes)?.eventTime;
-      const first = events.find((e) => e.activityTaskStartedEventAttributes)?.eventTime;
-      if (started && first)
-        waits.push(
-          ms(first.seconds) * 1000 +
-            (first.nanos ?? 0) / 1e6 -
-            (ms(started.seconds) * 1000 + (started.nanos ?? 0) / 1e6),
-        );
+      const at = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number | undefined =>
+        t ? ms(t.seconds) * 1000 + (t.nanos ?? 0) / 1e6 : undefined;
+      const started = at(events.find((e) => e.workflowExecutionStartedEventAttributes)?.eventTime);
+      const first = at(events.find((e) => e.activityTaskStartedEventAttributes)?.eventTime);
+      const closed = at(events.at(-1)?.eventTime);
+      if (started !== undefined && first !== undefined) waits.push(first - started);
+      if (started !== undefined && closed !== undefined) runs.push(closed - started);
     });
     waits.sort((a, b) => a - b);
+    runs.sort((a, b) => a - b);
     const ends = [...finalAt.values()].map((f) => f.ms).sort((a, b) => a - b);
     const successful = [...finalAt.values()].filter((f) => f.status === 'Successful').length;
     const row = {
@@ -167,13 +169,14 @@ async function main(): Promise<void> {
         measured: waits.length,
       },
       applyToFinalSeconds: { p50: quantile(ends, 0.5) / 1000, max: ends[ends.length - 1]! / 1000 },
+      workflowMs: { p50: quantile(runs, 0.5), max: runs[runs.length - 1] },
       workerRssBeforeMiB: rssBefore / MiB,
       workerRssPeakMiB: Math.max(peak, rssMax) / MiB,
     };
     const table = [
-      `| migrations | Successful | makespan | workflow start → first activity p50 / p99 / max | apply → final p50 / max | worker RSS before → peak |`,
-      `|---|---|---|---|---|---|`,
-      `| ${row.migrations} × ${row.volumeKiB} KiB | ${row.successful}/${row.migrations} | ${row.makespanSeconds.toFixed(1)} s | ${row.toFirstActivityMs.p50.toFixed(0)} / ${row.toFirstActivityMs.p99.toFixed(0)} / ${row.toFirstActivityMs.max!.toFixed(0)} ms | ${row.applyToFinalSeconds.p50.toFixed(1)} / ${row.applyToFinalSeconds.max.toFixed(1)} s | ${row.workerRssBeforeMiB.toFixed(0)} → ${row.workerRssPeakMiB.toFixed(0)} MiB |`,
+      `| migrations | Successful | makespan | workflow start → first activity p50 / p99 / max | workflow start → close p50 / max | apply → final p50 / max | worker RSS before → peak |`,
+      `|---|---|---|---|---|---|---|`,
+      `| ${row.migrations} × ${row.volumeKiB} KiB | ${row.successful}/${row.migrations} | ${row.makespanSeconds.toFixed(1)} s | ${row.toFirstActivityMs.p50.toFixed(0)} / ${row.toFirstActivityMs.p99.toFixed(0)} / ${row.toFirstActivityMs.max!.toFixed(0)} ms | ${row.workflowMs.p50.toFixed(0)} / ${row.workflowMs.max!.toFixed(0)} ms | ${row.applyToFinalSeconds.p50.toFixed(1)} / ${row.applyToFinalSeconds.max.toFixed(1)} s | ${row.workerRssBeforeMiB.toFixed(0)} → ${row.workerRssPeakMiB.toFixed(0)} MiB |`,
     ].join('\n');
     process.stdout.write(
       `${machine.cpus} CPUs, load average at start ${machine.loadAverageAtStart.map((x) => x.toFixed(2)).join(', ')}\n\n${table}\n`,
