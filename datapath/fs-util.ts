@@ -47,6 +47,11 @@ export class KeyedMutex {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     }
   }
+
+  /** Whether something holds or waits for `key`. */
+  busy(key: string): boolean {
+    return this.tails.has(key);
+  }
 }
 
 /** A sortable, unique id: UTC timestamp to the millisecond plus random suffix. */
