@@ -94,6 +94,8 @@ interface Build {
   file: string;
   chunks: ChunkRef[];
   done: boolean;
+  /** Its commit has begun (settle): no chunk arrives any more, so one still missing never will. */
+  final: boolean;
   /** Resolves true once the whole file is written, false when the build failed or was cancelled. */
   finished: Promise<boolean>;
   begun: boolean;
@@ -213,7 +215,11 @@ export class PreparedBuilds implements ChunkElsewhere {
   /**
    * Before the commit of restore point `forId` of `volume`: waits for its builds that were named
    * to the end, and cancels the others (a commit takes only whole files), so that what has() says
-   * about taken chunks holds for the commit.
+   * about taken chunks holds for the commit. The sender commits once its transfer is over, so a
+   * chunk a build still waits for is not coming (the destination said it had it and lost it since,
+   * or a cancelled build took it): that build fails now, and the commit answers 409 missing_chunks
+   * for it as for any chunk not received. Waiting for it instead hung the commit, and with it every
+   * later commit of the volume.
    */
   async settle(volume: string, forId: string): Promise<void> {
     const v = this.volumes.get(volume);
@@ -222,6 +228,10 @@ export class PreparedBuilds implements ChunkElsewhere {
       if (b.done) continue;
       v.files.delete(p);
       this.cancel(b);
+    }
+    for (const b of v.files.values()) {
+      b.final = true;
+      b.wake?.();
     }
     await Promise.all([...v.files.values()].map((b) => b.finished));
   }
@@ -322,6 +332,7 @@ export class PreparedBuilds implements ChunkElsewhere {
       file,
       chunks: [],
       done: false,
+      final: false,
       finished: Promise.resolve(false),
       begun: false,
       abort: new AbortController(),
@@ -422,6 +433,7 @@ export class PreparedBuilds implements ChunkElsewhere {
           continue;
         }
         if (!this.store.holds(first)) {
+          if (b.final) throw new Error(`chunk ${first}: not received by the time of the commit`);
           await this.arrival(b, first, signal);
           continue;
         }

@@ -187,6 +187,26 @@ describe('PreparedBuilds', () => {
     expect(await builds.take('v', 'rp1', f.entry)).toBeNull();
     store.close();
   });
+
+  it('a build still waiting for a chunk when its commit begins fails: settle returns, and the chunks it took are missing', async () => {
+    const { store, builds, tmp } = await setup();
+    const f = file('a.db', 10);
+    for (const [k, r] of f.raws.entries()) if (k !== 4 && k !== 7) await store.put(f.chunks[k]![0], r);
+    builds.add('v', 'rp1', [{ path: 'a.db', from: 0, chunks: f.chunks, done: true }], tmp);
+    await turn();
+    // chunk 7 comes from the wire and is written only into the file; chunk 4 never comes
+    expect(builds.offer(f.chunks[7]![0], f.raws[7]!)).toBe(true);
+    expect(builds.has(f.chunks[7]![0])).toBe(true);
+    const settling = builds.settle('v', 'rp1');
+    const timeout = new Promise<string>((r) => setTimeout(() => r('still waiting'), 5_000).unref());
+    expect(await Promise.race([settling.then(() => 'settled'), timeout])).toBe('settled');
+    // the commit will find both chunks missing (409) and the sender sends them again
+    expect(builds.has(f.chunks[7]![0])).toBe(false);
+    expect(store.holds(f.chunks[4]![0])).toBe(false);
+    expect(await builds.take('v', 'rp1', f.entry)).toBeNull();
+    expect(await settled(tmp)).toEqual([]);
+    store.close();
+  });
 });
 
 describe('BuildHints (the source names large new files as they are cut)', () => {
