@@ -24,6 +24,7 @@ import type { Limits } from '../protocol/limits.js';
 import { DEFAULT_LIMITS } from '../protocol/limits.js';
 import { ReplicationManager } from '../source/replicate.js';
 import { StandbyManager } from '../destination/standby.js';
+import { COMMIT_WAIT_WARN_MS } from '../destination/commit-waits.js';
 import { SnapshotManager } from '../source/volumes.js';
 import { TokenAuth, UNAUTHORIZED_BODY } from './auth.js';
 import { AuthFailureLimiter, type AuthLimitOptions } from './auth-limit.js';
@@ -74,6 +75,7 @@ export class Agent implements AgentContext {
   private readonly authLimiter: AuthFailureLimiter;
   private readonly servers: https.Server[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private commitWatch: NodeJS.Timeout | null = null;
   private agentId = '';
   private readonly startedAt = new Date().toISOString();
   port = 0;
@@ -146,6 +148,7 @@ export class Agent implements AgentContext {
         }),
     });
     this.expireSessions();
+    this.watchCommits();
 
     const tls = { cert: this.cfg.tlsCert, key: this.cfg.tlsKey };
     const control = this.listenServer('control', controlRoutes(this), this.cfg.port, tls);
@@ -168,6 +171,15 @@ export class Agent implements AgentContext {
       Math.min(60_000, idle),
     );
     this.timer.unref();
+  }
+
+  /** Logs, every COMMIT_WAIT_WARN_MS, each commit that has waited that long on one thing. */
+  private watchCommits(): void {
+    this.commitWatch = setInterval(() => {
+      for (const c of this.standby.commitsUnderWay())
+        if (c.waitedMs >= COMMIT_WAIT_WARN_MS) this.log('warn', 'standby commit waiting', { ...c });
+    }, COMMIT_WAIT_WARN_MS);
+    this.commitWatch.unref();
   }
 
   private listenServer(
@@ -304,6 +316,7 @@ export class Agent implements AgentContext {
   /** Stops accepting requests, stops replications, and closes connections. */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.commitWatch) clearInterval(this.commitWatch);
     for (const s of this.servers) s.close();
     await this.replications.shutdown();
     for (const s of this.servers) s.closeAllConnections();

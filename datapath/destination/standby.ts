@@ -43,7 +43,7 @@ import {
   isVolumeName,
   manifestChunks,
   manifestStats,
-  shareChunkLists,
+  reloadedLists,
 } from '../protocol/manifest.js';
 import { sameEntry } from '../protocol/manifest-delta.js';
 import { copyPrevious, TreeWriter } from './tree.js';
@@ -63,6 +63,7 @@ import { PreparedBuilds } from './build.js';
 import { KnownRanges } from './known-ranges.js';
 import { FileChunks } from './file-chunks.js';
 import type { BuildPiece } from '../protocol/build-hints.js';
+import { CommitWaits } from './commit-waits.js';
 
 export type { Promotion } from './promote.js';
 
@@ -89,6 +90,19 @@ export interface StandbyInfo {
   restorePoints: RestorePoint[];
   /** The last promotion of this standby volume, while the volume it made still exists. */
   promoted?: Promotion;
+  /** Commits of this volume under way (queued ones included), oldest first. */
+  committing?: CommitProgress[];
+}
+
+/** A commit under way, and what it waits for now (commit-waits.ts). */
+export interface CommitProgress {
+  volume: string;
+  restorePoint: string;
+  /** Since the commit was asked for. */
+  elapsedMs: number;
+  /** Its longest-pending await, or null while it is working. */
+  waitingFor: string | null;
+  waitedMs: number;
 }
 
 export interface CommitResult {
@@ -109,6 +123,8 @@ export class StandbyManager {
   private readonly lock = new KeyedMutex();
   /** Per volume, restore points retired ahead of a commit, from base restore point `base` (recycleOrCopy). */
   private readonly early = new Map<string, { base: string; donors: Promise<Donor[]> }>();
+  /** Commits under way, in the order they were asked for. */
+  private readonly committing = new Set<CommitWaits>();
   readonly dir: string;
   commits = 0;
   private readonly trees: TreeWriter;
@@ -163,12 +179,9 @@ export class StandbyManager {
       const used = new Set([...recs].map(([id, r]) => r.tree ?? id));
       for (const id of trees)
         if (!recs.has(id) && !used.has(id)) await forceRemove(path.join(vdir, 'rp', id));
-      let before: Manifest | undefined;
+      const lists = reloadedLists();
       for (const [id, r] of [...recs].sort((a, b) => a[1].seq - b[1].seq)) {
-        // unchanged files share their chunk lists again, as they did before the restart
-        if (before) shareChunkLists(before, r.manifest);
-        before = r.manifest;
-        store.refLists(chunkLists(r.manifest));
+        store.refLists(lists(r.manifest));
         m.files.index(path.join(vdir, 'rp', r.tree ?? id), r.manifest);
       }
     }
@@ -251,13 +264,29 @@ export class StandbyManager {
       .map(([id, r]) => this.point(volume, id, r))
       .sort((a, b) => a.seq - b.seq);
     const promoted = lastPromotion(vdir);
+    const committing = this.commitsUnderWay().filter((c) => c.volume === volume);
     return {
       volume,
       path: path.join(vdir, 'current'),
       current: this.current(volume),
       restorePoints,
       ...(promoted ? { promoted } : {}),
+      ...(committing.length > 0 ? { committing } : {}),
     };
+  }
+
+  /** Every commit under way, oldest first, with what each waits for. */
+  commitsUnderWay(now = Date.now()): CommitProgress[] {
+    return [...this.committing].map((w) => {
+      const o = w.oldest();
+      return {
+        volume: w.volume,
+        restorePoint: w.restorePoint,
+        elapsedMs: now - w.started,
+        waitingFor: o?.what ?? null,
+        waitedMs: o ? now - o.since : 0,
+      };
+    });
   }
 
   list(): StandbyInfo[] {
@@ -292,147 +321,167 @@ export class StandbyManager {
   ): Promise<CommitResult> {
     const vdir = this.vdir(volume);
     const retain = Math.max(1, opts.retain ?? this.opts.retain);
-    return this.lock.run(volume, async () => {
-      const recs = this.volume(volume);
-      const cur = this.current(volume);
-      const existing = recs.get(manifest.id);
-      if (existing) {
-        const newest = Math.max(...[...recs.values()].map((r) => r.seq));
-        if (cur !== manifest.id) {
-          if (existing.seq !== newest) {
-            throw new AgentError(
-              409,
-              'conflict',
-              `restore point ${manifest.id} exists and is older than the current one`,
-              false,
-            );
+    const waits = new CommitWaits(volume, manifest.id);
+    this.committing.add(waits);
+    let entered!: () => void;
+    const locked = waits.track(
+      'the volume lock (another commit or an early retire)',
+      new Promise<void>((r) => (entered = r)),
+    );
+    return this.lock
+      .run(volume, async () => {
+        entered();
+        await locked;
+        const recs = this.volume(volume);
+        const cur = this.current(volume);
+        const existing = recs.get(manifest.id);
+        if (existing) {
+          const newest = Math.max(...[...recs.values()].map((r) => r.seq));
+          if (cur !== manifest.id) {
+            if (existing.seq !== newest) {
+              throw new AgentError(
+                409,
+                'conflict',
+                `restore point ${manifest.id} exists and is older than the current one`,
+                false,
+              );
+            }
+            await this.switchCurrent(vdir, manifest.id);
           }
+          return {
+            restorePoint: this.point(volume, manifest.id, existing),
+            previous: cur === manifest.id ? null : cur,
+            pruned: [],
+            filesWritten: 0,
+            filesLinked: 0,
+            bytesWritten: 0,
+            chunksDeleted: 0,
+            alreadyCommitted: true,
+          };
+        }
+        const prev = cur && !opts.full ? recs.get(cur) : undefined;
+        // Nothing changed since the current restore point: the new one shares its tree (below), and
+        // its chunks are those of the current one, which keeps them until this one references them.
+        const unchanged = prev !== undefined && sameTree(prev.manifest, manifest);
+        // chunks the builds took from the wire count once their files are whole
+        await waits.track(
+          'large files written as their chunks arrive',
+          this.builds.settle(volume, manifest.id),
+        );
+        const chunks = unchanged ? null : manifestChunks(manifest);
+        const missing: string[] = [];
+        let missingCount = 0;
+        for (const h of chunks?.keys() ?? []) {
+          if (!this.store.holds(h)) {
+            missingCount++;
+            if (missing.length < MAX_MISSING_LISTED) missing.push(h);
+          }
+        }
+        if (missingCount > 0) {
+          throw new AgentError(
+            409,
+            'missing_chunks',
+            `${missingCount} chunk(s) of snapshot ${manifest.id} have not been received`,
+            true,
+            {
+              missing,
+              missingCount,
+            },
+          );
+        }
+        const pin = opts.pin ?? this.store.pin();
+        for (const h of chunks?.keys() ?? []) pin.add(h);
+        // Restore points retired early for this commit's prepared copies (recycleOrCopy).
+        const early = this.early.get(volume);
+        this.early.delete(volume);
+        const earlyDonors = early ? await waits.track('restore points retired early', early.donors) : [];
+        let donors: Donor[] = [...earlyDonors];
+        const retired: string[] = earlyDonors.flatMap((d) => d.ids);
+        try {
+          await fs.promises.mkdir(path.join(vdir, 'rp'), { recursive: true });
+          await fs.promises.mkdir(path.join(vdir, 'manifests'), { recursive: true });
+          await fs.promises.mkdir(path.join(vdir, 'tmp'), { recursive: true });
+          const final = path.join(vdir, 'rp', manifest.id);
+          let stats = { filesWritten: 0, filesLinked: 0, bytesWritten: 0 };
+          let tree: string | undefined;
+          if (prev && unchanged) {
+            // The new restore point shares the current one's (read-only) tree through a symlink
+            // instead of linking every file again.
+            tree = prev.tree ?? (cur as string);
+            const tmp = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
+            await fs.promises.symlink(tree, tmp);
+            await fs.promises.rename(tmp, final);
+          } else {
+            const staging = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
+            donors = prev
+              ? await waits.track('retiring restore points', retire(this.state(volume), retain, this.store))
+              : [];
+            retired.push(...donors.flatMap((d) => d.ids));
+            donors.unshift(...earlyDonors);
+            try {
+              stats = await this.trees.materialise(
+                staging,
+                manifest,
+                prev
+                  ? {
+                      dir: path.join(vdir, 'rp', prev.tree ?? (cur as string)),
+                      manifest: prev.manifest,
+                      prepared: (rel) =>
+                        waits.track(
+                          `prepared copy of ${rel}`,
+                          this.prepared.take(volume, cur as string, rel),
+                        ),
+                      donors,
+                    }
+                  : null,
+                (e) => waits.track(`written-ahead file ${e.path}`, this.builds.take(volume, manifest.id, e)),
+              );
+              await fs.promises.rename(staging, final);
+            } catch (err) {
+              // A half-built tree (a full disk, a bad entry) gives its space back now, not at the
+              // next start of the agent.
+              await forceRemove(staging).catch(() => undefined);
+              throw err;
+            }
+          }
+          if (this.opts.fsync) fsyncDir(path.dirname(final));
+          const seq = Math.max(0, ...[...recs.values()].map((r) => r.seq)) + 1;
+          const rec: PointRecord = {
+            seq,
+            committedAt: new Date().toISOString(),
+            manifest,
+            ...(tree ? { tree } : {}),
+          };
+          await writeFileAtomic(
+            path.join(vdir, 'manifests', `${manifest.id}.json`),
+            JSON.stringify(rec),
+            this.opts.fsync,
+          );
+          recs.set(manifest.id, rec);
+          this.store.refLists(chunkLists(manifest)); // with its record: prune releases what this took
+          if (!tree) this.files.index(final, manifest);
           await this.switchCurrent(vdir, manifest.id);
+          this.commits++;
+          const pruned = [...retired, ...(await prune(this.state(volume), retain, this.store))];
+          if (!opts.pin) this.store.release(pin);
+          else pin.clear();
+          const { deleted } = await this.store.gc();
+          return {
+            restorePoint: this.point(volume, manifest.id, rec),
+            previous: cur,
+            pruned,
+            ...stats,
+            chunksDeleted: deleted,
+            alreadyCommitted: false,
+          };
+        } finally {
+          if (!opts.pin) this.store.release(pin);
+          this.prepared.discard(volume);
+          this.builds.discard(volume);
+          for (const d of donors) removeInBackground(d.dir);
         }
-        return {
-          restorePoint: this.point(volume, manifest.id, existing),
-          previous: cur === manifest.id ? null : cur,
-          pruned: [],
-          filesWritten: 0,
-          filesLinked: 0,
-          bytesWritten: 0,
-          chunksDeleted: 0,
-          alreadyCommitted: true,
-        };
-      }
-      const prev = cur && !opts.full ? recs.get(cur) : undefined;
-      // Nothing changed since the current restore point: the new one shares its tree (below), and
-      // its chunks are those of the current one, which keeps them until this one references them.
-      const unchanged = prev !== undefined && sameTree(prev.manifest, manifest);
-      // chunks the builds took from the wire count once their files are whole
-      await this.builds.settle(volume, manifest.id);
-      const chunks = unchanged ? null : manifestChunks(manifest);
-      const missing: string[] = [];
-      let missingCount = 0;
-      for (const h of chunks?.keys() ?? []) {
-        if (!this.store.holds(h)) {
-          missingCount++;
-          if (missing.length < MAX_MISSING_LISTED) missing.push(h);
-        }
-      }
-      if (missingCount > 0) {
-        throw new AgentError(
-          409,
-          'missing_chunks',
-          `${missingCount} chunk(s) of snapshot ${manifest.id} have not been received`,
-          true,
-          {
-            missing,
-            missingCount,
-          },
-        );
-      }
-      const pin = opts.pin ?? this.store.pin();
-      for (const h of chunks?.keys() ?? []) pin.add(h);
-      // Restore points retired early for this commit's prepared copies (recycleOrCopy).
-      const early = this.early.get(volume);
-      this.early.delete(volume);
-      const earlyDonors = early ? await early.donors : [];
-      let donors: Donor[] = [...earlyDonors];
-      const retired: string[] = earlyDonors.flatMap((d) => d.ids);
-      try {
-        await fs.promises.mkdir(path.join(vdir, 'rp'), { recursive: true });
-        await fs.promises.mkdir(path.join(vdir, 'manifests'), { recursive: true });
-        await fs.promises.mkdir(path.join(vdir, 'tmp'), { recursive: true });
-        const final = path.join(vdir, 'rp', manifest.id);
-        let stats = { filesWritten: 0, filesLinked: 0, bytesWritten: 0 };
-        let tree: string | undefined;
-        if (prev && unchanged) {
-          // The new restore point shares the current one's (read-only) tree through a symlink
-          // instead of linking every file again.
-          tree = prev.tree ?? (cur as string);
-          const tmp = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
-          await fs.promises.symlink(tree, tmp);
-          await fs.promises.rename(tmp, final);
-        } else {
-          const staging = path.join(vdir, 'tmp', `${manifest.id}.${newId()}`);
-          donors = prev ? await retire(this.state(volume), retain, this.store) : [];
-          retired.push(...donors.flatMap((d) => d.ids));
-          donors.unshift(...earlyDonors);
-          try {
-            stats = await this.trees.materialise(
-              staging,
-              manifest,
-              prev
-                ? {
-                    dir: path.join(vdir, 'rp', prev.tree ?? (cur as string)),
-                    manifest: prev.manifest,
-                    prepared: (rel) => this.prepared.take(volume, cur as string, rel),
-                    donors,
-                  }
-                : null,
-              (e) => this.builds.take(volume, manifest.id, e),
-            );
-            await fs.promises.rename(staging, final);
-          } catch (err) {
-            // A half-built tree (a full disk, a bad entry) gives its space back now, not at the
-            // next start of the agent.
-            await forceRemove(staging).catch(() => undefined);
-            throw err;
-          }
-        }
-        if (this.opts.fsync) fsyncDir(path.dirname(final));
-        const seq = Math.max(0, ...[...recs.values()].map((r) => r.seq)) + 1;
-        const rec: PointRecord = {
-          seq,
-          committedAt: new Date().toISOString(),
-          manifest,
-          ...(tree ? { tree } : {}),
-        };
-        await writeFileAtomic(
-          path.join(vdir, 'manifests', `${manifest.id}.json`),
-          JSON.stringify(rec),
-          this.opts.fsync,
-        );
-        recs.set(manifest.id, rec);
-        this.store.refLists(chunkLists(manifest)); // with its record: prune releases what this took
-        if (!tree) this.files.index(final, manifest);
-        await this.switchCurrent(vdir, manifest.id);
-        this.commits++;
-        const pruned = [...retired, ...(await prune(this.state(volume), retain, this.store))];
-        if (!opts.pin) this.store.release(pin);
-        else pin.clear();
-        const { deleted } = await this.store.gc();
-        return {
-          restorePoint: this.point(volume, manifest.id, rec),
-          previous: cur,
-          pruned,
-          ...stats,
-          chunksDeleted: deleted,
-          alreadyCommitted: false,
-        };
-      } finally {
-        if (!opts.pin) this.store.release(pin);
-        this.prepared.discard(volume);
-        this.builds.discard(volume);
-        for (const d of donors) removeInBackground(d.dir);
-      }
-    });
+      })
+      .finally(() => this.committing.delete(waits));
   }
 
   /**

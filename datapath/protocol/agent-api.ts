@@ -19,7 +19,7 @@
 //   GET    /v1/replications/:id                       → ReplicationStatus
 //   DELETE /v1/replications/:id                       → ReplicationStatus (cancels)
 //   GET    /v1/standby                                → {standby: StandbyInfo[]}
-//   GET    /v1/standby/:volume                        → StandbyInfo
+//   GET    /v1/standby/:volume                        → StandbyInfo (committing: commits under way, what each waits for)
 //   GET    /v1/standby/:volume/restore-points/:id/manifest → Manifest
 //   POST   /v1/standby/:volume/commit?retain=N&full=1 manifest JSON (Content-Encoding: br|gzip|deflate
 //                                                    allowed; X-Ferry-Session) → CommitResult
@@ -42,7 +42,13 @@ import type { Limits } from './limits.js';
 import type { ReplicationKind } from './mode.js';
 import type { SnapshotSummary } from '../source/volumes.js';
 
-export type { CommitResult, Promotion, RestorePoint, StandbyInfo } from '../destination/standby.js';
+export type {
+  CommitProgress,
+  CommitResult,
+  Promotion,
+  RestorePoint,
+  StandbyInfo,
+} from '../destination/standby.js';
 export type { SnapshotSummary, VolumeInfo } from '../source/volumes.js';
 export type { SnapshotStats } from '../source/snapshot.js';
 export type { Manifest, Entry, FileEntry, DirEntry, SymlinkEntry, ChunkRef } from './manifest.js';

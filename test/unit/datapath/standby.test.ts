@@ -7,6 +7,7 @@ import { hashHex } from '../../../datapath/store/hash.js';
 import type { Manifest } from '../../../datapath/protocol/manifest.js';
 import { StandbyManager } from '../../../datapath/destination/standby.js';
 import { copyDirect } from '../../../datapath/destination/tree.js';
+import { CommitWaits } from '../../../datapath/destination/commit-waits.js';
 import { manifest } from './manifests.js';
 
 let dir: string;
@@ -241,5 +242,53 @@ describe('standby: copyDirect', () => {
     const src = path.join(dir, 'short.bin');
     fs.writeFileSync(src, crypto.randomBytes(10_000));
     await expect(copyDirect(src, path.join(dir, 'out.bin'), 3 * 1024 * 1024)).rejects.toThrow(/shorter/);
+  });
+});
+
+describe('standby: what a commit waits for', () => {
+  test('CommitWaits names the longest-pending await, and forgets each once it settles, rejected or not', async () => {
+    const w = new CommitWaits('vol', 'snap-1');
+    expect(w.oldest()).toBeNull();
+    let first!: () => void;
+    let second!: (e: Error) => void;
+    const a = w.track('prepared copy of a.db', new Promise<void>((r) => (first = r)));
+    await new Promise((r) => setTimeout(r, 5));
+    const b = w.track('written-ahead file b.db', new Promise<void>((_, j) => (second = j)));
+    expect(w.size).toBe(2);
+    expect(w.oldest()?.what).toBe('prepared copy of a.db');
+    first();
+    await a;
+    expect(w.oldest()?.what).toBe('written-ahead file b.db');
+    second(new Error('gone'));
+    await expect(b).rejects.toThrow('gone');
+    expect(w.size).toBe(0);
+    expect(w.oldest()).toBeNull();
+  });
+
+  test("a volume's info lists its commits under way, a queued one waiting for the volume lock", async () => {
+    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
+    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 3 });
+    const v1 = Array.from({ length: 4 }, () => crypto.randomBytes(64 * 1024));
+    await sm.commit('vol', await fileManifest(store, 'snap-1', v1));
+    expect(sm.get('vol').committing).toBeUndefined();
+    const m2 = await fileManifest(store, 'snap-2', [...v1, crypto.randomBytes(1000)]);
+    const m3 = await fileManifest(store, 'snap-3', [...v1, crypto.randomBytes(2000)]);
+    // m3's new chunk is held for its commit, as a replication's session does (snap-2's gc runs first)
+    const pin = store.pin();
+    for (const e of m3.entries) if (e.type === 'file') for (const [h] of e.chunks) pin.add(h);
+    const c2 = sm.commit('vol', m2);
+    const c3 = sm.commit('vol', m3, { pin });
+    const under = sm.get('vol').committing ?? [];
+    expect(under.map((c) => [c.volume, c.restorePoint])).toEqual([
+      ['vol', 'snap-2'],
+      ['vol', 'snap-3'],
+    ]);
+    expect(under[1]?.waitingFor).toMatch(/^the volume lock/);
+    await c2;
+    expect(sm.commitsUnderWay().map((c) => c.restorePoint)).toEqual(['snap-3']);
+    await c3;
+    expect(sm.get('vol').committing).toBeUndefined();
+    expect(sm.get('vol').current).toBe('snap-3');
+    store.close();
   });
 });
