@@ -123,11 +123,8 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
           bytesTotal: status.bytesTotal,
         });
         // Answered when the phase changes (the end included), else after POLL_MS.
-        const asked = Date.now();
-        const phase = status.phase;
-        status = await Promise.race([source.getReplication(id, { phase, waitMs: POLL_MS }), ctx.cancelled]);
-        const left = POLL_MS - (Date.now() - asked);
-        if (status.phase === phase && left > 0) await ctx.sleep(left); // an agent that answered at once
+        const next = source.nextStatus(id, status.phase, POLL_MS, { sleep: (ms) => ctx.sleep(ms) });
+        status = await Promise.race([next, ctx.cancelled]);
         stalledMs = watch.observe(status, Date.now());
         if (stalledMs >= stallMs) break;
       }

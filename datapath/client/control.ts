@@ -1,7 +1,7 @@
 // The client's calls to an agent's control port: health, info and metrics; volumes and their
-// snapshots (source side); replications, started, polled and cancelled (source side); standby
+// snapshots (source side); replications, started, followed and cancelled (source side); standby
 // volumes, their restore points, commit and promote (destination side). Each call is one request
-// through http.ts; waitForReplication waits (long polls) until a replication ends.
+// through http.ts; nextStatus and waitForReplication wait (long polls) on a replication's phase.
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { MAX_REPLICATION_WAIT_MS } from '../protocol/agent-api.js';
@@ -25,6 +25,20 @@ import { AgentApiError, AgentUnreachableError, ReplicationFailedError } from './
 import { apiError, enc, type AgentHttp } from './http.js';
 
 const brotli = promisify(zlib.brotliCompress);
+
+/** Resolves after `ms` (at once when `ms` ≤ 0), or as soon as `signal` aborts. */
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
 
 export interface WaitOptions {
   onProgress?: (status: ReplicationStatus) => void;
@@ -130,49 +144,59 @@ export class AgentControl {
   }
 
   /**
-   * Polls a replication until it ends; resolves with the final status when it succeeded, throws
+   * The status of replication `id` once its phase is no longer `phase`, or after `waitMs`: the
+   * agent holds the request until then (a long poll). An agent from before that answers at once;
+   * then this waits the rest of `waitMs` itself (with `sleep`, default a timer that `signal`
+   * ends early), so a caller looping on it never asks faster than once per `waitMs`.
+   */
+  async nextStatus(
+    id: string,
+    phase: ReplicationPhase,
+    waitMs: number,
+    opts: { signal?: AbortSignal; sleep?: (ms: number) => Promise<unknown> } = {},
+  ): Promise<ReplicationStatus> {
+    const asked = Date.now();
+    const s = await this.getReplication(id, {
+      phase,
+      waitMs: Math.min(waitMs, MAX_REPLICATION_WAIT_MS),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const left = waitMs - (Date.now() - asked);
+    if (s.phase === phase && left > 0) await (opts.sleep ?? ((ms) => pause(ms, opts.signal)))(left);
+    return s;
+  }
+
+  /**
+   * Follows a replication until it ends; resolves with the final status when it succeeded, throws
    * ReplicationFailedError when it failed or was cancelled.
    */
   async waitForReplication(id: string, opts: WaitOptions = {}): Promise<ReplicationStatus> {
     const pollMs = opts.pollMs ?? 250;
     const deadline = opts.timeoutMs ? Date.now() + opts.timeoutMs : Infinity;
     const grace = opts.unreachableGraceMs ?? 60_000;
+    const signal = opts.signal ? { signal: opts.signal } : {};
     let unreachableSince: number | null = null;
     let last: ReplicationPhase | null = null;
     for (;;) {
       if (opts.signal?.aborted) throw new Error(`waiting for replication ${id} aborted`);
-      let s: ReplicationStatus | null = null;
       const asked = Date.now();
       try {
-        // The agent answers when the phase changes (the end included), else after pollMs.
-        s = await this.getReplication(
-          id,
-          last
-            ? {
-                phase: last,
-                waitMs: Math.min(pollMs, MAX_REPLICATION_WAIT_MS),
-                ...(opts.signal ? { signal: opts.signal } : {}),
-              }
-            : undefined,
-        );
+        const s: ReplicationStatus = last
+          ? await this.nextStatus(id, last, pollMs, signal)
+          : await this.getReplication(id);
         unreachableSince = null;
+        opts.onProgress?.(s);
+        if (s.phase === 'succeeded') return s;
+        if (s.phase === 'failed' || s.phase === 'cancelled') throw new ReplicationFailedError(s);
+        last = s.phase;
       } catch (err) {
         if (!(err instanceof AgentUnreachableError)) throw err;
         unreachableSince ??= Date.now();
         if (Date.now() - unreachableSince > grace) throw err;
-      }
-      if (s) {
-        opts.onProgress?.(s);
-        if (s.phase === 'succeeded') return s;
-        if (s.phase === 'failed' || s.phase === 'cancelled') throw new ReplicationFailedError(s);
+        await pause(pollMs - (Date.now() - asked), opts.signal);
       }
       if (Date.now() > deadline)
         throw new Error(`replication ${id} did not finish within ${opts.timeoutMs} ms`);
-      // Unreachable, or an agent that answered at once without waiting: poll no faster than pollMs.
-      const early = !s || s.phase === last;
-      const left = pollMs - (Date.now() - asked);
-      if (early && left > 0) await new Promise((r) => setTimeout(r, left));
-      last = s?.phase ?? last;
     }
   }
 

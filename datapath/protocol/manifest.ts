@@ -100,6 +100,21 @@ export function shareChunkLists(base: Manifest, next: Manifest): void {
   }
 }
 
+/**
+ * For the manifests of one volume read from disk, in the order they were made: each call makes
+ * `m` share the previous one's equal lists (shareChunkLists), as they did before the restart, and
+ * returns `m`'s lists for ChunkStore.refLists. Without it the first prune after every restart
+ * released every chunk one by one.
+ */
+export function reloadedLists(): (m: Manifest) => Generator<ChunkRef[]> {
+  let before: Manifest | undefined;
+  return (m) => {
+    if (before) shareChunkLists(before, m);
+    before = m;
+    return chunkLists(m);
+  };
+}
+
 export function isSnapshotId(value: unknown): value is string {
   return typeof value === 'string' && ID.test(value);
 }

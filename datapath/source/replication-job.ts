@@ -128,7 +128,11 @@ export function phaseChanged(j: Job): void {
   for (const wake of [...(j.watchers ?? [])]) wake();
 }
 
-/** Resolves once `j`'s phase changes or it ends (`done`), or after `ms`, whichever comes first. */
+/**
+ * Resolves once `j`'s phase changes or it ends (the runner calls phaseChanged for both), or after
+ * `ms`, whichever comes first. Nothing of the wait stays attached to `j` once it resolves: a
+ * Migration asks every half second for hours.
+ */
 export function nextChange(j: Job, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const wake = (): void => {
@@ -138,7 +142,6 @@ export function nextChange(j: Job, ms: number): Promise<void> {
     };
     const timer = setTimeout(wake, ms);
     (j.watchers ??= new Set()).add(wake);
-    void j.done.then(wake);
   });
 }
 

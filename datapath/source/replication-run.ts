@@ -138,6 +138,7 @@ export class ReplicationRunner {
       s.etaSeconds = s.phase === 'succeeded' ? 0 : null;
       await this.records.save(view(j));
       this.events.onFinished?.(view(j));
+      phaseChanged(j); // ended: its final status, finishedAt included, is what the waiters get
     }
   }
 

@@ -15,7 +15,7 @@ import {
   isVolumeName,
   manifestChunks,
   manifestStats,
-  shareChunkLists,
+  reloadedLists,
 } from '../protocol/manifest.js';
 import type { ChunkEvent, SnapshotOptions, SnapshotProgress, SnapshotStats } from './snapshot.js';
 import { chainHash, takeSnapshot } from './snapshot.js';
@@ -92,15 +92,12 @@ export class SnapshotManager {
     for (const vol of await fs.promises.readdir(m.snapshotsDir)) {
       const dir = path.join(m.snapshotsDir, vol);
       await removeTempFiles(dir);
-      let before: Manifest | undefined;
+      const lists = reloadedLists();
       for (const f of (await fs.promises.readdir(dir)).sort()) {
         if (!f.endsWith('.json')) continue;
         const s = await readJson<StoredSnapshot>(path.join(dir, f));
-        // unchanged files share their chunk lists again, as they did before the restart
-        if (before) shareChunkLists(before, s.manifest);
-        before = s.manifest;
         m.volume(vol).set(s.summary.id, s);
-        store.refLists(chunkLists(s.manifest));
+        store.refLists(lists(s.manifest));
       }
     }
     return m;

@@ -1,4 +1,4 @@
-// AgentControl.waitForReplication against an agent that waits on the phase and one that answers
+// AgentControl.nextStatus and waitForReplication against an agent that waits on the phase and one that answers
 // at once (from before the phase wait): the requests it makes and how fast it makes them.
 import { AgentControl } from '../../../datapath/client/control.js';
 import type { AgentHttp } from '../../../datapath/client/http.js';
@@ -50,5 +50,37 @@ describe('waitForReplication', () => {
     const { control, paths } = agent(['planning', 'succeeded']);
     await control.waitForReplication('r1', { pollMs: 60_000 });
     expect(paths[1]).toBe('/v1/replications/r1?phase=planning&waitMs=10000');
+  });
+});
+
+describe('nextStatus', () => {
+  it("waits the rest of waitMs itself with the caller's sleep when the agent answered at once", async () => {
+    const { control, paths } = agent(['transferring']);
+    const slept: number[] = [];
+    const s = await control.nextStatus('r1', 'transferring', 500, {
+      sleep: async (ms) => {
+        slept.push(ms);
+      },
+    });
+    expect(s.phase).toBe('transferring');
+    expect(paths).toEqual(['/v1/replications/r1?phase=transferring&waitMs=500']);
+    expect(slept).toHaveLength(1);
+    expect(slept[0]).toBeGreaterThan(400);
+    expect(slept[0]).toBeLessThanOrEqual(500);
+  });
+
+  it('does not wait after a change, and its own wait ends when the signal aborts', async () => {
+    const { control } = agent(['committing', 'transferring']);
+    const slept: number[] = [];
+    const sleep = async (ms: number): Promise<void> => void slept.push(ms);
+    expect((await control.nextStatus('r1', 'transferring', 500, { sleep })).phase).toBe('committing');
+    expect(slept).toEqual([]);
+    const ac = new AbortController();
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(), 50);
+    expect((await control.nextStatus('r1', 'transferring', 5_000, { signal: ac.signal })).phase).toBe(
+      'transferring',
+    );
+    expect(Date.now() - t0).toBeLessThan(1_000);
   });
 });
