@@ -5,8 +5,9 @@
 // forever. So the activity also watches the agent's counters: while the phase is `transferring`,
 // any change of bytes or chunks sent (or skipped) is progress; a phase change restarts the
 // clock. Other phases (snapshotting, planning, committing) do their work inside one agent and
-// report no finer progress, so they never count as stalled here.
-import type { ReplicationStatus } from '../datapath/protocol/agent-api.js';
+// report no finer progress, so they never count as stalled here; a commit is watched instead by
+// asking the destination what it waits for (CommitWatch).
+import type { ReplicationStatus, StandbyInfo } from '../datapath/protocol/agent-api.js';
 
 /** How long a transfer may move nothing before it fails (the worker's --transfer-stall-seconds). */
 export const DEFAULT_TRANSFER_STALL_MS = 300_000;
@@ -32,5 +33,69 @@ export class ProgressWatch {
       this.since = now;
     }
     return now - this.since;
+  }
+}
+
+/** The part of a destination's commits under way that the stall check reads (CommitProgress). */
+export interface CommitUnderWay {
+  restorePoint: string;
+  waitingFor: string | null;
+  waitedMs: number;
+}
+
+/** What a commit waits for while another commit of its volume holds the volume's lock. */
+const LOCK_WAIT = 'the volume lock';
+
+/**
+ * A commit of restore point `restorePoint` that is stuck: it, or the commit ahead of it on the
+ * same volume, has waited `stallMs` or more on one thing (the destination agent's
+ * GET /v1/standby/:v `committing`, destination/commit-waits.ts). Waiting for the volume lock is
+ * not itself a stall: the commit holding the lock may be working (writing a large tree), which is
+ * progress; it is a stall when that commit is the one waiting. Returns the stuck wait, or null.
+ */
+export function stalledCommit(
+  committing: readonly CommitUnderWay[],
+  restorePoint: string,
+  stallMs: number,
+): CommitUnderWay | null {
+  const mine = committing.findIndex((c) => c.restorePoint === restorePoint);
+  if (mine < 0) return null;
+  // ours and those queued ahead of it (oldest first): any of them stuck on something not the lock
+  for (const c of committing.slice(0, mine + 1))
+    if (c.waitingFor !== null && !c.waitingFor.startsWith(LOCK_WAIT) && c.waitedMs >= stallMs) return c;
+  return null;
+}
+
+/** How often, once a commit has run this long, the activity asks the destination what it waits for. */
+export const COMMIT_CHECK_MS = 30_000;
+
+/**
+ * Watches the destination's commit of a replication: once the source has been in phase
+ * `committing` for COMMIT_CHECK_MS, asks the destination agent every COMMIT_CHECK_MS what its
+ * commits of the volume wait for (GET /v1/standby/:v `committing`) and reports one stuck for
+ * `stallMs` (stalledCommit). Why: a commit is one request that reports no progress, and one
+ * waiting for ever (a deadlock, seen twice: see datapath/destination/standby.ts recycleOrCopy
+ * and build.ts settle) held its Migration, and so its schedule, for ever. Errors asking are ignored.
+ */
+export class CommitWatch {
+  private since: number | null = null;
+  private asked = 0;
+
+  constructor(
+    private readonly destination: { findStandby(volume: string): Promise<StandbyInfo | null> },
+    private readonly volume: string,
+    private readonly stallMs: number,
+  ) {}
+
+  async observe(s: ReplicationStatus, now: number): Promise<CommitUnderWay | null> {
+    if (s.phase !== 'committing' || !s.snapshotId) {
+      this.since = null;
+      return null;
+    }
+    this.since ??= now;
+    if (now - this.since < COMMIT_CHECK_MS || now - this.asked < COMMIT_CHECK_MS) return null;
+    this.asked = now;
+    const info = await this.destination.findStandby(this.volume).catch(() => null);
+    return stalledCommit(info?.committing ?? [], s.snapshotId, this.stallMs);
   }
 }

@@ -18,7 +18,12 @@ import { AgentApiError, AgentClient, type AgentEndpoint } from '../datapath/clie
 import type { ActivityDeps } from './deps.js';
 import { loadClusterPair } from './cluster-pair.js';
 import { fail } from './errors.js';
-import { DEFAULT_TRANSFER_STALL_MS, ProgressWatch } from './transfer-progress.js';
+import {
+  CommitWatch,
+  type CommitUnderWay,
+  DEFAULT_TRANSFER_STALL_MS,
+  ProgressWatch,
+} from './transfer-progress.js';
 import {
   NON_RETRYABLE,
   type SnapshotInput,
@@ -112,7 +117,9 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
     });
     const stallMs = deps.transferStallMs ?? DEFAULT_TRANSFER_STALL_MS;
     const watch = new ProgressWatch(Date.now());
+    const commitWatch = new CommitWatch(destination, input.volume, stallMs);
     let stalledMs = 0;
+    let stuck: CommitUnderWay | null = null;
     try {
       while (!['succeeded', 'failed', 'cancelled'].includes(status.phase)) {
         ctx.heartbeat({
@@ -127,6 +134,8 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
         status = await Promise.race([next, ctx.cancelled]);
         stalledMs = watch.observe(status, Date.now());
         if (stalledMs >= stallMs) break;
+        stuck = await Promise.race([commitWatch.observe(status, Date.now()), ctx.cancelled]);
+        if (stuck) break;
       }
     } catch (err) {
       // Cancelled (or the worker is shutting down): stop the agents' transfer too, and report
@@ -139,6 +148,13 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
       fail(
         NON_RETRYABLE.volume,
         `volume ${input.volume}: transfer stalled: the destination agent ${pair.destination.url} accepted no data for ${Math.round(stalledMs / 1000)} s (${status.bytesDone} of ${status.bytesTotal} bytes sent); the next migration resumes from the chunks it holds`,
+      );
+    }
+    if (stuck) {
+      await stopReplication(source, id);
+      fail(
+        NON_RETRYABLE.volume,
+        `volume ${input.volume}: commit stalled: the destination agent ${pair.destination.url} has waited ${Math.round(stuck.waitedMs / 1000)} s for ${stuck.waitingFor} while committing restore point ${stuck.restorePoint}; the standby keeps its current restore point; restart that agent if this repeats`,
       );
     }
     if (status.phase !== 'succeeded') {

@@ -256,15 +256,16 @@ export class StandbyManager {
     };
   }
 
+  /** A volume with restore points, or with a commit under way (its first one: no restore point yet). */
   get(volume: string): StandbyInfo {
-    const recs = this.vols.get(volume);
+    const recs = this.vols.get(volume) ?? new Map<string, PointRecord>();
     const vdir = this.vdir(volume);
-    if (!recs || recs.size === 0) throw notFound(`standby volume ${volume} not found`);
+    const committing = this.commitsUnderWay().filter((c) => c.volume === volume);
+    if (recs.size === 0 && committing.length === 0) throw notFound(`standby volume ${volume} not found`);
     const restorePoints = [...recs.entries()]
       .map(([id, r]) => this.point(volume, id, r))
       .sort((a, b) => a.seq - b.seq);
     const promoted = lastPromotion(vdir);
-    const committing = this.commitsUnderWay().filter((c) => c.volume === volume);
     return {
       volume,
       path: path.join(vdir, 'current'),

@@ -1,5 +1,12 @@
 // A transfer counts as stalled only while transferring and only for the time nothing moved.
-import { ProgressWatch, type ProgressCounters } from '../../../activities/transfer-progress.js';
+import type { StandbyInfo } from '../../../datapath/protocol/agent-api.js';
+import {
+  COMMIT_CHECK_MS,
+  CommitWatch,
+  ProgressWatch,
+  stalledCommit,
+  type ProgressCounters,
+} from '../../../activities/transfer-progress.js';
 
 const at = (phase: ProgressCounters['phase'], bytesDone = 0, extra: Partial<ProgressCounters> = {}) => ({
   phase,
@@ -77,5 +84,89 @@ describe('ProgressWatch', () => {
     let last = -1;
     for (const [s, now] of polls) last = w.observe(s, now);
     expect(last).toBe(idle);
+  });
+});
+
+describe('stalledCommit', () => {
+  const c = (restorePoint: string, waitingFor: string | null, waitedMs: number) => ({
+    restorePoint,
+    waitingFor,
+    waitedMs,
+  });
+  it.each<[string, ReturnType<typeof c>[], ReturnType<typeof c> | null]>([
+    ['no commit of ours under way (not begun, or done)', [c('rp0', 'prepared copy of a', 900_000)], null],
+    ['ours is working', [c('rp1', null, 0)], null],
+    ['ours waits, not long enough', [c('rp1', 'prepared copy of db/big.dat', 299_999)], null],
+    [
+      'ours waits long enough on a best-effort copy',
+      [c('rp1', 'prepared copy of db/big.dat', 300_000)],
+      c('rp1', 'prepared copy of db/big.dat', 300_000),
+    ],
+    [
+      'ours waits for the lock held by a commit that is working',
+      [c('rp0', null, 0), c('rp1', 'the volume lock (another commit or an early retire)', 900_000)],
+      null,
+    ],
+    [
+      'ours waits for the lock held by a commit that is stuck',
+      [
+        c('rp0', 'large files written as their chunks arrive', 400_000),
+        c('rp1', 'the volume lock (another commit or an early retire)', 400_000),
+      ],
+      c('rp0', 'large files written as their chunks arrive', 400_000),
+    ],
+    [
+      'a stuck commit queued behind ours is not ours to report',
+      [c('rp1', null, 0), c('rp2', 'prepared copy of a', 900_000)],
+      null,
+    ],
+  ])('%s', (_, committing, stuck) => {
+    expect(stalledCommit(committing, 'rp1', 300_000)).toEqual(stuck);
+  });
+});
+
+describe('CommitWatch', () => {
+  it('asks the destination only once a commit has run COMMIT_CHECK_MS, then every COMMIT_CHECK_MS, and reports a stuck one', async () => {
+    const asked: number[] = [];
+    let waitedMs = 0;
+    let now = 0;
+    const destination = {
+      async findStandby(volume: string): Promise<StandbyInfo | null> {
+        expect(volume).toBe('pgdata');
+        asked.push(now);
+        return {
+          committing: [{ restorePoint: 'rp1', waitingFor: 'prepared copy of base/1', waitedMs }],
+        } as unknown as StandbyInfo;
+      },
+    };
+    const w = new CommitWatch(destination, 'pgdata', 300_000);
+    const s = (phase: ProgressCounters['phase']) => ({ ...at(phase), snapshotId: 'rp1' }) as never;
+    expect(await w.observe(s('transferring'), now)).toBeNull();
+    now = 1_000;
+    expect(await w.observe(s('committing'), now)).toBeNull();
+    now += COMMIT_CHECK_MS - 1;
+    expect(await w.observe(s('committing'), now)).toBeNull();
+    expect(asked).toEqual([]);
+    now += 1;
+    waitedMs = 200_000;
+    expect(await w.observe(s('committing'), now)).toBeNull(); // asked: waiting, not long enough
+    now += 1_000;
+    expect(await w.observe(s('committing'), now)).toBeNull(); // not asked again so soon
+    expect(asked).toEqual([1_000 + COMMIT_CHECK_MS]);
+    now += COMMIT_CHECK_MS;
+    waitedMs = 300_000;
+    expect(await w.observe(s('committing'), now)).toEqual({
+      restorePoint: 'rp1',
+      waitingFor: 'prepared copy of base/1',
+      waitedMs: 300_000,
+    });
+    expect(asked).toHaveLength(2);
+  });
+
+  it('treats a destination it cannot ask as not stalled', async () => {
+    const w = new CommitWatch({ findStandby: () => Promise.reject(new Error('unreachable')) }, 'pgdata', 1);
+    const s = { ...at('committing'), snapshotId: 'rp1' } as never;
+    expect(await w.observe(s, 0)).toBeNull();
+    expect(await w.observe(s, COMMIT_CHECK_MS)).toBeNull();
   });
 });

@@ -269,7 +269,14 @@ describe('standby: what a commit waits for', () => {
     const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
     const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 3 });
     const v1 = Array.from({ length: 4 }, () => crypto.randomBytes(64 * 1024));
-    await sm.commit('vol', await fileManifest(store, 'snap-1', v1));
+    // a volume's first commit: no restore point yet, but the volume is found, with its commit
+    expect(() => sm.get('vol')).toThrow('standby volume vol not found');
+    const first = sm.commit('vol', await fileManifest(store, 'snap-1', v1));
+    const info = sm.get('vol');
+    expect(info.restorePoints).toEqual([]);
+    expect(info.current).toBeNull();
+    expect(info.committing?.map((c) => c.restorePoint)).toEqual(['snap-1']);
+    await first;
     expect(sm.get('vol').committing).toBeUndefined();
     const m2 = await fileManifest(store, 'snap-2', [...v1, crypto.randomBytes(1000)]);
     const m3 = await fileManifest(store, 'snap-3', [...v1, crypto.randomBytes(2000)]);
