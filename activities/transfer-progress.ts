@@ -68,6 +68,8 @@ export function stalledCommit(
 
 /** How often, once a commit has run this long, the activity asks the destination what it waits for. */
 export const COMMIT_CHECK_MS = 30_000;
+/** How long the activity waits for the destination's answer (the transfer heartbeats every 15 s). */
+export const COMMIT_ASK_MS = 5_000;
 
 /**
  * Watches the destination's commit of a replication: once the source has been in phase
@@ -95,7 +97,12 @@ export class CommitWatch {
     this.since ??= now;
     if (now - this.since < COMMIT_CHECK_MS || now - this.asked < COMMIT_CHECK_MS) return null;
     this.asked = now;
-    const info = await this.destination.findStandby(this.volume).catch(() => null);
+    // Bounded well inside the transfer's 15 s heartbeat timeout: the activity heartbeats between
+    // questions, and a destination too slow to answer is not a stall found.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), COMMIT_ASK_MS)));
+    const info = await Promise.race([this.destination.findStandby(this.volume).catch(() => null), late]);
+    clearTimeout(timer);
     return stalledCommit(info?.committing ?? [], s.snapshotId, this.stallMs);
   }
 }

@@ -1,6 +1,7 @@
 // A transfer counts as stalled only while transferring and only for the time nothing moved.
 import type { StandbyInfo } from '../../../datapath/protocol/agent-api.js';
 import {
+  COMMIT_ASK_MS,
   COMMIT_CHECK_MS,
   CommitWatch,
   ProgressWatch,
@@ -161,6 +162,16 @@ describe('CommitWatch', () => {
       waitedMs: 300_000,
     });
     expect(asked).toHaveLength(2);
+  });
+
+  it('gives up on a destination slow to answer after COMMIT_ASK_MS, within the heartbeat timeout', async () => {
+    const w = new CommitWatch({ findStandby: () => new Promise(() => undefined) }, 'pgdata', 1);
+    const s = { ...at('committing'), snapshotId: 'rp1' } as never;
+    expect(await w.observe(s, 0)).toBeNull();
+    const t0 = Date.now();
+    expect(await w.observe(s, COMMIT_CHECK_MS)).toBeNull();
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(COMMIT_ASK_MS - 50);
+    expect(Date.now() - t0).toBeLessThan(COMMIT_ASK_MS + 2_000);
   });
 
   it('treats a destination it cannot ask as not stalled', async () => {
