@@ -141,12 +141,15 @@ async function main(): Promise<void> {
     const drFile = path.join(args.dir, 'sample-dr.json');
     const objects = [pair.clusterPair('source', 'remote', ns, DISASTER_RECOVERY_MODE), SEED_POLICY, schedule];
     await writeFile(drFile, objects.map((o) => JSON.stringify(o)).join('\n---\n'), { mode: 0o600 });
+    // Kubernetes timestamps have whole seconds: a migration started by this apply is created at or
+    // after the second it began. Migrations of an earlier `up` in this directory are older.
+    const appliedAt = new Date(Math.floor(Date.now() / 1000) * 1000).toISOString();
     await applyFile(source.kubeconfigPath, drFile);
     say(
       `applied ClusterPair ${ns}/remote, SchedulePolicy testpolicy, MigrationSchedule ${ns}/${scheduleName}`,
     );
     const t1 = Date.now();
-    const first = await firstScheduledMigration(pair, ns, scheduleName);
+    const first = await firstScheduledMigration(pair, ns, scheduleName, appliedAt);
     const status = await pair.waitForMigration('source', ns, first, { say });
     const outcome = migrationOutcome(status, Date.now() - t1);
     if (status.status !== 'Successful')
@@ -227,7 +230,7 @@ async function main(): Promise<void> {
       throw new Error('kubeconfigs missing');
     if (args.exit) return await stop(0);
     say('running; press Ctrl-C to stop everything. Each scheduled migration is reported here:');
-    void reportMigrations(pair, ns, scheduleName, first, () => stopping, say);
+    void reportMigrations(pair, ns, scheduleName, appliedAt, first, () => stopping, say);
     // Watch the servers: one that dies is reported with its log, and everything stops.
     const processes = [
       env.temporal.process,
@@ -357,12 +360,25 @@ async function mysqlSample(
   };
 }
 
-/** The name of the schedule's first migration, once its status lists one. */
-async function firstScheduledMigration(pair: DrPair, ns: string, schedule: string): Promise<string> {
+/** Whether a schedule's status item was created at or after `since` (an ISO time). */
+const createdSince = (item: { creationTimestamp?: string }, since: string): boolean =>
+  Date.parse(item.creationTimestamp ?? '') >= Date.parse(since);
+
+/**
+ * The name of the schedule's first migration created at or after `since`, once its status lists
+ * one: a directory kept from an earlier `up` still lists that run's migrations.
+ */
+async function firstScheduledMigration(
+  pair: DrPair,
+  ns: string,
+  schedule: string,
+  since: string,
+): Promise<string> {
   const deadline = Date.now() + 90_000;
   for (;;) {
     const items = await scheduleItems(pair, 'source', ns, schedule);
-    if (items[0]) return items[0].name;
+    const first = items.find((i) => createdSince(i, since));
+    if (first) return first.name;
     if (Date.now() > deadline)
       throw new Error(`MigrationSchedule ${ns}/${schedule} started no migration within 90 s`);
     await new Promise((r) => setTimeout(r, 250));
@@ -378,6 +394,7 @@ async function reportMigrations(
   pair: DrPair,
   ns: string,
   schedule: string,
+  since: string,
   firstReported: string,
   stopped: () => boolean,
   say: (line: string) => void,
@@ -386,7 +403,7 @@ async function reportMigrations(
   while (!stopped()) {
     await new Promise((r) => setTimeout(r, 5000));
     for (const m of await scheduleItems(pair, 'source', ns, schedule).catch(() => [])) {
-      if (seen.has(m.name) || !m.finishTimestamp) continue;
+      if (seen.has(m.name) || !m.finishTimestamp || !createdSince(m, since)) continue;
       seen.add(m.name);
       const took =
         (Date.parse(m.finishTimestamp) - Date.parse(m.creationTimestamp ?? m.finishTimestamp)) / 1000;
