@@ -7,7 +7,11 @@
 // clock. Other phases (snapshotting, planning, committing) do their work inside one agent and
 // report no finer progress, so they never count as stalled here; a commit is watched instead by
 // asking the destination what it waits for (CommitWatch).
-import type { ReplicationStatus, StandbyInfo } from '../datapath/protocol/agent-api.js';
+import {
+  VOLUME_LOCK_WAIT,
+  type ReplicationStatus,
+  type StandbyInfo,
+} from '../datapath/protocol/agent-api.js';
 
 /** How long a transfer may move nothing before it fails (the worker's --transfer-stall-seconds). */
 export const DEFAULT_TRANSFER_STALL_MS = 300_000;
@@ -43,9 +47,6 @@ export interface CommitUnderWay {
   waitedMs: number;
 }
 
-/** What a commit waits for while another commit of its volume holds the volume's lock. */
-const LOCK_WAIT = 'the volume lock';
-
 /**
  * A commit of restore point `restorePoint` that is stuck: it, or the commit ahead of it on the
  * same volume, has waited `stallMs` or more on one thing (the destination agent's
@@ -62,7 +63,7 @@ export function stalledCommit(
   if (mine < 0) return null;
   // ours and those queued ahead of it (oldest first): any of them stuck on something not the lock
   for (const c of committing.slice(0, mine + 1))
-    if (c.waitingFor !== null && !c.waitingFor.startsWith(LOCK_WAIT) && c.waitedMs >= stallMs) return c;
+    if (c.waitingFor !== null && c.waitingFor !== VOLUME_LOCK_WAIT && c.waitedMs >= stallMs) return c;
   return null;
 }
 

@@ -63,6 +63,7 @@ import { PreparedBuilds } from './build.js';
 import { KnownRanges } from './known-ranges.js';
 import { FileChunks } from './file-chunks.js';
 import type { BuildPiece } from '../protocol/build-hints.js';
+import { VOLUME_LOCK_WAIT } from '../protocol/agent-api.js';
 import { CommitWaits } from './commit-waits.js';
 
 export type { Promotion } from './promote.js';
@@ -325,12 +326,9 @@ export class StandbyManager {
     const waits = new CommitWaits(volume, manifest.id);
     this.committing.add(waits);
     let entered!: () => void;
-    const locked = waits.track(
-      'the volume lock (another commit or an early retire)',
-      new Promise<void>((r) => (entered = r)),
-    );
-    return this.lock
-      .run(volume, async () => {
+    const locked = waits.track(VOLUME_LOCK_WAIT, new Promise<void>((r) => (entered = r)));
+    try {
+      return await this.lock.run(volume, async () => {
         entered();
         await locked;
         const recs = this.volume(volume);
@@ -481,8 +479,10 @@ export class StandbyManager {
           this.builds.discard(volume);
           for (const d of donors) removeInBackground(d.dir);
         }
-      })
-      .finally(() => this.committing.delete(waits));
+      });
+    } finally {
+      this.committing.delete(waits);
+    }
   }
 
   /**

@@ -53,6 +53,13 @@ export type { SnapshotSummary, VolumeInfo } from '../source/volumes.js';
 export type { SnapshotStats } from '../source/snapshot.js';
 export type { Manifest, Entry, FileEntry, DirEntry, SymlinkEntry, ChunkRef } from './manifest.js';
 
+/**
+ * What a standby commit names as its wait (`StandbyInfo.committing[].waitingFor`) while another
+ * commit of its volume, or an early retire, holds the volume's lock. A source tells a queued
+ * commit from a stuck one by it (activities/transfer-progress.ts), so it is part of the protocol.
+ */
+export const VOLUME_LOCK_WAIT = 'the volume lock (another commit or an early retire)';
+
 export interface AgentInfo {
   agentId: string;
   version: string;

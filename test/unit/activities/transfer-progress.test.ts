@@ -1,5 +1,5 @@
 // A transfer counts as stalled only while transferring and only for the time nothing moved.
-import type { StandbyInfo } from '../../../datapath/protocol/agent-api.js';
+import { VOLUME_LOCK_WAIT, type StandbyInfo } from '../../../datapath/protocol/agent-api.js';
 import {
   COMMIT_ASK_MS,
   COMMIT_CHECK_MS,
@@ -105,15 +105,12 @@ describe('stalledCommit', () => {
     ],
     [
       'ours waits for the lock held by a commit that is working',
-      [c('rp0', null, 0), c('rp1', 'the volume lock (another commit or an early retire)', 900_000)],
+      [c('rp0', null, 0), c('rp1', VOLUME_LOCK_WAIT, 900_000)],
       null,
     ],
     [
       'ours waits for the lock held by a commit that is stuck',
-      [
-        c('rp0', 'large files written as their chunks arrive', 400_000),
-        c('rp1', 'the volume lock (another commit or an early retire)', 400_000),
-      ],
+      [c('rp0', 'large files written as their chunks arrive', 400_000), c('rp1', VOLUME_LOCK_WAIT, 400_000)],
       c('rp0', 'large files written as their chunks arrive', 400_000),
     ],
     [

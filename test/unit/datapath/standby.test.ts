@@ -8,6 +8,7 @@ import type { Manifest } from '../../../datapath/protocol/manifest.js';
 import { StandbyManager } from '../../../datapath/destination/standby.js';
 import { copyDirect } from '../../../datapath/destination/tree.js';
 import { CommitWaits } from '../../../datapath/destination/commit-waits.js';
+import { VOLUME_LOCK_WAIT } from '../../../datapath/protocol/agent-api.js';
 import { manifest } from './manifests.js';
 
 let dir: string;
@@ -290,7 +291,7 @@ describe('standby: what a commit waits for', () => {
       ['vol', 'snap-2'],
       ['vol', 'snap-3'],
     ]);
-    expect(under[1]?.waitingFor).toMatch(/^the volume lock/);
+    expect(under[1]?.waitingFor).toBe(VOLUME_LOCK_WAIT);
     await c2;
     expect(sm.commitsUnderWay().map((c) => c.restorePoint)).toEqual(['snap-3']);
     await c3;
