@@ -23,7 +23,7 @@ import { readAllAt } from '../fs-util.js';
 import type { ChunkElsewhere } from '../store/chunk-store.js';
 import { nameMatches } from '../store/hash.js';
 import { BUILD_MIN_BYTES } from '../protocol/limits.js';
-import type { ChunkRef, Manifest } from '../protocol/manifest.js';
+import type { ChunkRef, FileEntry, Manifest } from '../protocol/manifest.js';
 
 interface Place {
   /** The restore point tree's folder (what leave() names). */
@@ -44,16 +44,17 @@ interface OpenFile {
 /** Read descriptors kept open at most (files of large entries; a handful in practice). */
 const OPEN_FILES = 32;
 
-/** Each chunk of the large files of tree `tree` (with `manifest`), with its place there. */
-function* largeFileChunks(tree: string, manifest: Manifest): Generator<[string, Place]> {
-  for (const e of manifest.entries) {
-    if (e.type !== 'file' || e.size < BUILD_MIN_BYTES) continue;
-    const file = path.join(tree, e.path);
-    let at = 0;
-    for (const [h, len] of e.chunks) {
-      yield [h, { tree, file, at, len }];
-      at += len;
-    }
+/** The large files of `manifest`: those written as their chunks arrive (build.ts), so the ones that may hold chunks no pack has. */
+function* largeFiles(manifest: Manifest): Generator<FileEntry> {
+  for (const e of manifest.entries) if (e.type === 'file' && e.size >= BUILD_MIN_BYTES) yield e;
+}
+
+/** Calls `visit` with each chunk of a file's list and where it lies in the file. */
+function forEachChunkAt(chunks: ChunkRef[], visit: (hex: string, at: number, len: number) => void): void {
+  let at = 0;
+  for (const [h, len] of chunks) {
+    visit(h, at, len);
+    at += len;
   }
 }
 
@@ -88,7 +89,12 @@ export class FileChunks implements ChunkElsewhere {
    * their chunks that no pack holds is placed there, replacing an older place.
    */
   index(tree: string, manifest: Manifest): void {
-    for (const [h, p] of largeFileChunks(tree, manifest)) if (!this.inPack(h)) this.places.set(h, p);
+    for (const e of largeFiles(manifest)) {
+      const file = path.join(tree, e.path);
+      forEachChunkAt(e.chunks, (h, at, len) => {
+        if (!this.inPack(h)) this.places.set(h, { tree, file, at, len });
+      });
+    }
   }
 
   /**
@@ -106,20 +112,18 @@ export class FileChunks implements ChunkElsewhere {
     for (const [h, p] of this.places) if (p.tree === tree) orphans.set(h, p);
     // Kept trees share most large files' chunk lists (an unchanged file keeps its list object from
     // one manifest to the next): each list is searched once, and a Place is made only for a chunk
-    // found. Why: making one per kept chunk (largeFileChunks) was ~20 ms of a prune whose tree left
-    // a few changed chunks behind on the 2 GiB benchmark volume (27,000 chunks in its large file).
+    // found. Why: making one per kept chunk was ~20 ms of a prune whose tree left a few changed
+    // chunks behind on the 2 GiB benchmark volume (27,000 chunks in its large file).
     const searched = new Set<ChunkRef[]>();
     for (const k of kept) {
       if (orphans.size === 0) break;
-      for (const e of k.manifest.entries) {
-        if (e.type !== 'file' || e.size < BUILD_MIN_BYTES || searched.has(e.chunks)) continue;
+      for (const e of largeFiles(k.manifest)) {
+        if (searched.has(e.chunks)) continue;
         searched.add(e.chunks);
         const file = path.join(k.tree, e.path);
-        let at = 0;
-        for (const [h, len] of e.chunks) {
+        forEachChunkAt(e.chunks, (h, at, len) => {
           if (orphans.delete(h)) this.places.set(h, { tree: k.tree, file, at, len });
-          at += len;
-        }
+        });
         if (orphans.size === 0) break;
       }
     }
