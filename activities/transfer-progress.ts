@@ -72,17 +72,26 @@ export const COMMIT_CHECK_MS = 30_000;
 /** How long the activity waits for the destination's answer (the transfer heartbeats every 15 s). */
 export const COMMIT_ASK_MS = 5_000;
 
+/** What CommitWatch found: a commit stuck on one thing, or a destination that stopped answering. */
+export type CommitStall =
+  { kind: 'waiting'; commit: CommitUnderWay } | { kind: 'silent'; restorePoint: string; silentMs: number };
+
 /**
  * Watches the destination's commit of a replication: once the source has been in phase
  * `committing` for COMMIT_CHECK_MS, asks the destination agent every COMMIT_CHECK_MS what its
  * commits of the volume wait for (GET /v1/standby/:v `committing`) and reports one stuck for
- * `stallMs` (stalledCommit). Why: a commit is one request that reports no progress, and one
+ * `stallMs` (stalledCommit), or a destination that has answered none of these questions for
+ * `stallMs` of committing. Why: a commit is one request that reports no progress, and one
  * waiting for ever (a deadlock, seen twice: see datapath/destination/standby.ts recycleOrCopy
- * and build.ts settle) held its Migration, and so its schedule, for ever. Errors asking are ignored.
+ * and build.ts settle) held its Migration, and so its schedule, for ever; a frozen destination
+ * agent (SIGSTOP, a hung host: the kernel still accepts the connection) held it for the commit
+ * request's hour. A question that fails or goes unanswered is not itself a stall.
  */
 export class CommitWatch {
   private since: number | null = null;
   private asked = 0;
+  /** When the destination last answered a question (or the commit began). */
+  private heard = 0;
 
   constructor(
     private readonly destination: { findStandby(volume: string): Promise<StandbyInfo | null> },
@@ -90,20 +99,36 @@ export class CommitWatch {
     private readonly stallMs: number,
   ) {}
 
-  async observe(s: ReplicationStatus, now: number): Promise<CommitUnderWay | null> {
+  async observe(s: ReplicationStatus, now: number): Promise<CommitStall | null> {
     if (s.phase !== 'committing' || !s.snapshotId) {
       this.since = null;
       return null;
     }
-    this.since ??= now;
+    if (this.since === null) this.since = this.heard = now;
     if (now - this.since < COMMIT_CHECK_MS || now - this.asked < COMMIT_CHECK_MS) return null;
     this.asked = now;
     // Bounded well inside the transfer's 15 s heartbeat timeout: the activity heartbeats between
     // questions, and a destination too slow to answer is not a stall found.
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<null>((r) => (timer = setTimeout(() => r(null), COMMIT_ASK_MS)));
-    const info = await Promise.race([this.destination.findStandby(this.volume).catch(() => null), late]);
+    const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), COMMIT_ASK_MS)));
+    const info = await Promise.race([this.destination.findStandby(this.volume).catch(() => undefined), late]);
     clearTimeout(timer);
-    return stalledCommit(info?.committing ?? [], s.snapshotId, this.stallMs);
+    if (info === undefined) {
+      const silentMs = now - this.heard;
+      return silentMs >= this.stallMs ? { kind: 'silent', restorePoint: s.snapshotId, silentMs } : null;
+    }
+    this.heard = now;
+    const commit = stalledCommit(info?.committing ?? [], s.snapshotId, this.stallMs);
+    return commit ? { kind: 'waiting', commit } : null;
   }
+}
+
+/** The Migration's failure reason for a stalled commit of `volume` at the destination agent `url`. */
+export function commitStallMessage(volume: string, url: string, stall: CommitStall): string {
+  const after = 'the standby keeps its current restore point; restart that agent if this repeats';
+  if (stall.kind === 'waiting') {
+    const c = stall.commit;
+    return `volume ${volume}: commit stalled: the destination agent ${url} has waited ${Math.round(c.waitedMs / 1000)} s for ${c.waitingFor} while committing restore point ${c.restorePoint}; ${after}`;
+  }
+  return `volume ${volume}: commit stalled: the destination agent ${url} has answered no question for ${Math.round(stall.silentMs / 1000)} s while committing restore point ${stall.restorePoint} (frozen, or its host overloaded or cut off); ${after}, unless that commit still completes`;
 }

@@ -20,7 +20,8 @@ import { loadClusterPair } from './cluster-pair.js';
 import { fail } from './errors.js';
 import {
   CommitWatch,
-  type CommitUnderWay,
+  type CommitStall,
+  commitStallMessage,
   DEFAULT_TRANSFER_STALL_MS,
   ProgressWatch,
 } from './transfer-progress.js';
@@ -119,7 +120,7 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
     const watch = new ProgressWatch(Date.now());
     const commitWatch = new CommitWatch(destination, input.volume, stallMs);
     let stalledMs = 0;
-    let stuck: CommitUnderWay | null = null;
+    let stuck: CommitStall | null = null;
     try {
       while (!['succeeded', 'failed', 'cancelled'].includes(status.phase)) {
         ctx.heartbeat({
@@ -152,10 +153,7 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
     }
     if (stuck) {
       await stopReplication(source, id);
-      fail(
-        NON_RETRYABLE.volume,
-        `volume ${input.volume}: commit stalled: the destination agent ${pair.destination.url} has waited ${Math.round(stuck.waitedMs / 1000)} s for ${stuck.waitingFor} while committing restore point ${stuck.restorePoint}; the standby keeps its current restore point; restart that agent if this repeats`,
-      );
+      fail(NON_RETRYABLE.volume, commitStallMessage(input.volume, pair.destination.url, stuck));
     }
     if (status.phase !== 'succeeded') {
       const message = `volume ${input.volume}: replication ${status.phase}: ${status.error?.message ?? 'no reason given'}`;

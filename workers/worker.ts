@@ -90,7 +90,7 @@ const FLAGS: FlagSpec[] = [
   {
     name: 'transfer-stall-seconds',
     value: 'N',
-    help: 'A volume transfer that moves no byte, or whose commit waits on one thing, for this long fails, naming the destination agent (default 300).',
+    help: 'A volume transfer that moves no byte, or whose commit waits on one thing or hears nothing from the destination agent, for this long fails, naming that agent (default 300).',
   },
 ];
 

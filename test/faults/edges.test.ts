@@ -9,7 +9,10 @@
 //      given back, and once there is room the next migration succeeds;
 //   3. a stuck transfer (the destination agent SIGSTOPped mid-transfer): the migration fails within
 //      the worker's --transfer-stall-seconds plus a heartbeat timeout, not its 24-hour
-//      start-to-close, and its MigrationSchedule's next migration succeeds.
+//      start-to-close, and its MigrationSchedule's next migration succeeds;
+//   4. a frozen commit (the destination agent SIGSTOPped once the source commits): the migration
+//      fails at the commit watch's first question unanswered past --transfer-stall-seconds, not
+//      after the commit request's hour, and once the agent runs again the next one succeeds.
 // The figures (times, bytes) are printed as `[faults]` lines.
 import { jest } from '@jest/globals';
 import { execFile } from 'node:child_process';
@@ -21,6 +24,7 @@ import { describeTree, prng } from '../agents/trees.js';
 import { migrationYaml } from '../fixtures/apps/shop.js';
 import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
 import { eventually } from '../harness/eventually.js';
+import { COMMIT_ASK_MS, COMMIT_CHECK_MS } from '../../activities/transfer-progress.js';
 import {
   appWithVolume,
   everyMinuteScheduleYaml,
@@ -244,5 +248,77 @@ describe('a stuck transfer', () => {
     expect(status.counts['failed']).toBe(1);
     expect(status.counts['succeeded']).toBeGreaterThanOrEqual(1);
     await world.kubectl('source', ['delete', 'migrationschedule', 'stuck', '-n', ns, '--timeout=60s']);
+  });
+});
+
+describe('a frozen commit', () => {
+  const ns = 'edge-frozen-commit';
+  const policy = `edges-frozen-every-minute-${process.pid}`;
+  const manifests = everyMinuteScheduleYaml(ns, 'frozen', policy);
+  const final = (i: number, timeoutMs: number) =>
+    eventually(
+      `scheduled migration #${i + 1} final`,
+      async () => {
+        const m = (await scheduledMigrations(world, ns, 'frozen'))[i];
+        return ['Successful', 'Failed'].includes(m?.status?.status) ? m : undefined;
+      },
+      timeoutMs,
+      250,
+    );
+
+  afterAll(async () => {
+    await world
+      ?.kubectl('source', ['delete', 'schedulepolicy', policy, '--ignore-not-found'])
+      .catch(() => '');
+  });
+
+  it('fails once the destination has answered nothing for the stall time, not after the hour, and the next migration succeeds', async () => {
+    // 3,000 files of 4 KiB: the destination's commit writes each, long enough to be caught in it.
+    const volume = await appWithVolume(world, ns, 3000, 4 / 1024);
+    const t0 = Date.now();
+    await world.kubectl('source', ['apply', '-f', '-'], manifests);
+    const client = world.agents.source.client();
+    let committing;
+    try {
+      committing = await eventually(
+        `the source committing ${volume}`,
+        async () =>
+          (await client.listReplications()).find((x) => x.volume === volume && x.phase === 'committing'),
+        120_000,
+        5,
+      );
+    } finally {
+      client.close();
+    }
+    const frozen = world.agents.destination.pid;
+    process.kill(frozen, 'SIGSTOP');
+    const stoppedAt = Date.now();
+    let first: Obj;
+    try {
+      first = await final(0, (COMMIT_CHECK_MS + COMMIT_ASK_MS + HEARTBEAT_S * 1000) * 2);
+    } finally {
+      process.kill(frozen, 'SIGCONT');
+    }
+    const endedMs = Date.now() - stoppedAt;
+    say(
+      `destination agent SIGSTOPped ${secs(stoppedAt - t0)} after apply, the source committing ${committing.snapshotId}: ` +
+        `${first.metadata.name} ${first.status.status} ${secs(endedMs)} later: ${first.status.reason}`,
+    );
+    expect(first.status.status).toBe('Failed');
+    expect(first.status.reason).toMatch(
+      new RegExp(
+        `volume ${volume}: commit stalled: the destination agent ${world.agents.destination.url.replaceAll('.', '\\.')} has answered no question for \\d+ s while committing restore point ${committing.snapshotId} `,
+      ),
+    );
+    // the first question comes COMMIT_CHECK_MS into the commit and waits COMMIT_ASK_MS for an answer
+    expect(endedMs).toBeGreaterThanOrEqual(COMMIT_CHECK_MS);
+    expect(endedMs).toBeLessThan(COMMIT_CHECK_MS + COMMIT_ASK_MS + HEARTBEAT_S * 1000);
+
+    // The agent runs again: the schedule's next migration succeeds and the standby matches.
+    const second = await final(1, 150_000);
+    expect(second.status.status).toBe('Successful');
+    expectSameBytes(world, volume);
+    say(`${second.metadata.name} Successful ${secs(Date.now() - t0)} after apply`);
+    await world.kubectl('source', ['delete', 'migrationschedule', 'frozen', '-n', ns, '--timeout=60s']);
   });
 });

@@ -1,9 +1,11 @@
 // A transfer counts as stalled only while transferring and only for the time nothing moved.
+import { jest } from '@jest/globals';
 import { VOLUME_LOCK_WAIT, type StandbyInfo } from '../../../datapath/protocol/agent-api.js';
 import {
   COMMIT_ASK_MS,
   COMMIT_CHECK_MS,
   CommitWatch,
+  commitStallMessage,
   ProgressWatch,
   stalledCommit,
   type ProgressCounters,
@@ -153,28 +155,75 @@ describe('CommitWatch', () => {
     expect(asked).toEqual([1_000 + COMMIT_CHECK_MS]);
     now += COMMIT_CHECK_MS;
     waitedMs = 300_000;
-    expect(await w.observe(s('committing'), now)).toEqual({
-      restorePoint: 'rp1',
-      waitingFor: 'prepared copy of base/1',
-      waitedMs: 300_000,
+    const stall = await w.observe(s('committing'), now);
+    expect(stall).toEqual({
+      kind: 'waiting',
+      commit: { restorePoint: 'rp1', waitingFor: 'prepared copy of base/1', waitedMs: 300_000 },
     });
     expect(asked).toHaveLength(2);
+    expect(commitStallMessage('pgdata', 'https://10.0.0.2:8443', stall!)).toBe(
+      'volume pgdata: commit stalled: the destination agent https://10.0.0.2:8443 has waited 300 s for prepared copy of base/1 while committing restore point rp1; the standby keeps its current restore point; restart that agent if this repeats',
+    );
   });
 
   it('gives up on a destination slow to answer after COMMIT_ASK_MS, within the heartbeat timeout', async () => {
-    const w = new CommitWatch({ findStandby: () => new Promise(() => undefined) }, 'pgdata', 1);
+    const w = new CommitWatch({ findStandby: () => new Promise(() => undefined) }, 'pgdata', 300_000);
     const s = { ...at('committing'), snapshotId: 'rp1' } as never;
     expect(await w.observe(s, 0)).toBeNull();
     const t0 = Date.now();
-    expect(await w.observe(s, COMMIT_CHECK_MS)).toBeNull();
+    expect(await w.observe(s, COMMIT_CHECK_MS)).toBeNull(); // silent, but not for long enough
     expect(Date.now() - t0).toBeGreaterThanOrEqual(COMMIT_ASK_MS - 50);
     expect(Date.now() - t0).toBeLessThan(COMMIT_ASK_MS + 2_000);
   });
 
-  it('treats a destination it cannot ask as not stalled', async () => {
-    const w = new CommitWatch({ findStandby: () => Promise.reject(new Error('unreachable')) }, 'pgdata', 1);
-    const s = { ...at('committing'), snapshotId: 'rp1' } as never;
-    expect(await w.observe(s, 0)).toBeNull();
-    expect(await w.observe(s, COMMIT_CHECK_MS)).toBeNull();
-  });
+  it.each([
+    ['fails every question', () => Promise.reject(new Error('ECONNREFUSED'))],
+    ['answers no question', () => new Promise<never>(() => undefined)],
+  ])(
+    'reports a destination that %s for the stall time of committing, counted from its last answer',
+    async (_, silent) => {
+      jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate'] });
+      try {
+        let answer = true;
+        const destination = {
+          findStandby: (): Promise<StandbyInfo | null> =>
+            answer ? Promise.resolve({ committing: [] } as unknown as StandbyInfo) : silent(),
+        };
+        const w = new CommitWatch(destination, 'pgdata', 100_000);
+        const s = { ...at('committing'), snapshotId: 'rp1' } as never;
+        const observe = async (now: number) => {
+          const p = w.observe(s, now);
+          await jest.advanceTimersByTimeAsync(COMMIT_ASK_MS);
+          return p;
+        };
+        expect(await observe(0)).toBeNull();
+        expect(await observe(COMMIT_CHECK_MS)).toBeNull(); // answered: nothing stuck
+        answer = false;
+        expect(await observe(2 * COMMIT_CHECK_MS)).toBeNull(); // silent 30 s
+        expect(await observe(3 * COMMIT_CHECK_MS)).toBeNull(); // silent 60 s
+        expect(await observe(4 * COMMIT_CHECK_MS)).toBeNull(); // silent 90 s
+        const stall = await observe(5 * COMMIT_CHECK_MS); // silent 120 s since the last answer
+        expect(stall).toEqual({ kind: 'silent', restorePoint: 'rp1', silentMs: 4 * COMMIT_CHECK_MS });
+        expect(commitStallMessage('pgdata', 'https://10.0.0.2:8443', stall!)).toBe(
+          'volume pgdata: commit stalled: the destination agent https://10.0.0.2:8443 has answered no question for 120 s while committing restore point rp1 (frozen, or its host overloaded or cut off); the standby keeps its current restore point; restart that agent if this repeats, unless that commit still completes',
+        );
+        // never having answered counts from the start of the commit
+        const fresh = new CommitWatch({ findStandby: silent }, 'pgdata', 100_000);
+        const f = async (now: number) => {
+          const p = fresh.observe(s, now);
+          await jest.advanceTimersByTimeAsync(COMMIT_ASK_MS);
+          return p;
+        };
+        expect(await f(10_000)).toBeNull();
+        expect(await f(10_000 + 3 * COMMIT_CHECK_MS)).toBeNull(); // 90 s
+        expect(await f(10_000 + 4 * COMMIT_CHECK_MS)).toEqual({
+          kind: 'silent',
+          restorePoint: 'rp1',
+          silentMs: 4 * COMMIT_CHECK_MS,
+        });
+      } finally {
+        jest.useRealTimers();
+      }
+    },
+  );
 });
