@@ -188,26 +188,34 @@ describe('the destination disk full', () => {
   });
 });
 
-describe('a stuck transfer', () => {
-  const ns = 'edge-stuck';
-  const policy = `edges-every-minute-${process.pid}`;
-  const manifests = everyMinuteScheduleYaml(ns, 'stuck', policy);
-  const final = (i: number, timeoutMs: number) =>
-    eventually(
-      `scheduled migration #${i + 1} final`,
-      async () => {
-        const m = (await scheduledMigrations(world, ns, 'stuck'))[i];
-        return ['Successful', 'Failed'].includes(m?.status?.status) ? m : undefined;
-      },
-      timeoutMs,
-      250,
-    );
-
+/**
+ * An every-minute MigrationSchedule `name` in `ns` with its SchedulePolicy `policy` (deleted after
+ * the describe block that calls this): its manifests, and the i-th migration once it is final.
+ */
+function everyMinuteSchedule(ns: string, name: string, policy: string) {
   afterAll(async () => {
     await world
       ?.kubectl('source', ['delete', 'schedulepolicy', policy, '--ignore-not-found'])
       .catch(() => '');
   });
+  return {
+    manifests: everyMinuteScheduleYaml(ns, name, policy),
+    final: (i: number, timeoutMs: number): Promise<Obj> =>
+      eventually(
+        `scheduled migration #${i + 1} final`,
+        async () => {
+          const m = (await scheduledMigrations(world, ns, name))[i];
+          return ['Successful', 'Failed'].includes(m?.status?.status) ? m : undefined;
+        },
+        timeoutMs,
+        250,
+      ),
+  };
+}
+
+describe('a stuck transfer', () => {
+  const ns = 'edge-stuck';
+  const { manifests, final } = everyMinuteSchedule(ns, 'stuck', `edges-every-minute-${process.pid}`);
 
   it("times out on its own, not after the 24-hour start-to-close, and the schedule's next migration succeeds", async () => {
     const volume = await appWithVolume(world, ns, 3, 32);
@@ -253,24 +261,7 @@ describe('a stuck transfer', () => {
 
 describe('a frozen commit', () => {
   const ns = 'edge-frozen-commit';
-  const policy = `edges-frozen-every-minute-${process.pid}`;
-  const manifests = everyMinuteScheduleYaml(ns, 'frozen', policy);
-  const final = (i: number, timeoutMs: number) =>
-    eventually(
-      `scheduled migration #${i + 1} final`,
-      async () => {
-        const m = (await scheduledMigrations(world, ns, 'frozen'))[i];
-        return ['Successful', 'Failed'].includes(m?.status?.status) ? m : undefined;
-      },
-      timeoutMs,
-      250,
-    );
-
-  afterAll(async () => {
-    await world
-      ?.kubectl('source', ['delete', 'schedulepolicy', policy, '--ignore-not-found'])
-      .catch(() => '');
-  });
+  const { manifests, final } = everyMinuteSchedule(ns, 'frozen', `edges-frozen-every-minute-${process.pid}`);
 
   it('fails once the destination has answered nothing for the stall time, not after the hour, and the next migration succeeds', async () => {
     // 3,000 files of 4 KiB: the destination's commit writes each, long enough to be caught in it.
