@@ -155,6 +155,24 @@ export function compareRuns(base: RunScenario[][], head: RunScenario[][]): Compa
   });
 }
 
+/**
+ * The two-sided sign test's p-value for one build winning `k` of `n` pairs when neither is faster
+ * (each pair a coin toss): how often a split at least this uneven comes from noise alone. With n
+ * pairs it is never below 2 / 2^n: three pairs cannot show anything at 5% (0.25 at best), six
+ * need all six (0.03).
+ */
+export function signTestP(k: number, n: number): number {
+  if (n === 0) return 1;
+  const far = Math.max(k, n - k);
+  let tail = 0;
+  let c = 1; // C(n, i), from i = 0
+  for (let i = 0; i <= n; i++) {
+    if (i >= far) tail += c;
+    c = (c * (n - i)) / (i + 1);
+  }
+  return Math.min(1, (2 * tail) / 2 ** n);
+}
+
 /** The comparison as a table: medians with ranges, the change of the medians, pairs won. */
 export function formatComparison(rows: Comparison[], baseName: string): string {
   const span = (xs: number[]): string =>
@@ -174,6 +192,7 @@ export function formatComparison(rows: Comparison[], baseName: string): string {
       'head wall s',
       'change',
       'head faster',
+      'p (sign test)',
       `${baseName} CPU s`,
       'head CPU s',
       'phases ms (snapshot/plan/transfer/commit)',
@@ -184,6 +203,7 @@ export function formatComparison(rows: Comparison[], baseName: string): string {
       span(r.head),
       `${(((median(r.head) - median(r.base)) / median(r.base)) * 100).toFixed(0)}%`,
       `${r.headFaster} of ${r.head.length}`,
+      signTestP(r.headFaster, r.head.length).toFixed(2),
       median(r.baseCpu).toFixed(2),
       median(r.headCpu).toFixed(2),
       `${phaseText(r.basePhases)} → ${phaseText(r.headPhases)}`,

@@ -1,6 +1,8 @@
 // `npm run bench:ab -- --base REV [options]`: is this build faster than REV? Runs the data path
 // benchmark (Ferry only) with the two builds alternating, on the same machine in the same hour,
-// and prints per scenario the median and range of each build's wall time, CPU-seconds and phases.
+// and prints per scenario the median and range of each build's wall time, CPU-seconds and phases,
+// the pairs the head won and the sign test's p for that split (how often noise alone splits the
+// pairs at least as unevenly: three pairs never get below 0.25).
 //
 // Why: on a shared 2-core VM one run's wall time varies by 15-30% (docs/benchmarks.md), more than
 // most single changes move it, so a change is judged over interleaved pairs, not against a saved

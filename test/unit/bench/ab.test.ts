@@ -1,4 +1,11 @@
-import { compareRuns, formatComparison, parseAbArgs, parseRun, runArgs } from '../../../bench/ab-report.js';
+import {
+  compareRuns,
+  formatComparison,
+  parseAbArgs,
+  parseRun,
+  runArgs,
+  signTestP,
+} from '../../../bench/ab-report.js';
 
 // What bench/datapath prints (stdout: the table; stderr: progress), trimmed from a real 512 MiB run
 // with three scenarios; the steady scenario's warm-up round prints phases without a result line.
@@ -57,8 +64,32 @@ describe('bench:ab', () => {
     expect(text).toContain('1.30 (1.20–1.50)');
     expect(text).toContain('-13%');
     expect(text).toContain('2 of 3');
+    expect(text).toMatch(/2 of 3 +1\.00 /); // a 2-1 split is what noise gives most often
     expect(text).toContain('500/200 → 500/110');
     expect(() => compareRuns(base, [[], [], []])).toThrow(/scenario pages-1pct is missing/);
+  });
+
+  it.each([
+    [0, 0, 1],
+    [3, 3, 0.25],
+    [0, 3, 0.25],
+    [2, 3, 1],
+    [6, 6, 2 / 64],
+    [4, 6, (2 * 22) / 64],
+    [5, 6, (2 * 7) / 64],
+    [3, 6, 1],
+    [9, 10, (2 * 11) / 1024],
+  ])('signTestP: %i of %i pairs won gives p = %f', (k, n, p) => {
+    expect(signTestP(k, n)).toBeCloseTo(p, 10);
+  });
+
+  it('signTestP is symmetric and never below 2 / 2^n', () => {
+    for (let n = 1; n <= 12; n++)
+      for (let k = 0; k <= n; k++) {
+        expect(signTestP(k, n)).toBeCloseTo(signTestP(n - k, n), 12);
+        expect(signTestP(k, n)).toBeGreaterThanOrEqual(2 / 2 ** n - 1e-12);
+        expect(signTestP(k, n)).toBeLessThanOrEqual(1);
+      }
   });
 
   it("takes --base and --pairs, and the benchmark's own options for every run", () => {
