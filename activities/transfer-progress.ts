@@ -108,7 +108,7 @@ export class CommitWatch {
     if (now - this.since < COMMIT_CHECK_MS || now - this.asked < COMMIT_CHECK_MS) return null;
     this.asked = now;
     // Bounded well inside the transfer's 15 s heartbeat timeout: the activity heartbeats between
-    // questions, and a destination too slow to answer is not a stall found.
+    // questions. A destination too slow to answer counts as silent, a stall once silent stallMs.
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), COMMIT_ASK_MS)));
     const info = await Promise.race([this.destination.findStandby(this.volume).catch(() => undefined), late]);
