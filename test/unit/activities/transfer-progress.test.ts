@@ -191,11 +191,13 @@ describe('CommitWatch', () => {
         };
         const w = new CommitWatch(destination, 'pgdata', 100_000);
         const s = { ...at('committing'), snapshotId: 'rp1' } as never;
-        const observe = async (now: number) => {
-          const p = w.observe(s, now);
+        // each question gets COMMIT_ASK_MS of (fake) time for its answer
+        const ask = async (watch: CommitWatch, now: number) => {
+          const p = watch.observe(s, now);
           await jest.advanceTimersByTimeAsync(COMMIT_ASK_MS);
           return p;
         };
+        const observe = (now: number) => ask(w, now);
         expect(await observe(0)).toBeNull();
         expect(await observe(COMMIT_CHECK_MS)).toBeNull(); // answered: nothing stuck
         answer = false;
@@ -209,11 +211,7 @@ describe('CommitWatch', () => {
         );
         // never having answered counts from the start of the commit
         const fresh = new CommitWatch({ findStandby: silent }, 'pgdata', 100_000);
-        const f = async (now: number) => {
-          const p = fresh.observe(s, now);
-          await jest.advanceTimersByTimeAsync(COMMIT_ASK_MS);
-          return p;
-        };
+        const f = (now: number) => ask(fresh, now);
         expect(await f(10_000)).toBeNull();
         expect(await f(10_000 + 3 * COMMIT_CHECK_MS)).toBeNull(); // 90 s
         expect(await f(10_000 + 4 * COMMIT_CHECK_MS)).toEqual({
