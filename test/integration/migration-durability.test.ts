@@ -8,6 +8,7 @@ import path from 'node:path';
 import { describeTree, prng, sleep } from '../agents/trees.js';
 import { migrationYaml } from '../fixtures/apps/shop.js';
 import { startDrWorld, type DrWorld } from '../harness/dr-world.js';
+import { eventually } from '../harness/eventually.js';
 
 jest.setTimeout(240_000);
 
@@ -159,10 +160,21 @@ describe('Migration durability', () => {
     await world.temporal.workflow.getHandle(`migration/${NS}/cancelled`).cancel();
     const m = await world.waitForMigration(NS, 'cancelled');
     expect(m['status']).toMatchObject({ status: 'Failed', stage: 'Final', reason: 'cancelled' });
-    const events = (await world.kube.source.request(
-      'GET',
-      `/api/v1/namespaces/${NS}/events?fieldSelector=involvedObject.name=cancelled`,
-    )) as Obj;
-    expect(events.items.map((e: Obj) => e.message)).toContain('Migration failed: cancelled');
+    // The Event is written after the status the wait above saw: read until it is there (it failed
+    // once in CI when read only once, right after the status).
+    const messages = await eventually(
+      'the Migration failed: cancelled Event',
+      async () => {
+        const events = (await world.kube.source.request(
+          'GET',
+          `/api/v1/namespaces/${NS}/events?fieldSelector=involvedObject.name=cancelled`,
+        )) as Obj;
+        const m: string[] = events.items.map((e: Obj) => e.message);
+        return m.includes('Migration failed: cancelled') ? m : undefined;
+      },
+      30_000,
+      250,
+    ).catch(() => [] as string[]);
+    expect(messages).toContain('Migration failed: cancelled');
   });
 });
