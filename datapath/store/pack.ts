@@ -195,9 +195,12 @@ export const RECORD_RUN_MAX = DIRECT_READ_MAX - 2 * DIRECT_ALIGN;
  * chunks plus a carried-over chunk, headers and padding) or a receive batch.
  */
 const STAGING_BYTES = 16 * 1024 * 1024;
-/** Bounce buffers made when a store opens (a push's default concurrency is 3 uploads). */
-const OPEN_BOUNCES = 4;
-/** Bounce buffers kept for reuse: one per read in flight (a push has a few uploads at once). */
+/**
+ * Bounce buffers for readDirect, all made when a store opens and kept for reuse: one per read in
+ * flight. Why all at open: with 4 made then, every agent's first full copy (8 reads in flight)
+ * probed 4 more, each a synchronous O_DIRECT write (aligned()), 118 ms of a source's event loop
+ * behind another process's writeback (cpuprofile of the 512 MiB full copy).
+ */
 const BOUNCE_POOL = 8;
 
 /** Whether [a, b) lies within one of the [start, end) pairs of `ranges`. */
@@ -230,6 +233,9 @@ export class PackFiles {
   private readonly staging: Buffer[] = [];
   /** Aligned bounce buffers of DIRECT_READ_MAX bytes for readDirect, not in use. */
   private readonly bounces: Buffer[] = [];
+  /** Bounce buffers made so far (at most BOUNCE_POOL), and reads waiting for one to be free. */
+  private bouncesMade = 0;
+  private readonly bounceWaiters: Array<(b: Buffer) => void> = [];
   /** Bytes readRecords has read with O_DIRECT (readDirect); the tests check the direct path ran. */
   directReadBytes = 0;
   /** Index files being written, one after another. */
@@ -274,7 +280,7 @@ export class PackFiles {
       if (p) this.sealIfFull(p, n !== numbers.at(-1) || p.size >= this.packBytes);
     }
     this.tails = [this.packs.get(numbers.at(-1) ?? -1) ?? this.create((numbers.at(-1) ?? 0) + 1)];
-    // A staging buffer and a few bounce buffers are made now, not when the first direct write or
+    // A staging buffer and the bounce buffers are made now, not when the first direct write or
     // read needs one: making an aligned buffer writes a block with O_DIRECT (aligned()),
     // synchronously, and behind the writeback of a previous replication that one write took
     // 128 ms of a snapshot's event loop (cpuprofile of the 512 MiB benchmark's append-10MiB,
@@ -282,12 +288,13 @@ export class PackFiles {
     // One probe: the buffers are 4 KiB-aligned slices of one aligned allocation. Measured (3
     // interleaved runs each): append-10MiB snapshot 549-703 -> 363-431 ms.
     if (fs.constants.O_DIRECT) {
-      const all = this.aligned(STAGING_BYTES + OPEN_BOUNCES * DIRECT_READ_MAX);
+      const all = this.aligned(STAGING_BYTES + BOUNCE_POOL * DIRECT_READ_MAX);
       if (all) {
         this.staging.push(all.subarray(0, STAGING_BYTES));
-        for (let i = 0; i < OPEN_BOUNCES; i++) {
+        for (let i = 0; i < BOUNCE_POOL; i++) {
           const at = STAGING_BYTES + i * DIRECT_READ_MAX;
           this.bounces.push(all.subarray(at, at + DIRECT_READ_MAX));
+          this.bouncesMade++;
         }
       }
     }
@@ -755,15 +762,33 @@ export class PackFiles {
     const a = off - (off % DIRECT_ALIGN);
     const b = Math.ceil((off + len) / DIRECT_ALIGN) * DIRECT_ALIGN;
     if (b - a > DIRECT_READ_MAX || !covers(p.direct, a, b)) return null;
-    const bounce = this.bounces.pop() ?? this.aligned(DIRECT_READ_MAX);
+    const bounce = await this.takeBounce();
     if (!bounce) return null;
     try {
       const got = await readAllAt(p.directFd, bounce, 0, b - a, a);
       this.directReadBytes += got;
       return bounce.copy(buf, at, off - a, Math.min(got, off - a + len)); // 0 when `got` ends before `off`
     } finally {
-      if (this.bounces.length < BOUNCE_POOL) this.bounces.push(bounce);
+      const next = this.bounceWaiters.shift();
+      if (next) next(bounce);
+      else this.bounces.push(bounce);
     }
+  }
+
+  /**
+   * A free bounce buffer: one of the pool, a new one while fewer than BOUNCE_POOL were made, else
+   * the next one a read gives back (a ninth read in flight waits instead of probing for a buffer
+   * it would drop afterwards). Null when no aligned buffer can be made here.
+   */
+  private takeBounce(): Buffer | null | Promise<Buffer> {
+    const free = this.bounces.pop();
+    if (free) return free;
+    if (this.bouncesMade < BOUNCE_POOL) {
+      const made = this.aligned(DIRECT_READ_MAX);
+      if (made) this.bouncesMade++;
+      return made;
+    }
+    return new Promise((resolve) => this.bounceWaiters.push(resolve));
   }
 
   /** Reads a record's stored form into `buf` (at least l.len bytes). */

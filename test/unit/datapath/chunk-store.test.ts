@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,6 +26,9 @@ const openAt = async (opts: Parameters<typeof ChunkStore.open>[1]): Promise<Chun
   return s;
 };
 const open = (): Promise<ChunkStore> => openAt({ maxChunkSize: 256 * 1024 });
+/** Whether the test directory's filesystem takes O_DIRECT (not tmpfs). */
+const directFs = (): boolean =>
+  process.platform === 'linux' && !fs.readFileSync('/proc/mounts', 'utf8').includes(`${os.tmpdir()} tmpfs`);
 
 describe('chunk codec', () => {
   it('compresses text, keeps random data raw, and round-trips both', async () => {
@@ -529,16 +533,41 @@ describe('large asynchronous batches (O_DIRECT where the filesystem takes it)', 
       expect((await decodeChunk(stored, run[3 + k]!.raw.length)).equals(run[3 + k]!.raw)).toBe(true);
     }
     expect(out[6]).toBe(0xee); // nothing written before `at`
-    const direct =
-      process.platform === 'linux' &&
-      !fs.readFileSync('/proc/mounts', 'utf8').includes(`${os.tmpdir()} tmpfs`);
-    if (direct) expect(s.directReadBytes).toBeGreaterThanOrEqual(planned.bytes);
+    if (directFs()) expect(s.directReadBytes).toBeGreaterThanOrEqual(planned.bytes);
     // Chunk 5 is dropped by gc: its record is marked DEAD through the page cache, and a direct read
     // of the same range must see the mark, so the run reads as intact up to it only.
     s.ref([hashHex(small), ...hexes.filter((_, i) => i !== 5)]);
     await s.gc();
     expect(s.has(hexes[5]!)).toBe(false);
     expect(await s.readRecordRun(planned, Buffer.alloc(planned.bytes), 0)).toBe(2);
+    s.close();
+  });
+
+  it('serves more concurrent direct reads than it has bounce buffers without probing for more', async () => {
+    const s = await open();
+    const run = batch(120); // ~7.7 MiB: 20 runs of 6 chunks, each read through a bounce buffer
+    await s.appendRawBatchAsync(run);
+    const hexes = run.map((c) => c.hex);
+    const runs = Array.from({ length: 20 }, (_, k) => s.recordRun(hexes, k * 6, k * 6 + 6, 1 << 20));
+    const opens = jest.spyOn(fs, 'openSync');
+    const outs = runs.map((r) => Buffer.alloc(r.bytes));
+    const read = await Promise.all(runs.map((r, k) => s.readRecordRun(r, outs[k]!, 0)));
+    const probes = opens.mock.calls.filter(([p]) => String(p).includes('direct-probe')).length;
+    opens.mockRestore();
+    expect(read).toEqual(runs.map((r) => r.recs.length));
+    for (const [k, r] of runs.entries())
+      for (const [i, rec] of r.recs.entries()) {
+        const out = outs[k]!;
+        const len = out.readUInt32BE(rec.rel + 36);
+        const raw = await decodeChunk(
+          out.subarray(rec.rel + 40, rec.rel + 40 + len),
+          run[k * 6 + i]!.raw.length,
+        );
+        expect(raw.equals(run[k * 6 + i]!.raw)).toBe(true);
+      }
+    // Every bounce buffer was made with the store (one probe then); a read beyond them waited.
+    expect(probes).toBe(0);
+    if (directFs()) expect(s.directReadBytes).toBeGreaterThanOrEqual(runs.reduce((a, r) => a + r.bytes, 0));
     s.close();
   });
 
