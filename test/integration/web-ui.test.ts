@@ -57,15 +57,45 @@ async function texts(page: Page): Promise<string> {
   return all.join('\n');
 }
 
+/** The Temporal UI's own error page ("500 Internal Error"), shown when one of its API calls failed. */
+const UI_ERROR = /\b(500|502|503)\b[\s\S]{0,40}\bError\b/;
+
+/** The end of the dev server's log (its Web UI logs there too), for a failure's message. */
+function serverLogTail(bytes = 4000): string {
+  const file = harness().env.temporal.logPath;
+  try {
+    const text = fs.readFileSync(file, 'utf8');
+    return `\n--- ${file} (last ${bytes} bytes) ---\n${text.slice(-bytes)}`;
+  } catch {
+    return `\n(no ${file})`;
+  }
+}
+
+/**
+ * Waits until the page (or its frames) shows every string of `want`. The UI loads its data after
+ * the page; when a call of it failed, it shows its error page and stays there, so that page is
+ * reloaded (at most every 3 s) instead of waited on.
+ */
 async function waitForText(page: Page, want: string[], timeoutMs = 30_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   let text = '';
+  let reloads = 0;
+  let lastReload = Date.now();
   while (Date.now() < deadline) {
     text = await texts(page);
     if (want.every((w) => text.includes(w))) return text;
+    if (UI_ERROR.test(text) && Date.now() - lastReload >= 3_000) {
+      reloads += 1;
+      lastReload = Date.now();
+      await page.reload({ waitUntil: 'domcontentloaded' }).catch(() => undefined);
+      continue;
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`the page never showed ${JSON.stringify(want)}; it shows:\n${text.slice(0, 2000)}`);
+  throw new Error(
+    `the page never showed ${JSON.stringify(want)} (reloaded ${reloads} times on the UI's error page); ` +
+      `it shows:\n${text.slice(0, 2000)}${serverLogTail()}`,
+  );
 }
 
 it('shows a finished Migration with its id and summary, and takes its screenshot', async () => {
