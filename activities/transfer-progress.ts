@@ -86,6 +86,11 @@ export type CommitStall =
  * and build.ts settle) held its Migration, and so its schedule, for ever; a frozen destination
  * agent (SIGSTOP, a hung host: the kernel still accepts the connection) held it for the commit
  * request's hour. A question that fails or goes unanswered is not itself a stall.
+ *
+ * Each question goes two ways at once, straight to the destination and through the source agent
+ * (`relay`, GET /v1/replications/:id/destination), and the first answer counts: a worker cut off
+ * from the destination while the source agent still reaches it (and the commit goes on) does not
+ * take the destination for silent.
  */
 export class CommitWatch {
   private since: number | null = null;
@@ -97,6 +102,8 @@ export class CommitWatch {
     private readonly destination: { findStandby(volume: string): Promise<StandbyInfo | null> },
     private readonly volume: string,
     private readonly stallMs: number,
+    /** The same question through the source agent (rejects when that agent cannot reach it). */
+    private readonly relay?: () => Promise<StandbyInfo | null>,
   ) {}
 
   async observe(s: ReplicationStatus, now: number): Promise<CommitStall | null> {
@@ -111,7 +118,8 @@ export class CommitWatch {
     // questions. A destination too slow to answer counts as silent, a stall once silent stallMs.
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), COMMIT_ASK_MS)));
-    const info = await Promise.race([this.destination.findStandby(this.volume).catch(() => undefined), late]);
+    const asks = [this.destination.findStandby(this.volume), ...(this.relay ? [this.relay()] : [])];
+    const info = await Promise.race([Promise.any(asks).catch(() => undefined), late]);
     clearTimeout(timer);
     if (info === undefined) {
       const silentMs = now - this.heard;
@@ -130,5 +138,5 @@ export function commitStallMessage(volume: string, url: string, stall: CommitSta
     const c = stall.commit;
     return `volume ${volume}: commit stalled: the destination agent ${url} has waited ${Math.round(c.waitedMs / 1000)} s for ${c.waitingFor} while committing restore point ${c.restorePoint}; ${after}`;
   }
-  return `volume ${volume}: commit stalled: the destination agent ${url} has answered no question for ${Math.round(stall.silentMs / 1000)} s while committing restore point ${stall.restorePoint} (frozen, or its host overloaded or cut off); ${after}, unless that commit still completes`;
+  return `volume ${volume}: commit stalled: the destination agent ${url} has answered neither the worker nor the source agent for ${Math.round(stall.silentMs / 1000)} s while committing restore point ${stall.restorePoint} (frozen, or its host overloaded or cut off); ${after}, unless that commit still completes`;
 }

@@ -19,6 +19,7 @@ import type { ActivityDeps } from './deps.js';
 import { loadClusterPair } from './cluster-pair.js';
 import { fail } from './errors.js';
 import {
+  COMMIT_ASK_MS,
   CommitWatch,
   type CommitStall,
   commitStallMessage,
@@ -118,7 +119,11 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
     });
     const stallMs = deps.transferStallMs ?? DEFAULT_TRANSFER_STALL_MS;
     const watch = new ProgressWatch(Date.now());
-    const commitWatch = new CommitWatch(destination, input.volume, stallMs);
+    const commitWatch = new CommitWatch(destination, input.volume, stallMs, async () => {
+      const check = await source.askDestination(id, COMMIT_ASK_MS - 1_000);
+      if (!check.reachable) throw new Error(check.error ?? 'unreachable');
+      return check.standby;
+    });
     let stalledMs = 0;
     let stuck: CommitStall | null = null;
     try {

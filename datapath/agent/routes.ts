@@ -5,6 +5,7 @@ import { isSnapshotId, validateManifest, wireManifest } from '../protocol/manife
 import { applyManifestDelta, isManifestDelta, unknownBase } from '../protocol/manifest-delta.js';
 import { answerHave, receiveChunks } from '../destination/receive.js';
 import {
+  DESTINATION_CHECK_MS,
   MAX_REPLICATION_WAIT_MS,
   REPLICATION_PHASES,
   type ReplicationPhase,
@@ -158,6 +159,11 @@ export function controlRoutes(a: AgentContext): Route[] {
         200,
         wait ? await a.replications.getAfter(id, wait.phase, wait.waitMs) : a.replications.get(id),
       );
+    }),
+    route('GET', '/v1/replications/:id/destination', async (c) => {
+      const { min, max, default: dflt } = DESTINATION_CHECK_MS;
+      const timeoutMs = intParam(c.query, 'timeoutMs', min, max) ?? dflt;
+      sendJson(c.res, 200, await a.replications.askDestination(param(c, 0), timeoutMs));
     }),
     route('DELETE', '/v1/replications/:id', async (c) =>
       sendJson(c.res, 200, a.replications.cancel(param(c, 0))),

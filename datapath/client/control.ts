@@ -4,10 +4,11 @@
 // through http.ts; nextStatus and waitForReplication wait (long polls) on a replication's phase.
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import { MAX_REPLICATION_WAIT_MS } from '../protocol/agent-api.js';
+import { DESTINATION_CHECK_MS, MAX_REPLICATION_WAIT_MS } from '../protocol/agent-api.js';
 import type {
   AgentInfo,
   CommitResult,
+  DestinationCheck,
   Manifest,
   PromoteResult,
   ReplicationPhase,
@@ -130,6 +131,18 @@ export class AgentControl {
       method: 'GET',
       path: `/v1/replications/${enc(id)}${q}`,
       ...(after?.signal ? { signal: after.signal } : {}),
+    });
+  }
+
+  /**
+   * This (source) agent's own question to replication `id`'s destination about its standby volume,
+   * answered within `timeoutMs` (DestinationCheck).
+   */
+  askDestination(id: string, timeoutMs?: number): Promise<DestinationCheck> {
+    return this.http.json({
+      method: 'GET',
+      path: `/v1/replications/${enc(id)}/destination${timeoutMs !== undefined ? `?timeoutMs=${timeoutMs}` : ''}`,
+      timeoutMs: (timeoutMs ?? DESTINATION_CHECK_MS.default) + 5_000,
     });
   }
 

@@ -18,6 +18,8 @@
 //   GET    /v1/replications                           → {replications: ReplicationStatus[]}
 //   GET    /v1/replications/:id                       → ReplicationStatus
 //   DELETE /v1/replications/:id                       → ReplicationStatus (cancels)
+//   GET    /v1/replications/:id/destination?timeoutMs=N → DestinationCheck (this agent asks the
+//                                                    replication's destination about its standby)
 //   GET    /v1/standby                                → {standby: StandbyInfo[]}
 //   GET    /v1/standby/:volume                        → StandbyInfo (committing: commits under way, what each waits for)
 //   GET    /v1/standby/:volume/restore-points/:id/manifest → Manifest
@@ -41,6 +43,7 @@ import type { HashAlgorithm } from '../store/hash.js';
 import type { Limits } from './limits.js';
 import type { ReplicationKind } from './mode.js';
 import type { SnapshotSummary } from '../source/volumes.js';
+import type { StandbyInfo } from '../destination/standby.js';
 
 export type {
   CommitProgress,
@@ -140,6 +143,22 @@ export type ReplicationPhase = (typeof REPLICATION_PHASES)[number];
  * (at once when it is not), or after N ms, at most this long.
  */
 export const MAX_REPLICATION_WAIT_MS = 10_000;
+
+/**
+ * GET /v1/replications/:id/destination: the source agent's own question to the replication's
+ * destination agent (GET /v1/standby/:volume there), answered within `timeoutMs`. Why: the worker
+ * watching a commit asks the destination too, and may be cut off from it while the source is not
+ * (activities/transfer-progress.ts CommitWatch asks both).
+ */
+export interface DestinationCheck {
+  reachable: boolean;
+  /** The destination's standby volume (null when it has no restore point of it), when reachable. */
+  standby: StandbyInfo | null;
+  /** Why it was not reachable. */
+  error?: string;
+}
+/** Bounds of DestinationCheck's `timeoutMs` (default 4 s). */
+export const DESTINATION_CHECK_MS = { min: 500, max: 30_000, default: 4_000 } as const;
 
 export interface ReplicationError {
   code: string;

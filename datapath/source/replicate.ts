@@ -6,7 +6,13 @@
 // A failed or cancelled replication, including one a restart interrupted, resumes when it is
 // started again under the same id (reusing its snapshot) or with the same snapshotId: content
 // addressing lets the new attempt skip the chunks already delivered.
-import type { ReplicationPhase, ReplicationRequest, ReplicationStatus } from '../protocol/agent-api.js';
+import type {
+  DestinationCheck,
+  ReplicationPhase,
+  ReplicationRequest,
+  ReplicationStatus,
+} from '../protocol/agent-api.js';
+import { AgentClient } from '../client/client.js';
 import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError, notFound } from '../errors.js';
 import { newId } from '../fs-util.js';
@@ -77,6 +83,30 @@ export class ReplicationManager {
     const j = this.job(id);
     if (j.status.phase === phase && !TERMINAL.includes(phase)) await nextChange(j, waitMs);
     return view(j);
+  }
+
+  /**
+   * Asks replication `id`'s destination agent about its standby volume, as that replication
+   * reaches it (its URL, token and CA), within `timeoutMs`. Never throws for the destination's
+   * sake: an unreachable one is `reachable: false` with the reason.
+   */
+  async askDestination(id: string, timeoutMs: number): Promise<DestinationCheck> {
+    const { request, status } = this.job(id);
+    const client = new AgentClient(request.destination, { maxSockets: 1, timeoutMs });
+    const late = new Promise<never>((_, reject) => {
+      const t = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      t.unref();
+    });
+    try {
+      return {
+        reachable: true,
+        standby: await Promise.race([client.findStandby(status.destination.volume), late]),
+      };
+    } catch (err) {
+      return { reachable: false, standby: null, error: err instanceof Error ? err.message : String(err) };
+    } finally {
+      client.close();
+    }
   }
 
   private job(id: string): Job {

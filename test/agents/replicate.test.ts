@@ -2,6 +2,7 @@
 // compare the destination's restore point byte for byte and mode for mode with the source.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Chunker } from '../../datapath/store/chunker.js';
 import type { AgentClient } from '../../datapath/client/client.js';
@@ -429,6 +430,56 @@ describe('replication between two agents', () => {
       /waitMs "20000": must be an integer in 0\.\.10000/,
     );
     expect(await refusal('waitMs=5')).toMatch(/phase and waitMs: give both or neither/);
+  });
+
+  it("asks its destination on a watcher's behalf, and says within the time asked when it cannot", async () => {
+    const vol = (await sc.createVolume('relay')).path;
+    fs.writeFileSync(path.join(vol, 'a.bin'), prng(1 << 20, 'relay'));
+    const done = await replicate('relay');
+    expect(done.phase).toBe('succeeded');
+    const ok = await sc.askDestination(done.id);
+    expect(ok.reachable).toBe(true);
+    expect(ok.standby?.volume).toBe('relay');
+    expect(ok.standby?.current).toBe(done.restorePoint);
+    expect(ok.standby?.current).toEqual(expect.any(String));
+    // a destination that refuses connections
+    const refused = await sc.startReplication({
+      volume: 'relay',
+      destination: { ...destination(), url: 'https://127.0.0.1:1' },
+      mode: 'DisasterRecovery',
+    });
+    const no = await sc.askDestination(refused.id, 2_000);
+    expect(no).toMatchObject({
+      reachable: false,
+      standby: null,
+      error: expect.stringMatching(/ECONNREFUSED/),
+    });
+    await sc.cancelReplication(refused.id);
+    // a destination that accepts and never answers (frozen): unreachable once timeoutMs has passed
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as net.AddressInfo).port;
+      const frozen = await sc.startReplication({
+        volume: 'relay',
+        destination: { ...destination(), url: `https://127.0.0.1:${port}` },
+        mode: 'DisasterRecovery',
+      });
+      const t0 = Date.now();
+      const quiet = await sc.askDestination(frozen.id, 800);
+      const took = Date.now() - t0;
+      expect(quiet).toMatchObject({ reachable: false, standby: null });
+      expect(took).toBeGreaterThanOrEqual(750);
+      expect(took).toBeLessThan(4_000);
+      await sc.cancelReplication(frozen.id);
+    } finally {
+      silent.close();
+    }
+    // refusals name what is wrong
+    await expect(sc.askDestination('r-none')).rejects.toThrow(/replication r-none not found/);
+    await expect(sc.askDestination(done.id, 10)).rejects.toThrow(
+      /timeoutMs "10": must be an integer in 500\.\.30000/,
+    );
   });
 
   it('exposes health, info and Prometheus metrics', async () => {

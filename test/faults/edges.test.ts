@@ -298,7 +298,7 @@ describe('a frozen commit', () => {
     expect(first.status.status).toBe('Failed');
     expect(first.status.reason).toMatch(
       new RegExp(
-        `volume ${volume}: commit stalled: the destination agent ${world.agents.destination.url.replaceAll('.', '\\.')} has answered no question for \\d+ s while committing restore point ${committing.snapshotId} `,
+        `volume ${volume}: commit stalled: the destination agent ${world.agents.destination.url.replaceAll('.', '\\.')} has answered neither the worker nor the source agent for \\d+ s while committing restore point ${committing.snapshotId} `,
       ),
     );
     // the first question comes COMMIT_CHECK_MS into the commit and waits COMMIT_ASK_MS for an answer

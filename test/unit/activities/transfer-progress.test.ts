@@ -207,8 +207,22 @@ describe('CommitWatch', () => {
         const stall = await observe(5 * COMMIT_CHECK_MS); // silent 120 s since the last answer
         expect(stall).toEqual({ kind: 'silent', restorePoint: 'rp1', silentMs: 4 * COMMIT_CHECK_MS });
         expect(commitStallMessage('pgdata', 'https://10.0.0.2:8443', stall!)).toBe(
-          'volume pgdata: commit stalled: the destination agent https://10.0.0.2:8443 has answered no question for 120 s while committing restore point rp1 (frozen, or its host overloaded or cut off); the standby keeps its current restore point; restart that agent if this repeats, unless that commit still completes',
+          'volume pgdata: commit stalled: the destination agent https://10.0.0.2:8443 has answered neither the worker nor the source agent for 120 s while committing restore point rp1 (frozen, or its host overloaded or cut off); the standby keeps its current restore point; restart that agent if this repeats, unless that commit still completes',
         );
+        // the source agent still reaching it counts as an answer: the worker alone is cut off
+        let relayed = true;
+        const relay = (): Promise<StandbyInfo | null> =>
+          relayed ? Promise.resolve({ committing: [] } as unknown as StandbyInfo) : silent();
+        const cutOff = new CommitWatch({ findStandby: silent }, 'pgdata', 100_000, relay);
+        const c = (now: number) => ask(cutOff, now);
+        for (let k = 0; k <= 6; k++) expect(await c(k * COMMIT_CHECK_MS)).toBeNull(); // 180 s, relayed
+        relayed = false;
+        for (let k = 7; k <= 9; k++) expect(await c(k * COMMIT_CHECK_MS)).toBeNull();
+        expect(await c(10 * COMMIT_CHECK_MS)).toEqual({
+          kind: 'silent',
+          restorePoint: 'rp1',
+          silentMs: 4 * COMMIT_CHECK_MS, // since the relay's last answer
+        });
         // never having answered counts from the start of the commit
         const fresh = new CommitWatch({ findStandby: silent }, 'pgdata', 100_000);
         const f = (now: number) => ask(fresh, now);
