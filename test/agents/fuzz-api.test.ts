@@ -173,6 +173,7 @@ it('control routes: odd names, bodies and query strings', async () => {
         ['GET', '/v1/volumes/:v/snapshots/:id/manifest'],
         ['DELETE', '/v1/volumes/:v/snapshots/:id'],
         ['GET', '/v1/replications/:id'],
+        ['GET', '/v1/replications/:id/destination'],
         ['DELETE', '/v1/replications/:id'],
         ['GET', '/v1/standby/:v'],
         ['GET', '/v1/standby/:v/restore-points/:id/manifest'],
