@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChunkStore } from '../store/chunk-store.js';
 import { newId } from '../fs-util.js';
+import { removeTree } from '../tree-remover.js';
 import type { FileEntry, Manifest } from '../protocol/manifest.js';
 import { chunkLists } from '../protocol/manifest.js';
 
@@ -55,7 +56,7 @@ export interface Donor {
  * waits, is emptied on start should the agent stop first.
  */
 export function removeInBackground(dir: string): void {
-  void forceRemove(dir).catch(() => undefined);
+  void removeTree(dir, { background: true }).catch(() => undefined);
 }
 
 function bySeq(v: VolumeState): Array<[string, PointRecord]> {
@@ -159,15 +160,10 @@ export function newestDonated(
   return null;
 }
 
-/** rm -rf that also works on trees containing directories without write/execute permission. */
-export async function forceRemove(dir: string): Promise<void> {
-  const fix = async (d: string): Promise<void> => {
-    await fs.promises.chmod(d, 0o700).catch(() => undefined);
-    const list = await fs.promises.readdir(d, { withFileTypes: true }).catch(() => []);
-    for (const e of list) if (e.isDirectory()) await fix(path.join(d, e.name));
-  };
-  const st = await fs.promises.lstat(dir).catch(() => null);
-  if (!st) return;
-  if (st.isDirectory()) await fix(dir);
-  await fs.promises.rm(dir, { recursive: true, force: true });
+/**
+ * rm -rf that also works on trees containing directories without write/execute permission, on the
+ * tree remover's thread (tree-remover.ts) so the event loop keeps serving meanwhile.
+ */
+export function forceRemove(dir: string): Promise<void> {
+  return removeTree(dir);
 }
