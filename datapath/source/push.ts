@@ -221,13 +221,20 @@ export class ChunkPusher {
   async openStream(
     j: PushJob,
     dest: AgentClient,
-  ): Promise<{ push: (c: ChunkEvent) => void; close: (drain: boolean) => Promise<void> } | null> {
+  ): Promise<{ push: (c: ChunkEvent) => void; close: (drain: boolean) => Promise<void> }> {
     const s = j.status;
     const full = s.kind === 'full';
-    if (!full) {
-      const standby = await dest.findStandby(s.destination.volume).catch(() => undefined);
-      if (standby === undefined || standby?.current) return null;
-    }
+    // Incremental: stream only to a destination without a restore point of the volume. The
+    // question goes out now and the snapshot starts without waiting for its answer (one round trip,
+    // or more behind a busy destination); chunks read meanwhile are queued, and dropped if the
+    // answer is no (or does not come: planning sends what is missing).
+    let off = false;
+    const decided = full
+      ? Promise.resolve(true)
+      : dest.findStandby(s.destination.volume).then(
+          (standby) => standby !== undefined && !standby?.current,
+          () => false,
+        );
     const delivered = (j.delivered ??= new Set<string>());
     const sizes = new Map<string, number>();
     let queue: string[] = [];
@@ -252,6 +259,12 @@ export class ChunkPusher {
       for (const h of batch) if (!back.has(h)) delivered.add(h);
     };
     const pump = async (): Promise<void> => {
+      if (!(await decided)) {
+        off = true;
+        queue = [];
+        sizes.clear();
+        return;
+      }
       const inFlight = new Set<Promise<void>>();
       let failure: unknown = null;
       try {
@@ -283,7 +296,7 @@ export class ChunkPusher {
     });
     return {
       push: (c: ChunkEvent) => {
-        if (failed || sizes.has(c.hash)) return;
+        if (off || failed || sizes.has(c.hash)) return;
         sizes.set(c.hash, c.size);
         queue.push(c.hash);
         if (queue.length >= STREAM_BATCH && wake) {

@@ -3,7 +3,8 @@
 //   snapshotting  take a snapshot (unless the request names one); full → re-read everything.
 //                 With nothing to delta against (full, or no restore point at the destination yet)
 //                 chunks are streamed to the destination as the snapshot stores them (push.ts),
-//                 overlapping the transfer with reading and hashing. Incremental: each large
+//                 overlapping the transfer with reading and hashing (the walk does not wait
+//                 for the destination to say whether it has a restore point). Incremental: each large
 //                 file the snapshot re-reads is named to the destination first
 //                 (prepare-hints.ts), which copies its previous version meanwhile.
 //   planning      ask the destination which distinct chunks it lacks (replication-plan.ts).
@@ -80,15 +81,15 @@ export class ReplicationRunner {
           snap = await this.snapshots.take(req.volume, {
             full: s.kind === 'full',
             signal,
-            ...(stream ? { onChunk: stream.push } : {}),
+            onChunk: stream.push,
             ...(hints ? { onReread: hints.add } : {}),
             onFileChunks: builds.add,
           });
         } catch (err) {
-          await stream?.close(false);
+          await stream.close(false);
           throw err;
         }
-        await stream?.close(true);
+        await stream.close(true);
         s.snapshotId = snap.id;
         s.snapshot = snap;
       }
