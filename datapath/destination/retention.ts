@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChunkStore } from '../store/chunk-store.js';
 import { newId } from '../fs-util.js';
-import { removeTree } from '../tree-remover.js';
+import { removeTree } from '../fs-thread.js';
 import type { FileEntry, Manifest } from '../protocol/manifest.js';
 import { chunkLists } from '../protocol/manifest.js';
 
@@ -162,7 +162,7 @@ export function newestDonated(
 
 /**
  * rm -rf that also works on trees containing directories without write/execute permission, on the
- * tree remover's thread (tree-remover.ts) so the event loop keeps serving meanwhile.
+ * tree remover's thread (fs-thread.ts) so the event loop keeps serving meanwhile.
  */
 export function forceRemove(dir: string): Promise<void> {
   return removeTree(dir);

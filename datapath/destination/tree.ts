@@ -7,8 +7,9 @@
 // more that keeps at least half its chunks at the same offsets is copied from the current restore
 // point (reflink, else O_DIRECT writes: copyPrevious; or the copy prepare.ts made while the
 // source was still reading) and only its changed chunks written (patchFile) — or, cheaper still,
-// made from a retired restore point's version moved into the new tree (recycle); directory creation, links and symlinks run with a bounded number in flight on the
-// thread pool. A full commit writes every file afresh from chunks re-verified by the full
+// made from a retired restore point's version moved into the new tree (recycle). Folders and
+// symlinks are made on the event loop, the links on the linker thread (fs-thread.ts) while the
+// files to write run on the thread pool. A full commit writes every file afresh from chunks re-verified by the full
 // replication's `have` queries (or verified on receipt), healing any drift in older restore
 // points' files. Modes are applied without the setuid/setgid bits; ownership is the agent's user.
 import fs from 'node:fs';
@@ -20,6 +21,7 @@ import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
 import { BUILD_MIN_BYTES, PATCH_MIN_BYTES } from '../protocol/limits.js';
 import { patchPlan, sameFile } from '../protocol/patch.js';
 import { SyncSlices } from '../yield.js';
+import { linkFiles } from '../fs-thread.js';
 import { chunkStarts, KnownRanges } from './known-ranges.js';
 
 /** Restore point files are written with the mode bits minus setuid/setgid. */
@@ -71,41 +73,32 @@ export class TreeWriter {
     let filesPatched = 0;
     let bytesWritten = 0;
     fs.mkdirSync(dir, { mode: 0o700 });
-    // Directories (a parent before its child: validateManifest checks it), symlinks and the links
-    // of unchanged files are made with synchronous calls, in slices of at most SYNC_SLICE_MS
-    // between turns of the event loop; files to write or patch then run with
-    // MATERIALISE_CONCURRENCY in flight on the thread pool. Why: a mkdir or link costs a few µs in
-    // the kernel and a thread-pool round trip as much again. Measured on the reference VM, 522
-    // directories and 2,250 links, six runs each: 33-84 ms synchronous vs 36-225 ms with 16 in
-    // flight on the thread pool; the 512 MiB benchmark's touch-250 (a commit of mostly links)
-    // 0.50-0.61 s before, 0.40-0.45 s after (3 interleaved runs each).
+    // Directories (a parent before its child: validateManifest checks it) and symlinks are made
+    // with synchronous calls, in slices of at most SYNC_SLICE_MS between turns of the event loop
+    // (a mkdir costs a few µs in the kernel and a thread-pool round trip as much again: 522
+    // directories and 2,250 links took 33-84 ms synchronous vs 36-225 ms with 16 in flight on the
+    // thread pool). The links of unchanged files are then made on the linker thread
+    // (fs-thread.ts) while the files to write or patch run here, MATERIALISE_CONCURRENCY in flight
+    // on the thread pool; a link that fails (e.g. the link count limit, or a drifted previous
+    // tree) is written afresh after.
     const dirs: Array<Entry & { type: 'dir' }> = [];
     const toWrite: Array<{ e: FileEntry; target: string; p: FileEntry | undefined }> = [];
+    const toLink: FileEntry[] = [];
     const slices = new SyncSlices(SYNC_SLICE_MS);
     for (const e of manifest.entries) {
-      const target = path.join(dir, e.path);
       if (e.type === 'dir') {
         dirs.push(e);
-        fs.mkdirSync(target, { mode: 0o700 });
+        fs.mkdirSync(path.join(dir, e.path), { mode: 0o700 });
       } else if (e.type === 'symlink') {
-        fs.symlinkSync(e.target, target);
+        fs.symlinkSync(e.target, path.join(dir, e.path));
       } else {
         const p = prevFiles.get(e.path);
-        let linked = false;
-        if (prev && p && sameFile(p, e)) {
-          try {
-            fs.linkSync(path.join(prev.dir, e.path), target);
-            linked = true;
-            filesLinked++;
-          } catch {
-            // written afresh instead (e.g. link count limit, or drifted previous tree)
-          }
-        }
-        if (!linked) toWrite.push({ e, target, p });
+        if (prev && p && sameFile(p, e)) toLink.push(e);
+        else toWrite.push({ e, target: path.join(dir, e.path), p });
       }
       await slices.maybeYield();
     }
-    await pool(toWrite, async ({ e, target, p }) => {
+    const write = async ({ e, target, p }: { e: FileEntry; target: string; p: FileEntry | undefined }) => {
       const donor = donated.get(e.path);
       let patched = donor ? await this.recycle(target, e, donor) : -1;
       if (patched < 0 && prev && p)
@@ -117,7 +110,26 @@ export class TreeWriter {
         bytesWritten += await this.writeFile(target, e, built);
         filesWritten++;
       }
-    });
+    };
+    const linking = prev
+      ? linkFiles(
+          prev.dir,
+          dir,
+          toLink.map((e) => e.path),
+        )
+      : Promise.resolve([]);
+    // Both settle before this returns or throws: the caller removes a failed staging tree.
+    const [wrote, linked] = await Promise.allSettled([pool(toWrite, write), linking]);
+    if (wrote.status === 'rejected') throw wrote.reason;
+    if (linked.status === 'rejected') throw linked.reason;
+    filesLinked = toLink.length - linked.value.length;
+    await pool(
+      linked.value.map((i) => {
+        const e = toLink[i] as FileEntry;
+        return { e, target: path.join(dir, e.path), p: prevFiles.get(e.path) };
+      }),
+      write,
+    );
     for (let i = dirs.length - 1; i >= 0; i--) {
       const d = dirs[i] as Entry & { type: 'dir' };
       fs.chmodSync(path.join(dir, d.path), d.mode & MODE_MASK);

@@ -300,3 +300,46 @@ describe('standby: what a commit waits for', () => {
     store.close();
   });
 });
+
+describe('standby: unchanged files are linked on the linker thread', () => {
+  async function smallFiles(store: ChunkStore, id: string, bodies: Map<string, Buffer>, mtimeMs: number) {
+    const entries: unknown[] = [{ path: 'd', type: 'dir', mode: 0o755 }];
+    for (const [rel, body] of bodies) {
+      const h = hashHex(body);
+      await store.put(h, body);
+      entries.push({
+        path: rel,
+        type: 'file',
+        mode: 0o644,
+        size: body.length,
+        mtimeMs,
+        chunks: [[h, body.length]],
+      });
+    }
+    return manifest(entries, { id }) as unknown as Manifest;
+  }
+
+  test('links what is unchanged, writes what changed, and writes afresh a file whose link fails', async () => {
+    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
+    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 3 });
+    const bodies = new Map(
+      Array.from({ length: 40 }, (_, i) => [`d/f${i}`, crypto.randomBytes(100 + i * 37)]),
+    );
+    await sm.commit('vol', await smallFiles(store, 'snap-1', bodies, 1_700_000_000_000));
+    const rp1 = path.join(dir, 'standby', 'vol', 'rp', 'snap-1');
+    // f5 changes; f9's file vanishes from the first tree (drift), so its link fails
+    bodies.set('d/f5', crypto.randomBytes(77));
+    fs.chmodSync(path.join(rp1, 'd'), 0o755);
+    fs.rmSync(path.join(rp1, 'd', 'f9'));
+
+    const res = await sm.commit('vol', await smallFiles(store, 'snap-2', bodies, 1_700_000_000_000));
+
+    expect(res.filesLinked).toBe(38);
+    expect(res.filesWritten).toBe(2);
+    const rp2 = path.join(dir, 'standby', 'vol', 'rp', 'snap-2');
+    for (const [rel, body] of bodies) expect(fs.readFileSync(path.join(rp2, rel)).equals(body)).toBe(true);
+    expect(fs.statSync(path.join(rp2, 'd', 'f0')).ino).toBe(fs.statSync(path.join(rp1, 'd', 'f0')).ino);
+    expect(fs.statSync(path.join(rp2, 'd', 'f9')).nlink).toBe(1);
+    expect(fs.statSync(path.join(rp2, 'd', 'f5')).ino).not.toBe(fs.statSync(path.join(rp1, 'd', 'f5')).ino);
+  });
+});

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { removeTree } from '../../../datapath/tree-remover.js';
+import { linkFiles, removeTree } from '../../../datapath/fs-thread.js';
 
 let root: string;
 beforeEach(() => {
@@ -76,5 +76,42 @@ describe('removeTree', () => {
     // measured); here it only waits for the helper thread's answer.
     expect(elu.utilization).toBeLessThan(0.25);
     expect(took).toBeGreaterThan(0);
+  });
+});
+
+describe('linkFiles', () => {
+  it('hard-links each file into the new tree and names the links that failed', async () => {
+    const from = path.join(root, 'old');
+    const to = path.join(root, 'new');
+    grow(from, 2, 6);
+    for (let d = 0; d < 2; d++) fs.mkdirSync(path.join(to, `d${d}`, 'sub'), { recursive: true });
+    fs.writeFileSync(path.join(to, 'd1', 'sub', 'f3'), 'already there');
+    const rels = ['d0/sub/f0', 'd1/sub/f1', 'd0/sub/missing', 'd1/sub/f3', 'd0/sub/f4'];
+
+    const failed = await linkFiles(from, to, rels);
+
+    expect(failed).toEqual([2, 3]);
+    for (const rel of ['d0/sub/f0', 'd1/sub/f1', 'd0/sub/f4']) {
+      expect(fs.statSync(path.join(to, rel)).ino).toBe(fs.statSync(path.join(from, rel)).ino);
+    }
+    expect(fs.readFileSync(path.join(to, 'd1', 'sub', 'f3'), 'utf8')).toBe('already there');
+    expect(fs.existsSync(path.join(to, 'd0', 'sub', 'missing'))).toBe(false);
+    await expect(linkFiles(from, to, [])).resolves.toEqual([]);
+  });
+
+  it('leaves the event loop idle while thousands of links are made', async () => {
+    const from = path.join(root, 'old');
+    const to = path.join(root, 'new');
+    grow(from, 50, 6000);
+    for (let d = 0; d < 50; d++) fs.mkdirSync(path.join(to, `d${d}`, 'sub'), { recursive: true });
+    const rels = Array.from({ length: 6000 }, (_, f) => `d${f % 50}/sub/f${f}`);
+    await linkFiles(from, to, ['warm-the-thread']);
+    const before = performance.eventLoopUtilization();
+    const failed = await linkFiles(from, to, rels);
+    const elu = performance.eventLoopUtilization(before);
+    expect(failed).toEqual([]);
+    expect(fs.statSync(path.join(to, 'd7', 'sub', 'f5957')).nlink).toBe(2);
+    // fs.linkSync on the main thread keeps the loop busy for the whole time (ELU ~1).
+    expect(elu.utilization).toBeLessThan(0.25);
   });
 });
