@@ -36,7 +36,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ChunkStore, Pin } from '../store/chunk-store.js';
 import { AgentError, notFound } from '../errors.js';
-import { fsyncDir, KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from '../fs-util.js';
+import { fsyncDir, KeyedMutex, newId, removeTempFiles, writeFileAtomic } from '../fs-util.js';
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
 import {
   chunkLists,
@@ -47,6 +47,7 @@ import {
 } from '../protocol/manifest.js';
 import { sameEntry } from '../protocol/manifest-delta.js';
 import { copyPrevious, TreeWriter } from './tree.js';
+import { entriesJsonOf, MAX_KEPT_ENTRIES_JSON, recordJson } from './record-json.js';
 import { lastPromotion, type Promoted, type Promotion, promoteRestorePoint } from './promote.js';
 import {
   type Donor,
@@ -126,6 +127,8 @@ export class StandbyManager {
   private readonly early = new Map<string, { base: string; donors: Promise<Donor[]> }>();
   /** Commits under way, in the order they were asked for. */
   private readonly committing = new Set<CommitWaits>();
+  /** Per volume, the JSON of its current restore point's entries, when known (record-json.ts). */
+  private readonly entriesJson = new Map<string, { id: string; json: string }>();
   readonly dir: string;
   commits = 0;
   private readonly trees: TreeWriter;
@@ -169,13 +172,16 @@ export class StandbyManager {
       await removeTempFiles(path.join(vdir, 'manifests'));
       const trees = new Set(await fs.promises.readdir(path.join(vdir, 'rp')));
       const recs = m.volume(vol);
+      const cur = m.current(vol);
       for (const f of await fs.promises.readdir(path.join(vdir, 'manifests'))) {
         const id = f.replace(/\.json$/, '');
         if (!trees.has(id)) {
           await fs.promises.rm(path.join(vdir, 'manifests', f), { force: true });
           continue;
         }
-        recs.set(id, await readJson<PointRecord>(path.join(vdir, 'manifests', f)));
+        const text = await fs.promises.readFile(path.join(vdir, 'manifests', f), 'utf8');
+        recs.set(id, JSON.parse(text) as PointRecord);
+        if (id === cur) m.keepEntries(vol, id, entriesJsonOf(text));
       }
       const used = new Set([...recs].map(([id, r]) => r.tree ?? id));
       for (const id of trees)
@@ -229,6 +235,11 @@ export class StandbyManager {
         false,
       );
     return path.join(this.dir, volume);
+  }
+
+  private keepEntries(volume: string, id: string, json: string | null): void {
+    if (json !== null && json.length <= MAX_KEPT_ENTRIES_JSON) this.entriesJson.set(volume, { id, json });
+    else this.entriesJson.delete(volume);
   }
 
   current(volume: string): string | null {
@@ -451,15 +462,19 @@ export class StandbyManager {
             manifest,
             ...(tree ? { tree } : {}),
           };
+          // Nothing changed: the entries' JSON is the current restore point's (record-json.ts).
+          const kept = this.entriesJson.get(volume);
+          const entriesJson = unchanged && kept?.id === cur ? kept.json : JSON.stringify(manifest.entries);
           await writeFileAtomic(
             path.join(vdir, 'manifests', `${manifest.id}.json`),
-            JSON.stringify(rec),
+            recordJson(rec, entriesJson),
             this.opts.fsync,
           );
           recs.set(manifest.id, rec);
           this.store.refLists(chunkLists(manifest)); // with its record: prune releases what this took
           if (!tree) this.files.index(final, manifest);
           await this.switchCurrent(vdir, manifest.id);
+          this.keepEntries(volume, manifest.id, entriesJson);
           this.commits++;
           const pruned = [...retired, ...(await prune(this.state(volume), retain, this.store))];
           if (!opts.pin) this.store.release(pin);

@@ -343,3 +343,45 @@ describe('standby: unchanged files are linked on the linker thread', () => {
     expect(fs.statSync(path.join(rp2, 'd', 'f5')).ino).not.toBe(fs.statSync(path.join(rp1, 'd', 'f5')).ino);
   });
 });
+
+describe('standby: an unchanged commit writes its record from the kept entries JSON', () => {
+  test('before and after a reopen, the records read back as the manifests committed', async () => {
+    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
+    const body = crypto.randomBytes(5000);
+    const h = hashHex(body);
+    await store.put(h, body);
+    const entries = [
+      { path: 'd', type: 'dir', mode: 0o755 },
+      {
+        path: 'd/"odd",name',
+        type: 'file',
+        mode: 0o644,
+        size: 5000,
+        mtimeMs: 1_700_000_000_123.5,
+        chunks: [[h, 5000]],
+      },
+      { path: 'd/l', type: 'symlink', target: '"odd",name' },
+    ];
+    const records = () => path.join(dir, 'standby', 'vol', 'manifests');
+    const read = (id: string) => JSON.parse(fs.readFileSync(path.join(records(), `${id}.json`), 'utf8'));
+    let sm = await StandbyManager.open(dir, store, { fsync: false, retain: 5 });
+    await sm.commit('vol', manifest(entries, { id: 'snap-1' }) as unknown as Manifest);
+    await sm.commit('vol', manifest(entries, { id: 'snap-2' }) as unknown as Manifest); // unchanged, kept JSON
+    sm = await StandbyManager.open(dir, store, { fsync: false, retain: 5 });
+    await sm.commit('vol', manifest(entries, { id: 'snap-3' }) as unknown as Manifest); // unchanged, JSON from the file
+    const touched = entries.map((e) => (e.type === 'file' ? { ...e, mtimeMs: 1_800_000_000_000 } : e));
+    await sm.commit('vol', manifest(touched, { id: 'snap-4' }) as unknown as Manifest);
+    await sm.commit('vol', manifest(touched, { id: 'snap-5' }) as unknown as Manifest); // unchanged since snap-4
+    sm = await StandbyManager.open(dir, store, { fsync: false, retain: 5 });
+    for (const id of ['snap-1', 'snap-2', 'snap-3', 'snap-4', 'snap-5']) {
+      const r = read(id);
+      expect(r.manifest.id).toBe(id);
+      expect(r.manifest.entries).toEqual(id < 'snap-4' ? entries : touched);
+      expect(sm.get('vol').restorePoints.map((p) => p.id)).toContain(id);
+    }
+    expect(read('snap-3').tree).toBe('snap-1');
+    expect(fs.readFileSync(path.join(dir, 'standby', 'vol', 'current', 'd', '"odd",name')).equals(body)).toBe(
+      true,
+    );
+  });
+});
