@@ -40,8 +40,8 @@ import { fsyncDir, KeyedMutex, newId, removeTempFiles, writeFileAtomic } from '.
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
 import {
   chunkLists,
+  chunksOutside,
   isVolumeName,
-  manifestChunks,
   manifestStats,
   reloadedLists,
 } from '../protocol/manifest.js';
@@ -378,7 +378,10 @@ export class StandbyManager {
           'large files written as their chunks arrive',
           this.builds.settle(volume, manifest.id),
         );
-        const chunks = unchanged ? null : manifestChunks(manifest);
+        // The chunks to check and pin: not those of the files unchanged since the current restore
+        // point (the lists it shares), which it keeps referenced until this one does. On the 2 GiB
+        // benchmark's touched volume that is 1,000 files' chunks instead of 35,000 (~40 ms).
+        const chunks = unchanged ? null : chunksOutside(manifest, prev?.manifest);
         const missing: string[] = [];
         let missingCount = 0;
         for (const h of chunks?.keys() ?? []) {

@@ -131,6 +131,20 @@ export function manifestChunks(m: Manifest): Map<string, number> {
   return out;
 }
 
+/**
+ * The distinct chunks of `m`'s files whose chunk list is not one of `base`'s list objects (all of
+ * them without `base`). A list `m` shares with `base` is an unchanged file's (a manifest delta
+ * reuses its base's lists): while `base` is kept, its references keep those chunks.
+ */
+export function chunksOutside(m: Manifest, base?: Manifest): Map<string, number> {
+  const held = new Set<readonly ChunkRef[]>();
+  if (base) for (const e of base.entries) if (e.type === 'file') held.add(e.chunks);
+  const out = new Map<string, number>();
+  for (const e of m.entries)
+    if (e.type === 'file' && !held.has(e.chunks)) for (const [h, n] of e.chunks) out.set(h, n);
+  return out;
+}
+
 export function manifestStats(m: Manifest): {
   files: number;
   dirs: number;

@@ -2,6 +2,7 @@ import { CHUNK_MAX } from '../../../datapath/store/chunker.js';
 import { AgentError } from '../../../datapath/errors.js';
 import { DEFAULT_LIMITS } from '../../../datapath/protocol/limits.js';
 import {
+  chunksOutside,
   shareChunkLists,
   symlinkEscape,
   validateManifest,
@@ -275,5 +276,46 @@ describe('shareChunkLists', () => {
     expect([after[1], after[2]]).toEqual([changed, elsewhere]);
     expect(after[1]).toBe(changed); // other chunks: its own list
     expect(after[2]).toBe(elsewhere); // another path: its own list
+  });
+});
+
+describe('chunksOutside', () => {
+  const hex = (c: string): string => c.repeat(64);
+  const file = (p: string, chunks: Array<[string, number]>): Entry =>
+    ({
+      path: p,
+      type: 'file',
+      mode: 0o644,
+      size: chunks.reduce((n, [, l]) => n + l, 0),
+      mtimeMs: 1,
+      chunks,
+    }) as Entry;
+
+  it('leaves out the chunks of lists shared with the base, and only those', () => {
+    const shared: Array<[string, number]> = [
+      [hex('a'), 5],
+      [hex('b'), 5],
+    ];
+    const base = manifest([file('kept', shared), file('old', [[hex('c'), 7]])]) as unknown as Manifest;
+    const next = manifest([
+      file('kept', shared), // the same list object: held by the base
+      file('touched', [
+        [hex('a'), 5],
+        [hex('b'), 5],
+      ]), // equal content, another list: counted
+      file('new', [
+        [hex('d'), 3],
+        [hex('a'), 5],
+      ]),
+      { path: 'dir', type: 'dir', mode: 0o755 },
+    ]) as unknown as Manifest;
+    expect([...chunksOutside(next, base)].sort()).toEqual([
+      [hex('a'), 5],
+      [hex('b'), 5],
+      [hex('d'), 3],
+    ]);
+    const onlyShared = manifest([file('kept', shared)]) as unknown as Manifest;
+    expect(chunksOutside(onlyShared, base).size).toBe(0);
+    expect([...chunksOutside(onlyShared)].sort()).toEqual(shared);
   });
 });

@@ -385,3 +385,49 @@ describe('standby: an unchanged commit writes its record from the kept entries J
     );
   });
 });
+
+describe('standby: the chunks a commit checks', () => {
+  test('a chunk of a changed file that never arrived fails the commit with 409 missing_chunks naming it', async () => {
+    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
+    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 3 });
+    const a = crypto.randomBytes(3000);
+    await store.put(hashHex(a), a);
+    const m1 = manifest(
+      [
+        {
+          path: 'a',
+          type: 'file',
+          mode: 0o644,
+          size: a.length,
+          mtimeMs: 1,
+          chunks: [[hashHex(a), a.length]],
+        },
+      ],
+      { id: 'snap-1' },
+    ) as unknown as Manifest;
+    await sm.commit('vol', m1);
+    const b = crypto.randomBytes(2000);
+    const m2 = manifest(
+      [
+        m1.entries[0], // unchanged: its list is the current restore point's
+        {
+          path: 'b',
+          type: 'file',
+          mode: 0o644,
+          size: b.length,
+          mtimeMs: 1,
+          chunks: [[hashHex(b), b.length]],
+        },
+      ],
+      { id: 'snap-2' },
+    ) as unknown as Manifest;
+    await expect(sm.commit('vol', m2)).rejects.toMatchObject({
+      code: 'missing_chunks',
+      details: { missing: [hashHex(b)], missingCount: 1 },
+    });
+    await store.put(hashHex(b), b);
+    await sm.commit('vol', m2);
+    expect(fs.readFileSync(path.join(dir, 'standby', 'vol', 'current', 'b')).equals(b)).toBe(true);
+    expect(fs.readFileSync(path.join(dir, 'standby', 'vol', 'current', 'a')).equals(a)).toBe(true);
+  });
+});
