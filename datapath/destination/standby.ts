@@ -47,7 +47,7 @@ import {
 } from '../protocol/manifest.js';
 import { sameEntry } from '../protocol/manifest-delta.js';
 import { copyPrevious, TreeWriter } from './tree.js';
-import { entriesJsonOf, MAX_KEPT_ENTRIES_JSON, recordJson } from './record-json.js';
+import { entriesJsonOf, KeptEntries, recordJson } from '../protocol/record-json.js';
 import { lastPromotion, type Promoted, type Promotion, promoteRestorePoint } from './promote.js';
 import {
   type Donor,
@@ -128,7 +128,7 @@ export class StandbyManager {
   /** Commits under way, in the order they were asked for. */
   private readonly committing = new Set<CommitWaits>();
   /** Per volume, the JSON of its current restore point's entries, when known (record-json.ts). */
-  private readonly entriesJson = new Map<string, { id: string; json: string }>();
+  private readonly entriesJson = new KeptEntries();
   readonly dir: string;
   commits = 0;
   private readonly trees: TreeWriter;
@@ -181,7 +181,7 @@ export class StandbyManager {
         }
         const text = await fs.promises.readFile(path.join(vdir, 'manifests', f), 'utf8');
         recs.set(id, JSON.parse(text) as PointRecord);
-        if (id === cur) m.keepEntries(vol, id, entriesJsonOf(text));
+        if (id === cur) m.entriesJson.keep(vol, id, entriesJsonOf(text));
       }
       const used = new Set([...recs].map(([id, r]) => r.tree ?? id));
       for (const id of trees)
@@ -235,11 +235,6 @@ export class StandbyManager {
         false,
       );
     return path.join(this.dir, volume);
-  }
-
-  private keepEntries(volume: string, id: string, json: string | null): void {
-    if (json !== null && json.length <= MAX_KEPT_ENTRIES_JSON) this.entriesJson.set(volume, { id, json });
-    else this.entriesJson.delete(volume);
   }
 
   current(volume: string): string | null {
@@ -466,8 +461,8 @@ export class StandbyManager {
             ...(tree ? { tree } : {}),
           };
           // Nothing changed: the entries' JSON is the current restore point's (record-json.ts).
-          const kept = this.entriesJson.get(volume);
-          const entriesJson = unchanged && kept?.id === cur ? kept.json : JSON.stringify(manifest.entries);
+          const kept = unchanged ? this.entriesJson.of(volume, cur) : undefined;
+          const entriesJson = kept ?? JSON.stringify(manifest.entries);
           await writeFileAtomic(
             path.join(vdir, 'manifests', `${manifest.id}.json`),
             recordJson(rec, entriesJson),
@@ -477,7 +472,7 @@ export class StandbyManager {
           this.store.refLists(chunkLists(manifest)); // with its record: prune releases what this took
           if (!tree) this.files.index(final, manifest);
           await this.switchCurrent(vdir, manifest.id);
-          this.keepEntries(volume, manifest.id, entriesJson);
+          this.entriesJson.keep(volume, manifest.id, entriesJson);
           this.commits++;
           const pruned = [...retired, ...(await prune(this.state(volume), retain, this.store))];
           if (!opts.pin) this.store.release(pin);

@@ -8,8 +8,8 @@ import path from 'node:path';
 import type { Chunker } from '../store/chunker.js';
 import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError, badRequest, notFound } from '../errors.js';
-import { KeyedMutex, newId, readJson, removeTempFiles, writeFileAtomic } from '../fs-util.js';
-import type { Manifest } from '../protocol/manifest.js';
+import { KeyedMutex, newId, removeTempFiles, writeFileAtomic } from '../fs-util.js';
+import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
 import {
   chunkLists,
   isVolumeName,
@@ -17,6 +17,8 @@ import {
   manifestStats,
   reloadedLists,
 } from '../protocol/manifest.js';
+import { sameEntry } from '../protocol/manifest-delta.js';
+import { entriesJsonOf, KeptEntries, recordJson } from '../protocol/record-json.js';
 import type { ChunkEvent, SnapshotOptions, SnapshotProgress, SnapshotStats } from './snapshot.js';
 import { chainHash, takeSnapshot } from './snapshot.js';
 import type { HashAlgorithm } from '../store/hash.js';
@@ -64,6 +66,8 @@ export class SnapshotManager {
   private readonly snaps = new Map<string, Map<string, StoredSnapshot>>();
   private readonly leases = new Map<string, number>();
   private readonly lock = new KeyedMutex();
+  /** Per volume, the JSON of its newest snapshot's entries, when known (record-json.ts). */
+  private readonly entriesJson = new KeptEntries();
   readonly volumesDir: string;
   readonly snapshotsDir: string;
   snapshotsTaken = 0;
@@ -93,11 +97,14 @@ export class SnapshotManager {
       const dir = path.join(m.snapshotsDir, vol);
       await removeTempFiles(dir);
       const lists = reloadedLists();
-      for (const f of (await fs.promises.readdir(dir)).sort()) {
-        if (!f.endsWith('.json')) continue;
-        const s = await readJson<StoredSnapshot>(path.join(dir, f));
+      const files = (await fs.promises.readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+      for (const [i, f] of files.entries()) {
+        const text = await fs.promises.readFile(path.join(dir, f), 'utf8');
+        const s = JSON.parse(text) as StoredSnapshot;
         m.volume(vol).set(s.summary.id, s);
         store.refLists(lists(s.manifest));
+        // ids sort by time: the last is the newest, the parent of the next snapshot
+        if (i === files.length - 1) m.entriesJson.keep(vol, s.summary.id, entriesJsonOf(text));
       }
     }
     return m;
@@ -227,11 +234,18 @@ export class SnapshotManager {
         };
         const vdir = path.join(this.snapshotsDir, volume);
         await fs.promises.mkdir(vdir, { recursive: true });
+        // Nothing changed since the parent: its entries' JSON is this snapshot's (record-json.ts).
+        const kept = parent ? this.entriesJson.of(volume, parent.id) : undefined;
+        const entriesJson =
+          kept !== undefined && sameRecordedEntries(parent as Manifest, manifest)
+            ? kept
+            : JSON.stringify(manifest.entries);
         await writeFileAtomic(
           path.join(vdir, `${id}.json`),
-          JSON.stringify({ manifest, summary }),
+          recordJson({ manifest, summary }, entriesJson),
           this.opts.fsync,
         );
+        this.entriesJson.keep(volume, id, entriesJson);
         this.volume(volume).set(id, { manifest, summary });
         this.store.refLists(chunkLists(manifest));
         this.snapshotsTaken++;
@@ -261,6 +275,7 @@ export class SnapshotManager {
     const s = this.find(volume, id);
     await fs.promises.rm(path.join(this.snapshotsDir, volume, `${id}.json`), { force: true });
     this.snaps.get(volume)?.delete(id);
+    if (this.entriesJson.of(volume, id) !== undefined) this.entriesJson.forget(volume);
     this.store.unrefLists(chunkLists(s.manifest));
   }
 
@@ -274,6 +289,26 @@ export class SnapshotManager {
       await this.store.gc();
     });
   }
+}
+
+/**
+ * Whether `b`'s entries are `a`'s, stat identities included (what a snapshot record holds): a
+ * snapshot that reused every file of its parent and found every folder and symlink as it was.
+ */
+export function sameRecordedEntries(a: Manifest, b: Manifest): boolean {
+  if (a.entries.length !== b.entries.length) return false;
+  for (let i = 0; i < a.entries.length; i++) {
+    const x = a.entries[i] as Entry;
+    const y = b.entries[i] as Entry;
+    if (!sameEntry(x, y)) return false;
+    if (x.type === 'file') {
+      const s = x.stat;
+      const t = (y as FileEntry).stat;
+      if (s !== t && (!s || !t || s.ino !== t.ino || s.mtimeNs !== t.mtimeNs || s.ctimeNs !== t.ctimeNs))
+        return false;
+    }
+  }
+  return true;
 }
 
 /**

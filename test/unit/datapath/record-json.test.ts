@@ -1,5 +1,10 @@
 import fc from 'fast-check';
-import { entriesJsonOf, recordJson } from '../../../datapath/destination/record-json.js';
+import {
+  entriesJsonOf,
+  KeptEntries,
+  MAX_KEPT_ENTRIES_JSON,
+  recordJson,
+} from '../../../datapath/protocol/record-json.js';
 import type { PointRecord } from '../../../datapath/destination/retention.js';
 import type { Entry, Manifest } from '../../../datapath/protocol/manifest.js';
 import { manifest } from './manifests.js';
@@ -68,5 +73,46 @@ describe('recordJson / entriesJsonOf', () => {
         },
       ),
     );
+  });
+
+  it("writes a source snapshot's record (summary, then the manifest) and finds its entries; not in the old layout", () => {
+    const m = manifest(entries) as unknown as Manifest;
+    const summary = {
+      id: 'snap-1',
+      files: 1,
+      stats: { skipped: [{ path: 'x', type: 'fifo' }], durationMs: 3 },
+    };
+    const text = recordJson({ manifest: m, summary }, JSON.stringify(entries));
+    expect(JSON.parse(text)).toEqual({ manifest: JSON.parse(JSON.stringify(m)), summary });
+    expect(entriesJsonOf(text)).toBe(JSON.stringify(entries));
+    expect(entriesJsonOf(JSON.stringify({ manifest: m, summary }))).toBeNull(); // written before
+  });
+});
+
+describe('KeptEntries', () => {
+  it("gives a volume's kept JSON for the manifest it was kept for only", () => {
+    const k = new KeptEntries();
+    k.keep('v', 'a', '[1]');
+    k.keep('w', 'b', '[2]');
+    expect([k.of('v', 'a'), k.of('v', 'b'), k.of('v', null), k.of('w', 'b')]).toEqual([
+      '[1]',
+      undefined,
+      undefined,
+      '[2]',
+    ]);
+    k.keep('v', 'c', '[3]');
+    expect([k.of('v', 'a'), k.of('v', 'c')]).toEqual([undefined, '[3]']);
+    k.keep('v', 'd', null); // not known: nothing kept for the volume
+    expect(k.of('v', 'c')).toBeUndefined();
+    k.forget('w');
+    expect(k.of('w', 'b')).toBeUndefined();
+  });
+
+  it('keeps no text longer than MAX_KEPT_ENTRIES_JSON', () => {
+    const k = new KeptEntries();
+    const long = { length: MAX_KEPT_ENTRIES_JSON + 1 } as unknown as string;
+    k.keep('v', 'a', '[1]');
+    k.keep('v', 'b', long);
+    expect([k.of('v', 'a'), k.of('v', 'b')]).toEqual([undefined, undefined]);
   });
 });

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -267,5 +268,69 @@ describe('SnapshotManager.take', () => {
     expect(m.list('v').map((s) => s.id)).toEqual([c.id, d.id]);
     await store.gc();
     for (const h of manifestChunks(m.manifest('v', d.id)).keys()) expect(store.has(h)).toBe(true);
+  });
+});
+
+describe('SnapshotManager records', () => {
+  const opts = { retain: 3, compress: true, fsync: false };
+  const recordOf = (agent: string, id: string): { manifest: Manifest } =>
+    JSON.parse(fs.readFileSync(path.join(agent, 'snapshots', 'v', `${id}.json`), 'utf8')) as {
+      manifest: Manifest;
+    };
+
+  it("writes an unchanged snapshot's entries from its parent's JSON, before and after a restart, and a changed one afresh", async () => {
+    const { SnapshotManager } = await import('../../../datapath/source/volumes.js');
+    const agent = path.join(root, 'agent');
+    let m = await SnapshotManager.open(agent, store, new Chunker(), opts);
+    await m.createVolume('v');
+    const dir = m.volumePath('v');
+    fs.mkdirSync(path.join(dir, 'd'));
+    fs.writeFileSync(path.join(dir, 'd', 'a.bin'), crypto.randomBytes(300_000));
+    fs.writeFileSync(path.join(dir, 'b.txt'), 'b');
+    fs.symlinkSync('d/a.bin', path.join(dir, 'link'));
+    await m.take('v');
+    await settle(); // past the racy margin: the next snapshot records the files' identities
+    await m.take('v');
+    const stringified: unknown[] = [];
+    const real = JSON.stringify.bind(JSON);
+    const spy = jest
+      .spyOn(JSON, 'stringify')
+      .mockImplementation((v: unknown, replacer?: (string | number)[] | null, space?: string | number) => {
+        stringified.push(v);
+        return real(v, replacer, space);
+      });
+    const entriesWritten = (id: string): boolean => stringified.includes(m.manifest('v', id).entries);
+    try {
+      const same = await m.take('v');
+      expect(same.stats.filesReused).toBe(2);
+      expect(entriesWritten(same.id)).toBe(false); // from the parent's text
+      expect(recordOf(agent, same.id).manifest).toEqual(m.manifest('v', same.id));
+
+      await store.sealed();
+      store.close();
+      store = await ChunkStore.open(path.join(root, 'chunks'), { maxChunkSize: 256 * 1024 });
+      m = await SnapshotManager.open(agent, store, new Chunker(), opts);
+      const reopened = await m.take('v'); // the parent's JSON cut out of its file
+      expect(entriesWritten(reopened.id)).toBe(false);
+      expect(recordOf(agent, reopened.id).manifest).toEqual(m.manifest('v', reopened.id));
+
+      // a folder's mode and a file's identity change, the files' contents do not
+      fs.chmodSync(path.join(dir, 'd'), 0o700);
+      fs.utimesSync(path.join(dir, 'b.txt'), new Date(), new Date(Date.now() - 60_000));
+      const changed = await m.take('v');
+      expect(changed.stats.filesReused).toBe(1);
+      expect(entriesWritten(changed.id)).toBe(true);
+      const rec = recordOf(agent, changed.id).manifest;
+      expect(rec).toEqual(m.manifest('v', changed.id));
+      expect(rec.entries.find((e) => e.path === 'd')).toMatchObject({ mode: 0o700 });
+      await settle();
+      const next = await m.take('v'); // b.txt was racy (ctime now): re-read, identity recorded
+      expect(entriesWritten(next.id)).toBe(true);
+      const after = await m.take('v');
+      expect(entriesWritten(after.id)).toBe(false);
+      expect(recordOf(agent, after.id).manifest).toEqual(m.manifest('v', after.id));
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
