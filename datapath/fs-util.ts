@@ -17,6 +17,64 @@ export async function writeFileAtomic(file: string, data: string | Buffer, fsync
   if (fsync) fsyncDir(path.dirname(file));
 }
 
+/**
+ * Writes files whose newest content is all that matters (status records): one write at a time per
+ * file, through writeFileAtomic, and contents asked for while one is being written replaced by the
+ * newest, so an older content never lands after a newer one. Why: a replication saves its status
+ * at every phase, and each save, awaited, cost its run 1-3 ms of thread-pool round trips (~10 ms
+ * of an unchanged 2 GiB replication's ~250 ms); concurrent writes of one file could also land out
+ * of order. A failed write is reported to `onError` and not retried (the next content is written
+ * whole).
+ */
+export class LatestWriter {
+  private readonly pending = new Map<string, { data: string | null; waiters: Array<() => void> }>();
+  private readonly running = new Map<string, Promise<void>>();
+
+  constructor(private readonly onError: (file: string, err: unknown) => void = () => undefined) {}
+
+  /** Resolves once `data`, or a newer content of `file`, is written (or failed to be). */
+  write(file: string, data: string): Promise<void> {
+    return this.enqueue(file, data);
+  }
+
+  /** Deletes `file` after the writes asked for before; resolves once it is gone. */
+  remove(file: string): Promise<void> {
+    return this.enqueue(file, null);
+  }
+
+  /** Resolves once every write and removal asked for so far has been done. */
+  async flush(): Promise<void> {
+    while (this.running.size > 0) await Promise.all(this.running.values());
+  }
+
+  private enqueue(file: string, data: string | null): Promise<void> {
+    return new Promise((resolve) => {
+      const p = this.pending.get(file);
+      if (p) {
+        p.data = data;
+        p.waiters.push(resolve);
+      } else this.pending.set(file, { data, waiters: [resolve] });
+      if (!this.running.has(file)) this.running.set(file, this.drain(file));
+    });
+  }
+
+  private async drain(file: string): Promise<void> {
+    for (;;) {
+      const p = this.pending.get(file);
+      // in the same synchronous step as the look: a content asked for from now on starts a drain
+      if (!p) return void this.running.delete(file);
+      this.pending.delete(file);
+      try {
+        if (p.data === null) await fs.promises.rm(file, { force: true });
+        else await writeFileAtomic(file, p.data);
+      } catch (err) {
+        this.onError(file, err);
+      }
+      for (const w of p.waiters) w();
+    }
+  }
+}
+
 export async function readJson<T>(file: string): Promise<T> {
   return JSON.parse(await fs.promises.readFile(file, 'utf8')) as T;
 }

@@ -6,11 +6,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { DestinationSpec, ReplicationStatus } from '../protocol/agent-api.js';
-import { readJson, writeFileAtomic } from '../fs-util.js';
+import { LatestWriter, readJson, writeFileAtomic } from '../fs-util.js';
 import { TERMINAL } from './replication-job.js';
 
 export class ReplicationRecords {
   private counts: Record<string, number> = {};
+  /** Statuses and counts are written behind, newest content last (fs-util.ts LatestWriter). */
+  private readonly writer = new LatestWriter();
 
   private constructor(
     private readonly stateDir: string,
@@ -62,22 +64,31 @@ export class ReplicationRecords {
     return this.counts[this.countKey(volume, d)] ?? 0;
   }
 
-  /** Counts one more replication of `volume` to `d` that succeeded. */
-  async succeeded(volume: string, d: DestinationSpec): Promise<void> {
+  /**
+   * Counts one more replication of `volume` to `d` that succeeded (at once: previous() sees it);
+   * the file is written behind, resolving once it is.
+   */
+  succeeded(volume: string, d: DestinationSpec): Promise<void> {
     const key = this.countKey(volume, d);
     this.counts[key] = (this.counts[key] ?? 0) + 1;
-    await writeFileAtomic(this.countsFile, JSON.stringify(this.counts));
+    return this.writer.write(this.countsFile, JSON.stringify(this.counts));
   }
 
-  /** Writes a replication's status; a failed write leaves the old record (the status is in memory). */
+  /**
+   * Writes a replication's status behind, resolving once it (or a newer one) is written; a failed
+   * write leaves the old record (the status is in memory).
+   */
   save(status: ReplicationStatus): Promise<void> {
-    return writeFileAtomic(path.join(this.stateDir, `${status.id}.json`), JSON.stringify(status)).catch(
-      () => undefined,
-    );
+    return this.writer.write(path.join(this.stateDir, `${status.id}.json`), JSON.stringify(status));
   }
 
-  /** Deletes a replication's record (in the background). */
+  /** Deletes a replication's record (in the background, after its pending writes). */
   remove(id: string): void {
-    void fs.promises.rm(path.join(this.stateDir, `${id}.json`), { force: true });
+    void this.writer.remove(path.join(this.stateDir, `${id}.json`));
+  }
+
+  /** Resolves once every record asked for so far is written. */
+  flush(): Promise<void> {
+    return this.writer.flush();
   }
 }

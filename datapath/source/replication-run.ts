@@ -65,10 +65,11 @@ export class ReplicationRunner {
     const req = j.request;
     const signal = j.abort.signal;
     let release: (() => void) | null = null;
+    let counted: Promise<void> = Promise.resolve();
     const dest = new AgentClient(req.destination, { maxSockets: (req.concurrency ?? 3) + 2 });
     const started = Date.now();
     try {
-      await this.setPhase(j, 'snapshotting');
+      this.setPhase(j, 'snapshotting');
       if (!s.snapshotId) {
         j.hash = this.snapshots.nextHash(req.volume);
         const stream = await this.push.openStream(j, dest);
@@ -115,7 +116,7 @@ export class ReplicationRunner {
           if (signal.aborted) throw signal.reason ?? err;
         }
       }
-      await this.records.succeeded(req.volume, req.destination);
+      counted = this.records.succeeded(req.volume, req.destination);
       tick(j);
       s.phase = 'succeeded';
       this.results.succeeded++;
@@ -137,7 +138,8 @@ export class ReplicationRunner {
         s.rateBytesPerSec = secs > 0 ? Math.round(s.bytesDone / secs) : 0;
       }
       s.etaSeconds = s.phase === 'succeeded' ? 0 : null;
-      await this.records.save(view(j));
+      // its final record (and count) written before anyone is told it ended
+      await Promise.all([this.records.save(view(j)), counted]);
       this.events.onFinished?.(view(j));
       phaseChanged(j); // ended: its final status, finishedAt included, is what the waiters get
     }
@@ -148,12 +150,13 @@ export class ReplicationRunner {
     return (j.hints ??= new PrepareHints(dest, j.status.destination.volume, j.abort.signal));
   }
 
-  private async setPhase(j: Job, phase: ReplicationPhase): Promise<void> {
+  private setPhase(j: Job, phase: ReplicationPhase): void {
     tick(j);
     const was = j.status.phase;
     j.status.phase = phase;
     if (phase !== was) phaseChanged(j); // a retry plans again: no change
-    await this.records.save(view(j));
+    // written behind: the run goes on (the record is for after a restart; the status is in memory)
+    void this.records.save(view(j));
   }
 
   private async transferAndCommit(j: Job, dest: AgentClient): Promise<void> {
@@ -166,7 +169,7 @@ export class ReplicationRunner {
     const full = s.kind === 'full';
     j.hash = manifest.hash;
 
-    await this.setPhase(j, 'planning');
+    this.setPhase(j, 'planning');
     const standby = await dest.findStandby(destVolume);
     if (standby?.current === manifest.id) {
       s.restorePoint = manifest.id;
@@ -177,13 +180,13 @@ export class ReplicationRunner {
       for (const f of filesToPatch(base, manifest)) this.hintsFor(j, dest).add(f.path, f.size, manifest.id);
     const { unique, missing } = await planTransfer(j, dest, manifest, base);
 
-    await this.setPhase(j, 'transferring');
+    this.setPhase(j, 'transferring');
     j.transferStartedAt ??= Date.now();
     const deltas = base ? planDeltas(manifest, base, new Set(missing)) : new Map<string, DeltaCandidate>();
     const needWhole = await this.push.sendChunks(j, dest, missing, unique, session, deltas);
     if (needWhole.length > 0) await this.push.sendChunks(j, dest, needWhole, unique, session);
 
-    await this.setPhase(j, 'committing');
+    this.setPhase(j, 'committing');
     for (let round = 0; ; round++) {
       try {
         const opts = {
@@ -217,9 +220,9 @@ export class ReplicationRunner {
         const all = manifestChunks(manifest);
         const extra = more.filter((h) => all.has(h));
         s.bytesTotal += extra.reduce((a, h) => a + (all.get(h) ?? 0), 0);
-        await this.setPhase(j, 'transferring');
+        this.setPhase(j, 'transferring');
         await this.push.sendChunks(j, dest, extra, all, session);
-        await this.setPhase(j, 'committing');
+        this.setPhase(j, 'committing');
       }
     }
   }

@@ -1,0 +1,76 @@
+import { jest } from '@jest/globals';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { LatestWriter } from '../../../datapath/fs-util.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ferry-latest-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe('LatestWriter', () => {
+  it('lands the newest content last, skipping those replaced while one was written', async () => {
+    const w = new LatestWriter();
+    const file = path.join(dir, 'a.json');
+    const writes: string[] = [];
+    const real = fs.promises.open;
+    // count the temp files opened for this file: one per content actually written
+    const spy = jest.spyOn(fs.promises, 'open').mockImplementation((p, ...rest) => {
+      if (String(p).startsWith(`${file}.tmp-`)) writes.push(String(p));
+      return real(p, ...rest);
+    });
+    try {
+      const done = Array.from({ length: 50 }, (_, i) => w.write(file, `v${i}`));
+      await Promise.all(done);
+      expect(fs.readFileSync(file, 'utf8')).toBe('v49');
+      expect(writes.length).toBe(2); // v0 at once, then only the newest of those asked meanwhile
+      expect(fs.readdirSync(dir)).toEqual(['a.json']);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('resolves each write only once its content or a newer one is on disk', async () => {
+    const w = new LatestWriter();
+    const file = path.join(dir, 'b.json');
+    const seen: string[] = [];
+    const first = w.write(file, 'one').then(() => seen.push(fs.readFileSync(file, 'utf8')));
+    const second = w.write(file, 'two').then(() => seen.push(fs.readFileSync(file, 'utf8')));
+    await Promise.all([first, second]);
+    expect(seen[0] === 'one' || seen[0] === 'two').toBe(true);
+    expect(seen[1]).toBe('two');
+  });
+
+  it('removes after the writes asked before it, and writes again after a removal', async () => {
+    const w = new LatestWriter();
+    const file = path.join(dir, 'c.json');
+    void w.write(file, 'x');
+    void w.write(file, 'y');
+    await w.remove(file);
+    expect(fs.existsSync(file)).toBe(false);
+    void w.write(file, 'z');
+    await w.flush();
+    expect(fs.readFileSync(file, 'utf8')).toBe('z');
+  });
+
+  it('reports a failed write and goes on with the next content', async () => {
+    const errors: string[] = [];
+    const w = new LatestWriter((f, err) => errors.push(`${path.basename(f)}: ${(err as Error).message}`));
+    const file = path.join(dir, 'missing', 'd.json');
+    await w.write(file, 'lost');
+    expect(errors).toEqual([expect.stringMatching(/^d\.json: ENOENT/)]);
+    fs.mkdirSync(path.dirname(file));
+    await w.write(file, 'kept');
+    expect(fs.readFileSync(file, 'utf8')).toBe('kept');
+  });
+
+  it('flush waits for the writes of every file', async () => {
+    const w = new LatestWriter();
+    for (let i = 0; i < 20; i++) void w.write(path.join(dir, `f${i % 4}.json`), `n${i}`);
+    await w.flush();
+    expect(fs.readdirSync(dir).sort()).toEqual(['f0.json', 'f1.json', 'f2.json', 'f3.json']);
+    expect(fs.readFileSync(path.join(dir, 'f3.json'), 'utf8')).toBe('n19');
+  });
+});
