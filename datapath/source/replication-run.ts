@@ -69,7 +69,8 @@ export class ReplicationRunner {
     const dest = new AgentClient(req.destination, { maxSockets: (req.concurrency ?? 3) + 2 });
     const started = Date.now();
     try {
-      this.setPhase(j, 'snapshotting');
+      // on disk before any work: a restarted agent reports this replication interrupted
+      await this.setPhase(j, 'snapshotting');
       if (!s.snapshotId) {
         j.hash = this.snapshots.nextHash(req.volume);
         const stream = await this.push.openStream(j, dest);
@@ -150,13 +151,16 @@ export class ReplicationRunner {
     return (j.hints ??= new PrepareHints(dest, j.status.destination.volume, j.abort.signal));
   }
 
-  private setPhase(j: Job, phase: ReplicationPhase): void {
+  /**
+   * Sets the job's phase and writes its record behind (the record is for after a restart; the
+   * status is in memory): the run need not wait, except for the first (run).
+   */
+  private setPhase(j: Job, phase: ReplicationPhase): Promise<void> {
     tick(j);
     const was = j.status.phase;
     j.status.phase = phase;
     if (phase !== was) phaseChanged(j); // a retry plans again: no change
-    // written behind: the run goes on (the record is for after a restart; the status is in memory)
-    void this.records.save(view(j));
+    return this.records.save(view(j));
   }
 
   private async transferAndCommit(j: Job, dest: AgentClient): Promise<void> {
@@ -169,7 +173,7 @@ export class ReplicationRunner {
     const full = s.kind === 'full';
     j.hash = manifest.hash;
 
-    this.setPhase(j, 'planning');
+    void this.setPhase(j, 'planning');
     const standby = await dest.findStandby(destVolume);
     if (standby?.current === manifest.id) {
       s.restorePoint = manifest.id;
@@ -180,13 +184,13 @@ export class ReplicationRunner {
       for (const f of filesToPatch(base, manifest)) this.hintsFor(j, dest).add(f.path, f.size, manifest.id);
     const { unique, missing } = await planTransfer(j, dest, manifest, base);
 
-    this.setPhase(j, 'transferring');
+    void this.setPhase(j, 'transferring');
     j.transferStartedAt ??= Date.now();
     const deltas = base ? planDeltas(manifest, base, new Set(missing)) : new Map<string, DeltaCandidate>();
     const needWhole = await this.push.sendChunks(j, dest, missing, unique, session, deltas);
     if (needWhole.length > 0) await this.push.sendChunks(j, dest, needWhole, unique, session);
 
-    this.setPhase(j, 'committing');
+    void this.setPhase(j, 'committing');
     for (let round = 0; ; round++) {
       try {
         const opts = {
@@ -220,9 +224,9 @@ export class ReplicationRunner {
         const all = manifestChunks(manifest);
         const extra = more.filter((h) => all.has(h));
         s.bytesTotal += extra.reduce((a, h) => a + (all.get(h) ?? 0), 0);
-        this.setPhase(j, 'transferring');
+        void this.setPhase(j, 'transferring');
         await this.push.sendChunks(j, dest, extra, all, session);
-        this.setPhase(j, 'committing');
+        void this.setPhase(j, 'committing');
       }
     }
   }
