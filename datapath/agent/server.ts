@@ -130,7 +130,11 @@ export class Agent implements AgentContext {
       fsync,
       hash: this.hash,
     });
-    this.standby = await StandbyManager.open(root, this.store, { fsync, retain: this.cfg.retain ?? 3 });
+    this.standby = await StandbyManager.open(root, this.store, {
+      fsync,
+      retain: this.cfg.retain ?? 3,
+      onError: (what, err) => this.log('error', `${what} failed`, { error: (err as Error).message }),
+    });
     this.replications = await ReplicationManager.open(root, this.store, this.snapshots, {
       onBytesSent: (n) => this.count.bytesSent(n),
       onChunksSent: (n) => this.count.chunksSent(n),
@@ -319,6 +323,7 @@ export class Agent implements AgentContext {
     if (this.commitWatch) clearInterval(this.commitWatch);
     for (const s of this.servers) s.close();
     await this.replications.shutdown();
+    await this.standby.settled();
     for (const s of this.servers) s.closeAllConnections();
   }
 }

@@ -1,10 +1,13 @@
 // Which restore points of a standby volume leave, and how (standby.ts decides when).
 //
-// A volume keeps its last `retain` restore points. After a commit, prune() removes the older ones:
-// manifest first (a restore point without one no longer exists, and StandbyManager.open removes
-// its tree), then the tree moves out of rp/ at once and its files are deleted in the background,
-// off the commit's path. A tree shared by several restore points (an unchanged snapshot
-// links to an earlier one's tree) stays while any of them is kept.
+// A volume keeps its last `retain` restore points. After a commit, prune() removes the older ones
+// in two steps. Before the commit answers, their manifests and records go (a restore point without
+// one no longer exists, and StandbyManager.open removes its tree): every read after the answer sees
+// them gone. After it has answered (StandbyManager queues it on the volume's lock, so the next
+// commit waits for it), Leaving.release() gives back their chunk references, moves the chunks kept
+// only in their files (`leaving`), moves each tree no kept restore point uses out of rp/ and
+// deletes its files in the background. A tree shared by several restore points (an unchanged
+// snapshot links to an earlier one's tree) stays while any of them is kept.
 //
 // Before a commit that will push restore points out of `retain`, retire() takes them out early
 // and hands their trees to the commit as donors: a changed large file of the new tree is made by
@@ -63,11 +66,17 @@ function bySeq(v: VolumeState): Array<[string, PointRecord]> {
   return [...v.recs.entries()].sort((a, b) => a[1].seq - b[1].seq);
 }
 
-/** Takes restore point `id` out of `v`: its manifest file, its record, its chunk references. */
-async function forget(v: VolumeState, id: string, store: ChunkStore): Promise<PointRecord> {
+/** Takes restore point `id` out of `v`: its manifest file and its record (not its chunk references). */
+async function forgetRecord(v: VolumeState, id: string): Promise<PointRecord> {
   await fs.promises.rm(path.join(v.vdir, 'manifests', `${id}.json`), { force: true });
   const rec = v.recs.get(id) as PointRecord;
   v.recs.delete(id);
+  return rec;
+}
+
+/** Takes restore point `id` out of `v`: its manifest file, its record, its chunk references. */
+async function forget(v: VolumeState, id: string, store: ChunkStore): Promise<PointRecord> {
+  const rec = await forgetRecord(v, id);
   store.unrefLists(chunkLists(rec.manifest));
   return rec;
 }
@@ -126,25 +135,40 @@ export async function retire(v: VolumeState, retain: number, store: ChunkStore):
   return donors;
 }
 
-/** Removes the restore points of `v` beyond the newest `retain` (never the current one). */
-export async function prune(v: VolumeState, retain: number, store: ChunkStore): Promise<string[]> {
+/** Restore points pruned from a volume: gone from its records, their chunks and trees not yet given back. */
+export interface Leaving {
+  ids: string[];
+  /** Gives back their chunk references and their trees no kept restore point uses. */
+  release(): Promise<void>;
+}
+
+/**
+ * Removes the restore points of `v` beyond the newest `retain` (never the current one) from its
+ * records (and their own symlinks to a shared tree); release() does the rest.
+ */
+export async function prune(v: VolumeState, retain: number, store: ChunkStore): Promise<Leaving> {
   const ordered = bySeq(v);
   const excess = ordered.slice(0, Math.max(0, ordered.length - retain)).filter(([id]) => id !== v.current);
-  const pruned: string[] = [];
+  const gone: Array<[string, PointRecord]> = [];
   for (const [id] of excess) {
-    const rec = await forget(v, id, store);
-    const tree = rec.tree ?? id;
-    const used = [...v.recs].some(([rid, r]) => (r.tree ?? rid) === tree);
-    // its own symlink (a shared tree), then the tree itself once no restore point uses it
-    if (tree !== id) await fs.promises.rm(path.join(v.vdir, 'rp', id), { force: true });
-    if (!used && !v.recs.has(tree)) {
-      await v.leaving?.(path.join(v.vdir, 'rp', tree));
-      const out = await moveToTmp(v, tree, 'trash');
-      if (out) removeInBackground(out);
-    }
-    pruned.push(id);
+    const rec = await forgetRecord(v, id);
+    if ((rec.tree ?? id) !== id) await fs.promises.rm(path.join(v.vdir, 'rp', id), { force: true });
+    gone.push([id, rec]);
   }
-  return pruned;
+  return {
+    ids: gone.map(([id]) => id),
+    release: async () => {
+      for (const [, rec] of gone) store.unrefLists(chunkLists(rec.manifest));
+      const trees = new Set(gone.map(([id, rec]) => rec.tree ?? id));
+      for (const tree of trees) {
+        // no longer any kept restore point's (a commit since may have shared it again)
+        if (v.recs.has(tree) || [...v.recs.values()].some((r) => r.tree === tree)) continue;
+        await v.leaving?.(path.join(v.vdir, 'rp', tree));
+        const out = await moveToTmp(v, tree, 'trash');
+        if (out) removeInBackground(out);
+      }
+    },
+  };
 }
 
 /** The newest of `donors` (oldest first) holding file `rel`, with its entry there. */

@@ -29,6 +29,22 @@ const MODE_MASK = 0o1777;
 /** New files at least this large are written with O_DIRECT (writeFileDirect). */
 const DIRECT_FILE_MIN_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Whether materialising `next` over `prev` may recycle a retired restore point's version of a file
+ * (TreeWriter.recycle): it has a large file (PATCH_MIN_BYTES or more) that is not `prev`'s
+ * unchanged. Only then does a commit retire restore points before building its tree.
+ */
+export function mayRecycle(prev: Manifest, next: Manifest): boolean {
+  const before = new Map<string, FileEntry>();
+  for (const e of prev.entries) if (e.type === 'file' && e.size >= PATCH_MIN_BYTES) before.set(e.path, e);
+  for (const e of next.entries) {
+    if (e.type !== 'file' || e.size < PATCH_MIN_BYTES) continue;
+    const p = before.get(e.path);
+    if (!p || !sameFile(p, e)) return true;
+  }
+  return false;
+}
+
 export class TreeWriter {
   /** Files written by recycling a retired restore point's version (ferry_agent_standby_recycled_files_total). */
   recycled = 0;

@@ -61,7 +61,7 @@ export type { Manifest, Entry, FileEntry, DirEntry, SymlinkEntry, ChunkRef } fro
  * commit of its volume, or an early retire, holds the volume's lock. A source tells a queued
  * commit from a stuck one by it (activities/transfer-progress.ts), so it is part of the protocol.
  */
-export const VOLUME_LOCK_WAIT = 'the volume lock (another commit or an early retire)';
+export const VOLUME_LOCK_WAIT = 'the volume lock (another commit, an early retire or a prune)';
 
 export interface AgentInfo {
   agentId: string;

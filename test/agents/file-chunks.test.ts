@@ -11,6 +11,7 @@ import type { ChunkRef, Manifest } from '../../datapath/protocol/manifest.js';
 import { startAgent, type AgentHandle } from '../../localenv/agents.js';
 import { createCertAuthority, type CertAuthority } from '../../localenv/tls.js';
 import { describeTree, prng, sleep } from './trees.js';
+import { eventually } from '../harness/eventually.js';
 
 let dir: string;
 let ca: CertAuthority;
@@ -50,6 +51,20 @@ async function replicate(volume: string): Promise<ReplicationStatus> {
 }
 
 /** Whether each chunk is in one of the destination's pack files (by its record's hash bytes). */
+/**
+ * The trees in rp/ of standby `volume` once restore point `id`'s has left: a commit's pruned
+ * restore points are released (chunks moved, tree out of rp/) right after it has answered.
+ */
+async function released(volume: string, id: string): Promise<string[]> {
+  const rp = path.join(dst.dataRoot, 'standby', volume, 'rp');
+  return eventually(
+    `restore point ${id} of ${volume} released`,
+    async () => (fs.readdirSync(rp).includes(id) ? undefined : fs.readdirSync(rp)),
+    10_000,
+    20,
+  );
+}
+
 function inPacks(hashes: readonly string[]): boolean[] {
   const packs = path.join(dst.dataRoot, 'chunks', 'packs');
   const data = fs
@@ -147,7 +162,7 @@ it('keeps a large new file only in its restore point, and every chunk stays reac
   // Two more generations: with --retain 2 the first restore point (the one whose file took the
   // chunks from the wire) is retired; what it held moves to newer files or into a pack.
   for (const gen of ['gen3', 'gen4']) await pagesReplicated(gen);
-  const rps = fs.readdirSync(path.join(dst.dataRoot, 'standby', 'db', 'rp'));
+  const rps = await released('db', m1.id);
   expect(rps).toHaveLength(2);
   expect(rps).not.toContain(m1.id);
   const m4 = await currentManifest('db');
@@ -195,7 +210,7 @@ it('a chunk of a leaving restore point that a kept one still needs is copied int
   fs.writeFileSync(path.join(vol, 'note.txt'), 'third');
   await sleep(150);
   await replicate('moves');
-  expect(fs.readdirSync(path.join(dst.dataRoot, 'standby', 'moves', 'rp'))).not.toContain(m1.id);
+  expect(await released('moves', m1.id)).not.toContain(m1.id);
   expect(inPacks([h])).toEqual([true]);
   expect(await haveAll(await currentManifest('moves'))).not.toContain(false);
   expect(describeTree(dst.standbyPath('moves'))).toEqual(describeTree(vol));

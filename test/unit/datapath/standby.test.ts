@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { ChunkStore } from '../../../datapath/store/chunk-store.js';
 import { hashHex } from '../../../datapath/store/hash.js';
-import type { Manifest } from '../../../datapath/protocol/manifest.js';
+import type { FileEntry, Manifest } from '../../../datapath/protocol/manifest.js';
 import { StandbyManager } from '../../../datapath/destination/standby.js';
-import { copyDirect } from '../../../datapath/destination/tree.js';
+import { copyDirect, mayRecycle } from '../../../datapath/destination/tree.js';
 import { CommitWaits } from '../../../datapath/destination/commit-waits.js';
 import { VOLUME_LOCK_WAIT } from '../../../datapath/protocol/agent-api.js';
 import { manifest } from './manifests.js';
@@ -19,7 +19,18 @@ afterEach(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function fileManifest(store: ChunkStore, id: string, chunks: Buffer[]): Promise<Manifest> {
+/**
+ * Puts `chunks` into the store and returns a manifest of one file made of them, once what `sm`'s
+ * earlier commits pruned has been released: its garbage collection would take chunks put meanwhile
+ * that nothing pins yet (a replication's upload session pins what it sends).
+ */
+async function fileManifest(
+  sm: StandbyManager,
+  store: ChunkStore,
+  id: string,
+  chunks: Buffer[],
+): Promise<Manifest> {
+  await sm.settled();
   const refs: Array<[string, number]> = [];
   for (const c of chunks) {
     const h = hashHex(c);
@@ -42,12 +53,12 @@ describe('standby: patching a large changed file from its previous version', () 
       ...Array.from({ length: 20 }, () => crypto.randomBytes(100 * 1024)),
       crypto.randomBytes(12_345),
     ];
-    const m1 = await fileManifest(store, 'snap-1', v1);
+    const m1 = await fileManifest(sm, store, 'snap-1', v1);
     await sm.commit('vol', m1);
     const v2 = [...v1];
     v2[3] = crypto.randomBytes(100 * 1024);
     v2[20] = crypto.randomBytes(5_003);
-    const m2 = await fileManifest(store, 'snap-2', v2);
+    const m2 = await fileManifest(sm, store, 'snap-2', v2);
     const res = await sm.commit('vol', m2);
     expect(res.filesWritten).toBe(1);
     expect(res.bytesWritten).toBe(100 * 1024 + 5_003);
@@ -57,7 +68,7 @@ describe('standby: patching a large changed file from its previous version', () 
     expect(old.equals(Buffer.concat(v1))).toBe(true);
     // growing the file past its previous size also patches correctly
     const v3 = [...v2, crypto.randomBytes(70_001)];
-    const m3 = await fileManifest(store, 'snap-3', v3);
+    const m3 = await fileManifest(sm, store, 'snap-3', v3);
     await sm.commit('vol', m3);
     const grown = fs.readFileSync(path.join(dir, 'standby', 'vol', 'current', 'big.bin'));
     expect(grown.equals(Buffer.concat(v3))).toBe(true);
@@ -86,11 +97,13 @@ describe("standby: recycling a retired restore point's version of a changed larg
     ];
     const v2 = gen(v1, [3]);
     const v3 = gen(v2, [7, 11]);
-    await sm.commit('vol', await fileManifest(store, 'snap-1', v1));
+    await sm.commit('vol', await fileManifest(sm, store, 'snap-1', v1));
     // two restore points, none to retire yet: the current version is copied and patched
-    expect((await sm.commit('vol', await fileManifest(store, 'snap-2', v2))).bytesWritten).toBe(100 * 1024);
+    expect((await sm.commit('vol', await fileManifest(sm, store, 'snap-2', v2))).bytesWritten).toBe(
+      100 * 1024,
+    );
     expect(sm.recycledFiles).toBe(0);
-    const third = await sm.commit('vol', await fileManifest(store, 'snap-3', v3));
+    const third = await sm.commit('vol', await fileManifest(sm, store, 'snap-3', v3));
     // snap-1 goes out of retain: its big.bin became snap-3's, rewritten where v1 and v3 differ
     expect(sm.recycledFiles).toBe(1);
     expect(third.pruned).toEqual(['snap-1']);
@@ -106,7 +119,7 @@ describe("standby: recycling a retired restore point's version of a changed larg
     expect(sm.get('vol').restorePoints.map((r) => r.id)).toEqual(['snap-2', 'snap-3']);
     // a shrinking file: the recycled version is cut to the new size
     const v4 = gen(v3, [2]).slice(0, 15);
-    await sm.commit('vol', await fileManifest(store, 'snap-4', v4));
+    await sm.commit('vol', await fileManifest(sm, store, 'snap-4', v4));
     expect(sm.recycledFiles).toBe(2);
     expect(current().equals(Buffer.concat(v4))).toBe(true);
     expect(fs.readFileSync(rpFile('snap-3')).equals(Buffer.concat(v3))).toBe(true);
@@ -125,11 +138,11 @@ describe("standby: recycling a retired restore point's version of a changed larg
     const v1 = chunks20();
     const v2 = gen(v1, [4]);
     const v3 = gen(v2, [6]);
-    await sm.commit('vol', await fileManifest(store, 'snap-1', v1));
-    await sm.commit('vol', await fileManifest(store, 'snap-2', v2));
+    await sm.commit('vol', await fileManifest(sm, store, 'snap-1', v1));
+    await sm.commit('vol', await fileManifest(sm, store, 'snap-2', v2));
     // the source names big.bin while it reads it: snap-1 is retired now, its big.bin patched to v2
     expect(sm.prepare('vol', ['big.bin'], 'snap-3')).toBe(1);
-    const m3 = await fileManifest(store, 'snap-3', v3);
+    const m3 = await fileManifest(sm, store, 'snap-3', v3);
     const res = await sm.commit('vol', m3);
     expect(sm.recycledFiles).toBe(1);
     expect(sm.prepared.counts).toEqual({ started: 1, taken: 1 });
@@ -152,14 +165,14 @@ describe("standby: recycling a retired restore point's version of a changed larg
     const v1 = chunks20();
     const v3 = gen(v1, [1]);
     const v4 = gen(v3, [9]);
-    await sm.commit('vol', await fileManifest(store, 'snap-1', v1));
-    await sm.commit('vol', await fileManifest(store, 'snap-2', v1)); // nothing changed: shares snap-1's tree
+    await sm.commit('vol', await fileManifest(sm, store, 'snap-1', v1));
+    await sm.commit('vol', await fileManifest(sm, store, 'snap-2', v1)); // nothing changed: shares snap-1's tree
     expect(fs.readlinkSync(path.join(dir, 'standby', 'vol', 'rp', 'snap-2'))).toBe('snap-1');
     // snap-1 leaves, but snap-2 (kept) still uses its tree: nothing to recycle
-    expect((await sm.commit('vol', await fileManifest(store, 'snap-3', v3))).pruned).toEqual(['snap-1']);
+    expect((await sm.commit('vol', await fileManifest(sm, store, 'snap-3', v3))).pruned).toEqual(['snap-1']);
     expect(sm.recycledFiles).toBe(0);
     // snap-2 leaves: the tree it shared is no one's now, and its big.bin becomes snap-4's
-    const fourth = await sm.commit('vol', await fileManifest(store, 'snap-4', v4));
+    const fourth = await sm.commit('vol', await fileManifest(sm, store, 'snap-4', v4));
     expect(fourth.pruned).toEqual(['snap-2']);
     expect(sm.recycledFiles).toBe(1);
     expect(fourth.bytesWritten).toBe(2 * 100 * 1024);
@@ -173,7 +186,7 @@ describe("standby: recycling a retired restore point's version of a changed larg
     const { store, sm } = await openRetain2();
     const v1 = chunks20();
     const v3 = gen(v1, [5]);
-    const m1 = await fileManifest(store, 'snap-1', v1);
+    const m1 = await fileManifest(sm, store, 'snap-1', v1);
     await sm.commit('vol', m1);
     // snap-2: the same file plus another: big.bin is linked, so snap-1's copy has two links
     const m2 = manifest(
@@ -190,10 +203,11 @@ describe("standby: recycling a retired restore point's version of a changed larg
       ],
       { id: 'snap-2' },
     ) as unknown as Manifest;
+    await sm.settled(); // snap-1's garbage collection done: it would take an unpinned chunk put now
     await store.put(hashHex(Buffer.from('hi')), Buffer.from('hi'));
     await sm.commit('vol', m2);
     expect(fs.statSync(rpFile('snap-2')).nlink).toBe(2);
-    const res = await sm.commit('vol', await fileManifest(store, 'snap-3', v3));
+    const res = await sm.commit('vol', await fileManifest(sm, store, 'snap-3', v3));
     expect(sm.recycledFiles).toBe(0);
     expect(res.pruned).toEqual(['snap-1']);
     expect(current().equals(Buffer.concat(v3))).toBe(true);
@@ -216,7 +230,7 @@ describe('standby: a large new file written with O_DIRECT', () => {
     ];
     const size = chunks.reduce((a, c) => a + c.length, 0);
     expect(size).toBeGreaterThan(8 * 1024 * 1024);
-    const res = await sm.commit('vol', await fileManifest(store, 'snap-1', chunks));
+    const res = await sm.commit('vol', await fileManifest(sm, store, 'snap-1', chunks));
     expect(res).toMatchObject({ filesWritten: 1, bytesWritten: size });
     const file = path.join(dir, 'standby', 'vol', 'current', 'big.bin');
     expect(fs.readFileSync(file).equals(Buffer.concat(chunks))).toBe(true);
@@ -272,15 +286,15 @@ describe('standby: what a commit waits for', () => {
     const v1 = Array.from({ length: 4 }, () => crypto.randomBytes(64 * 1024));
     // a volume's first commit: no restore point yet, but the volume is found, with its commit
     expect(() => sm.get('vol')).toThrow('standby volume vol not found');
-    const first = sm.commit('vol', await fileManifest(store, 'snap-1', v1));
+    const first = sm.commit('vol', await fileManifest(sm, store, 'snap-1', v1));
     const info = sm.get('vol');
     expect(info.restorePoints).toEqual([]);
     expect(info.current).toBeNull();
     expect(info.committing?.map((c) => c.restorePoint)).toEqual(['snap-1']);
     await first;
     expect(sm.get('vol').committing).toBeUndefined();
-    const m2 = await fileManifest(store, 'snap-2', [...v1, crypto.randomBytes(1000)]);
-    const m3 = await fileManifest(store, 'snap-3', [...v1, crypto.randomBytes(2000)]);
+    const m2 = await fileManifest(sm, store, 'snap-2', [...v1, crypto.randomBytes(1000)]);
+    const m3 = await fileManifest(sm, store, 'snap-3', [...v1, crypto.randomBytes(2000)]);
     // m3's new chunk is held for its commit, as a replication's session does (snap-2's gc runs first)
     const pin = store.pin();
     for (const e of m3.entries) if (e.type === 'file') for (const [h] of e.chunks) pin.add(h);
@@ -331,6 +345,7 @@ describe('standby: unchanged files are linked on the linker thread', () => {
     bodies.set('d/f5', crypto.randomBytes(77));
     fs.chmodSync(path.join(rp1, 'd'), 0o755);
     fs.rmSync(path.join(rp1, 'd', 'f9'));
+    await sm.settled(); // snap-1's garbage collection done: it would take unpinned chunks put now
 
     const res = await sm.commit('vol', await smallFiles(store, 'snap-2', bodies, 1_700_000_000_000));
 
@@ -429,5 +444,120 @@ describe('standby: the chunks a commit checks', () => {
     await sm.commit('vol', m2);
     expect(fs.readFileSync(path.join(dir, 'standby', 'vol', 'current', 'b')).equals(b)).toBe(true);
     expect(fs.readFileSync(path.join(dir, 'standby', 'vol', 'current', 'a')).equals(a)).toBe(true);
+  });
+});
+
+describe('standby: what a commit prunes is released after it has answered', () => {
+  async function oneFile(store: ChunkStore, id: string, body: Buffer): Promise<Manifest> {
+    const h = hashHex(body);
+    await store.put(h, body);
+    return manifest(
+      [
+        {
+          path: 'a',
+          type: 'file',
+          mode: 0o644,
+          size: body.length,
+          mtimeMs: 1_700_000_000_000,
+          chunks: [[h, body.length]],
+        },
+      ],
+      { id },
+    ) as unknown as Manifest;
+  }
+
+  test('the pruned restore point is gone from every read at once; its tree and chunks once released', async () => {
+    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
+    const sm = await StandbyManager.open(dir, store, { fsync: false, retain: 2 });
+    const bodies = [1, 2, 3].map(() => crypto.randomBytes(5000));
+    for (const [i, b] of bodies.entries()) {
+      await sm.settled();
+      const res = await sm.commit('vol', await oneFile(store, `snap-${i + 1}`, b));
+      if (i < 2) continue;
+      // answered: snap-1 is no longer a restore point anywhere a reader looks
+      expect(res.pruned).toEqual(['snap-1']);
+      expect(sm.get('vol').restorePoints.map((r) => r.id)).toEqual(['snap-2', 'snap-3']);
+      expect(fs.readdirSync(path.join(dir, 'standby', 'vol', 'manifests')).sort()).toEqual([
+        'snap-2.json',
+        'snap-3.json',
+      ]);
+      expect(() => sm.manifest('vol', 'snap-1')).toThrow(/snap-1/);
+    }
+    await sm.settled();
+    expect(fs.readdirSync(path.join(dir, 'standby', 'vol', 'rp')).sort()).toEqual(['snap-2', 'snap-3']);
+    expect(bodies.map((b) => store.has(hashHex(b)))).toEqual([false, true, true]);
+    // a reopened agent finds the same
+    const again = await StandbyManager.open(dir, store, { fsync: false, retain: 2 });
+    expect(again.get('vol').restorePoints.map((r) => r.id)).toEqual(['snap-2', 'snap-3']);
+    store.close();
+  });
+
+  test('the next commit waits for the release; a failed one is reported and loses nothing', async () => {
+    const store = await ChunkStore.open(path.join(dir, 'store'), { maxChunkSize: 256 * 1024 });
+    const errors: string[] = [];
+    const sm = await StandbyManager.open(dir, store, {
+      fsync: false,
+      retain: 1,
+      onError: (what, err) => errors.push(`${what}: ${(err as Error).message}`),
+    });
+    const b1 = crypto.randomBytes(3000);
+    await sm.commit('vol', await oneFile(store, 'snap-1', b1));
+    await sm.settled();
+    const realGc = store.gc.bind(store);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    store.gc = async () => {
+      await held;
+      throw new Error('the disk went away');
+    };
+    const b2 = crypto.randomBytes(3000);
+    const m2 = await oneFile(store, 'snap-2', b2);
+    expect((await sm.commit('vol', m2)).pruned).toEqual(['snap-1']);
+    const b3 = crypto.randomBytes(3000);
+    const m3 = await oneFile(store, 'snap-3', b3);
+    const third = sm.commit('vol', m3);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sm.get('vol').committing?.map((c) => [c.restorePoint, c.waitingFor])).toEqual([
+      ['snap-3', VOLUME_LOCK_WAIT],
+    ]);
+    store.gc = realGc;
+    release();
+    expect((await third).pruned).toEqual(['snap-2']);
+    await sm.settled();
+    expect(errors).toEqual(['releasing restore points snap-1 of vol: the disk went away']);
+    expect(sm.get('vol').restorePoints.map((r) => r.id)).toEqual(['snap-3']);
+    expect(fs.readFileSync(path.join(dir, 'standby', 'vol', 'current', 'a')).equals(b3)).toBe(true);
+    // the next release's collection took what the failed one left
+    expect([b1, b2, b3].map((b) => store.has(hashHex(b)))).toEqual([false, false, true]);
+    store.close();
+  });
+});
+
+describe('mayRecycle', () => {
+  const big = 2 * 1024 * 1024;
+  const file = (p: string, size: number, hash = 'a', mtimeMs = 1): FileEntry => ({
+    path: p,
+    type: 'file',
+    mode: 0o644,
+    size,
+    mtimeMs,
+    chunks: [[hash.repeat(64), size]],
+  });
+  const m = (...entries: FileEntry[]): Manifest => manifest(entries) as unknown as Manifest;
+  test.each([
+    ['nothing changed', m(file('db', big), file('s', 10)), m(file('db', big), file('s', 10)), false],
+    [
+      'only small files changed',
+      m(file('db', big), file('s', 10)),
+      m(file('db', big), file('s', 10, 'b')),
+      false,
+    ],
+    ['a large file changed', m(file('db', big)), m(file('db', big, 'b')), true],
+    ['a large file touched', m(file('db', big)), m(file('db', big, 'a', 2)), true],
+    ['a large file new', m(file('s', 10)), m(file('s', 10), file('db', big)), true],
+    ['a small file grew large', m(file('db', 10)), m(file('db', big, 'b')), true],
+    ['a large file removed', m(file('db', big)), m(), false],
+  ])('%s', (_what, prev, next, expected) => {
+    expect(mayRecycle(prev, next)).toBe(expected);
   });
 });
