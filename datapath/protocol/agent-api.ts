@@ -58,10 +58,12 @@ export type { Manifest, Entry, FileEntry, DirEntry, SymlinkEntry, ChunkRef } fro
 
 /**
  * What a standby commit names as its wait (`StandbyInfo.committing[].waitingFor`) while another
- * commit of its volume, or an early retire, holds the volume's lock. A source tells a queued
- * commit from a stuck one by it (activities/transfer-progress.ts), so it is part of the protocol.
+ * commit of its volume, an early retire, or the release of what the last commit pruned holds the
+ * volume's lock. A source tells a queued commit from a stuck one by it
+ * (activities/transfer-progress.ts), so it is part of the protocol: the text stays as agents of
+ * every version say it, though it names only the first two.
  */
-export const VOLUME_LOCK_WAIT = 'the volume lock (another commit, an early retire or a prune)';
+export const VOLUME_LOCK_WAIT = 'the volume lock (another commit or an early retire)';
 
 export interface AgentInfo {
   agentId: string;
