@@ -112,6 +112,40 @@ export class KeyedMutex {
   }
 }
 
+/**
+ * Work that follows an answer: queued on `lock` behind whoever holds the key now, and started on a
+ * later turn of the event loop, so the holder's caller (a request handler sending its answer) goes
+ * first. Used for what a commit or a snapshot releases (pruned restore points or snapshots, the
+ * garbage collection): the next holder of the key waits for it, no request does. A failure is
+ * reported to `onError`, not thrown.
+ */
+export class AfterAnswer {
+  private readonly pending = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly lock: KeyedMutex,
+    private readonly onError: (what: string, err: unknown) => void = () => undefined,
+  ) {}
+
+  queue(key: string, what: string, work: () => Promise<void>): void {
+    const done = this.lock
+      .run(key, async () => {
+        await new Promise((r) => setImmediate(r));
+        await work();
+      })
+      .catch((err: unknown) => this.onError(what, err));
+    this.pending.set(key, done);
+    void done.finally(() => {
+      if (this.pending.get(key) === done) this.pending.delete(key);
+    });
+  }
+
+  /** Resolves once the work queued so far for `key` (or for every key) is done. */
+  async settled(key?: string): Promise<void> {
+    await Promise.all(key === undefined ? [...this.pending.values()] : [this.pending.get(key)]);
+  }
+}
+
 /** A sortable, unique id: UTC timestamp to the millisecond plus random suffix. */
 export function newId(prefix = ''): string {
   const ts = new Date().toISOString().replace(/[-:]/g, '').replace('.', '');

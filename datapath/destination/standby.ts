@@ -34,10 +34,9 @@
 // a writable volume, a copy (promote.ts).
 import fs from 'node:fs';
 import path from 'node:path';
-import { setImmediate as yieldNow } from 'node:timers/promises';
 import type { ChunkStore, Pin } from '../store/chunk-store.js';
 import { AgentError, notFound } from '../errors.js';
-import { fsyncDir, KeyedMutex, newId, removeTempFiles, writeFileAtomic } from '../fs-util.js';
+import { AfterAnswer, fsyncDir, KeyedMutex, newId, removeTempFiles, writeFileAtomic } from '../fs-util.js';
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
 import {
   chunkLists,
@@ -142,8 +141,8 @@ export class StandbyManager {
   private readonly early = new Map<string, { base: string; donors: Promise<Donor[]> }>();
   /** Commits under way, in the order they were asked for. */
   private readonly committing = new Set<CommitWaits>();
-  /** Per volume, the release of what its last commit pruned, with the garbage collection after it. */
-  private readonly releasing = new Map<string, Promise<void>>();
+  /** Per volume, the release of what its commits pruned, with the garbage collection after it. */
+  private readonly after: AfterAnswer;
   /** Per volume, the JSON of its current restore point's entries, when known (record-json.ts). */
   private readonly entriesJson = new KeptEntries();
   readonly dir: string;
@@ -164,6 +163,7 @@ export class StandbyManager {
     private readonly opts: StandbyOptions,
   ) {
     this.dir = path.join(root, 'standby');
+    this.after = new AfterAnswer(this.lock, (what, err) => opts.onError?.(what, err));
     this.trees = new TreeWriter(store, opts, this.ranges);
     this.prepared = new PreparedCopies(store.stages);
     this.builds = new PreparedBuilds(store);
@@ -252,29 +252,18 @@ export class StandbyManager {
 
   /**
    * Gives back what a commit of `volume` pruned (retention.ts Leaving.release) and collects the
-   * chunks nothing uses any more, once that commit has answered: queued on the volume's lock, so
-   * the next commit of it (or an early retire) waits for it. Why: releasing the chunk references of
-   * a pruned restore point and moving the chunks kept only in its files took 25-35 ms of a 2 GiB
-   * benchmark commit's 60-120 ms, on the path of every replication. Its records went before the
-   * answer, so no read sees a pruned restore point. A failure is reported to onError; the chunks
-   * stay referenced until the agent's next start recounts them, the tree is removed then too.
+   * chunks nothing uses any more, once that commit has answered (AfterAnswer: on the volume's
+   * lock, so the next commit of it, or an early retire, waits for it). Why: releasing the chunk
+   * references of a pruned restore point and moving the chunks kept only in its files took 25-35
+   * ms of a 2 GiB benchmark commit's 60-120 ms, on the path of every replication. Its records went
+   * before the answer, so no read sees a pruned restore point. A failure is reported to onError;
+   * the chunks stay referenced until the agent's next start recounts them, the tree is removed
+   * then too.
    */
   private releaseAfter(volume: string, leaving: Leaving): void {
-    const done = this.lock.run(volume, async () => {
-      // after the commit's answer is sent: the lock hands over within the same turn of the event
-      // loop, and release() starts with synchronous work (references of the pruned files' chunks)
-      await yieldNow();
+    this.after.queue(volume, `releasing restore points ${leaving.ids.join(', ')} of ${volume}`, async () => {
       await leaving.release();
       await this.store.gc();
-    });
-    const settled = done.then(
-      () => undefined,
-      (err: unknown) =>
-        this.opts.onError?.(`releasing restore points ${leaving.ids.join(', ')} of ${volume}`, err),
-    );
-    this.releasing.set(volume, settled);
-    void settled.finally(() => {
-      if (this.releasing.get(volume) === settled) this.releasing.delete(volume);
     });
   }
 
@@ -282,8 +271,8 @@ export class StandbyManager {
    * Resolves once what the commits of `volume` (or of every volume) pruned has been given back and
    * collected: the store then holds only what kept restore points use (tests, shutdown).
    */
-  async settled(volume?: string): Promise<void> {
-    await Promise.all(volume === undefined ? [...this.releasing.values()] : [this.releasing.get(volume)]);
+  settled(volume?: string): Promise<void> {
+    return this.after.settled(volume);
   }
 
   current(volume: string): string | null {

@@ -2,7 +2,7 @@ import { jest } from '@jest/globals';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { LatestWriter } from '../../../datapath/fs-util.js';
+import { AfterAnswer, KeyedMutex, LatestWriter } from '../../../datapath/fs-util.js';
 
 let dir: string;
 beforeEach(() => {
@@ -72,5 +72,57 @@ describe('LatestWriter', () => {
     await w.flush();
     expect(fs.readdirSync(dir).sort()).toEqual(['f0.json', 'f1.json', 'f2.json', 'f3.json']);
     expect(fs.readFileSync(path.join(dir, 'f3.json'), 'utf8')).toBe('n19');
+  });
+});
+
+describe('AfterAnswer', () => {
+  it("runs after the key's holder and its caller's next steps, and before the key's next holder", async () => {
+    const lock = new KeyedMutex();
+    const after = new AfterAnswer(lock);
+    const order: string[] = [];
+    const answer = lock.run('v', async () => {
+      order.push('commit');
+      after.queue('v', 'release', async () => {
+        order.push('release starts');
+        await new Promise((r) => setTimeout(r, 30));
+        order.push('release ends');
+      });
+      return 'answer';
+    });
+    const other = lock.run('w', async () => order.push('another volume'));
+    order.push(`caller got ${await answer}`);
+    // asked for after the answer (a holder already waiting when it was queued goes first)
+    const next = lock.run('v', async () => order.push('next commit'));
+    await Promise.all([next, other]);
+    await after.settled();
+    expect(order).toEqual([
+      'commit',
+      'another volume',
+      'caller got answer',
+      'release starts',
+      'release ends',
+      'next commit',
+    ]);
+  });
+
+  it('reports a failure without passing it on; the key goes on; settled waits for one key or all', async () => {
+    const lock = new KeyedMutex();
+    const errors: string[] = [];
+    const after = new AfterAnswer(lock, (what, err) => errors.push(`${what}: ${(err as Error).message}`));
+    let slow = false;
+    after.queue('v', 'releasing v', async () => {
+      throw new Error('disk gone');
+    });
+    after.queue('w', 'releasing w', async () => {
+      await new Promise((r) => setTimeout(r, 50));
+      slow = true;
+    });
+    await after.settled('v');
+    expect(errors).toEqual(['releasing v: disk gone']);
+    expect(slow).toBe(false);
+    await expect(lock.run('v', async () => 'still usable')).resolves.toBe('still usable');
+    await after.settled();
+    expect(slow).toBe(true);
+    await after.settled('nothing queued');
   });
 });
