@@ -210,6 +210,33 @@ export function sampleTree(pid: number): TreeSample {
   return { cpuSeconds: ticks / clockTicks(), peakRssBytes: peak, rchar, readBytes };
 }
 
+/**
+ * Waits until the processes `pids` (with their children) have used no CPU for `quietMs`, judged
+ * from their CPU ticks every `pollMs`, or `maxMs` has passed; returns the milliseconds waited.
+ * Why: an agent gives back what a replication pruned right after answering it; a run measured
+ * right after the warm-up replication would pay for the warm-up's clean-up.
+ */
+export async function waitForQuiet(
+  pids: readonly number[],
+  opts: { quietMs?: number; maxMs?: number; pollMs?: number; cpuSeconds?: (pid: number) => number } = {},
+): Promise<number> {
+  const { quietMs = 150, maxMs = 3000, pollMs = 25 } = opts;
+  const cpu = opts.cpuSeconds ?? ((pid: number) => sampleTree(pid).cpuSeconds);
+  const total = (): number => pids.reduce((n, p) => n + cpu(p), 0);
+  const start = Date.now();
+  let last = total();
+  let changedAt = start;
+  while (Date.now() - changedAt < quietMs && Date.now() - start < maxMs) {
+    await new Promise((r) => setTimeout(r, pollMs));
+    const now = total();
+    if (now !== last) {
+      last = now;
+      changedAt = Date.now();
+    }
+  }
+  return Date.now() - start;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bytes on the wire
 

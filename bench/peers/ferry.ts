@@ -20,6 +20,7 @@ import {
   sampleTree,
   startCountingProxy,
   traceFileReads,
+  waitForQuiet,
   nowSeconds,
   type CountingProxy,
   type TreeSample,
@@ -36,7 +37,7 @@ const WARMUP_FILES_PER_DIR = 100;
 
 export const FERRY_NOTES = [
   'Ferry runs as two real agent processes (`ferry agent`, started with localenv/agents.ts, default flags: no fsync, adaptive compression) sharing one CA. The dataset is generated straight into the source agent\'s volume folder (`<data root>/volumes/bench`), which rsync and restic read too. Each scenario is one `POST /v1/replications` to the source agent (`mode: DisasterRecovery`; the first one `full: true`): the source agent snapshots the volume (incremental on its previous snapshot), asks the destination which chunks it lacks, pushes those and commits the manifest as the destination\'s new restore point. Wall time runs from that request to the benchmark seeing phase "succeeded" (polled every 20 ms).',
-  "Ferry's agents are long-running in production, while rsync and restic start fresh processes per run. The agents are restarted before every scenario (so peak RSS is that scenario's) and then warmed up by replicating a second volume: 8 MiB of fresh data beside 2,000 unchanged 4 KiB files in 20 folders, so the warm-up walks, reuses and links many files as the measured incremental runs do (with the 8 MiB file alone, the small scenarios measured the JIT compiling the walk: unchanged at 512 MiB 0.19 s both runs vs 0.10–0.14 s with the tree, touch-250 0.28–0.41 vs 0.23–0.35 s); the measured replication starts after that (`--cold-agents` skips the warm-up). The warm-up is not counted in wall time, CPU or bytes, but is inside the peak-RSS window.",
+  "Ferry's agents are long-running in production, while rsync and restic start fresh processes per run. The agents are restarted before every scenario (so peak RSS is that scenario's) and then warmed up by replicating a second volume: 8 MiB of fresh data beside 2,000 unchanged 4 KiB files in 20 folders, so the warm-up walks, reuses and links many files as the measured incremental runs do (with the 8 MiB file alone, the small scenarios measured the JIT compiling the walk: unchanged at 512 MiB 0.19 s both runs vs 0.10–0.14 s with the tree, touch-250 0.28–0.41 vs 0.23–0.35 s); the measured replication starts once both agents have used no CPU for 150 ms after it (at most 3 s: each agent gives back what a replication pruned right after answering it, which a measured run started at once would pay for, unlike a standby fed every few minutes) (`--cold-agents` skips the warm-up). The warm-up is not counted in wall time, CPU or bytes, but is inside the peak-RSS window.",
   'The agents run from a copy of dist/ taken when the run starts (so a rebuild of the checkout during the run cannot mix builds); the table\'s "Ferry build" row names it.',
   "The destination is given to the source agent as two counting relays (control and data port), so everything the two agents exchange is counted, TLS included; the benchmark's own status polls go to the source agent directly and are not counted. The agent's own bytesOnWire figure is kept in the details file.",
 ];
@@ -233,6 +234,8 @@ export function ferryPeer(
           new Keystream('warmup', `run-${runs}`).next(8 * MiB),
         );
         await replicate(false, undefined, WARMUP_VOLUME);
+        // what the warm-up pruned is given back right after it answered: not on the measured clock
+        await waitForQuiet([src.pid, dst.pid]);
       }
       ctl!.reset();
       data!.reset();

@@ -8,6 +8,7 @@ import {
   processTree,
   sampleTree,
   startCountingProxy,
+  waitForQuiet,
 } from '../../../bench/measure.js';
 
 describe('parseTimeOutput', () => {
@@ -107,5 +108,33 @@ describe('parseStraceReads', () => {
       files: 0,
       examples: [],
     });
+  });
+});
+
+describe('waitForQuiet', () => {
+  it('waits until the CPU counters stop moving for the quiet time', async () => {
+    const started = Date.now();
+    // busy for ~120 ms, then still
+    const cpu = (): number => Math.min(Date.now() - started, 120) / 1000;
+    const waited = await waitForQuiet([1, 2], { quietMs: 60, pollMs: 10, cpuSeconds: cpu });
+    expect(waited).toBeGreaterThanOrEqual(170);
+    expect(waited).toBeLessThan(1000);
+  });
+
+  it('gives up after maxMs when the processes never go quiet', async () => {
+    const waited = await waitForQuiet([1], {
+      quietMs: 50,
+      maxMs: 120,
+      pollMs: 10,
+      cpuSeconds: () => Date.now(),
+    });
+    expect(waited).toBeGreaterThanOrEqual(120);
+    expect(waited).toBeLessThan(400);
+  });
+
+  it('returns after the quiet time when nothing moves', async () => {
+    const waited = await waitForQuiet([1], { quietMs: 50, pollMs: 10, cpuSeconds: () => 1 });
+    expect(waited).toBeGreaterThanOrEqual(50);
+    expect(waited).toBeLessThan(400);
   });
 });
