@@ -124,20 +124,17 @@ export class Agent implements AgentContext {
       maxChunkSize: this.limits.maxChunkSize,
     });
     const chunker = new Chunker(DEFAULT_CHUNKER);
-    // work done after an answer (releasing pruned snapshots and restore points) fails into the log
-    const reportError = (what: string, err: unknown): void =>
-      this.log('error', `${what} failed`, { error: (err as Error).message });
     this.snapshots = await SnapshotManager.open(root, this.store, chunker, {
       retain: this.cfg.snapshotRetain ?? 2,
       compress: this.cfg.compress ?? true,
       fsync,
       hash: this.hash,
-      onError: reportError,
     });
     this.standby = await StandbyManager.open(root, this.store, {
       fsync,
       retain: this.cfg.retain ?? 3,
-      onError: reportError,
+      // work done after a commit's answer (releasing what it pruned) fails into the log
+      onError: (what, err) => this.log('error', `${what} failed`, { error: (err as Error).message }),
     });
     this.replications = await ReplicationManager.open(root, this.store, this.snapshots, {
       onBytesSent: (n) => this.count.bytesSent(n),
@@ -327,7 +324,7 @@ export class Agent implements AgentContext {
     if (this.commitWatch) clearInterval(this.commitWatch);
     for (const s of this.servers) s.close();
     await this.replications.shutdown();
-    await Promise.all([this.snapshots.settled(), this.standby.settled()]);
+    await this.standby.settled();
     for (const s of this.servers) s.closeAllConnections();
   }
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Chunker } from '../store/chunker.js';
 import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError, badRequest, notFound } from '../errors.js';
-import { AfterAnswer, KeyedMutex, newId, removeTempFiles, writeFileAtomic } from '../fs-util.js';
+import { KeyedMutex, newId, removeTempFiles, writeFileAtomic } from '../fs-util.js';
 import type { Entry, FileEntry, Manifest } from '../protocol/manifest.js';
 import {
   chunkLists,
@@ -62,22 +62,10 @@ export interface TakeOptions {
   signal?: AbortSignal;
 }
 
-export interface SnapshotManagerOptions {
-  /** Snapshots kept per volume (besides those a running replication leases). */
-  retain: number;
-  compress: boolean;
-  fsync: boolean;
-  hash?: HashAlgorithm;
-  /** Told of failures no request waits for (releasing pruned snapshots after a snapshot). */
-  onError?: (what: string, err: unknown) => void;
-}
-
 export class SnapshotManager {
   private readonly snaps = new Map<string, Map<string, StoredSnapshot>>();
   private readonly leases = new Map<string, number>();
   private readonly lock = new KeyedMutex();
-  /** Per volume, the release of the snapshots its last snapshot pushed out (take). */
-  private readonly after: AfterAnswer;
   /** Per volume, the JSON of its newest snapshot's entries, when known (record-json.ts). */
   private readonly entriesJson = new KeptEntries();
   readonly volumesDir: string;
@@ -90,9 +78,8 @@ export class SnapshotManager {
     root: string,
     private readonly store: ChunkStore,
     private readonly chunker: Chunker,
-    private readonly opts: SnapshotManagerOptions,
+    private readonly opts: { retain: number; compress: boolean; fsync: boolean; hash?: HashAlgorithm },
   ) {
-    this.after = new AfterAnswer(this.lock, (what, err) => opts.onError?.(what, err));
     this.volumesDir = path.join(root, 'volumes');
     this.snapshotsDir = path.join(root, 'snapshots');
   }
@@ -101,7 +88,7 @@ export class SnapshotManager {
     root: string,
     store: ChunkStore,
     chunker: Chunker,
-    opts: SnapshotManagerOptions,
+    opts: { retain: number; compress: boolean; fsync: boolean; hash?: HashAlgorithm },
   ): Promise<SnapshotManager> {
     const m = new SnapshotManager(root, store, chunker, opts);
     await fs.promises.mkdir(m.volumesDir, { recursive: true });
@@ -264,12 +251,7 @@ export class SnapshotManager {
         this.snapshotsTaken++;
         this.snapshotSeconds += stats.durationMs / 1000;
         this.snapshotBytesRead += stats.bytesRead;
-        // Older snapshots leave the list now; their chunks are released after this returns.
-        const leaving = await this.forgetExcess(volume);
-        this.after.queue(volume, `releasing snapshots of ${volume}`, async () => {
-          for (const m of leaving) this.store.unrefLists(chunkLists(m));
-          await this.store.gc();
-        });
+        await this.prune(volume);
         return summary;
       } finally {
         this.store.release(pin);
@@ -282,36 +264,19 @@ export class SnapshotManager {
     return l ? this.find(volume, l.id).manifest : undefined;
   }
 
-  /**
-   * Takes the snapshots of `volume` beyond the newest `retain` (not those leased) out of its list
-   * and off the disk, and returns their manifests, whose chunks they still reference. Why not
-   * release them here: giving back the references of a pruned snapshot's changed files and the
-   * garbage collection took 8-33 ms of the 2 GiB benchmark's small runs, on their paths (take).
-   */
-  private async forgetExcess(volume: string): Promise<Manifest[]> {
+  private async prune(volume: string): Promise<void> {
     const all = this.list(volume);
     const excess = all.slice(0, Math.max(0, all.length - this.opts.retain));
-    const out: Manifest[] = [];
-    for (const s of excess)
-      if (!this.leases.has(`${volume}/${s.id}`)) out.push(await this.removeRecord(volume, s.id));
-    return out;
+    for (const s of excess) if (!this.leases.has(`${volume}/${s.id}`)) await this.remove(volume, s.id);
+    await this.store.gc();
   }
 
-  /** Removes snapshot `id`'s record (file and list entry); returns its manifest, still referenced. */
-  private async removeRecord(volume: string, id: string): Promise<Manifest> {
+  private async remove(volume: string, id: string): Promise<void> {
     const s = this.find(volume, id);
     await fs.promises.rm(path.join(this.snapshotsDir, volume, `${id}.json`), { force: true });
     this.snaps.get(volume)?.delete(id);
     if (this.entriesJson.of(volume, id) !== undefined) this.entriesJson.forget(volume);
-    return s.manifest;
-  }
-
-  /**
-   * Resolves once the snapshots pushed out by the snapshots of `volume` (or of every volume) taken
-   * so far are released and their chunks collected (tests, shutdown).
-   */
-  settled(volume?: string): Promise<void> {
-    return this.after.settled(volume);
+    this.store.unrefLists(chunkLists(s.manifest));
   }
 
   async delete(volume: string, id: string): Promise<void> {
@@ -320,7 +285,7 @@ export class SnapshotManager {
       if (this.leases.has(`${volume}/${id}`)) {
         throw new AgentError(409, 'conflict', `snapshot ${id} is in use by a running replication`, false);
       }
-      this.store.unrefLists(chunkLists(await this.removeRecord(volume, id)));
+      await this.remove(volume, id);
       await this.store.gc();
     });
   }
