@@ -247,7 +247,14 @@ describe('replication between two agents', () => {
     fs.rmSync(path.join(vol, 'd', 'g.bin'));
     await sleep(150);
     const e = (await run()).snapshotId as string;
-    // c was pruned, and with it the last user of a's tree
+    // c was pruned, and with it the last user of a's tree: both leave rp/ once e's commit has
+    // answered (the release runs after the answer)
+    await eventually(
+      "c and a's tree released",
+      async () => (fs.readdirSync(rp).length === 2 ? true : undefined),
+      10_000,
+      20,
+    );
     expect(fs.readdirSync(rp).sort()).toEqual([d, e].sort());
     expect(describeTree(dst.standbyPath('noop'))).toEqual(treeA);
     // promoting a shared restore point copies the files, not the symlink

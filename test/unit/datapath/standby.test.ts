@@ -506,7 +506,10 @@ describe('standby: what a commit prunes is released after it has answered', () =
     const realGc = store.gc.bind(store);
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
+    let gcReached!: () => void;
+    const inGc = new Promise<void>((r) => (gcReached = r));
     store.gc = async () => {
+      gcReached();
       await held;
       throw new Error('the disk went away');
     };
@@ -516,7 +519,9 @@ describe('standby: what a commit prunes is released after it has answered', () =
     const b3 = crypto.randomBytes(3000);
     const m3 = await oneFile(store, 'snap-3', b3);
     const third = sm.commit('vol', m3);
-    await new Promise((r) => setTimeout(r, 50));
+    // the release is inside its collection (however long its steps before took), the commit waits
+    await inGc;
+    await new Promise((r) => setTimeout(r, 20));
     expect(sm.get('vol').committing?.map((c) => [c.restorePoint, c.waitingFor])).toEqual([
       ['snap-3', VOLUME_LOCK_WAIT],
     ]);
