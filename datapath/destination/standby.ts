@@ -163,7 +163,7 @@ export class StandbyManager {
     private readonly opts: StandbyOptions,
   ) {
     this.dir = path.join(root, 'standby');
-    this.after = new AfterAnswer(this.lock, (what, err) => opts.onError?.(what, err));
+    this.after = new AfterAnswer(this.lock, opts.onError);
     this.trees = new TreeWriter(store, opts, this.ranges);
     this.prepared = new PreparedCopies(store.stages);
     this.builds = new PreparedBuilds(store);

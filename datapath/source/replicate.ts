@@ -45,7 +45,9 @@ export class ReplicationManager {
     snapshots: SnapshotManager,
     events: ReplicationEvents = {},
   ): Promise<ReplicationManager> {
-    const { records, statuses } = await ReplicationRecords.open(root);
+    const { records, statuses } = await ReplicationRecords.open(root, (file, err) =>
+      events.log?.('writing a replication record failed', { file, error: (err as Error).message }),
+    );
     const m = new ReplicationManager(store, snapshots, events, records);
     for (const status of statuses) m.jobs.set(status.id, keptJob(status));
     return m;

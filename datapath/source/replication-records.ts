@@ -11,19 +11,30 @@ import { TERMINAL } from './replication-job.js';
 
 export class ReplicationRecords {
   private counts: Record<string, number> = {};
-  /** Statuses and counts are written behind, newest content last (fs-util.ts LatestWriter). */
-  private readonly writer = new LatestWriter();
+  /**
+   * Statuses and counts are written behind, newest content last (fs-util.ts LatestWriter). A failed
+   * write goes to `onError` (the agent's log): the status and count stay right in memory, and the
+   * next write of the file is whole; only a restart would read the older record.
+   */
+  private readonly writer: LatestWriter;
 
   private constructor(
     private readonly stateDir: string,
     private readonly countsFile: string,
-  ) {}
+    onError?: (file: string, err: unknown) => void,
+  ) {
+    this.writer = new LatestWriter(onError);
+  }
 
   /** Opens the records under `root`, with the statuses kept there (running ones marked interrupted). */
-  static async open(root: string): Promise<{ records: ReplicationRecords; statuses: ReplicationStatus[] }> {
+  static async open(
+    root: string,
+    onError?: (file: string, err: unknown) => void,
+  ): Promise<{ records: ReplicationRecords; statuses: ReplicationStatus[] }> {
     const r = new ReplicationRecords(
       path.join(root, 'state', 'replications'),
       path.join(root, 'state', 'replication-counts.json'),
+      onError,
     );
     await fs.promises.mkdir(r.stateDir, { recursive: true });
     try {
