@@ -45,6 +45,42 @@ export interface DeltaCandidate {
 }
 
 /**
+ * A file's chunks in the parent snapshot, with the offset each starts at: which of them a new
+ * chunk covering [start, end) of the same file may be encoded against.
+ */
+export class BaseFile {
+  private readonly starts: number[] = [];
+
+  constructor(private readonly chunks: readonly ChunkRef[]) {
+    let at = 0;
+    for (const [, len] of chunks) {
+      this.starts.push(at);
+      at += len;
+    }
+  }
+
+  /** The chunks overlapping file range [start, end), first MAX_DELTA_BASES of them, or null. */
+  candidate(start: number, end: number): DeltaCandidate | null {
+    // the last chunk starting at or before `start` (binary search), or the first one
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((this.starts[mid] as number) <= start) lo = mid;
+      else hi = mid - 1;
+    }
+    const bases: DeltaBase[] = [];
+    for (let k = lo; k < this.chunks.length && bases.length < MAX_DELTA_BASES; k++) {
+      const at = this.starts[k] as number;
+      const [hash, length] = this.chunks[k] as ChunkRef;
+      if (at >= end) break;
+      if (at + length > start) bases.push({ hash, offset: at, length });
+    }
+    return bases.length > 0 ? { offset: start, bases } : null;
+  }
+}
+
+/**
  * For every chunk in `wanted`, the parent-snapshot chunks of the same file that overlap its file
  * range (first occurrence of each wanted chunk only). Files whose chunk lists are identical, or
  * absent from the parent, contribute nothing.
@@ -61,31 +97,16 @@ export function planDeltas(
     if (e.type === 'file' && e.chunks.length > 0) parentFiles.set(e.path, e.chunks);
   for (const e of next.entries) {
     if (e.type !== 'file') continue;
-    const base = parentFiles.get(e.path);
-    if (!base || base === e.chunks) continue;
-    let j = 0;
-    let bStart = 0;
+    const chunks = parentFiles.get(e.path);
+    if (!chunks || chunks === e.chunks) continue;
+    let base: BaseFile | undefined;
     let off = 0;
     for (const [h, len] of e.chunks) {
       const start = off;
-      const end = off + len;
-      off = end;
+      off += len;
       if (!wanted.has(h) || out.has(h)) continue;
-      // advance past base chunks that end at or before this chunk's start
-      while (j < base.length && bStart + (base[j] as ChunkRef)[1] <= start) {
-        bStart += (base[j] as ChunkRef)[1];
-        j++;
-      }
-      const bases: DeltaBase[] = [];
-      let k = j;
-      let kStart = bStart;
-      while (k < base.length && kStart < end && bases.length < MAX_DELTA_BASES) {
-        const [bh, blen] = base[k] as ChunkRef;
-        bases.push({ hash: bh, offset: kStart, length: blen });
-        kStart += blen;
-        k++;
-      }
-      if (bases.length > 0) out.set(h, { offset: start, bases });
+      const c = (base ??= new BaseFile(chunks)).candidate(start, off);
+      if (c) out.set(h, c);
     }
   }
   return out;

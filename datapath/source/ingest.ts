@@ -202,7 +202,7 @@ export class Ingest {
   ): Promise<{ size: number; chunks: ChunkRef[] }> {
     if (sizeHint > SYNC_READ_MAX)
       return prev && prev.length > 1
-        ? this.rechunked(fd, sizeHint, prev)
+        ? this.rechunked(fd, sizeHint, prev, progress)
         : this.pipelined(fd, sizeHint, progress);
     const { chunker } = this.o;
     const max = chunker.max;
@@ -339,6 +339,7 @@ export class Ingest {
     fd: number,
     sizeHint: number,
     prev: readonly ChunkRef[],
+    progress?: (chunks: readonly ChunkRef[], done: boolean) => void,
   ): Promise<{ size: number; chunks: ChunkRef[] }> {
     const { chunker } = this.o;
     const max = chunker.max;
@@ -384,6 +385,7 @@ export class Ingest {
           start = cut;
         }
         if (!eof) blocks.carryOver(start);
+        progress?.(chunks, false); // before the block's new chunks land (onChunk)
         if (writing) await writing; // one write in flight: the pack keeps a single sequential writer
         writing = this.flushAsync();
         await this.nextBlock();
@@ -392,6 +394,7 @@ export class Ingest {
       const w: Promise<void> | null = writing;
       writing = null;
       await w;
+      progress?.(chunks, true);
     } catch (err) {
       await this.quiesce([blocks.reading, writing]);
       throw err;

@@ -35,7 +35,7 @@ import { manifestChunks, wireManifest } from '../protocol/manifest.js';
 import { diffManifest } from '../protocol/manifest-delta.js';
 import { filesToPatch } from '../protocol/patch.js';
 import { BuildHints, PrepareHints } from './prepare-hints.js';
-import { ChunkPusher, type PushEvents } from './push.js';
+import { ChunkPusher, type PushEvents, type StreamBase } from './push.js';
 import { phaseChanged, tick, view, type Job } from './replication-job.js';
 import { planTransfer } from './replication-plan.js';
 import type { ReplicationRecords } from './replication-records.js';
@@ -73,7 +73,7 @@ export class ReplicationRunner {
       await this.setPhase(j, 'snapshotting');
       if (!s.snapshotId) {
         j.hash = this.snapshots.nextHash(req.volume);
-        const stream = await this.push.openStream(j, dest);
+        const stream = await this.push.openStream(j, dest, (id) => this.holdBase(req.volume, id));
         // Incremental: large files the snapshot re-reads are named to the destination at once.
         const hints = s.kind === 'full' ? null : this.hintsFor(j, dest);
         // New large files are named as they are cut, so the destination writes them meanwhile.
@@ -86,6 +86,7 @@ export class ReplicationRunner {
             onChunk: stream.push,
             ...(hints ? { onReread: hints.add } : {}),
             onFileChunks: builds.add,
+            onRereadChunks: stream.place,
           });
         } catch (err) {
           await stream.close(false);
@@ -143,6 +144,16 @@ export class ReplicationRunner {
       await Promise.all([this.records.save(view(j)), counted]);
       this.events.onFinished?.(view(j));
       phaseChanged(j); // ended: its final status, finishedAt included, is what the waiters get
+    }
+  }
+
+  /** Snapshot `id` of `volume` held (not pruned) until released, or undefined when it is gone. */
+  private holdBase(volume: string, id: string): StreamBase | undefined {
+    try {
+      const release = this.snapshots.lease(volume, id);
+      return { manifest: this.snapshots.manifest(volume, id), release };
+    } catch {
+      return undefined;
     }
   }
 

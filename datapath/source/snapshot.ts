@@ -87,6 +87,14 @@ export interface SnapshotOptions {
    * empty list. Must not throw; runs synchronously inside the read loop.
    */
   onFileChunks?: (path: string, chunks: readonly ChunkRef[], done: boolean, snapshotId: string) => void;
+  /**
+   * onFileChunks for a large file of the parent snapshot read again (it changed): its chunk list
+   * so far after each block, and once more with `done`. Called before onChunk reports the new
+   * chunks of that block, so a replication knows where in the file each one lies (the offsets a
+   * delta against the previous version needs) when it streams them. Must not throw; runs
+   * synchronously inside the read loop.
+   */
+  onRereadChunks?: (path: string, chunks: readonly ChunkRef[], done: boolean) => void;
   signal?: AbortSignal;
 }
 
@@ -190,12 +198,17 @@ export async function takeSnapshot(
           true,
         );
       }
-      const named = opts.onFileChunks;
+      const named = prev ? undefined : opts.onFileChunks;
+      const again = prev ? opts.onRereadChunks : undefined;
       const { size, chunks } = await ingest.file(
         fd,
         Number(before.size),
         prev?.chunks,
-        named && !prev ? (list, done) => named(rel, list, done, opts.id) : undefined,
+        named
+          ? (list, done) => named(rel, list, done, opts.id)
+          : again
+            ? (list, done) => again(rel, list, done)
+            : undefined,
       );
       const after = fs.fstatSync(fd, { bigint: true });
       const racy =

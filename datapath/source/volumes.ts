@@ -59,6 +59,8 @@ export interface TakeOptions {
   onReread?: (path: string, size: number, snapshotId: string) => void;
   /** See SnapshotOptions.onFileChunks: a new large file's chunks, as it is cut. */
   onFileChunks?: SnapshotOptions['onFileChunks'];
+  /** See SnapshotOptions.onRereadChunks: a changed large file's chunks, as it is cut again. */
+  onRereadChunks?: SnapshotOptions['onRereadChunks'];
   signal?: AbortSignal;
 }
 
@@ -215,6 +217,7 @@ export class SnapshotManager {
           ...(opts.onChunk ? { onChunk: opts.onChunk } : {}),
           ...(opts.onReread ? { onReread: opts.onReread } : {}),
           ...(opts.onFileChunks ? { onFileChunks: opts.onFileChunks } : {}),
+          ...(opts.onRereadChunks ? { onRereadChunks: opts.onRereadChunks } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
         });
         const ms = manifestStats(manifest);

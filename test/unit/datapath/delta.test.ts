@@ -1,6 +1,14 @@
 import crypto from 'node:crypto';
+import fc from 'fast-check';
 import { Chunker } from '../../../datapath/store/chunker.js';
-import { applyDelta, deltaBases, encodeDelta, planDeltas } from '../../../datapath/protocol/delta.js';
+import {
+  applyDelta,
+  BaseFile,
+  deltaBases,
+  encodeDelta,
+  MAX_DELTA_BASES,
+  planDeltas,
+} from '../../../datapath/protocol/delta.js';
 import { AgentError } from '../../../datapath/errors.js';
 import type { ChunkRef, Manifest } from '../../../datapath/protocol/manifest.js';
 
@@ -151,5 +159,63 @@ describe('sub-chunk deltas', () => {
     expect(() => deltaBases(zero, h)).toThrow(/base chunks/);
     const bad = Buffer.concat([copy(0, 10), Buffer.from([9])]);
     expect(() => applyDelta(bad, [base], 1000, h)).toThrow(/unknown op/);
+  });
+});
+
+describe('BaseFile.candidate', () => {
+  /** The definition: every base chunk whose range meets [start, end), the first MAX_DELTA_BASES. */
+  function overlapping(lens: number[], start: number, end: number): Array<[number, number]> {
+    const out: Array<[number, number]> = [];
+    let at = 0;
+    for (const len of lens) {
+      if (at < end && at + len > start && out.length < MAX_DELTA_BASES) out.push([at, len]);
+      at += len;
+    }
+    return out;
+  }
+
+  it('names exactly the base chunks a range overlaps, at their offsets', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 50 }), { minLength: 1, maxLength: 40 }),
+        fc.nat(1200),
+        fc.integer({ min: 1, max: 600 }),
+        (lens, start, len) => {
+          const chunks: ChunkRef[] = lens.map((n, i) => [`h${i}`, n]);
+          const got = new BaseFile(chunks).candidate(start, start + len);
+          const want = overlapping(lens, start, start + len);
+          if (want.length === 0) return got === null;
+          expect(got?.offset).toBe(start);
+          expect(got?.bases.map((b) => [b.offset, b.length])).toEqual(want);
+          const at = new Map<number, string>();
+          let off = 0;
+          for (const [h, n] of chunks) {
+            at.set(off, h);
+            off += n;
+          }
+          expect(got?.bases.map((b) => b.hash)).toEqual(want.map(([o]) => at.get(o)));
+          return true;
+        },
+      ),
+    );
+  });
+
+  it.each([
+    ['inside one chunk', [10, 10, 10], 12, 15, [[10, 10]]],
+    [
+      'across a boundary',
+      [10, 10, 10],
+      8,
+      12,
+      [
+        [0, 10],
+        [10, 10],
+      ],
+    ],
+    ['starting on a boundary', [10, 10, 10], 10, 20, [[10, 10]]],
+    ['past the end', [10, 10], 25, 30, []],
+  ])('%s', (_name, lens, start, end, want) => {
+    const got = new BaseFile((lens as number[]).map((n, i) => [`h${i}`, n])).candidate(start, end);
+    expect(got?.bases.map((b) => [b.offset, b.length]) ?? []).toEqual(want);
   });
 });

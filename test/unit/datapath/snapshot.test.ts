@@ -334,3 +334,59 @@ describe('SnapshotManager records', () => {
     }
   });
 });
+
+describe('onRereadChunks', () => {
+  it("places every new chunk of a changed large file before onChunk reports it, at its final offset, and never a new file's", async () => {
+    const big = path.join(vol, 'big.db');
+    fs.writeFileSync(big, crypto.randomBytes(24 << 20)); // three 8 MiB read blocks
+    await settle();
+    const first = (await snap('s1', null)).manifest;
+    const fd = fs.openSync(big, 'r+');
+    for (const at of [1, 9, 17, 23]) fs.writeSync(fd, crypto.randomBytes(4096), 0, 4096, at << 20);
+    fs.closeSync(fd);
+    fs.writeFileSync(path.join(vol, 'new.db'), crypto.randomBytes(3 << 20));
+    await settle();
+    const placed = new Map<string, { path: string; at: number }>();
+    const reported: Array<{ hash: string; placedFirst: boolean }> = [];
+    const calls: Array<[string, boolean]> = [];
+    const pin = store.pin();
+    const { manifest } = await takeSnapshot(vol, {
+      id: 's2',
+      volume: 'vol',
+      full: false,
+      parent: first,
+      store,
+      chunker: new Chunker(),
+      pin,
+      onRereadChunks: (p, chunks, done) => {
+        calls.push([p, done]);
+        let at = 0;
+        for (const [h, n] of chunks) {
+          if (!placed.has(h)) placed.set(h, { path: p, at });
+          at += n;
+        }
+      },
+      onChunk: (c) => {
+        if (c.stored) reported.push({ hash: c.hash, placedFirst: placed.has(c.hash) });
+      },
+    });
+    store.release(pin);
+    expect(new Set(calls.map(([p]) => p))).toEqual(new Set(['big.db']));
+    expect(calls.at(-1)).toEqual(['big.db', true]);
+    expect(calls.length).toBeGreaterThan(2); // after each block, then done
+    const e = manifest.entries.find((x) => x.path === 'big.db') as FileEntry;
+    const before = new Set(
+      (first.entries.find((x) => x.path === 'big.db') as FileEntry).chunks.map(([h]) => h),
+    );
+    const changed = e.chunks.filter(([h]) => !before.has(h)).map(([h]) => h);
+    expect(changed.length).toBeGreaterThanOrEqual(4);
+    const bigReported = reported.filter((r) => changed.includes(r.hash));
+    expect(bigReported.map((r) => r.hash).sort()).toEqual([...changed].sort());
+    expect(bigReported.every((r) => r.placedFirst)).toBe(true);
+    let at = 0;
+    for (const [h, n] of e.chunks) {
+      expect(placed.get(h)).toEqual({ path: 'big.db', at }); // random data: no chunk twice
+      at += n;
+    }
+  });
+});
