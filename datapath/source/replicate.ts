@@ -163,6 +163,7 @@ export class ReplicationManager {
       if (!TERMINAL.includes(j.status.phase))
         j.abort.abort(new AgentError(503, 'unavailable', 'agent shutting down', true));
     await Promise.allSettled([...this.jobs.values()].map((j) => j.done));
+    await this.runner.compacted();
     await this.records.flush();
   }
 

@@ -48,6 +48,7 @@ export interface ReplicationEvents extends PushEvents {
 export class ReplicationRunner {
   retryWindowMs = 120_000;
   readonly results = { succeeded: 0, failed: 0, cancelled: 0 };
+  private compacting: Promise<void> = Promise.resolve();
   private readonly push: ChunkPusher;
 
   constructor(
@@ -66,6 +67,7 @@ export class ReplicationRunner {
     const signal = j.abort.signal;
     let release: (() => void) | null = null;
     let counted: Promise<void> = Promise.resolve();
+    let compactAfter = false;
     const dest = new AgentClient(req.destination, { maxSockets: (req.concurrency ?? 3) + 2 });
     const started = Date.now();
     try {
@@ -87,7 +89,9 @@ export class ReplicationRunner {
             ...(hints ? { onReread: hints.add } : {}),
             onFileChunks: builds.add,
             onRereadChunks: stream.place,
+            deferCompaction: true, // compacted once the run has ended (finally, below)
           });
+          compactAfter = true;
         } catch (err) {
           await stream.close(false);
           throw err;
@@ -144,7 +148,29 @@ export class ReplicationRunner {
       await Promise.all([this.records.save(view(j)), counted]);
       this.events.onFinished?.(view(j));
       phaseChanged(j); // ended: its final status, finishedAt included, is what the waiters get
+      if (compactAfter) this.compactSoon();
     }
+  }
+
+  /** Resolves once the compactions runs asked for have ended (for shutdown). */
+  compacted(): Promise<void> {
+    return this.compacting;
+  }
+
+  /**
+   * What the run's snapshot left to compact (TakeOptions.deferCompaction), on a later turn of the
+   * event loop than the one that answered the run's waiters; a failure goes to the log.
+   */
+  private compactSoon(): void {
+    this.compacting = this.compacting
+      .then(() => new Promise((r) => setImmediate(r)))
+      .then(() => this.snapshots.compact())
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.events.log?.('compacting the chunk store failed', { error: (err as Error).message });
+        },
+      );
   }
 
   /** Snapshot `id` of `volume` held (not pruned) until released, or undefined when it is gone. */

@@ -61,6 +61,13 @@ export interface TakeOptions {
   onFileChunks?: SnapshotOptions['onFileChunks'];
   /** See SnapshotOptions.onRereadChunks: a changed large file's chunks, as it is cut again. */
   onRereadChunks?: SnapshotOptions['onRereadChunks'];
+  /**
+   * Leave the compaction of packs the pruned snapshots leave half dead to the caller, which calls
+   * compact() once it is done. Why: take() prunes before it returns, and compacting moves live
+   * chunks synchronously; a replication took it on its path (512 MiB pages-1pct-steady: 150-260 ms
+   * of a 1.4 s run, one to three packs compacted), where after the replication the agent is idle.
+   */
+  deferCompaction?: boolean;
   signal?: AbortSignal;
 }
 
@@ -254,7 +261,7 @@ export class SnapshotManager {
         this.snapshotsTaken++;
         this.snapshotSeconds += stats.durationMs / 1000;
         this.snapshotBytesRead += stats.bytesRead;
-        await this.prune(volume);
+        await this.prune(volume, !opts.deferCompaction);
         return summary;
       } finally {
         this.store.release(pin);
@@ -267,11 +274,16 @@ export class SnapshotManager {
     return l ? this.find(volume, l.id).manifest : undefined;
   }
 
-  private async prune(volume: string): Promise<void> {
+  private async prune(volume: string, compact: boolean): Promise<void> {
     const all = this.list(volume);
     const excess = all.slice(0, Math.max(0, all.length - this.opts.retain));
     for (const s of excess) if (!this.leases.has(`${volume}/${s.id}`)) await this.remove(volume, s.id);
-    await this.store.gc();
+    await this.store.gc({ compact });
+  }
+
+  /** Collects garbage, compacting packs: what a take() with deferCompaction left. */
+  compact(): ReturnType<ChunkStore['gc']> {
+    return this.store.gc();
   }
 
   private async remove(volume: string, id: string): Promise<void> {

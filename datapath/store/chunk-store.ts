@@ -543,21 +543,29 @@ export class ChunkStore {
     this.live.release(pin);
   }
 
-  /** Drops every chunk no live manifest references and no pin holds, and reclaims disk (gc.ts). */
-  async gc(): Promise<{ deleted: number; packsRemoved: number; packsCompacted: number }> {
-    const r = collectGarbage({
-      index: this.index,
-      packs: this.packs,
-      held: (hex) => this.writing.has(hex) || this.live.pinned(hex),
-      drop: (hex, e) => this.drop(hex, e),
-      move: (hex, e) => {
-        const stored = this.readStored(hex);
-        this.index.delete(hex);
-        this.append(hex, stored);
-        (this.index.get(hex) as Entry).refs = e.refs;
-        this.chunksWritten--; // moved, not written
+  /**
+   * Drops every chunk no live manifest references and no pin holds, and reclaims disk (gc.ts);
+   * with `compact: false` packs that still hold live records are left for a later gc.
+   */
+  async gc(
+    opts: { compact?: boolean } = {},
+  ): Promise<{ deleted: number; packsRemoved: number; packsCompacted: number }> {
+    const r = collectGarbage(
+      {
+        index: this.index,
+        packs: this.packs,
+        held: (hex) => this.writing.has(hex) || this.live.pinned(hex),
+        drop: (hex, e) => this.drop(hex, e),
+        move: (hex, e) => {
+          const stored = this.readStored(hex);
+          this.index.delete(hex);
+          this.append(hex, stored);
+          (this.index.get(hex) as Entry).refs = e.refs;
+          this.chunksWritten--; // moved, not written
+        },
       },
-    });
+      opts,
+    );
     this.chunksDeleted += r.deleted;
     return r;
   }

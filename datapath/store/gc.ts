@@ -25,7 +25,16 @@ export interface GcResult {
   packsCompacted: number;
 }
 
-export function collectGarbage({ index, packs, held, drop, move }: GcScope): GcResult {
+/**
+ * With `compact` false, packs with live records are left as they are (dead chunks are still
+ * dropped and packs with no live record deleted): compacting moves live records synchronously, on
+ * the caller's event loop, so a caller on a replication's path (a source's snapshot) leaves it to
+ * a later gc (SnapshotManager.compact).
+ */
+export function collectGarbage(
+  { index, packs, held, drop, move }: GcScope,
+  { compact = true }: { compact?: boolean } = {},
+): GcResult {
   let deleted = 0;
   for (const [hex, e] of index) {
     if (e.refs === 0 && !held(hex)) {
@@ -39,7 +48,7 @@ export function collectGarbage({ index, packs, held, drop, move }: GcScope): GcR
     if (p.size === 0) continue;
     const dead = p.size - p.live;
     if (dead === 0 || dead * 2 < p.size) continue;
-    if (p.busy) continue;
+    if (p.busy || (p.live > 0 && !compact)) continue;
     packs.retire(p);
     if (p.live > 0) {
       for (const [hex, e] of [...index]) if (e.pack === p.n) move(hex, e);

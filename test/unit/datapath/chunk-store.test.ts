@@ -224,6 +224,26 @@ describe('ChunkStore', () => {
     again.close();
   });
 
+  it('with compact: false drops dead chunks but leaves packs with live records for a later gc', async () => {
+    const s = await openAt({ maxChunkSize: 256 * 1024, packBytes: 1 << 20 });
+    const raws = Array.from({ length: 40 }, () => crypto.randomBytes(100_000));
+    const hashes = raws.map((r) => hashHex(r));
+    for (const [k, r] of raws.entries()) await s.put(hashes[k] as string, r, { compress: false });
+    const keep = hashes.filter((_, i) => i % 5 === 0);
+    s.ref(keep);
+    const before = s.diskBytes;
+    const first = await s.gc({ compact: false });
+    expect(first).toEqual({ deleted: 32, packsRemoved: 0, packsCompacted: 0 });
+    expect(s.has(hashes[1] as string)).toBe(false);
+    expect(s.diskBytes).toBe(before);
+    const later = await s.gc();
+    expect(later.deleted).toBe(0);
+    expect(later.packsCompacted).toBeGreaterThan(0);
+    expect(s.diskBytes).toBeLessThan(before / 3);
+    for (const h of keep) expect(hashHex(await s.readRaw(h))).toBe(h);
+    s.close();
+  });
+
   it('keeps references made before a chunk arrives', async () => {
     const s = await open();
     const data = Buffer.from('late chunk');

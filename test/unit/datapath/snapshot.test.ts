@@ -271,6 +271,48 @@ describe('SnapshotManager.take', () => {
   });
 });
 
+describe('SnapshotManager.take with deferCompaction', () => {
+  it('prunes and drops dead chunks, and leaves the compaction of half-dead packs to compact()', async () => {
+    const { SnapshotManager } = await import('../../../datapath/source/volumes.js');
+    const small = await ChunkStore.open(path.join(root, 'small-packs'), {
+      maxChunkSize: 256 * 1024,
+      packBytes: 256 * 1024,
+    });
+    const m = await SnapshotManager.open(path.join(root, 'agent'), small, new Chunker(), {
+      retain: 1,
+      compress: false,
+      fsync: false,
+    });
+    await m.createVolume('v');
+    const dir = m.volumePath('v');
+    // a.bin (read first) and b.bin's first chunks share a pack: once b.bin is rewritten, that pack
+    // is mostly dead, a.bin's chunk live in it
+    fs.writeFileSync(path.join(dir, 'a.bin'), crypto.randomBytes(5_000));
+    fs.writeFileSync(path.join(dir, 'b.bin'), crypto.randomBytes(900_000));
+    const first = await m.take('v');
+    await settle();
+    fs.writeFileSync(path.join(dir, 'b.bin'), crypto.randomBytes(900_000));
+    const second = await m.take('v', { deferCompaction: true });
+    expect(m.list('v').map((s) => s.id)).toEqual([second.id]); // first pruned
+    const live = [...manifestChunksOf(m.manifest('v', second.id))];
+    expect(first.id).not.toBe(second.id);
+    const disk = small.diskBytes;
+    const r = await m.compact();
+    expect(r.deleted).toBe(0); // dropped by take() already
+    expect(r.packsCompacted).toBeGreaterThan(0);
+    expect(small.diskBytes).toBeLessThan(disk);
+    const alg = m.manifest('v', second.id).hash;
+    for (const h of live) expect(hashHex(await small.readRaw(h), alg)).toBe(h);
+    small.close();
+  });
+});
+
+function manifestChunksOf(m: Manifest): Set<string> {
+  const out = new Set<string>();
+  for (const e of m.entries) if (e.type === 'file') for (const [h] of e.chunks) out.add(h);
+  return out;
+}
+
 describe('SnapshotManager records', () => {
   const opts = { retain: 3, compress: true, fsync: false };
   const recordOf = (agent: string, id: string): { manifest: Manifest } =>
