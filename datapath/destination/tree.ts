@@ -23,6 +23,7 @@ import { patchPlan, sameFile } from '../protocol/patch.js';
 import { SyncSlices } from '../yield.js';
 import { linkFiles } from '../fs-thread.js';
 import { chunkStarts, KnownRanges } from './known-ranges.js';
+import { fitsInPageCache } from './writeback.js';
 
 /** Restore point files are written with the mode bits minus setuid/setgid. */
 const MODE_MASK = 0o1777;
@@ -475,7 +476,9 @@ export class BlockWriter {
 
 /**
  * Copies a previous restore point's file (`size` bytes) to a new `target` for patching: a reflink
- * where the filesystem can; else with O_DIRECT writes (copyDirect); else copy_file_range.
+ * where the filesystem can; else through the page cache (copy_file_range) when the copy fits well
+ * under the kernel's background write-back threshold (writeback.ts); else with O_DIRECT writes
+ * (copyDirect); else copy_file_range.
  * Why O_DIRECT: measured on the reference VM during the 2 GiB benchmark, copying the 1.7 GiB file
  * through the page cache (copy_file_range) cost ~4 s of system time while the previous commit's
  * gigabytes of dirty pages were being written back (memcpy into fresh page-cache pages at
@@ -493,6 +496,10 @@ export async function copyPrevious(prevPath: string, target: string, size: numbe
     return;
   } catch {
     await fs.promises.rm(target, { force: true });
+  }
+  if (fitsInPageCache(size)) {
+    await fs.promises.copyFile(prevPath, target, fs.constants.COPYFILE_EXCL);
+    return;
   }
   try {
     if (await copyDirect(prevPath, target, size)) return;
