@@ -87,6 +87,11 @@ export function agentMetrics(m: Metrics, a: AgentMetricSources): AgentCounters {
     () => a.snapshots.snapshotBytesRead,
   );
   m.gauge('ferry_agent_chunk_store_chunks', 'Chunks in the local chunk store.', () => a.store.count);
+  m.gauge(
+    'ferry_agent_chunk_store_disk_bytes',
+    'Bytes of the chunk store pack files on disk (dead records count until their pack is deleted or compacted).',
+    () => a.store.diskBytes,
+  );
   m.counterFn(
     'ferry_agent_chunk_store_chunks_written_total',
     'Chunks written to the store.',

@@ -388,6 +388,29 @@ describe('replication between two agents', () => {
     );
     const metrics = await dc.metrics();
     expect(metrics).toMatch(/ferry_agent_chunk_store_chunks_deleted_total [1-9]/);
+    // each agent's disk gauge is its pack files' size once its clean-up after the run is done
+    // (the destination's release, the source's compaction)
+    for (const [agent, client] of [
+      [dst, dc],
+      [src, sc],
+    ] as const) {
+      const packs = path.join(agent.dataRoot, 'chunks', 'packs');
+      await eventually(
+        `${agent.dataRoot}: disk gauge matches the pack files`,
+        async () => {
+          const onDisk = fs
+            .readdirSync(packs)
+            .filter((f) => f.endsWith('.pack'))
+            .reduce((a, f) => a + fs.statSync(path.join(packs, f)).size, 0);
+          const gauge = Number(
+            /^ferry_agent_chunk_store_disk_bytes (\d+)$/m.exec(await client.metrics())?.[1],
+          );
+          return gauge === onDisk && onDisk > 0 ? true : undefined;
+        },
+        10_000,
+        50,
+      );
+    }
     expect(live.size).toBeGreaterThan(0);
     expect(
       await dc.hasChunks(
