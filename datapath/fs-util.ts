@@ -116,8 +116,9 @@ export class KeyedMutex {
  * Work that follows an answer: queued on `lock` behind whoever holds the key now, and started on a
  * later turn of the event loop, so the holder's caller (a request handler sending its answer) goes
  * first. Used for what a standby commit releases (pruned restore points, the garbage
- * collection): the next holder of the key waits for it, no request does. A failure is reported to
- * `onError`, not thrown. Not used for the source's pruned snapshots: a replication goes on at once
+ * collection), and what a source's replication leaves to compact once it has ended: the next
+ * holder of the key waits for it, no request does. A failure is reported to `onError`, not thrown.
+ * Not used for the source's pruned snapshots: a replication goes on at once
  * after its snapshot (planning, sending) on the same event loop, so work moved there only moved
  * into its next phases (measured: plan phase +10 ms, snapshot phase +13-22 ms against ~8 ms saved).
  */

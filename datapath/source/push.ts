@@ -274,7 +274,8 @@ export class ChunkPusher {
     baseFor?: (restorePoint: string) => StreamBase | undefined,
   ): Promise<{
     push: (c: ChunkEvent) => void;
-    place: (path: string, chunks: readonly ChunkRef[], done: boolean) => void;
+    /** SnapshotOptions.onRereadChunks: where each chunk of a file read again lies. */
+    place: (path: string, chunks: readonly ChunkRef[]) => void;
     close: (drain: boolean) => Promise<void>;
   }> {
     const s = j.status;
@@ -387,7 +388,7 @@ export class ChunkPusher {
           w();
         }
       },
-      place: (file: string, chunks: readonly ChunkRef[], _done: boolean) => {
+      place: (file: string, chunks: readonly ChunkRef[]) => {
         if (full || mode === 'off' || mode === 'whole') return;
         let t = placing.get(file);
         // a file read again (it changed during its read) reports a new list

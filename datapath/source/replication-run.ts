@@ -29,6 +29,7 @@ import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentClient } from '../client/client.js';
 import { AgentApiError, isRetryable } from '../client/errors.js';
 import { AgentError } from '../errors.js';
+import { AfterAnswer, KeyedMutex } from '../fs-util.js';
 import type { DeltaCandidate } from '../protocol/delta.js';
 import { planDeltas } from '../protocol/delta.js';
 import { manifestChunks, wireManifest } from '../protocol/manifest.js';
@@ -48,8 +49,9 @@ export interface ReplicationEvents extends PushEvents {
 export class ReplicationRunner {
   retryWindowMs = 120_000;
   readonly results = { succeeded: 0, failed: 0, cancelled: 0 };
-  private compacting: Promise<void> = Promise.resolve();
   private readonly push: ChunkPusher;
+  /** What a run's snapshot left to compact (TakeOptions.deferCompaction), done once it has ended. */
+  private readonly after: AfterAnswer;
 
   constructor(
     store: ChunkStore,
@@ -58,6 +60,9 @@ export class ReplicationRunner {
     private readonly records: ReplicationRecords,
   ) {
     this.push = new ChunkPusher(store, events);
+    this.after = new AfterAnswer(new KeyedMutex(), (what, err) =>
+      this.events.log?.(`${what} failed`, { error: (err as Error).message }),
+    );
   }
 
   /** Runs a job to its end (succeeded, failed or cancelled); never throws. */
@@ -148,29 +153,17 @@ export class ReplicationRunner {
       await Promise.all([this.records.save(view(j)), counted]);
       this.events.onFinished?.(view(j));
       phaseChanged(j); // ended: its final status, finishedAt included, is what the waiters get
-      if (compactAfter) this.compactSoon();
+      // on a later turn of the event loop than the one that answered the waiters
+      if (compactAfter)
+        this.after.queue('compact', 'compacting the chunk store', async () => {
+          await this.snapshots.compact();
+        });
     }
   }
 
   /** Resolves once the compactions runs asked for have ended (for shutdown). */
   compacted(): Promise<void> {
-    return this.compacting;
-  }
-
-  /**
-   * What the run's snapshot left to compact (TakeOptions.deferCompaction), on a later turn of the
-   * event loop than the one that answered the run's waiters; a failure goes to the log.
-   */
-  private compactSoon(): void {
-    this.compacting = this.compacting
-      .then(() => new Promise((r) => setImmediate(r)))
-      .then(() => this.snapshots.compact())
-      .then(
-        () => undefined,
-        (err: unknown) => {
-          this.events.log?.('compacting the chunk store failed', { error: (err as Error).message });
-        },
-      );
+    return this.after.settled();
   }
 
   /** Snapshot `id` of `volume` held (not pruned) until released, or undefined when it is gone. */

@@ -88,13 +88,13 @@ export interface SnapshotOptions {
    */
   onFileChunks?: (path: string, chunks: readonly ChunkRef[], done: boolean, snapshotId: string) => void;
   /**
-   * onFileChunks for a large file of the parent snapshot read again (it changed): its chunk list
-   * so far after each block, and once more with `done`. Called before onChunk reports the new
+   * onFileChunks (same arguments) for a large file of the parent snapshot read again (it
+   * changed): its chunk list so far after each block, and once more with `done`. Called before onChunk reports the new
    * chunks of that block, so a replication knows where in the file each one lies (the offsets a
    * delta against the previous version needs) when it streams them. Must not throw; runs
    * synchronously inside the read loop.
    */
-  onRereadChunks?: (path: string, chunks: readonly ChunkRef[], done: boolean) => void;
+  onRereadChunks?: SnapshotOptions['onFileChunks'];
   signal?: AbortSignal;
 }
 
@@ -198,17 +198,12 @@ export async function takeSnapshot(
           true,
         );
       }
-      const named = prev ? undefined : opts.onFileChunks;
-      const again = prev ? opts.onRereadChunks : undefined;
+      const told = prev ? opts.onRereadChunks : opts.onFileChunks;
       const { size, chunks } = await ingest.file(
         fd,
         Number(before.size),
         prev?.chunks,
-        named
-          ? (list, done) => named(rel, list, done, opts.id)
-          : again
-            ? (list, done) => again(rel, list, done)
-            : undefined,
+        told ? (list, done) => told(rel, list, done, opts.id) : undefined,
       );
       const after = fs.fstatSync(fd, { bigint: true });
       const racy =

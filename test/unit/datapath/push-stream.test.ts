@@ -180,12 +180,12 @@ describe('ChunkPusher.openStream', () => {
         id === 'rp-1' ? { manifest: rp, release: () => released++ } : undefined,
       );
       // read before the answer: the first two chunks of db (one unchanged), placed first
-      stream.place('db', nextChunks.slice(0, 2), false);
+      stream.place('db', nextChunks.slice(0, 2));
       for (const [h, n] of nextChunks.slice(0, 2))
         stream.push({ hash: h, size: n, stored: h !== rpChunks[0]?.[0] });
       answer({ current: 'rp-1' } as unknown as StandbyInfo);
       await new Promise((r) => setImmediate(r));
-      stream.place('db', nextChunks, true);
+      stream.place('db', nextChunks);
       for (const [h, n] of nextChunks.slice(2)) stream.push({ hash: h, size: n, stored: true });
       stream.push({ hash: sha(fresh), size: fresh.length, stored: true }); // placed nowhere: left to planning
       await stream.close(true);
