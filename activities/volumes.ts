@@ -2,9 +2,10 @@
 // snapshots and pushes chunks straight to the destination agent; these activities start that,
 // heartbeat its progress and report the result.
 //
-// A transfer's replication id is derived from the workflow run and the volume, so a retried
-// activity (a worker killed mid-transfer) re-posts the same id and the agent resumes that
-// replication instead of starting over. Cancelling the activity cancels the replication; the
+// A volume's replication id is derived from the workflow run and the volume: the snapshot step
+// starts the replication under it (awaiting confirmation) and the transfer step posts it again,
+// and a retried activity (a worker killed mid-transfer) re-posts the same id, so the agent resumes
+// that replication instead of starting over. Cancelling the activity cancels the replication; the
 // destination then stays on its last whole restore point.
 //
 // A transfer whose data stops moving (transfer-progress.ts) for the worker's stall time is
@@ -13,8 +14,8 @@
 import { Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { ReplicationStatus } from '../datapath/protocol/agent-api.js';
-import { AgentApiError, AgentClient, type AgentEndpoint } from '../datapath/client/client.js';
+import type { ReplicationRequest, ReplicationStatus } from '../datapath/protocol/agent-api.js';
+import { AgentApiError, AgentClient } from '../datapath/client/client.js';
 import type { ActivityDeps } from './deps.js';
 import { loadClusterPair } from './cluster-pair.js';
 import { fail } from './errors.js';
@@ -38,27 +39,40 @@ const POLL_MS = 500;
 
 /**
  * Snapshots every volume at once, so they are as close to one point in time as the agent allows.
- * With the ClusterPair the snapshots are for, each names the large files it re-reads to the pair's
- * agent as it finds them, which copies their previous versions while the snapshot and the transfer
- * run (datapath/destination/prepare.ts); a pair that cannot be read only loses that head start.
+ *
+ * With the ClusterPair the snapshots are for, each is taken by a replication to the pair's agent
+ * that awaits confirmation (ReplicationRequest.awaitConfirm), under the id the transfer step will
+ * post (replicationId): the chunks move while the snapshot reads them and while the post-exec rule
+ * runs, but the standby switches only once transferVolume posts the id, which confirms it. The
+ * step returns as soon as each snapshot is taken, so the application's quiesced window does not
+ * wait for the data. Why: a Migration snapshotted every volume first and replicated after, so
+ * nothing moved while the snapshot read the volume (512 MiB, 1% of pages rewritten: the snapshot
+ * alone, then the whole transfer; bench --snapshot-first). A Migration that fails or is cancelled
+ * before its transfer step never confirms: its replications are cancelled here when this step
+ * fails, and otherwise by the agent after its confirm window.
+ *
+ * Without a pair (or one that names no agent, or cannot be read) the snapshots are plain ones.
  */
 export async function snapshotVolumes(deps: ActivityDeps, input: SnapshotInput): Promise<SnapshotResult> {
   const agent = new AgentClient(deps.agent);
-  let destination: AgentEndpoint | null = null;
-  if (input.clusterPair && input.migration) {
-    destination = await loadClusterPair(deps, {
-      namespace: input.migration.namespace,
-      name: input.clusterPair,
-    })
-      .then((p) => p.destination)
-      .catch(() => null);
-  }
+  const pair =
+    input.clusterPair && input.migration
+      ? await loadClusterPair(deps, { namespace: input.migration.namespace, name: input.clusterPair }).catch(
+          () => null,
+        )
+      : null;
+  const destination = pair?.destination ?? null;
+  const started: string[] = [];
   try {
     const taken = await Promise.all(
       input.volumes.map(async (v) => {
         try {
-          const opts = destination ? { destination: { ...destination, volume: v } } : {};
-          return [v, (await agent.createSnapshot(v, opts)).id] as const;
+          if (!destination || !pair) return [v, (await agent.createSnapshot(v)).id] as const;
+          const run = Context.current().info.workflowExecution;
+          const id = replicationId(run?.workflowId ?? '', run?.runId ?? '', v);
+          started.push(id);
+          const req = { id, volume: v, destination: { ...destination, volume: v }, mode: pair.mode };
+          return [v, await snapshotOf(agent, { ...req, awaitConfirm: true })] as const;
         } catch (err) {
           if (err instanceof AgentApiError && !err.retryable)
             fail(NON_RETRYABLE.volume, `volume ${v}: snapshot failed: ${err.message}`);
@@ -67,9 +81,31 @@ export async function snapshotVolumes(deps: ActivityDeps, input: SnapshotInput):
       }),
     );
     return { snapshots: Object.fromEntries(taken) };
+  } catch (err) {
+    // A retry posts the same ids and resumes them; a Migration that ends here must not leave
+    // them sending until their confirm window ends.
+    await Promise.all(started.map((id) => stopReplication(agent, id)));
+    throw err;
   } finally {
     agent.close();
   }
+}
+
+/** Starts a replication that takes a snapshot, and answers that snapshot's id once it is taken. */
+async function snapshotOf(agent: AgentClient, req: ReplicationRequest): Promise<string> {
+  const ctx = Context.current();
+  let status = await agent.startReplication(req);
+  while (!status.snapshotId) {
+    if (['succeeded', 'failed', 'cancelled'].includes(status.phase)) {
+      const message = `volume ${req.volume}: snapshot failed: ${status.error?.message ?? `replication ${status.phase}`}`;
+      if (!status.error?.retryable) fail(NON_RETRYABLE.volume, message);
+      throw new Error(message);
+    }
+    // answered when the phase changes: the snapshot's end is one
+    const next = agent.nextStatus(status.id, status.phase, POLL_MS, { sleep: (ms) => ctx.sleep(ms) });
+    status = await Promise.race([next, ctx.cancelled]);
+  }
+  return status.snapshotId;
 }
 
 const CANCEL_WAIT_MS = 30_000;

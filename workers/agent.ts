@@ -4,7 +4,7 @@
 //               [--listen 127.0.0.1] [--port 9001] [--data-port 9010] [--retain 3]
 //               [--snapshot-retain 2] [--fsync] [--no-compress] [--max-file-size BYTES]
 //               [--max-entries N] [--max-manifest-bytes BYTES] [--max-batch-bytes BYTES]
-//               [--session-idle-ms MS] [--hash blake3|sha256]
+//               [--session-idle-ms MS] [--confirm-window-ms MS] [--hash blake3|sha256]
 //
 // Ports may be 0 (ephemeral). When both servers listen it prints exactly one line to stdout:
 //   {"ready":true,"pid":…,"port":…,"dataPort":…,"dataRoot":"…","agentId":"…"}
@@ -21,6 +21,8 @@ export const AGENT_USAGE = `usage: ferry agent --data-root DIR --token-file FILE
        [--listen 127.0.0.1] [--port 9001] [--data-port 9010] [--retain 3] [--snapshot-retain 2]
        [--fsync] [--no-compress] [--max-file-size BYTES] [--max-entries N]
        [--max-manifest-bytes BYTES] [--max-batch-bytes BYTES] [--session-idle-ms MS]
+       [--confirm-window-ms MS]   how long a Migration's replication waits for its transfer
+                                  step before it is cancelled (default 300000)
        [--hash blake3|sha256]   hash of new volumes' chunks (default blake3 where available)`;
 
 export interface AgentFlags {
@@ -37,6 +39,7 @@ export interface AgentFlags {
   compress: boolean;
   limits: Partial<Limits>;
   sessionIdleMs: number;
+  confirmWindowMs: number;
   hash?: HashAlgorithm;
 }
 
@@ -58,6 +61,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags {
     'max-manifest-bytes',
     'max-batch-bytes',
     'session-idle-ms',
+    'confirm-window-ms',
     'hash',
   ];
   for (let i = 0; i < argv.length; i++) {
@@ -118,6 +122,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags {
     compress: !bools.has('no-compress'),
     limits,
     sessionIdleMs: int('session-idle-ms', 600_000, 1000),
+    confirmWindowMs: int('confirm-window-ms', 300_000, 1000),
     ...(hash !== undefined ? { hash: hash as HashAlgorithm } : {}),
   };
 }
@@ -164,6 +169,7 @@ export async function agentMain(argv: string[]): Promise<number> {
     compress: flags.compress,
     limits: flags.limits,
     sessionIdleMs: flags.sessionIdleMs,
+    confirmWindowMs: flags.confirmWindowMs,
     ...(flags.hash ? { hash: flags.hash } : {}),
     log,
   });

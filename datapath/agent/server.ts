@@ -62,6 +62,8 @@ export interface AgentConfig {
   limits?: Partial<Limits>;
   /** Upload sessions idle this long lose their GC pins (default 10 min). */
   sessionIdleMs?: number;
+  /** How long a replication requested with awaitConfirm waits for its confirmation (default 5 min). */
+  confirmWindowMs?: number;
   /** Failed-authentication limit (default 10 a minute per token or tokenless address). */
   authLimit?: AuthLimitOptions;
   log?: Logger;
@@ -152,6 +154,7 @@ export class Agent implements AgentContext {
           ...(s.error ? { error: s.error.message } : {}),
         }),
     });
+    if (this.cfg.confirmWindowMs !== undefined) this.replications.confirmWindowMs = this.cfg.confirmWindowMs;
     this.expireSessions();
     this.watchCommits();
 

@@ -126,6 +126,17 @@ export interface ReplicationRequest {
   retain?: number;
   /** Chunk upload requests in flight (default 3). */
   concurrency?: number;
+  /**
+   * Take the snapshot and send its data, but commit only once this id is posted again without
+   * `awaitConfirm`; unconfirmed for the source agent's confirm window (default 5 min), the
+   * replication is cancelled, and posting the id again resumes it. What a Migration's snapshot step
+   * asks (activities/volumes.ts): the data moves while the snapshot reads it and while the
+   * post-exec rule runs, and only the transfer step, which the Migration reaches once the rule
+   * succeeded, lets the standby switch. The snapshot of such a replication reuses unchanged files
+   * even when the replication is full (the application may be quiesced while it runs); a full one
+   * still asks about, verifies and commits every chunk.
+   */
+  awaitConfirm?: boolean;
 }
 
 export const REPLICATION_PHASES = [
@@ -208,6 +219,11 @@ export interface ReplicationStatus {
   /** Wall time per phase so far (ms). */
   timings: { snapshotMs: number; planMs: number; transferMs: number; commitMs: number };
   error: ReplicationError | null;
+  /**
+   * True while a replication requested with `awaitConfirm` has sent its data and waits for the
+   * confirmation to commit; absent otherwise.
+   */
+  awaitingConfirm?: boolean;
 }
 
 export interface PromoteResult {

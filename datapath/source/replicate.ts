@@ -16,7 +16,16 @@ import { AgentClient } from '../client/client.js';
 import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError, notFound } from '../errors.js';
 import { newId } from '../fs-util.js';
-import { chooseKind, keptJob, newJob, nextChange, TERMINAL, view, type Job } from './replication-job.js';
+import {
+  chooseKind,
+  confirm,
+  keptJob,
+  newJob,
+  nextChange,
+  TERMINAL,
+  view,
+  type Job,
+} from './replication-job.js';
 import { ReplicationRecords } from './replication-records.js';
 import { validateRequest } from './replication-request.js';
 import { ReplicationRunner, type ReplicationEvents } from './replication-run.js';
@@ -60,6 +69,15 @@ export class ReplicationManager {
 
   set retryWindowMs(ms: number) {
     this.runner.retryWindowMs = ms;
+  }
+
+  /** How long a replication requested with awaitConfirm waits for its confirmation. */
+  get confirmWindowMs(): number {
+    return this.runner.confirmWindowMs;
+  }
+
+  set confirmWindowMs(ms: number) {
+    this.runner.confirmWindowMs = ms;
   }
 
   /** Replications ended since the agent started, by how they ended. */
@@ -117,12 +135,18 @@ export class ReplicationManager {
     return j;
   }
 
-  /** Starts (or, for a known id, returns or resumes) a replication. */
+  /**
+   * Starts (or, for a known id, returns or resumes) a replication. Posting the id of one that awaits
+   * confirmation without `awaitConfirm` confirms it.
+   */
   start(req: ReplicationRequest): ReplicationStatus {
     validateRequest(req);
     const existing = req.id ? this.jobs.get(req.id) : undefined;
     if (existing) {
-      if (existing.status.phase !== 'failed' && existing.status.phase !== 'cancelled') return view(existing);
+      if (existing.status.phase !== 'failed' && existing.status.phase !== 'cancelled') {
+        if (!req.awaitConfirm) confirm(existing);
+        return view(existing);
+      }
       // resume a failed attempt under the same id, reusing its snapshot
       const snapshotId = req.snapshotId ?? existing.status.snapshotId ?? undefined;
       return this.launch(

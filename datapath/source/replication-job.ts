@@ -25,6 +25,10 @@ export interface Job extends PushJob {
   hints?: PrepareHints;
   /** Those waiting for the phase to change (nextChange). */
   watchers?: Set<() => void>;
+  /** Requested with awaitConfirm: whether the confirmation has come (confirm). */
+  confirmed?: boolean;
+  /** Wakes the run while it waits for the confirmation. */
+  onConfirm?: () => void;
 }
 
 export const TERMINAL: ReplicationPhase[] = ['succeeded', 'failed', 'cancelled'];
@@ -121,6 +125,12 @@ export function view(j: Job): ReplicationStatus {
       s.rateBytesPerSec > 0 ? Math.max(0, (s.bytesTotal - s.bytesDone) / s.rateBytesPerSec) : null;
   }
   return { ...s, destination: { ...s.destination } };
+}
+
+/** Lets a replication requested with awaitConfirm commit: at once if it waits, else when it gets there. */
+export function confirm(j: Job): void {
+  j.confirmed = true;
+  j.onConfirm?.();
 }
 
 /** Wakes those waiting for `j`'s phase to change (nextChange). */

@@ -7,6 +7,7 @@
 //                 for the destination to say whether it has a restore point). Incremental: each large
 //                 file the snapshot re-reads is named to the destination first
 //                 (prepare-hints.ts), which copies its previous version meanwhile.
+//                 Once the snapshot is taken the phase is `transferring` while the stream drains.
 //   planning      ask the destination which distinct chunks it lacks (replication-plan.ts).
 //   transferring  send the missing chunks in their stored (compressed where it paid) form over
 //                 `concurrency` parallel streaming uploads of <= 8 MiB each; each upload awaits
@@ -15,6 +16,8 @@
 //                 the same path in the destination's current restore point goes as a sub-chunk
 //                 delta against them (delta.ts) when that is smaller; chunks whose bases the
 //                 destination turns out to lack come back in `needWhole` and are sent whole.
+//   (held)        requested with awaitConfirm (a Migration's snapshot step): wait for the id to be
+//                 posted again (its transfer step) before committing, `awaitingConfirm` meanwhile.
 //   committing    send the manifest — incremental: as a delta against the destination's current
 //                 restore point (manifest-delta.ts), whole if it lacks that base — and the
 //                 destination materialises it and switches atomically.
@@ -48,6 +51,13 @@ export interface ReplicationEvents extends PushEvents {
 
 export class ReplicationRunner {
   retryWindowMs = 120_000;
+  /**
+   * How long a replication requested with awaitConfirm waits, its data sent, for the confirmation
+   * before it is cancelled. Why 5 min: the destination unpins an idle session's chunks after 10,
+   * and a Migration confirms once its post-exec rule has run, in seconds; one that failed or was
+   * cancelled meanwhile never confirms, and its replication must not hold its snapshot for long.
+   */
+  confirmWindowMs = 300_000;
   readonly results = { succeeded: 0, failed: 0, cancelled: 0 };
   private readonly push: ChunkPusher;
   /** What a run's snapshot left to compact (TakeOptions.deferCompaction), done once it has ended. */
@@ -88,7 +98,8 @@ export class ReplicationRunner {
         let snap;
         try {
           snap = await this.snapshots.take(req.volume, {
-            full: s.kind === 'full',
+            // a Migration's snapshot step waits for it, its application perhaps quiesced
+            full: s.kind === 'full' && !req.awaitConfirm,
             signal,
             onChunk: stream.push,
             ...(hints ? { onReread: hints.add } : {}),
@@ -101,9 +112,13 @@ export class ReplicationRunner {
           await stream.close(false);
           throw err;
         }
-        await stream.close(true);
         s.snapshotId = snap.id;
         s.snapshot = snap;
+        // Taken: what the stream has left to send is transfer. The phase change answers those
+        // waiting for the snapshot (a Migration's snapshot step) now, not after the stream.
+        void this.setPhase(j, 'transferring');
+        j.transferStartedAt ??= Date.now();
+        await stream.close(true);
       }
       release = this.snapshots.lease(req.volume, s.snapshotId);
       s.snapshot = this.snapshots.get(req.volume, s.snapshotId);
@@ -158,6 +173,49 @@ export class ReplicationRunner {
         this.after.queue('compact', 'compacting the chunk store', async () => {
           await this.snapshots.compact();
         });
+    }
+  }
+
+  /**
+   * Waits for confirm(j) (ReplicationManager.start). Unconfirmed within confirmWindowMs, the
+   * replication is cancelled; posting its id again resumes it, with what it sent still counted.
+   */
+  private async confirmation(j: Job): Promise<void> {
+    const s = j.status;
+    const signal = j.abort.signal;
+    s.awaitingConfirm = true;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const stop = (): void => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', aborted);
+          j.onConfirm = undefined;
+        };
+        const aborted = (): void => {
+          stop();
+          reject(signal.reason);
+        };
+        const timer = setTimeout(() => {
+          const secs = Math.round(this.confirmWindowMs / 1000);
+          j.abort.abort(
+            new AgentError(
+              499,
+              'cancelled',
+              `replication cancelled: not confirmed within ${secs} s (requested with awaitConfirm; the Migration that asked for it did not reach its transfer step); posting id ${s.id} again resumes it`,
+              false,
+            ),
+          );
+        }, this.confirmWindowMs);
+        timer.unref();
+        if (signal.aborted) return aborted();
+        signal.addEventListener('abort', aborted, { once: true });
+        j.onConfirm = () => {
+          stop();
+          resolve();
+        };
+      });
+    } finally {
+      delete s.awaitingConfirm;
     }
   }
 
@@ -220,6 +278,7 @@ export class ReplicationRunner {
     const needWhole = await this.push.sendChunks(j, dest, missing, unique, session, deltas);
     if (needWhole.length > 0) await this.push.sendChunks(j, dest, needWhole, unique, session);
 
+    if (req.awaitConfirm && !j.confirmed) await this.confirmation(j);
     void this.setPhase(j, 'committing');
     for (let round = 0; ; round++) {
       try {

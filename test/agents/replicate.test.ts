@@ -449,7 +449,8 @@ describe('replication between two agents', () => {
       mode: 'DisasterRecovery',
     });
     let phase = down.phase;
-    while (phase === 'pending' || phase === 'snapshotting')
+    // transferring: once the snapshot is taken, while what it streamed drains (nothing, here)
+    while (phase === 'pending' || phase === 'snapshotting' || phase === 'transferring')
       phase = (await sc.getReplication(down.id, { phase, waitMs: 10_000 })).phase;
     expect(phase).toBe('planning');
     t0 = Date.now();
