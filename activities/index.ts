@@ -17,7 +17,7 @@ import { planMigration } from './plan.js';
 import { migrateResources } from './resources.js';
 import { runRule } from './rules.js';
 import type { MigrationActivities, MigrationScheduleActivities } from './types.js';
-import { snapshotVolumes, transferVolume } from './volumes.js';
+import { snapshotVolumes, stopTransfers, transferVolume } from './volumes.js';
 
 export type { ActivityDeps } from './deps.js';
 
@@ -32,6 +32,7 @@ export function createActivities(deps: ActivityDeps): MigrationActivities & Migr
     // The agent answers once the snapshot is whole (minutes for a large volume): beat meanwhile.
     snapshotVolumes: finalOnRefusal(keepAlive((input) => snapshotVolumes(deps, input))),
     transferVolume: finalOnRefusal((input) => transferVolume(deps, input)),
+    stopTransfers: finalOnRefusal(keepAlive((input) => stopTransfers(deps, input))),
     migrateResources: finalOnRefusal((input) => migrateResources(deps, input)),
     publishMigrationStatus: finalOnRefusal(keepAlive((input) => publishMigrationStatus(deps, input))),
     loadSchedule: finalOnRefusal(keepAlive((input) => loadSchedule(deps, input))),

@@ -81,6 +81,11 @@ export interface SnapshotInput {
   clusterPair?: string;
 }
 
+export interface StopTransfersInput {
+  /** Agent volumes whose replications (of this workflow run) to cancel. */
+  volumes: string[];
+}
+
 export interface SnapshotResult {
   /** Agent volume -> snapshot id. */
   snapshots: Record<string, string>;
@@ -150,6 +155,11 @@ export interface MigrationActivities {
   runRule(input: RuleInput): Promise<RuleResult>;
   snapshotVolumes(input: SnapshotInput): Promise<SnapshotResult>;
   transferVolume(input: TransferInput): Promise<TransferResult>;
+  /**
+   * Cancels the replications the snapshot step started (awaiting confirmation) for `volumes`: a
+   * Migration that ends before its transfer step calls it, so its data stops moving at once.
+   */
+  stopTransfers(input: StopTransfersInput): Promise<void>;
   migrateResources(input: ResourcesInput): Promise<ResourcesResult>;
   publishMigrationStatus(input: PublishInput): Promise<void>;
 }

@@ -31,6 +31,7 @@ import {
   NON_RETRYABLE,
   type SnapshotInput,
   type SnapshotResult,
+  type StopTransfersInput,
   type TransferInput,
   type TransferResult,
 } from './types.js';
@@ -110,16 +111,34 @@ async function snapshotOf(agent: AgentClient, req: ReplicationRequest): Promise<
 
 const CANCEL_WAIT_MS = 30_000;
 
+/** Cancels replication `id` and waits (beating: the activity may wait long) for it to end. */
 async function stopReplication(source: AgentClient, id: string): Promise<void> {
+  const ctx = Context.current();
   try {
     let status = await source.cancelReplication(id);
     const deadline = Date.now() + CANCEL_WAIT_MS;
     while (!['succeeded', 'failed', 'cancelled'].includes(status.phase) && Date.now() < deadline) {
+      ctx.heartbeat();
       await new Promise((r) => setTimeout(r, 100));
       status = await source.getReplication(id);
     }
   } catch {
     // The agent is unreachable: its replication cannot commit without it either.
+  }
+}
+
+/** Cancels this workflow run's replications of `volumes` on the source agent (MigrationActivities). */
+export async function stopTransfers(deps: ActivityDeps, input: StopTransfersInput): Promise<void> {
+  const run = Context.current().info.workflowExecution;
+  const agent = new AgentClient(deps.agent);
+  try {
+    await Promise.all(
+      input.volumes.map((v) =>
+        stopReplication(agent, replicationId(run?.workflowId ?? '', run?.runId ?? '', v)),
+      ),
+    );
+  } finally {
+    agent.close();
   }
 }
 
@@ -145,7 +164,9 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
   const source = new AgentClient(deps.agent);
   const started = Date.now();
   try {
-    const standbyRoot = (await destination.info()).dataRoot;
+    // Asked before the destination: its data may be moving already (the snapshot step started
+    // it), and a destination frozen meanwhile must meet the stall watch below, not a call without
+    // heartbeats that Temporal retries (edges.test.ts "a stuck transfer").
     let status: ReplicationStatus = await source.startReplication({
       id,
       volume: input.volume,
@@ -201,6 +222,7 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
       if (status.error && !status.error.retryable) fail(NON_RETRYABLE.volume, message);
       throw new Error(message);
     }
+    const standbyRoot = (await destination.info()).dataRoot;
     const result: TransferResult = {
       volume: input.volume,
       kind: status.kind,

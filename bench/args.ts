@@ -34,7 +34,8 @@ export const USAGE = `usage: npm run bench:datapath -- [options]
   --keep             keep the work dir afterwards
   --no-save          print only; do not write bench/results/ or docs/benchmarks.md
   --cold-agents      measure Ferry right after restarting its agents (no warm-up replication first)
-  --snapshot-first   Ferry snapshots first, then replicates that snapshot (a Migration's way)
+  --snapshot-first   Ferry replicates a Migration's way: the snapshot step's replication awaits
+                     confirmation, which the transfer step gives (activities/volumes.ts)
   --no-verify-reads  skip the traced re-run of "unchanged" that checks Ferry reads no file contents
   --scenarios N      measure only the first N scenarios (1: the full copy only; they build on each other)
   --runs N           repeat the whole benchmark N times (fresh volume and copies each time) and report

@@ -21,6 +21,7 @@ import {
   CancellationScope,
   defineQuery,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -86,6 +87,11 @@ const snapshotting = proxyActivities<MigrationActivities>({
     nonRetryableErrorTypes,
   },
 });
+/**
+ * patched() id: a Migration that ends between its snapshot step and its transfer step cancels the
+ * replications the snapshot step started (they await the transfer step's confirmation).
+ */
+const STOP_UNCONFIRMED_PATCH = 'stop-unconfirmed-transfers';
 /** Transfers heartbeat; a lost worker is noticed within the heartbeat timeout and the retry resumes. */
 const transfers = proxyActivities<MigrationActivities>({
   startToCloseTimeout: '24 hours',
@@ -167,6 +173,8 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
     );
   };
 
+  /** Volumes whose replications the snapshot step started and no transfer step has taken over. */
+  let unconfirmed: string[] = [];
   try {
     const prepared = await api.prepareMigration.executeWithOptions(
       {
@@ -216,12 +224,14 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
           [{ volumes, migration: ref, clusterPair: spec.clusterPair }],
         )
       ).snapshots;
+      unconfirmed = volumes;
     }
     if (spec.postExecRule) await runRule(spec.postExecRule, 'PostExecRule', plan.namespaces);
 
     const volumePaths: Record<string, string> = {};
     if (status.volumes.length > 0) {
       await enter('Volumes');
+      unconfirmed = []; // each transfer step confirms its replication, or stops it when it ends
       const results = await Promise.allSettled(
         status.volumes.map((v) =>
           transfers.transferVolume.executeWithOptions(
@@ -336,8 +346,17 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
     const stage = status.stage || 'Initial';
     status.stage = 'Final';
     events.push({ type: 'Warning', reason: 'Failed', message: failureEvent(stage, status.reason) });
-    // Even when cancelled: the CR must say how the migration ended.
-    await CancellationScope.nonCancellable(() => publish()).catch(() => undefined);
+    // Even when cancelled: the CR must say how the migration ended, and the data stop moving.
+    await CancellationScope.nonCancellable(async () => {
+      if (unconfirmed.length > 0 && patched(STOP_UNCONFIRMED_PATCH))
+        await api.stopTransfers
+          .executeWithOptions(
+            { summary: clip(`Cancel the unconfirmed transfers of volume(s) ${unconfirmed.join(', ')}`) },
+            [{ volumes: unconfirmed }],
+          )
+          .catch(() => undefined);
+      await publish();
+    }).catch(() => undefined);
     if (cancelled) throw err;
     throw ApplicationFailure.nonRetryable(status.reason, 'MigrationFailed');
   }

@@ -172,23 +172,23 @@ export function ferryPeer(
       token: agents.dst.token,
       caCertPem: agents.dst.caCertPem,
     };
-    // --snapshot-first: a Migration snapshots in an activity of its own (naming the destination the
-    // snapshot is for), then replicates that snapshot.
-    const snapshotId =
-      opts.snapshotFirst && volume === VOLUME
-        ? (await client.createSnapshot(volume, { full, destination: { ...destination, volume } })).id
-        : undefined;
-    return client.replicate(
-      {
-        id: `bench-${runs}`,
-        volume,
-        ...(snapshotId ? { snapshotId } : {}),
-        destination,
-        mode: 'DisasterRecovery',
-        ...(full ? { full: true } : {}),
-      },
-      { pollMs: 20, ...(onPoll ? { onProgress: onPoll } : {}) },
-    );
+    const req = {
+      id: `bench-${runs}`,
+      volume,
+      destination,
+      mode: 'DisasterRecovery',
+      ...(full ? { full: true } : {}),
+    };
+    const wait = { pollMs: 20, ...(onPoll ? { onProgress: onPoll } : {}) };
+    if (!(opts.snapshotFirst && volume === VOLUME)) return client.replicate(req, wait);
+    // --snapshot-first, a Migration's way (activities/volumes.ts): its snapshot step starts the
+    // replication awaiting confirmation and returns once the snapshot is taken; its transfer step
+    // posts the id again, which confirms it, and follows it to the end.
+    let s = await client.startReplication({ ...req, awaitConfirm: true });
+    while (!s.snapshotId && !['succeeded', 'failed', 'cancelled'].includes(s.phase))
+      s = await client.nextStatus(s.id, s.phase, 500);
+    await client.startReplication(req);
+    return client.waitForReplication(req.id, wait);
   };
 
   return {

@@ -223,14 +223,18 @@ export class AgentControl {
     return (await this.http.json<{ standby: StandbyInfo[] }>({ method: 'GET', path: '/v1/standby' })).standby;
   }
 
-  getStandby(volume: string): Promise<StandbyInfo> {
-    return this.http.json({ method: 'GET', path: `/v1/standby/${enc(volume)}` });
+  getStandby(volume: string, opts: { signal?: AbortSignal } = {}): Promise<StandbyInfo> {
+    return this.http.json({
+      method: 'GET',
+      path: `/v1/standby/${enc(volume)}`,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
   }
 
   /** Like getStandby, but null when the destination has no restore point of `volume`. */
-  async findStandby(volume: string): Promise<StandbyInfo | null> {
+  async findStandby(volume: string, opts: { signal?: AbortSignal } = {}): Promise<StandbyInfo | null> {
     try {
-      return await this.getStandby(volume);
+      return await this.getStandby(volume, opts);
     } catch (err) {
       if (err instanceof AgentApiError && err.status === 404) return null;
       throw err;

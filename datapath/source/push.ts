@@ -298,7 +298,7 @@ export class ChunkPusher {
     const decided: Promise<void> = (
       full
         ? Promise.resolve<'whole' | 'delta' | 'off'>('whole')
-        : dest.findStandby(s.destination.volume).then(
+        : dest.findStandby(s.destination.volume, { signal }).then(
             (standby) => {
               if (!standby) return 'off';
               if (!standby.current) return 'whole';

@@ -262,7 +262,7 @@ export class ReplicationRunner {
     j.hash = manifest.hash;
 
     void this.setPhase(j, 'planning');
-    const standby = await dest.findStandby(destVolume);
+    const standby = await dest.findStandby(destVolume, { signal });
     if (standby?.current === manifest.id) {
       s.restorePoint = manifest.id;
       return;

@@ -3,6 +3,7 @@
 // mid-transfer cancels the workflow and the agents' transfer, and the standby keeps its last
 // whole restore point.
 import { jest } from '@jest/globals';
+import { tsToMs } from '@temporalio/common';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describeTree, prng, sleep } from '../agents/trees.js';
@@ -64,20 +65,40 @@ afterAll(async () => {
   await world?.stop();
 });
 
-/** Waits until the source agent transfers `volume`, with at least `bytes` sent; returns the replication. */
-async function transferring(volume: string, bytes: number) {
+/**
+ * Waits until Migration `name`'s transfer step runs (its activity started) and the source agent
+ * transfers `volume`, with at least `bytes` sent; returns the replication. The step is waited for:
+ * the snapshot step starts the replication, which moves data before the transfer step begins.
+ */
+async function transferring(name: string, volume: string, bytes: number) {
   const client = world.agents.source.client();
+  const handle = world.temporal.workflow.getHandle(`migration/${NS}/${name}`);
+  const stepRuns = async (): Promise<boolean> =>
+    ((await handle.describe().catch(() => null))?.raw.pendingActivities ?? []).some(
+      (a) => a.activityType?.name === 'transferVolume' && a.state === 2, // PENDING_ACTIVITY_STATE_STARTED
+    );
   try {
     for (let i = 0; i < 1200; i++) {
       const r = (await client.listReplications()).find(
         (x) => x.volume === volume && x.phase === 'transferring',
       );
-      if (r && r.bytesDone >= bytes) return r;
+      if (r && r.bytesDone >= bytes && (await stepRuns())) return r;
       await sleep(25);
     }
     throw new Error(`no transfer of ${volume} seen`);
   } finally {
     client.close();
+  }
+}
+
+/** Runs `fn` with the destination agent stopped (SIGSTOP), continuing it after. */
+async function frozenDestination<T>(fn: () => Promise<T>): Promise<T> {
+  const pid = world.agents.destination.pid;
+  process.kill(pid, 'SIGSTOP');
+  try {
+    return await fn();
+  } finally {
+    process.kill(pid, 'SIGCONT');
   }
 }
 
@@ -88,7 +109,7 @@ describe('Migration durability', () => {
       ['apply', '-f', '-'],
       migrationYaml(NS, 'killed', { clusterPair: 'remote', namespaces: [NS] }),
     );
-    const during = await transferring(VOLUME, 1);
+    const during = await transferring('killed', VOLUME, 1);
     expect(during.bytesDone).toBeLessThan(during.bytesTotal);
     await world.worker.kill();
     await world.restartWorker();
@@ -123,18 +144,22 @@ describe('Migration durability', () => {
       ['apply', '-f', '-'],
       migrationYaml(NS, 'deleted', { clusterPair: 'remote', namespaces: [NS] }),
     );
-    const during = await transferring(VOLUME, 1);
-    await world.kubectl('source', [
-      'delete',
-      'migration',
-      '-n',
-      NS,
-      'deleted',
-      '--wait=true',
-      '--timeout=60s',
-    ]);
+    const during = await transferring('deleted', VOLUME, 1);
     const handle = world.temporal.workflow.getHandle(`migration/${NS}/deleted`);
-    await handle.result().catch(() => undefined);
+    // Most of the data moved during the snapshot step: the destination is frozen so that what is
+    // left cannot finish before the cancellation reaches the transfer step.
+    await frozenDestination(async () => {
+      await world.kubectl('source', [
+        'delete',
+        'migration',
+        '-n',
+        NS,
+        'deleted',
+        '--wait=true',
+        '--timeout=60s',
+      ]);
+      await handle.result().catch(() => undefined);
+    });
     expect((await handle.describe()).status.name).toBe('CANCELLED');
     // The workflow waited for the transfer activity to acknowledge the cancellation.
     const events = (await handle.fetchHistory()).events ?? [];
@@ -147,6 +172,41 @@ describe('Migration durability', () => {
     expect(describeTree(standby)).toEqual(before);
   });
 
+  it('a Migration that fails between its snapshot and transfer steps cancels the replication the snapshot step started', async () => {
+    const vol = world.agents.source.volumePath(VOLUME);
+    const standby = world.agents.destination.standbyPath(VOLUME);
+    const before = describeTree(standby);
+    fs.writeFileSync(path.join(vol, 'part-0.bin'), prng(64 * MiB, 'unconfirmed'));
+    // The post-exec rule runs after the snapshot step: one that does not exist fails the Migration.
+    await world.kubectl(
+      'source',
+      ['apply', '-f', '-'],
+      migrationYaml(NS, 'no-rule', { clusterPair: 'remote', namespaces: [NS], postExecRule: 'missing' }),
+    );
+    const m = (await world.waitForMigration(NS, 'no-rule'))['status'] as Obj;
+    expect(m).toMatchObject({ status: 'Failed', stage: 'Final' });
+    expect(m.reason).toMatch(/PostExecRule.*Rule durable\/missing not found/);
+    const handle = world.temporal.workflow.getHandle(`migration/${NS}/no-rule`);
+    const events = (await handle.fetchHistory()).events ?? [];
+    const started = tsToMs(events.find((e) => e.activityTaskScheduledEventAttributes)?.eventTime);
+    expect(
+      events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'stopTransfers'),
+    ).toHaveLength(1);
+    expect(
+      events.some((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'transferVolume'),
+    ).toBe(false);
+    // cancelled when the Migration failed, not after the agent's 5-minute confirm window
+    const client = world.agents.source.client();
+    const mine = (await client.listReplications()).filter(
+      (r) => r.volume === VOLUME && Date.parse(r.startedAt) >= started,
+    );
+    client.close();
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ phase: 'cancelled', restorePoint: null });
+    expect(mine[0]!.error?.message).toBe('replication cancelled');
+    expect(describeTree(standby)).toEqual(before);
+  });
+
   it('temporal workflow cancel ends the migration Failed with reason "cancelled" in the CR', async () => {
     const vol = world.agents.source.volumePath(VOLUME);
     for (let i = 0; i < 6; i++)
@@ -156,9 +216,11 @@ describe('Migration durability', () => {
       ['apply', '-f', '-'],
       migrationYaml(NS, 'cancelled', { clusterPair: 'remote', namespaces: [NS] }),
     );
-    await transferring(VOLUME, 1);
-    await world.temporal.workflow.getHandle(`migration/${NS}/cancelled`).cancel();
-    const m = await world.waitForMigration(NS, 'cancelled');
+    await transferring('cancelled', VOLUME, 1);
+    const m = await frozenDestination(async () => {
+      await world.temporal.workflow.getHandle(`migration/${NS}/cancelled`).cancel();
+      return world.waitForMigration(NS, 'cancelled');
+    });
     expect(m['status']).toMatchObject({ status: 'Failed', stage: 'Final', reason: 'cancelled' });
     // The Event is written after the status the wait above saw: read until it is there (it failed
     // once in CI when read only once, right after the status).
@@ -174,7 +236,13 @@ describe('Migration durability', () => {
       },
       30_000,
       250,
-    ).catch(() => [] as string[]);
+    ).catch(async () => {
+      const events = (await world.kube.source.request(
+        'GET',
+        `/api/v1/namespaces/${NS}/events?fieldSelector=involvedObject.name=cancelled`,
+      )) as Obj;
+      return events.items.map((e: Obj) => `${e.reason}: ${e.message}`) as string[];
+    });
     expect(messages).toContain('Migration failed: cancelled');
   });
 });

@@ -115,6 +115,9 @@ const activities: MigrationActivities & MigrationScheduleActivities = {
   async transferVolume() {
     throw new Error('no volumes in these tests');
   },
+  async stopTransfers() {
+    throw new Error('no volumes in these tests');
+  },
   async migrateResources() {
     return {
       resources: [],

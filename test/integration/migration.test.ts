@@ -2,6 +2,7 @@
 // cluster, Ferry's worker (a real process) runs it through Temporal, the agents move the volume,
 // and the standby cluster ends up with every object rewritten for DR and the data byte for byte.
 import { jest } from '@jest/globals';
+import { tsToMs } from '@temporalio/common';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describeTree, prng } from '../agents/trees.js';
@@ -252,6 +253,27 @@ describe('Migration through kubectl apply', () => {
     expect((await prepared('started')) - started).toBe(2);
     expect((await prepared('taken')) - taken).toBe(1);
     expect(describeTree(world.agents.destination.standbyPath(VOLUME))).toEqual(describeTree(vol));
+    // The snapshot step started the volume's replication (awaiting confirmation) before the
+    // transfer step was scheduled, and that step confirmed it rather than starting another; the
+    // changed page went as a delta.
+    const events =
+      (await world.temporal.workflow.getHandle(`migration/${NS}/second`).fetchHistory()).events ?? [];
+    const scheduled = (activity: string): number[] =>
+      events
+        .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity)
+        .map((e) => tsToMs(e.eventTime));
+    expect(scheduled('transferVolume')).toHaveLength(1);
+    const src = world.agents.source.client();
+    const replications = (await src.listReplications()).filter((r) => r.volume === VOLUME);
+    src.close();
+    const mine = replications.at(-1)!;
+    expect(mine).toMatchObject({ phase: 'succeeded', attempt: 1, kind: 'incremental' });
+    expect(mine.chunksDelta).toBeGreaterThan(0);
+    expect(Date.parse(mine.startedAt)).toBeGreaterThanOrEqual(scheduled('snapshotVolumes')[0]!);
+    expect(Date.parse(mine.startedAt)).toBeLessThan(scheduled('transferVolume')[0]!);
+    expect(
+      replications.filter((r) => Date.parse(r.startedAt) >= scheduled('snapshotVolumes')[0]!),
+    ).toHaveLength(1);
 
     const after = await get(`/api/v1/namespaces/${NS}/configmaps/settings`);
     expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
