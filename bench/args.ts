@@ -18,6 +18,7 @@ export interface BenchArgs {
    * (activities/volumes.ts), both inside the measured time; by default the replication takes it.
    */
   snapshotFirst: boolean;
+  migration: boolean;
   /** Measure only the first N scenarios (1: the full copy only); undefined: all. */
   scenarios?: number;
   /** Whole benchmark runs, each on a fresh volume and fresh copies; the report takes medians. */
@@ -34,8 +35,10 @@ export const USAGE = `usage: npm run bench:datapath -- [options]
   --keep             keep the work dir afterwards
   --no-save          print only; do not write bench/results/ or docs/benchmarks.md
   --cold-agents      measure Ferry right after restarting its agents (no warm-up replication first)
-  --snapshot-first   Ferry replicates a Migration's way: the snapshot step's replication awaits
-                     confirmation, which the transfer step gives (activities/volumes.ts)
+  --snapshot-first   Ferry snapshots first, then replicates that snapshot (a Migration's way
+                     before the eighteenth session; a client that snapshots on its own)
+  --migration        Ferry replicates a Migration's way: its snapshot step starts the replication
+                     awaiting confirmation, its transfer step confirms it (activities/volumes.ts)
   --no-verify-reads  skip the traced re-run of "unchanged" that checks Ferry reads no file contents
   --scenarios N      measure only the first N scenarios (1: the full copy only; they build on each other)
   --runs N           repeat the whole benchmark N times (fresh volume and copies each time) and report
@@ -86,6 +89,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     verifyReads: true,
     coldAgents: false,
     snapshotFirst: false,
+    migration: false,
     runs: 1,
     help: false,
   };
@@ -125,6 +129,9 @@ export function parseArgs(argv: string[]): BenchArgs {
         break;
       case '--snapshot-first':
         a.snapshotFirst = true;
+        break;
+      case '--migration':
+        a.migration = true;
         break;
       case '--no-verify-reads':
         a.verifyReads = false;

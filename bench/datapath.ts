@@ -100,7 +100,11 @@ function setPhase(p: string): void {
 function makePeer(tool: Tool, ctx: BenchContext, args: BenchArgs): Peer {
   switch (tool) {
     case 'ferry':
-      return ferryPeer(ctx, { warmUp: !args.coldAgents, snapshotFirst: args.snapshotFirst });
+      return ferryPeer(ctx, {
+        warmUp: !args.coldAgents,
+        snapshotFirst: args.snapshotFirst,
+        migration: args.migration,
+      });
     case 'rsync':
       return rsyncPeer(ctx);
     case 'restic':

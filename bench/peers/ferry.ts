@@ -122,7 +122,7 @@ interface Agents {
  */
 export function ferryPeer(
   ctx: BenchContext,
-  opts: { warmUp: boolean; snapshotFirst?: boolean } = { warmUp: true },
+  opts: { warmUp: boolean; snapshotFirst?: boolean; migration?: boolean } = { warmUp: true },
 ): Peer {
   const dir = path.join(ctx.workDir, 'ferry');
   let agents: Agents | undefined;
@@ -180,13 +180,25 @@ export function ferryPeer(
       ...(full ? { full: true } : {}),
     };
     const wait = { pollMs: 20, ...(onPoll ? { onProgress: onPoll } : {}) };
-    if (!(opts.snapshotFirst && volume === VOLUME)) return client.replicate(req, wait);
-    // --snapshot-first, a Migration's way (activities/volumes.ts): its snapshot step starts the
-    // replication awaiting confirmation and returns once the snapshot is taken; its transfer step
-    // posts the id again, which confirms it, and follows it to the end.
+    const t0 = Date.now();
+    const taken = (what: string): void =>
+      ctx.log(`ferry: snapshot taken ${Date.now() - t0} ms after the request (${what})`);
+    if (volume !== VOLUME || !(opts.snapshotFirst || opts.migration)) return client.replicate(req, wait);
+    if (opts.snapshotFirst) {
+      // a snapshot of its own (naming the destination it is for), then a replication of it
+      const snapshotId = (
+        await client.createSnapshot(volume, { full, destination: { ...destination, volume } })
+      ).id;
+      taken('--snapshot-first');
+      return client.replicate({ ...req, snapshotId }, wait);
+    }
+    // --migration (activities/volumes.ts): the snapshot step starts the replication awaiting
+    // confirmation and returns once the snapshot is taken; the transfer step posts the id again,
+    // which confirms it, and follows it to the end.
     let s = await client.startReplication({ ...req, awaitConfirm: true });
     while (!s.snapshotId && !['succeeded', 'failed', 'cancelled'].includes(s.phase))
       s = await client.nextStatus(s.id, s.phase, 500);
+    taken('--migration');
     await client.startReplication(req);
     return client.waitForReplication(req.id, wait);
   };
@@ -279,6 +291,7 @@ export function ferryPeer(
         details: {
           warmedUp: opts.warmUp,
           snapshotFirst: opts.snapshotFirst ?? false,
+          migration: opts.migration ?? false,
           gitDescribe: code?.gitDescribe ?? '',
           distDigest: code?.distDigest ?? '',
           kind: status.kind,

@@ -61,7 +61,7 @@ describe('ChunkPusher.openStream', () => {
     const d = fakeDestination();
     const j = pushJob('incremental');
     const stream = await pusher().openStream(j, d.dest);
-    expect(d.calls.findStandby).toHaveBeenCalledWith('v');
+    expect(d.calls.findStandby).toHaveBeenCalledWith('v', { signal: j.abort.signal });
     for (const h of hashes) stream.push({ hash: h, size: 65536, stored: true });
     stream.push({ hash: hashes[0] as string, size: 65536, stored: false }); // twice: asked once
     expect(d.calls.hasChunks).not.toHaveBeenCalled();
