@@ -52,6 +52,9 @@ const POLL_MS = 500;
  * before its transfer step never confirms: its replications are cancelled here when this step
  * fails, and otherwise by the agent after its confirm window.
  *
+ * With a pre-exec rule (`quiesced`) nothing is sent until the snapshots are taken, so that the
+ * quiesced window stays the snapshot's own time (ReplicationRequest.quiescedSnapshot).
+ *
  * Without a pair (or one that names no agent, or cannot be read) the snapshots are plain ones.
  */
 export async function snapshotVolumes(deps: ActivityDeps, input: SnapshotInput): Promise<SnapshotResult> {
@@ -73,7 +76,8 @@ export async function snapshotVolumes(deps: ActivityDeps, input: SnapshotInput):
           const id = replicationId(run?.workflowId ?? '', run?.runId ?? '', v);
           started.push(id);
           const req = { id, volume: v, destination: { ...destination, volume: v }, mode: pair.mode };
-          return [v, await snapshotOf(agent, { ...req, awaitConfirm: true })] as const;
+          const quiesced = input.quiesced ? { quiescedSnapshot: true } : {};
+          return [v, await snapshotOf(agent, { ...req, ...quiesced, awaitConfirm: true })] as const;
         } catch (err) {
           if (err instanceof AgentApiError && !err.retryable)
             fail(NON_RETRYABLE.volume, `volume ${v}: snapshot failed: ${err.message}`);

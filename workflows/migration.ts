@@ -221,7 +221,14 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
           {
             summary: clip(`Snapshot ${volumes.length} volume(s) on the source agent: ${volumes.join(', ')}`),
           },
-          [{ volumes, migration: ref, clusterPair: spec.clusterPair }],
+          [
+            {
+              volumes,
+              migration: ref,
+              clusterPair: spec.clusterPair,
+              ...(spec.preExecRule ? { quiesced: true } : {}),
+            },
+          ],
         )
       ).snapshots;
       unconfirmed = volumes;

@@ -137,6 +137,13 @@ export interface ReplicationRequest {
    * still asks about, verifies and commits every chunk.
    */
   awaitConfirm?: boolean;
+  /**
+   * The application is quiesced while the snapshot runs (a Migration's pre-exec rule): send
+   * nothing until the snapshot is taken. Why: sending competes with the snapshot for the CPU and
+   * makes it, and so the quiesced window, longer (512 MiB on 2 cores: full copy 1.1 -> 2.3-2.9 s,
+   * 1% of pages 0.5 -> 0.9-1.0 s). The data still moves during the post-exec rule.
+   */
+  quiescedSnapshot?: boolean;
 }
 
 export const REPLICATION_PHASES = [

@@ -90,7 +90,10 @@ export class ReplicationRunner {
       await this.setPhase(j, 'snapshotting');
       if (!s.snapshotId) {
         j.hash = this.snapshots.nextHash(req.volume);
-        const stream = await this.push.openStream(j, dest, (id) => this.holdBase(req.volume, id));
+        // Quiesced: nothing competes with the snapshot for the CPU (see ReplicationRequest).
+        const stream = req.quiescedSnapshot
+          ? null
+          : await this.push.openStream(j, dest, (id) => this.holdBase(req.volume, id));
         // Incremental: large files the snapshot re-reads are named to the destination at once.
         const hints = s.kind === 'full' ? null : this.hintsFor(j, dest);
         // New large files are named as they are cut, so the destination writes them meanwhile.
@@ -101,15 +104,14 @@ export class ReplicationRunner {
             // a Migration's snapshot step waits for it, its application perhaps quiesced
             full: s.kind === 'full' && !req.awaitConfirm,
             signal,
-            onChunk: stream.push,
+            ...(stream ? { onChunk: stream.push, onRereadChunks: stream.place } : {}),
             ...(hints ? { onReread: hints.add } : {}),
             onFileChunks: builds.add,
-            onRereadChunks: stream.place,
             deferCompaction: true, // compacted once the run has ended (finally, below)
           });
           compactAfter = true;
         } catch (err) {
-          await stream.close(false);
+          await stream?.close(false);
           throw err;
         }
         s.snapshotId = snap.id;
@@ -118,7 +120,7 @@ export class ReplicationRunner {
         // waiting for the snapshot (a Migration's snapshot step) now, not after the stream.
         void this.setPhase(j, 'transferring');
         j.transferStartedAt ??= Date.now();
-        await stream.close(true);
+        await stream?.close(true);
       }
       release = this.snapshots.lease(req.volume, s.snapshotId);
       s.snapshot = this.snapshots.get(req.volume, s.snapshotId);

@@ -101,6 +101,31 @@ describe('a replication that awaits confirmation', () => {
     expect(describeTree(dst.standbyPath('held'))).toEqual(describeTree(dir));
   });
 
+  it('with quiescedSnapshot sends nothing while the snapshot runs, then all of it', async () => {
+    const { dir } = await replicatedThenEdited('quiet');
+    // db.dat rewritten whole (64 MiB): without the flag its chunks stream while it is read
+    const rewrite = async (seed: string): Promise<void> => {
+      fs.writeFileSync(path.join(dir, 'db.dat'), prng(64 << 20, seed));
+      await sleep(150);
+    };
+    const takenWith = async (id: string, extra: Partial<ReplicationRequest>): Promise<ReplicationStatus> => {
+      await sc.startReplication(request('quiet', id, { awaitConfirm: true, ...extra }));
+      const taken = await follow(id, (s) => s.snapshotId !== null);
+      await sc.startReplication(request('quiet', id));
+      const done = await sc.waitForReplication(id, { pollMs: 20 });
+      expect(describeTree(dst.standbyPath('quiet'))).toEqual(describeTree(dir));
+      expect(done.chunksSent).toBeGreaterThan(0);
+      return taken;
+    };
+    await rewrite('quiet-1');
+    const quiet = await takenWith('quiet-1', { quiescedSnapshot: true });
+    expect(quiet.bytesOnWire).toBe(0);
+    expect(quiet.chunksSent).toBe(0);
+    await rewrite('quiet-2');
+    const streamed = await takenWith('quiet-2', {});
+    expect(streamed.bytesOnWire).toBeGreaterThan(0); // asked about (and sent) while it read
+  });
+
   it('commits without stopping when the confirmation comes first', async () => {
     const { dir } = await replicatedThenEdited('early');
     await sc.startReplication(request('early', 'early-1', { awaitConfirm: true }));
@@ -158,6 +183,12 @@ describe('a replication that awaits confirmation', () => {
     ).rejects.toMatchObject({
       status: 400,
       message: expect.stringContaining('awaitConfirm "yes": must be a boolean'),
+    });
+    await expect(
+      sc.startReplication({ ...request('held', 'bad-1'), quiescedSnapshot: 1 as unknown as boolean }),
+    ).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('quiescedSnapshot 1: must be a boolean'),
     });
     await expect(sc.getReplication('bad-1')).rejects.toMatchObject({ status: 404 });
   });
