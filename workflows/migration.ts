@@ -238,7 +238,6 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
     const volumePaths: Record<string, string> = {};
     if (status.volumes.length > 0) {
       await enter('Volumes');
-      unconfirmed = []; // each transfer step confirms its replication, or stops it when it ends
       const results = await Promise.allSettled(
         status.volumes.map((v) =>
           transfers.transferVolume.executeWithOptions(
@@ -258,6 +257,9 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
           ),
         ),
       );
+      // A transfer step that ran stopped its replication if it failed; one cancelled before it
+      // started did not: stopping an ended replication again changes nothing.
+      unconfirmed = status.volumes.filter((_, i) => results[i]!.status === 'rejected').map((v) => v.volume);
       results.forEach((r, i) => {
         const v = status.volumes![i]!;
         const pv = plan.volumes[i]!.pv;
