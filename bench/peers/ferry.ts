@@ -122,7 +122,9 @@ interface Agents {
  */
 export function ferryPeer(
   ctx: BenchContext,
-  opts: { warmUp: boolean; snapshotFirst?: boolean; migration?: boolean } = { warmUp: true },
+  opts: { warmUp: boolean; snapshotFirst?: boolean; migration?: boolean; quiesced?: boolean } = {
+    warmUp: true,
+  },
 ): Peer {
   const dir = path.join(ctx.workDir, 'ferry');
   let agents: Agents | undefined;
@@ -195,10 +197,11 @@ export function ferryPeer(
     // --migration (activities/volumes.ts): the snapshot step starts the replication awaiting
     // confirmation and returns once the snapshot is taken; the transfer step posts the id again,
     // which confirms it, and follows it to the end.
-    let s = await client.startReplication({ ...req, awaitConfirm: true });
+    const quiesced = opts.quiesced ? { quiescedSnapshot: true } : {};
+    let s = await client.startReplication({ ...req, ...quiesced, awaitConfirm: true });
     while (!s.snapshotId && !['succeeded', 'failed', 'cancelled'].includes(s.phase))
       s = await client.nextStatus(s.id, s.phase, 500);
-    taken('--migration');
+    taken(opts.quiesced ? '--migration --quiesced' : '--migration');
     await client.startReplication(req);
     return client.waitForReplication(req.id, wait);
   };
@@ -292,6 +295,7 @@ export function ferryPeer(
           warmedUp: opts.warmUp,
           snapshotFirst: opts.snapshotFirst ?? false,
           migration: opts.migration ?? false,
+          quiesced: opts.quiesced ?? false,
           gitDescribe: code?.gitDescribe ?? '',
           distDigest: code?.distDigest ?? '',
           kind: status.kind,
