@@ -79,8 +79,6 @@ export interface SnapshotInput {
   /** The Migration and its ClusterPair: the snapshots name their large changed files to its agent. */
   migration?: ObjectRef;
   clusterPair?: string;
-  /** A pre-exec rule quiesces the application while the snapshots run: nothing is sent meanwhile. */
-  quiesced?: boolean;
 }
 
 export interface StopTransfersInput {

@@ -43,17 +43,14 @@ const POLL_MS = 500;
  *
  * With the ClusterPair the snapshots are for, each is taken by a replication to the pair's agent
  * that awaits confirmation (ReplicationRequest.awaitConfirm), under the id the transfer step will
- * post (replicationId): the chunks move while the snapshot reads them and while the post-exec rule
- * runs, but the standby switches only once transferVolume posts the id, which confirms it. The
- * step returns as soon as each snapshot is taken, so the application's quiesced window does not
- * wait for the data. Why: a Migration snapshotted every volume first and replicated after, so
- * nothing moved while the snapshot read the volume (512 MiB, 1% of pages rewritten: the snapshot
- * alone, then the whole transfer; bench --snapshot-first). A Migration that fails or is cancelled
- * before its transfer step never confirms: its replications are cancelled here when this step
- * fails, and otherwise by the agent after its confirm window.
- *
- * With a pre-exec rule (`quiesced`) nothing is sent until the snapshots are taken, so that the
- * quiesced window stays the snapshot's own time (ReplicationRequest.quiescedSnapshot).
+ * post (replicationId): the data moves as soon as the snapshot is taken, during the post-exec rule
+ * and the workflow's next steps, but the standby switches only once transferVolume posts the id,
+ * which confirms it. The step returns as soon as each snapshot is taken and sends nothing while
+ * the snapshots read (streamDuringSnapshot false, which says why), so the window in which their
+ * files are read, and a pre-exec rule keeps the application quiesced, is the snapshots' own time.
+ * A Migration that fails or is cancelled before its transfer step never confirms: its
+ * replications are cancelled here when this step fails, by the workflow's stopTransfers when it
+ * ends later, and otherwise by the agent after its confirm window.
  *
  * Without a pair (or one that names no agent, or cannot be read) the snapshots are plain ones.
  */
@@ -76,8 +73,10 @@ export async function snapshotVolumes(deps: ActivityDeps, input: SnapshotInput):
           const id = replicationId(run?.workflowId ?? '', run?.runId ?? '', v);
           started.push(id);
           const req = { id, volume: v, destination: { ...destination, volume: v }, mode: pair.mode };
-          const quiesced = input.quiesced ? { quiescedSnapshot: true } : {};
-          return [v, await snapshotOf(agent, { ...req, ...quiesced, awaitConfirm: true })] as const;
+          return [
+            v,
+            await snapshotOf(agent, { ...req, streamDuringSnapshot: false, awaitConfirm: true }),
+          ] as const;
         } catch (err) {
           if (err instanceof AgentApiError && !err.retryable)
             fail(NON_RETRYABLE.volume, `volume ${v}: snapshot failed: ${err.message}`);

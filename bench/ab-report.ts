@@ -17,7 +17,7 @@ export const AB_USAGE = `usage: npm run bench:ab -- --base REV [options]   (afte
   --pairs N          runs of each build, alternating (default 3)
 
 and these of bench:datapath, for every run: --size-mib N (default 2048), --seed S, --scenarios N,
---cold-agents, --snapshot-first, --migration, --quiesced; --work-dir DIR and --keep apply to bench:ab's own folder (both
+--cold-agents, --snapshot-first, --migration, --stream; --work-dir DIR and --keep apply to bench:ab's own folder (both
 builds and the runs).
 `;
 
@@ -58,7 +58,7 @@ export function runArgs(b: BenchArgs): string[] {
     ...(b.coldAgents ? ['--cold-agents'] : []),
     ...(b.snapshotFirst ? ['--snapshot-first'] : []),
     ...(b.migration ? ['--migration'] : []),
-    ...(b.quiesced ? ['--quiesced'] : []),
+    ...(b.stream ? ['--stream'] : []),
   ];
 }
 

@@ -19,7 +19,7 @@ export interface BenchArgs {
    */
   snapshotFirst: boolean;
   migration: boolean;
-  quiesced: boolean;
+  stream: boolean;
   /** Measure only the first N scenarios (1: the full copy only); undefined: all. */
   scenarios?: number;
   /** Whole benchmark runs, each on a fresh volume and fresh copies; the report takes medians. */
@@ -40,7 +40,7 @@ export const USAGE = `usage: npm run bench:datapath -- [options]
                      before the eighteenth session; a client that snapshots on its own)
   --migration        Ferry replicates a Migration's way: its snapshot step starts the replication
                      awaiting confirmation, its transfer step confirms it (activities/volumes.ts)
-  --quiesced         with --migration: as with a pre-exec rule, nothing is sent during the snapshot
+  --stream           with --migration: send chunks while the snapshot reads (streamDuringSnapshot)
   --no-verify-reads  skip the traced re-run of "unchanged" that checks Ferry reads no file contents
   --scenarios N      measure only the first N scenarios (1: the full copy only; they build on each other)
   --runs N           repeat the whole benchmark N times (fresh volume and copies each time) and report
@@ -92,7 +92,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     coldAgents: false,
     snapshotFirst: false,
     migration: false,
-    quiesced: false,
+    stream: false,
     runs: 1,
     help: false,
   };
@@ -136,8 +136,8 @@ export function parseArgs(argv: string[]): BenchArgs {
       case '--migration':
         a.migration = true;
         break;
-      case '--quiesced':
-        a.quiesced = true;
+      case '--stream':
+        a.stream = true;
         break;
       case '--no-verify-reads':
         a.verifyReads = false;
@@ -156,7 +156,7 @@ export function parseArgs(argv: string[]): BenchArgs {
         throw new Error(`unknown argument "${arg}"\n${USAGE}`);
     }
   });
-  if (a.quiesced && !a.migration) throw new Error('--quiesced: only with --migration');
+  if (a.stream && !a.migration) throw new Error('--stream: only with --migration');
   if (a.migration && a.snapshotFirst) throw new Error('--migration and --snapshot-first: choose one path');
   return a;
 }

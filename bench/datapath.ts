@@ -104,7 +104,7 @@ function makePeer(tool: Tool, ctx: BenchContext, args: BenchArgs): Peer {
         warmUp: !args.coldAgents,
         snapshotFirst: args.snapshotFirst,
         migration: args.migration,
-        quiesced: args.quiesced,
+        stream: args.stream,
       });
     case 'rsync':
       return rsyncPeer(ctx);

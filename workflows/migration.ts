@@ -221,14 +221,7 @@ export async function migrationWorkflow(input: MigrationWorkflowInput): Promise<
           {
             summary: clip(`Snapshot ${volumes.length} volume(s) on the source agent: ${volumes.join(', ')}`),
           },
-          [
-            {
-              volumes,
-              migration: ref,
-              clusterPair: spec.clusterPair,
-              ...(spec.preExecRule ? { quiesced: true } : {}),
-            },
-          ],
+          [{ volumes, migration: ref, clusterPair: spec.clusterPair }],
         )
       ).snapshots;
       unconfirmed = volumes;

@@ -122,7 +122,7 @@ interface Agents {
  */
 export function ferryPeer(
   ctx: BenchContext,
-  opts: { warmUp: boolean; snapshotFirst?: boolean; migration?: boolean; quiesced?: boolean } = {
+  opts: { warmUp: boolean; snapshotFirst?: boolean; migration?: boolean; stream?: boolean } = {
     warmUp: true,
   },
 ): Peer {
@@ -197,11 +197,11 @@ export function ferryPeer(
     // --migration (activities/volumes.ts): the snapshot step starts the replication awaiting
     // confirmation and returns once the snapshot is taken; the transfer step posts the id again,
     // which confirms it, and follows it to the end.
-    const quiesced = opts.quiesced ? { quiescedSnapshot: true } : {};
-    let s = await client.startReplication({ ...req, ...quiesced, awaitConfirm: true });
+    const stream = { streamDuringSnapshot: opts.stream ?? false };
+    let s = await client.startReplication({ ...req, ...stream, awaitConfirm: true });
     while (!s.snapshotId && !['succeeded', 'failed', 'cancelled'].includes(s.phase))
       s = await client.nextStatus(s.id, s.phase, 500);
-    taken(opts.quiesced ? '--migration --quiesced' : '--migration');
+    taken(opts.stream ? '--migration --stream' : '--migration');
     await client.startReplication(req);
     return client.waitForReplication(req.id, wait);
   };
@@ -295,7 +295,7 @@ export function ferryPeer(
           warmedUp: opts.warmUp,
           snapshotFirst: opts.snapshotFirst ?? false,
           migration: opts.migration ?? false,
-          quiesced: opts.quiesced ?? false,
+          stream: opts.stream ?? false,
           gitDescribe: code?.gitDescribe ?? '',
           distDigest: code?.distDigest ?? '',
           kind: status.kind,

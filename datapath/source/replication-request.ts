@@ -15,8 +15,8 @@ export function validateRequest(req: ReplicationRequest): void {
     throw badRequest(`snapshotId ${JSON.stringify(req.snapshotId)}: not a snapshot id`);
   if (req.full !== undefined && typeof req.full !== 'boolean') throw badRequest('full: must be a boolean');
   if (req.mode !== undefined && typeof req.mode !== 'string') throw badRequest('mode: must be a string');
-  if (req.quiescedSnapshot !== undefined && typeof req.quiescedSnapshot !== 'boolean')
-    throw badRequest(`quiescedSnapshot ${JSON.stringify(req.quiescedSnapshot)}: must be a boolean`);
+  if (req.streamDuringSnapshot !== undefined && typeof req.streamDuringSnapshot !== 'boolean')
+    throw badRequest(`streamDuringSnapshot ${JSON.stringify(req.streamDuringSnapshot)}: must be a boolean`);
   if (req.awaitConfirm !== undefined && typeof req.awaitConfirm !== 'boolean')
     throw badRequest(`awaitConfirm ${JSON.stringify(req.awaitConfirm)}: must be a boolean`);
   if (req.retain !== undefined && !(Number.isInteger(req.retain) && req.retain >= 1 && req.retain <= 1000)) {

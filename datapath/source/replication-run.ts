@@ -90,10 +90,11 @@ export class ReplicationRunner {
       await this.setPhase(j, 'snapshotting');
       if (!s.snapshotId) {
         j.hash = this.snapshots.nextHash(req.volume);
-        // Quiesced: nothing competes with the snapshot for the CPU (see ReplicationRequest).
-        const stream = req.quiescedSnapshot
-          ? null
-          : await this.push.openStream(j, dest, (id) => this.holdBase(req.volume, id));
+        // See ReplicationRequest.streamDuringSnapshot for when nothing should compete with it.
+        const stream =
+          req.streamDuringSnapshot === false
+            ? null
+            : await this.push.openStream(j, dest, (id) => this.holdBase(req.volume, id));
         // Incremental: large files the snapshot re-reads are named to the destination at once.
         const hints = s.kind === 'full' ? null : this.hintsFor(j, dest);
         // New large files are named as they are cut, so the destination writes them meanwhile.

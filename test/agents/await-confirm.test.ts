@@ -101,7 +101,7 @@ describe('a replication that awaits confirmation', () => {
     expect(describeTree(dst.standbyPath('held'))).toEqual(describeTree(dir));
   });
 
-  it('with quiescedSnapshot sends nothing while the snapshot runs, then all of it', async () => {
+  it('with streamDuringSnapshot false sends nothing while the snapshot runs, then all of it', async () => {
     const { dir } = await replicatedThenEdited('quiet');
     // db.dat rewritten whole (64 MiB): without the flag its chunks stream while it is read
     const rewrite = async (seed: string): Promise<void> => {
@@ -118,7 +118,7 @@ describe('a replication that awaits confirmation', () => {
       return taken;
     };
     await rewrite('quiet-1');
-    const quiet = await takenWith('quiet-1', { quiescedSnapshot: true });
+    const quiet = await takenWith('quiet-1', { streamDuringSnapshot: false });
     expect(quiet.bytesOnWire).toBe(0);
     expect(quiet.chunksSent).toBe(0);
     await rewrite('quiet-2');
@@ -185,10 +185,10 @@ describe('a replication that awaits confirmation', () => {
       message: expect.stringContaining('awaitConfirm "yes": must be a boolean'),
     });
     await expect(
-      sc.startReplication({ ...request('held', 'bad-1'), quiescedSnapshot: 1 as unknown as boolean }),
+      sc.startReplication({ ...request('held', 'bad-1'), streamDuringSnapshot: 1 as unknown as boolean }),
     ).rejects.toMatchObject({
       status: 400,
-      message: expect.stringContaining('quiescedSnapshot 1: must be a boolean'),
+      message: expect.stringContaining('streamDuringSnapshot 1: must be a boolean'),
     });
     await expect(sc.getReplication('bad-1')).rejects.toMatchObject({ status: 404 });
   });

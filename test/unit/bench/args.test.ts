@@ -3,17 +3,17 @@ import { parseArgs } from '../../../bench/args.js';
 
 describe('bench:datapath paths', () => {
   it.each([
-    [[], { snapshotFirst: false, migration: false, quiesced: false }],
-    [['--snapshot-first'], { snapshotFirst: true, migration: false, quiesced: false }],
-    [['--migration'], { snapshotFirst: false, migration: true, quiesced: false }],
-    [['--migration', '--quiesced'], { snapshotFirst: false, migration: true, quiesced: true }],
+    [[], { snapshotFirst: false, migration: false, stream: false }],
+    [['--snapshot-first'], { snapshotFirst: true, migration: false, stream: false }],
+    [['--migration'], { snapshotFirst: false, migration: true, stream: false }],
+    [['--migration', '--stream'], { snapshotFirst: false, migration: true, stream: true }],
   ])('%j', (argv, expected) => {
     expect(parseArgs(argv)).toMatchObject(expected);
   });
 
   it.each([
-    [['--quiesced'], '--quiesced: only with --migration'],
-    [['--snapshot-first', '--quiesced'], '--quiesced: only with --migration'],
+    [['--stream'], '--stream: only with --migration'],
+    [['--snapshot-first', '--stream'], '--stream: only with --migration'],
     [['--migration', '--snapshot-first'], '--migration and --snapshot-first: choose one path'],
   ])('refuses %j', (argv, message) => {
     expect(() => parseArgs(argv)).toThrow(message);
