@@ -14,7 +14,7 @@
 import { Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { ReplicationRequest, ReplicationStatus } from '../datapath/protocol/agent-api.js';
+import { hasEnded, type ReplicationRequest, type ReplicationStatus } from '../datapath/protocol/agent-api.js';
 import { AgentApiError, AgentClient } from '../datapath/client/client.js';
 import type { ActivityDeps } from './deps.js';
 import { loadClusterPair } from './cluster-pair.js';
@@ -69,8 +69,7 @@ export async function snapshotVolumes(deps: ActivityDeps, input: SnapshotInput):
       input.volumes.map(async (v) => {
         try {
           if (!destination || !pair) return [v, (await agent.createSnapshot(v)).id] as const;
-          const run = Context.current().info.workflowExecution;
-          const id = replicationId(run?.workflowId ?? '', run?.runId ?? '', v);
+          const id = runReplicationId(v);
           started.push(id);
           const req = { id, volume: v, destination: { ...destination, volume: v }, mode: pair.mode };
           return [
@@ -100,7 +99,7 @@ async function snapshotOf(agent: AgentClient, req: ReplicationRequest): Promise<
   const ctx = Context.current();
   let status = await agent.startReplication(req);
   while (!status.snapshotId) {
-    if (['succeeded', 'failed', 'cancelled'].includes(status.phase)) {
+    if (hasEnded(status.phase)) {
       const message = `volume ${req.volume}: snapshot failed: ${status.error?.message ?? `replication ${status.phase}`}`;
       if (!status.error?.retryable) fail(NON_RETRYABLE.volume, message);
       throw new Error(message);
@@ -120,7 +119,7 @@ async function stopReplication(source: AgentClient, id: string): Promise<void> {
   try {
     let status = await source.cancelReplication(id);
     const deadline = Date.now() + CANCEL_WAIT_MS;
-    while (!['succeeded', 'failed', 'cancelled'].includes(status.phase) && Date.now() < deadline) {
+    while (!hasEnded(status.phase) && Date.now() < deadline) {
       ctx.heartbeat();
       await new Promise((r) => setTimeout(r, 100));
       status = await source.getReplication(id);
@@ -132,14 +131,9 @@ async function stopReplication(source: AgentClient, id: string): Promise<void> {
 
 /** Cancels this workflow run's replications of `volumes` on the source agent (MigrationActivities). */
 export async function stopTransfers(deps: ActivityDeps, input: StopTransfersInput): Promise<void> {
-  const run = Context.current().info.workflowExecution;
   const agent = new AgentClient(deps.agent);
   try {
-    await Promise.all(
-      input.volumes.map((v) =>
-        stopReplication(agent, replicationId(run?.workflowId ?? '', run?.runId ?? '', v)),
-      ),
-    );
+    await Promise.all(input.volumes.map((v) => stopReplication(agent, runReplicationId(v))));
   } finally {
     agent.close();
   }
@@ -149,10 +143,15 @@ export function replicationId(workflowId: string, runId: string, volume: string)
   return `m-${createHash('sha256').update(`${workflowId}\n${runId}\n${volume}`).digest('hex').slice(0, 40)}`;
 }
 
+/** The replication id of `volume` for the workflow run of the activity calling it. */
+function runReplicationId(volume: string): string {
+  const run = Context.current().info.workflowExecution;
+  return replicationId(run?.workflowId ?? '', run?.runId ?? '', volume);
+}
+
 export async function transferVolume(deps: ActivityDeps, input: TransferInput): Promise<TransferResult> {
   const ctx = Context.current();
-  const run = ctx.info.workflowExecution;
-  const id = replicationId(run?.workflowId ?? '', run?.runId ?? '', input.volume);
+  const id = runReplicationId(input.volume);
   const pair = await loadClusterPair(
     deps,
     { namespace: input.migration.namespace, name: input.clusterPair },
@@ -187,7 +186,7 @@ export async function transferVolume(deps: ActivityDeps, input: TransferInput): 
     let stalledMs = 0;
     let stuck: CommitStall | null = null;
     try {
-      while (!['succeeded', 'failed', 'cancelled'].includes(status.phase)) {
+      while (!hasEnded(status.phase)) {
         ctx.heartbeat({
           id,
           volume: input.volume,

@@ -10,7 +10,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
-import type { ReplicationStatus } from '../../datapath/protocol/agent-api.js';
+import { hasEnded, type ReplicationStatus } from '../../datapath/protocol/agent-api.js';
 import type { AgentClient } from '../../datapath/client/client.js';
 import { repoRoot } from '../../localenv/paths.js';
 import { createCertAuthority } from '../../localenv/tls.js';
@@ -199,8 +199,7 @@ export function ferryPeer(
     // which confirms it, and follows it to the end.
     const stream = { streamDuringSnapshot: opts.stream ?? false };
     let s = await client.startReplication({ ...req, ...stream, awaitConfirm: true });
-    while (!s.snapshotId && !['succeeded', 'failed', 'cancelled'].includes(s.phase))
-      s = await client.nextStatus(s.id, s.phase, 500);
+    while (!s.snapshotId && !hasEnded(s.phase)) s = await client.nextStatus(s.id, s.phase, 500);
     taken(opts.stream ? '--migration --stream' : '--migration');
     await client.startReplication(req);
     return client.waitForReplication(req.id, wait);

@@ -6,6 +6,7 @@ import type { ReplicationManager } from '../source/replicate.js';
 import type { StandbyManager } from '../destination/standby.js';
 import type { SnapshotManager } from '../source/volumes.js';
 import type { Metrics } from './metrics.js';
+import { hasEnded } from '../protocol/agent-api.js';
 
 type Labels = Record<string, string>;
 
@@ -73,7 +74,7 @@ export function agentMetrics(m: Metrics, a: AgentMetricSources): AgentCounters {
   m.gauge(
     'ferry_agent_replications_running',
     'Replications in progress.',
-    () => a.replications.list().filter((s) => !['succeeded', 'failed', 'cancelled'].includes(s.phase)).length,
+    () => a.replications.list().filter((s) => !hasEnded(s.phase)).length,
   );
   m.counterFn('ferry_agent_snapshots_total', 'Snapshots taken.', () => a.snapshots.snapshotsTaken);
   m.counterFn(

@@ -130,8 +130,8 @@ export interface ReplicationRequest {
    * Take the snapshot and send its data, but commit only once this id is posted again without
    * `awaitConfirm`; unconfirmed for the source agent's confirm window (default 5 min), the
    * replication is cancelled, and posting the id again resumes it. What a Migration's snapshot step
-   * asks (activities/volumes.ts): the data moves while the snapshot reads it and while the
-   * post-exec rule runs, and only the transfer step, which the Migration reaches once the rule
+   * asks (activities/volumes.ts): the data moves once the snapshot is taken (and while it reads,
+   * unless streamDuringSnapshot is false) and while the post-exec rule runs, and only the transfer step, which the Migration reaches once the rule
    * succeeded, lets the standby switch. The snapshot of such a replication reuses unchanged files
    * even when the replication is full (the application may be quiesced while it runs); a full one
    * still asks about, verifies and commits every chunk.
@@ -159,6 +159,14 @@ export const REPLICATION_PHASES = [
   'cancelled',
 ] as const;
 export type ReplicationPhase = (typeof REPLICATION_PHASES)[number];
+
+/** The phases a replication ends in. */
+export const ENDED_PHASES: readonly ReplicationPhase[] = ['succeeded', 'failed', 'cancelled'];
+
+/** Whether a replication in `phase` has ended. */
+export function hasEnded(phase: ReplicationPhase): boolean {
+  return ENDED_PHASES.includes(phase);
+}
 
 /**
  * GET /v1/replications/:id?phase=P&waitMs=N answers once the replication's phase is no longer P

@@ -4,11 +4,11 @@
 //
 // Progress: bytesTotal/bytesDone count raw bytes of the chunks that must move; rate is bytesDone
 // over transfer time; ETA = remaining / rate. timings add up the time spent in each phase.
-import type {
-  ReplicationPhase,
-  ReplicationRequest,
-  ReplicationStatus,
-  SnapshotSummary,
+import {
+  ENDED_PHASES,
+  type ReplicationRequest,
+  type ReplicationStatus,
+  type SnapshotSummary,
 } from '../protocol/agent-api.js';
 import { replicationKind } from '../protocol/mode.js';
 import type { PrepareHints } from './prepare-hints.js';
@@ -31,7 +31,7 @@ export interface Job extends PushJob {
   onConfirm?: () => void;
 }
 
-export const TERMINAL: ReplicationPhase[] = ['succeeded', 'failed', 'cancelled'];
+export const TERMINAL = ENDED_PHASES;
 
 type Kind = 'full' | 'incremental';
 
