@@ -1,4 +1,4 @@
-export const TOOLS = ['ferry', 'rsync', 'restic'] as const;
+export const TOOLS = ['ferry', 'rsync', 'rsync-ssh', 'restic'] as const;
 export type Tool = (typeof TOOLS)[number];
 
 export interface BenchArgs {
@@ -31,7 +31,8 @@ export const USAGE = `usage: npm run bench:datapath -- [options]
 
   --size-mib N       volume size in MiB (default 2048: 10,000 small files + one big file)
   --seed S           dataset seed (default "ferry")
-  --tools a,b        tools to measure, of ferry,rsync,restic (default all)
+  --tools a,b        tools to measure, of ferry,rsync,rsync-ssh,restic (default all; rsync-ssh
+                     is rsync through sshd, encrypted as Ferry's stream is, and needs openssh-server)
   --work-dir DIR     where to put volumes, repositories and logs (default a new folder in the OS temp dir)
   --keep             keep the work dir afterwards
   --no-save          print only; do not write bench/results/ or docs/benchmarks.md

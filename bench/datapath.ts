@@ -108,6 +108,8 @@ function makePeer(tool: Tool, ctx: BenchContext, args: BenchArgs): Peer {
       });
     case 'rsync':
       return rsyncPeer(ctx);
+    case 'rsync-ssh':
+      return rsyncPeer(ctx, 'ssh');
     case 'restic':
       return resticPeer(ctx);
   }
@@ -372,7 +374,7 @@ async function main(args: BenchArgs): Promise<number> {
   });
   const table = formatTable(rows);
   process.stdout.write(
-    `\nFerry data path vs rsync and restic — ${formatBytes(volumeBytes)} volume, ${plan.small.length} small files + ${plan.big.rel}\n\n`,
+    `\nFerry data path vs ${args.tools.filter((t) => t !== 'ferry').join(', ') || 'nothing'} — ${formatBytes(volumeBytes)} volume, ${plan.small.length} small files + ${plan.big.rel}\n\n`,
   );
   process.stdout.write(`${table}\n\n`);
   if (rows.some((r) => r.tool === 'ferry')) {
@@ -448,13 +450,13 @@ async function main(args: BenchArgs): Promise<number> {
 }
 
 const COMMON_NOTES = [
-  'One run measures every tool on the same source: each scenario mutates the source once, then Ferry, rsync and restic bring their copies up to date in turn, so every tool starts each scenario from its own copy of the previous state.',
+  'One run measures every tool on the same source: each scenario mutates the source once, then Ferry, rsync, rsync over ssh and restic bring their copies up to date in turn, so every tool starts each scenario from its own copy of the previous state.',
   "The source is read from a warm page cache by every tool: the benchmark reads the whole tree right before each tool's measured run. Destinations and repositories are on the same disk and are not warmed. On a VM whose kernel reclaims idle memory on its own (DAMON `pageout`, which the VM of the latest runs has: pages idle for about a minute are paged out), a destination's files untouched for a minute are read from the device, for every tool alike; runs before 2026-12-03's eighth session warmed the source once, so there the first tool of a scenario (Ferry) could find it paged out and leave it cached for the next.",
   "Wall seconds: the benchmark's monotonic clock around the operation (process start to exit for rsync and restic; first API call to committed replication for Ferry, snapshot included).",
-  "CPU seconds = user + system. rsync client and restic run under GNU time (wait4 rusage, reaped children included); the rsync daemon is started fresh for each scenario under GNU time and stopped after the client exits, so its figure includes the receiver/generator processes it forked. Ferry's agents are long-running: CPU is the delta of utime+stime+cutime+cstime in /proc/<pid>/stat of both agents (and any children) across the scenario.",
+  "CPU seconds = user + system. rsync client and restic run under GNU time (wait4 rusage, reaped children included); the rsync daemon (or, for rsync-ssh, sshd) is started fresh for each scenario under GNU time and stopped after the client exits, so its figure includes the receiver/generator processes it forked; rsync-ssh's client figure includes its ssh child. Ferry's agents are long-running: CPU is the delta of utime+stime+cutime+cstime in /proc/<pid>/stat of both agents (and any children) across the scenario.",
   "Peak RSS: kernel high-water mark of the resident set; for a tool made of two sides (rsync client + daemon, Ferry source + destination agent) the larger of the two, as they would run on different machines. Ferry's agents are restarted before every scenario so VmHWM covers that scenario only (a fresh agent's baseline included).",
-  "Bytes sent: payload bytes through a counting TCP relay on loopback that the benchmark puts between the two sides (rsync client → rsync daemon; Ferry source agent → destination agent), both directions added: protocol framing, checksums sent back and TLS records included, TCP/IP headers not. restic writes to a local repository, so its figure is the repository's growth in bytes (what a remote repository would have to receive); its own data_added is in the details file.",
-  'rsync runs as `rsync -a --no-whole-file --delete --stats SRC/ rsync://127.0.0.1:PORT/vol/` against `rsync --daemon` (no compression). restic runs `restic backup --json` into a local repository (format v2, default compression; the data is incompressible) with a cache folder in the work dir.',
+  "Bytes sent: payload bytes through a counting TCP relay on loopback that the benchmark puts between the two sides (rsync client → rsync daemon or sshd; Ferry source agent → destination agent), both directions added: protocol framing, checksums sent back and TLS records included, TCP/IP headers not. restic writes to a local repository, so its figure is the repository's growth in bytes (what a remote repository would have to receive); its own data_added is in the details file.",
+  'rsync runs as `rsync -a --no-whole-file --delete --stats SRC/ rsync://127.0.0.1:PORT/vol/` against `rsync --daemon` (no compression, no encryption). rsync-ssh runs the same command with `-e "ssh -p PORT"` to `USER@127.0.0.1:DIR/` through a fresh `sshd` with the default cipher of OpenSSH (chacha20-poly1305 for OpenSSH 9.2), so it encrypts as Ferry\'s stream does (TLS, AES-256-GCM); "vs rsync" and the targets stay against the daemon. restic runs `restic backup --json` into a local repository (format v2, default compression; the data is incompressible) with a cache folder in the work dir.',
   'changedBytes is computed by the mutation itself: pages overwritten × 4096, bytes appended, 0 for touched files and for an unchanged volume, the whole volume for the first replication.',
   "Targets: incremental bytes sent ≤ 1.1 × changed bytes + 1% of the volume; incremental wall time ≤ rsync's; full replication throughput (volume bytes / wall seconds) ≥ 50% of single-core SHA-256 throughput; an unchanged volume reads no file contents (checked by re-running the unchanged replication with strace attached to the source agent and adding up read syscalls on files of the volume).",
   'Each mutation is followed by one second of quiet before the first tool starts: replications run on schedules, not within milliseconds of a write (Ferry deliberately re-reads files modified within 100 ms of its walk).',

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
@@ -21,6 +21,12 @@ function firstLine(cmd: string, args: string[]): string {
   }
 }
 
+/** `ssh -V` (it prints to stderr), for the rsync-ssh peer. */
+function sshVersion(): string {
+  const r = spawnSync('ssh', ['-V'], { encoding: 'utf8' });
+  return r.error ? 'not installed' : (r.stderr || r.stdout).split('\n')[0]!.trim();
+}
+
 export function machineInfo(): MachineInfo {
   const cpus = os.cpus();
   return {
@@ -30,6 +36,7 @@ export function machineInfo(): MachineInfo {
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
     rsync: firstLine('rsync', ['--version']),
+    ssh: sshVersion(),
     restic: firstLine('restic', ['version']),
     loadAverageAtStart: os.loadavg(),
   };

@@ -35,6 +35,8 @@ export interface MachineInfo {
   kernel: string;
   node: string;
   rsync: string;
+  /** OpenSSH's version (the rsync-ssh peer); absent in results saved before it existed. */
+  ssh?: string;
   restic: string;
   loadAverageAtStart: number[];
   /** Which Ferry build the agents ran (git describe, digest of the copied dist/). */
@@ -332,6 +334,7 @@ function machineTable(m: MachineInfo, l: MachineLimits): string {
     ['kernel', m.kernel],
     ['node', m.node],
     ['rsync', m.rsync.replace(/\s+/g, ' ')],
+    ...(m.ssh ? [['ssh (rsync-ssh)', m.ssh]] : []),
     ['restic', m.restic],
     ['Ferry build', m.ferryBuild ?? 'not run'],
     ['load average at start', m.loadAverageAtStart.map((x) => x.toFixed(2)).join(', ')],
@@ -363,7 +366,7 @@ export function renderMarkdown(d: DocInputs): string {
   const l = d.limits;
   return `# Benchmarks
 
-## Data path: Ferry vs rsync vs restic
+## Data path: Ferry vs rsync (daemon and over ssh) and restic
 
 Latest run: ${d.date}, with
 

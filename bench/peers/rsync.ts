@@ -1,15 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { freePorts, waitForPort } from '../../localenv/ports.js';
-import {
-  parseTimeOutput,
-  runTimed,
-  startCountingProxy,
-  TIME_FORMAT,
-  type CountingProxy,
-} from '../measure.js';
+import { freePorts } from '../../localenv/ports.js';
+import { runTimed, startCountingProxy, type CountingProxy } from '../measure.js';
 import type { BenchContext, Peer, PeerRun, ScenarioContext } from '../peer.js';
+import { startTimedServer, type TimedServer } from './timed-server.js';
 
 /** The numbers `rsync --stats` prints that the benchmark keeps. */
 export interface RsyncStats {
@@ -62,147 +58,154 @@ export function rsyncdConfig(dest: string, pidFile: string, logFile: string): st
   ].join('\n');
 }
 
+/** sshd_config for one login on loopback with `authorizedKeys`, as the invoking user. */
+export function sshdConfig(o: {
+  port: number;
+  hostKey: string;
+  authorizedKeys: string;
+  pidFile: string;
+}): string {
+  return [
+    `Port ${o.port}`,
+    'ListenAddress 127.0.0.1',
+    `HostKey ${o.hostKey}`,
+    `AuthorizedKeysFile ${o.authorizedKeys}`,
+    `PidFile ${o.pidFile}`,
+    'PermitRootLogin prohibit-password',
+    'PasswordAuthentication no',
+    'KbdInteractiveAuthentication no',
+    'UsePAM no',
+    // The keys live in the benchmark's work dir, under the OS temp dir.
+    'StrictModes no',
+    '',
+  ].join('\n');
+}
+
+/** Where sshd is (it must be started by its absolute path to re-execute itself). */
+export function findSshd(): string {
+  for (const p of ['/usr/sbin/sshd', '/usr/local/sbin/sshd', '/sbin/sshd']) if (existsSync(p)) return p;
+  throw new Error(
+    'rsync-ssh needs sshd (Debian: apt-get install openssh-server); leave it out with --tools ferry,rsync,restic',
+  );
+}
+
 /**
- * rsync through its daemon on loopback: `rsync -a --no-whole-file --delete --stats SRC/
- * rsync://127.0.0.1:PROXY/vol/`. A fresh daemon is started for every scenario under GNU time and
- * stopped after the client exits, so its rusage (which includes the per-connection processes it
- * forked and reaped: the receiver and generator) belongs to that scenario alone. CPU = client +
- * daemon; peak RSS = the larger of the two (they would be on different machines).
+ * How the rsync client reaches the destination: `daemon` through `rsync --daemon` (plaintext, the
+ * peer issue 14's targets name), `ssh` through a fresh sshd with OpenSSH's default cipher, the way a
+ * copy between two clusters would go and encrypted as Ferry's stream is.
  */
-export function rsyncPeer(ctx: BenchContext): Peer {
-  const dir = path.join(ctx.workDir, 'rsync');
+export type RsyncTransport = 'daemon' | 'ssh';
+
+/**
+ * rsync on loopback: `rsync -a --no-whole-file --delete --stats SRC/ DEST` with DEST
+ * `rsync://127.0.0.1:PROXY/vol/` (daemon) or `USER@127.0.0.1:DIR/` through `ssh -p PROXY` (ssh).
+ * A fresh server (the daemon or sshd) is started for every scenario under GNU time and stopped
+ * after the client exits (timed-server.ts). CPU = client (with its ssh child) + server; peak RSS =
+ * the larger of the two (they would be on different machines).
+ */
+export function rsyncPeer(ctx: BenchContext, transport: RsyncTransport = 'daemon'): Peer {
+  const name = transport === 'ssh' ? 'rsync-ssh' : 'rsync';
+  const dir = path.join(ctx.workDir, name);
   const dest = path.join(dir, 'dest');
-  const conf = path.join(dir, 'rsyncd.conf');
-  const pidFile = path.join(dir, 'rsyncd.pid');
-  let daemonPort = 0;
+  const conf = path.join(dir, transport === 'ssh' ? 'sshd_config' : 'rsyncd.conf');
+  const pidFile = path.join(dir, `${transport === 'ssh' ? 'sshd' : 'rsyncd'}.pid`);
+  const clientKey = path.join(dir, 'client_key');
+  let serverPort = 0;
+  let sshd = '';
   let proxy: CountingProxy | undefined;
-  let daemon: { time: ChildProcess; exited: Promise<void> } | undefined;
+  let server: TimedServer | undefined;
 
-  async function startDaemon(): Promise<void> {
-    rmSync(pidFile, { force: true });
-    const logFd = openSync(path.join(dir, 'daemon-stdout.log'), 'a');
-    const time = spawn(
-      '/usr/bin/time',
-      [
-        '-f',
-        TIME_FORMAT,
-        '-o',
-        path.join(dir, 'daemon.time'),
-        'rsync',
-        '--daemon',
-        '--no-detach',
-        `--config=${conf}`,
-        `--port=${daemonPort}`,
-        '--address=127.0.0.1',
-      ],
-      { stdio: ['ignore', logFd, logFd], detached: true },
-    );
-    closeSync(logFd);
-    if (time.pid !== undefined) ctx.trackPid(time.pid);
-    const exited = new Promise<void>((resolve) =>
-      time.once('exit', () => {
-        if (time.pid !== undefined) ctx.untrackPid(time.pid);
-        resolve();
-      }),
-    );
-    daemon = { time, exited };
-    await waitForPort(daemonPort, 10_000);
+  function keygen(file: string): void {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', file], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
   }
 
-  function daemonPid(): number {
-    return Number(readFileSync(pidFile, 'utf8').trim());
+  function startServer(): Promise<TimedServer> {
+    const args =
+      transport === 'ssh'
+        ? ['-D', '-e', '-f', conf]
+        : ['--daemon', '--no-detach', `--config=${conf}`, `--port=${serverPort}`, '--address=127.0.0.1'];
+    return startTimedServer(ctx, {
+      dir,
+      name: transport === 'ssh' ? 'sshd' : 'daemon',
+      command: transport === 'ssh' ? sshd : 'rsync',
+      args,
+      pidFile,
+      port: serverPort,
+    });
   }
 
-  async function stopDaemon(): Promise<{ cpuSeconds: number; peakRssBytes: number } | undefined> {
-    if (!daemon) return undefined;
-    const d = daemon;
-    daemon = undefined;
-    let pid = 0;
-    try {
-      pid = daemonPid();
-    } catch {
-      // no pid file: the daemon never came up
-    }
-    if (pid > 0) {
-      // Wait for the per-connection processes to finish and be reaped, so their usage is counted.
-      const deadline = Date.now() + 10_000;
-      while (Date.now() < deadline) {
-        let kids = '';
-        try {
-          kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
-        } catch {
-          break;
-        }
-        if (!kids) break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // gone
-      }
-    }
-    const timer = setTimeout(() => {
-      try {
-        if (d.time.pid) process.kill(-d.time.pid, 'SIGKILL');
-      } catch {
-        // gone
-      }
-    }, 5000);
-    await d.exited;
-    clearTimeout(timer);
-    try {
-      return parseTimeOutput(readFileSync(path.join(dir, 'daemon.time'), 'utf8'));
-    } catch {
-      return undefined;
-    }
+  function destinationArgs(port: number): string[] {
+    if (transport === 'daemon') return [`rsync://127.0.0.1:${port}/vol/`];
+    const ssh = [
+      'ssh',
+      `-p ${port}`,
+      `-i ${clientKey}`,
+      '-o StrictHostKeyChecking=no',
+      '-o UserKnownHostsFile=/dev/null',
+      '-o BatchMode=yes',
+      '-o LogLevel=ERROR',
+    ].join(' ');
+    return ['-e', ssh, `${os.userInfo().username}@127.0.0.1:${dest}/`];
+  }
+
+  async function stopServer(): Promise<{ cpuSeconds: number; peakRssBytes: number } | undefined> {
+    const s = server;
+    server = undefined;
+    return s?.stop();
   }
 
   return {
-    name: 'rsync',
+    name,
     async setup() {
       mkdirSync(dest, { recursive: true });
-      [daemonPort] = (await freePorts(1)) as [number];
-      writeFileSync(conf, rsyncdConfig(dest, pidFile, path.join(dir, 'rsyncd.log')));
-      proxy = await startCountingProxy(daemonPort);
+      [serverPort] = (await freePorts(1)) as [number];
+      if (transport === 'ssh') {
+        sshd = findSshd();
+        // sshd refuses to start without its privilege separation folder.
+        mkdirSync('/run/sshd', { recursive: true });
+        const hostKey = path.join(dir, 'host_key');
+        keygen(hostKey);
+        keygen(clientKey);
+        const authorizedKeys = path.join(dir, 'authorized_keys');
+        writeFileSync(authorizedKeys, readFileSync(`${clientKey}.pub`), { mode: 0o600 });
+        writeFileSync(conf, sshdConfig({ port: serverPort, hostKey, authorizedKeys, pidFile }));
+      } else {
+        writeFileSync(conf, rsyncdConfig(dest, pidFile, path.join(dir, 'rsyncd.log')));
+      }
+      proxy = await startCountingProxy(serverPort);
     },
     async run(_s: ScenarioContext): Promise<PeerRun> {
-      if (!proxy) throw new Error('rsync peer not set up');
-      await startDaemon();
+      if (!proxy) throw new Error(`${name} peer not set up`);
+      server = await startServer();
       proxy.reset();
       const client = await runTimed(
         'rsync',
-        [
-          '-a',
-          '--no-whole-file',
-          '--delete',
-          '--stats',
-          `${ctx.sourceDir}/`,
-          `rsync://127.0.0.1:${proxy.port}/vol/`,
-        ],
+        ['-a', '--no-whole-file', '--delete', '--stats', `${ctx.sourceDir}/`, ...destinationArgs(proxy.port)],
         {
           timeFile: path.join(dir, 'client.time'),
           onSpawn: (pid) => ctx.trackPid(pid),
           onExit: (pid) => ctx.untrackPid(pid),
         },
       ).catch(async (err: unknown) => {
-        await stopDaemon();
+        await stopServer();
         throw err;
       });
-      const daemonUsage = await stopDaemon();
+      const serverUsage = await stopServer();
       if (client.code !== 0) {
         throw new Error(
           `rsync exited with ${client.code ?? client.signal}: ${client.stderr.trim().slice(-2000)}`,
         );
       }
-      if (!daemonUsage) throw new Error('rsync daemon usage not recorded');
+      if (!serverUsage) throw new Error(`${name}: the server's usage was not recorded`);
       const wire = proxy.counts();
       const stats = parseRsyncStats(client.stdout);
       return {
         wallSeconds: client.wallSeconds,
         bytesSent: wire.up + wire.down,
-        cpuSeconds: Math.round((client.cpuSeconds + daemonUsage.cpuSeconds) * 1000) / 1000,
-        peakRssBytes: Math.max(client.peakRssBytes, daemonUsage.peakRssBytes),
+        cpuSeconds: Math.round((client.cpuSeconds + serverUsage.cpuSeconds) * 1000) / 1000,
+        peakRssBytes: Math.max(client.peakRssBytes, serverUsage.peakRssBytes),
         details: {
           wireUp: wire.up,
           wireDown: wire.down,
@@ -213,14 +216,14 @@ export function rsyncPeer(ctx: BenchContext): Peer {
           statsMatchedData: stats.matchedData,
           filesTransferred: stats.filesTransferred,
           clientCpuSeconds: client.cpuSeconds,
-          daemonCpuSeconds: daemonUsage.cpuSeconds,
+          daemonCpuSeconds: serverUsage.cpuSeconds,
           clientPeakRssBytes: client.peakRssBytes,
-          daemonPeakRssBytes: daemonUsage.peakRssBytes,
+          daemonPeakRssBytes: serverUsage.peakRssBytes,
         },
       };
     },
     async stop() {
-      await stopDaemon();
+      await stopServer();
       await proxy?.close();
       proxy = undefined;
     },

@@ -1,6 +1,6 @@
 import { parseStageMetrics, stageDetails } from '../../../bench/peers/ferry.js';
 import { parseResticSummary } from '../../../bench/peers/restic.js';
-import { parseRsyncStats, rsyncdConfig } from '../../../bench/peers/rsync.js';
+import { parseRsyncStats, rsyncdConfig, sshdConfig } from '../../../bench/peers/rsync.js';
 
 const RSYNC_STATS = `
 Number of files: 12 (reg: 10, dir: 2)
@@ -106,5 +106,29 @@ describe('Ferry stage metrics', () => {
       'stage.source.send.seconds': 0,
       'stage.source.send.bytes': 0,
     });
+  });
+});
+
+describe('sshdConfig', () => {
+  it('listens on loopback only, with the given keys, and allows no passwords', () => {
+    const conf = sshdConfig({
+      port: 2222,
+      hostKey: '/w/host',
+      authorizedKeys: '/w/auth',
+      pidFile: '/w/sshd.pid',
+    });
+    const lines = conf.split('\n');
+    expect(lines).toEqual(
+      expect.arrayContaining([
+        'Port 2222',
+        'ListenAddress 127.0.0.1',
+        'HostKey /w/host',
+        'AuthorizedKeysFile /w/auth',
+        'PidFile /w/sshd.pid',
+        'PasswordAuthentication no',
+        'UsePAM no',
+      ]),
+    );
+    expect(lines.filter((l) => l.startsWith('ListenAddress'))).toEqual(['ListenAddress 127.0.0.1']);
   });
 });

@@ -136,7 +136,7 @@ describe('parseArgs', () => {
   it('defaults to 2 GiB and every tool', () => {
     expect(parseArgs([])).toMatchObject({
       sizeMiB: 2048,
-      tools: ['ferry', 'rsync', 'restic'],
+      tools: ['ferry', 'rsync', 'rsync-ssh', 'restic'],
       keep: false,
       save: true,
     });
@@ -152,6 +152,7 @@ describe('parseArgs', () => {
       scenarios: 1,
     });
     expect(parseArgs([]).scenarios).toBeUndefined();
+    expect(parseArgs(['--tools', 'rsync-ssh,ferry']).tools).toEqual(['ferry', 'rsync-ssh']);
   });
   it('names bad input', () => {
     expect(() => parseArgs(['--size-mib', 'x'])).toThrow('--size-mib must be an integer');
