@@ -20,6 +20,7 @@ import {
   type Mutation,
 } from './dataset.js';
 import {
+  flushDirty,
   machineInfo,
   measureCut,
   measureBlake3,
@@ -276,6 +277,10 @@ async function measureRun(args: BenchArgs, run: number): Promise<RunResult> {
         // each scenario reading from the device and every later one from the cache it warmed.
         setPhase(`scenario ${s.name}: warming the source for ${p.name}`);
         warmTree(ctx.sourceDir);
+        // Nor does a tool pay for the write-back of the copies the tools before it wrote: with
+        // four tools, the previous ones' gigabytes were still being written back when the next
+        // started (Ferry's append-10MiB commit 0.1 s alone, 0.4-1.6 s after the other three).
+        flushDirty(ctx.workDir);
         setPhase(`scenario ${s.name}: ${p.name}`);
         let r: PeerRun;
         try {
@@ -451,7 +456,7 @@ async function main(args: BenchArgs): Promise<number> {
 
 const COMMON_NOTES = [
   'One run measures every tool on the same source: each scenario mutates the source once, then Ferry, rsync, rsync over ssh and restic bring their copies up to date in turn, so every tool starts each scenario from its own copy of the previous state.',
-  "The source is read from a warm page cache by every tool: the benchmark reads the whole tree right before each tool's measured run. Destinations and repositories are on the same disk and are not warmed. On a VM whose kernel reclaims idle memory on its own (DAMON `pageout`, which the VM of the latest runs has: pages idle for about a minute are paged out), a destination's files untouched for a minute are read from the device, for every tool alike; runs before 2026-12-03's eighth session warmed the source once, so there the first tool of a scenario (Ferry) could find it paged out and leave it cached for the next.",
+  "The source is read from a warm page cache by every tool: the benchmark reads the whole tree right before each tool's measured run, and then writes back the filesystem's dirty pages (`sync -f`, since the nineteenth session), so no tool's run meets the write-back of the copies the tools before it made. Destinations and repositories are on the same disk and are not warmed. On a VM whose kernel reclaims idle memory on its own (DAMON `pageout`, which the VM of the latest runs has: pages idle for about a minute are paged out), a destination's files untouched for a minute are read from the device, for every tool alike; runs before 2026-12-03's eighth session warmed the source once, so there the first tool of a scenario (Ferry) could find it paged out and leave it cached for the next.",
   "Wall seconds: the benchmark's monotonic clock around the operation (process start to exit for rsync and restic; first API call to committed replication for Ferry, snapshot included).",
   "CPU seconds = user + system. rsync client and restic run under GNU time (wait4 rusage, reaped children included); the rsync daemon (or, for rsync-ssh, sshd) is started fresh for each scenario under GNU time and stopped after the client exits, so its figure includes the receiver/generator processes it forked; rsync-ssh's client figure includes its ssh child. Ferry's agents are long-running: CPU is the delta of utime+stime+cutime+cstime in /proc/<pid>/stat of both agents (and any children) across the scenario.",
   "Peak RSS: kernel high-water mark of the resident set; for a tool made of two sides (rsync client + daemon, Ferry source + destination agent) the larger of the two, as they would run on different machines. Ferry's agents are restarted before every scenario so VmHWM covers that scenario only (a fresh agent's baseline included).",

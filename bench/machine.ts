@@ -121,6 +121,15 @@ export function warmTree(dir: string): number {
 }
 
 /**
+ * Writes back the dirty pages of the filesystem holding `dir` (`sync -f`), so that the next tool
+ * measured does not pay for the write-back of what the tools before it wrote.
+ */
+export function flushDirty(dir: string): void {
+  const r = spawnSync('sync', ['-f', dir], { stdio: 'ignore' });
+  if (r.error || r.status !== 0) spawnSync('sync', { stdio: 'ignore' });
+}
+
+/**
  * The machine's limits: SHA-256 throughput, and sequential read of `bigFile` cold (after
  * dropping the page cache, when permitted) and from the page cache.
  */
