@@ -131,8 +131,8 @@ export interface ReplicationRequest {
    * `awaitConfirm`; unconfirmed for the source agent's confirm window (default 5 min), the
    * replication is cancelled, and posting the id again resumes it. What a Migration's snapshot step
    * asks (activities/volumes.ts): the data moves once the snapshot is taken (and while it reads,
-   * unless streamDuringSnapshot is false) and while the post-exec rule runs, and only the transfer step, which the Migration reaches once the rule
-   * succeeded, lets the standby switch. The snapshot of such a replication reuses unchanged files
+   * unless streamDuringSnapshot is false) and while the post-exec rule runs, and only the transfer
+   * step, which the Migration reaches once the rule succeeded, lets the standby switch. The snapshot of such a replication reuses unchanged files
    * even when the replication is full (the application may be quiesced while it runs); a full one
    * still asks about, verifies and commits every chunk.
    */

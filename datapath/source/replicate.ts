@@ -6,26 +6,18 @@
 // A failed or cancelled replication, including one a restart interrupted, resumes when it is
 // started again under the same id (reusing its snapshot) or with the same snapshotId: content
 // addressing lets the new attempt skip the chunks already delivered.
-import type {
-  DestinationCheck,
-  ReplicationPhase,
-  ReplicationRequest,
-  ReplicationStatus,
+import {
+  hasEnded,
+  type DestinationCheck,
+  type ReplicationPhase,
+  type ReplicationRequest,
+  type ReplicationStatus,
 } from '../protocol/agent-api.js';
 import { AgentClient } from '../client/client.js';
 import type { ChunkStore } from '../store/chunk-store.js';
 import { AgentError, notFound } from '../errors.js';
 import { newId } from '../fs-util.js';
-import {
-  chooseKind,
-  confirm,
-  keptJob,
-  newJob,
-  nextChange,
-  TERMINAL,
-  view,
-  type Job,
-} from './replication-job.js';
+import { chooseKind, confirm, keptJob, newJob, nextChange, view, type Job } from './replication-job.js';
 import { ReplicationRecords } from './replication-records.js';
 import { validateRequest } from './replication-request.js';
 import { ReplicationRunner, type ReplicationEvents } from './replication-run.js';
@@ -101,7 +93,7 @@ export class ReplicationManager {
    */
   async getAfter(id: string, phase: ReplicationPhase, waitMs: number): Promise<ReplicationStatus> {
     const j = this.job(id);
-    if (j.status.phase === phase && !TERMINAL.includes(phase)) await nextChange(j, waitMs);
+    if (j.status.phase === phase && !hasEnded(phase)) await nextChange(j, waitMs);
     return view(j);
   }
 
@@ -176,7 +168,7 @@ export class ReplicationManager {
 
   cancel(id: string): ReplicationStatus {
     const j = this.job(id);
-    if (!TERMINAL.includes(j.status.phase))
+    if (!hasEnded(j.status.phase))
       j.abort.abort(new AgentError(499, 'cancelled', 'replication cancelled', false));
     return view(j);
   }
@@ -184,7 +176,7 @@ export class ReplicationManager {
   /** Waits for every running replication to stop (after cancelling them). */
   async shutdown(): Promise<void> {
     for (const j of this.jobs.values())
-      if (!TERMINAL.includes(j.status.phase))
+      if (!hasEnded(j.status.phase))
         j.abort.abort(new AgentError(503, 'unavailable', 'agent shutting down', true));
     await Promise.allSettled([...this.jobs.values()].map((j) => j.done));
     await this.runner.compacted();
@@ -192,7 +184,7 @@ export class ReplicationManager {
   }
 
   private trim(): void {
-    const terminal = [...this.jobs.values()].filter((j) => TERMINAL.includes(j.status.phase));
+    const terminal = [...this.jobs.values()].filter((j) => hasEnded(j.status.phase));
     for (const j of terminal.slice(0, Math.max(0, terminal.length - MAX_KEPT))) {
       this.jobs.delete(j.status.id);
       this.records.remove(j.status.id);

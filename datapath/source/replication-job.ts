@@ -5,7 +5,7 @@
 // Progress: bytesTotal/bytesDone count raw bytes of the chunks that must move; rate is bytesDone
 // over transfer time; ETA = remaining / rate. timings add up the time spent in each phase.
 import {
-  ENDED_PHASES,
+  hasEnded,
   type ReplicationRequest,
   type ReplicationStatus,
   type SnapshotSummary,
@@ -30,8 +30,6 @@ export interface Job extends PushJob {
   /** Wakes the run while it waits for the confirmation. */
   onConfirm?: () => void;
 }
-
-export const TERMINAL = ENDED_PHASES;
 
 type Kind = 'full' | 'incremental';
 
@@ -118,7 +116,7 @@ export function keptJob(status: ReplicationStatus): Job {
 export function view(j: Job): ReplicationStatus {
   const s = j.status;
   const now = Date.now();
-  if (j.transferStartedAt && !TERMINAL.includes(s.phase)) {
+  if (j.transferStartedAt && !hasEnded(s.phase)) {
     const secs = (now - j.transferStartedAt) / 1000;
     s.rateBytesPerSec = secs > 0 ? Math.round(s.bytesDone / secs) : 0;
     s.etaSeconds =

@@ -5,9 +5,8 @@
 // failed/interrupted (retryable) when the records are opened on restart.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { DestinationSpec, ReplicationStatus } from '../protocol/agent-api.js';
+import { hasEnded, type DestinationSpec, type ReplicationStatus } from '../protocol/agent-api.js';
 import { LatestWriter, readJson, writeFileAtomic } from '../fs-util.js';
-import { TERMINAL } from './replication-job.js';
 
 export class ReplicationRecords {
   private counts: Record<string, number> = {};
@@ -51,7 +50,7 @@ export class ReplicationRecords {
       }
       const status = await readJson<ReplicationStatus>(file).catch(() => null);
       if (!status) continue;
-      if (!TERMINAL.includes(status.phase)) {
+      if (!hasEnded(status.phase)) {
         status.phase = 'failed';
         status.finishedAt = new Date().toISOString();
         status.error = {
