@@ -196,12 +196,14 @@ async function spawnAgent(
     pipeStdout: true,
   });
   const exited = proc.exited.then((code) => (typeof code === 'number' ? code : null));
-  const ready = await waitForReadyLine<{ ready: boolean; port: number; dataPort: number }>(
-    proc,
-    opts.readyTimeoutMs ?? 20_000,
-  );
+  const ready = await waitForReadyLine<{
+    ready: boolean;
+    port: number;
+    dataPort: number;
+    dataScheme?: 'https' | 'http';
+  }>(proc, opts.readyTimeoutMs ?? 20_000);
   const url = `https://${r.host.includes(':') ? `[${r.host}]` : r.host}:${ready.port}`;
-  const dataUrl = `https://${r.host.includes(':') ? `[${r.host}]` : r.host}:${ready.dataPort}`;
+  const dataUrl = `${ready.dataScheme ?? 'https'}://${r.host.includes(':') ? `[${r.host}]` : r.host}:${ready.dataPort}`;
   const endpoint: AgentEndpoint = { url, token: r.token, caCertPem: r.caCertPem, dataUrl };
   const handle: AgentHandle = {
     name: r.name,

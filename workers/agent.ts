@@ -5,9 +5,10 @@
 //               [--snapshot-retain 2] [--fsync] [--no-compress] [--max-file-size BYTES]
 //               [--max-entries N] [--max-manifest-bytes BYTES] [--max-batch-bytes BYTES]
 //               [--session-idle-ms MS] [--confirm-window-ms MS] [--hash blake3|sha256]
+//               [--data-plaintext]
 //
 // Ports may be 0 (ephemeral). When both servers listen it prints exactly one line to stdout:
-//   {"ready":true,"pid":…,"port":…,"dataPort":…,"dataRoot":"…","agentId":"…"}
+//   {"ready":true,"pid":…,"port":…,"dataPort":…,"dataScheme":"https","dataRoot":"…","agentId":"…"}
 // Logs are JSON lines on stderr. SIGTERM/SIGINT: stop accepting, cancel running replications
 // (they resume when started again), exit 0.
 import fs from 'node:fs';
@@ -23,7 +24,10 @@ export const AGENT_USAGE = `usage: ferry agent --data-root DIR --token-file FILE
        [--max-manifest-bytes BYTES] [--max-batch-bytes BYTES] [--session-idle-ms MS]
        [--confirm-window-ms MS]   how long a Migration's replication waits for its transfer
                                   step before it is cancelled (default 300000)
-       [--hash blake3|sha256]   hash of new volumes' chunks (default blake3 where available)`;
+       [--hash blake3|sha256]   hash of new volumes' chunks (default blake3 where available)
+       [--data-plaintext]       serve the data port over plain HTTP, for links already
+                                encrypted below (WireGuard, IPsec): chunk bytes cross
+                                unencrypted; the control port and its token stay on TLS`;
 
 export interface AgentFlags {
   dataRoot: string;
@@ -41,6 +45,7 @@ export interface AgentFlags {
   sessionIdleMs: number;
   confirmWindowMs: number;
   hash?: HashAlgorithm;
+  dataPlaintext: boolean;
 }
 
 export function parseAgentFlags(argv: string[]): AgentFlags {
@@ -74,7 +79,8 @@ export function parseAgentFlags(argv: string[]): AgentFlags {
       value = name.slice(eq + 1);
       name = name.slice(0, eq);
     }
-    if (name === 'fsync' || name === 'no-compress') {
+    if (name === 'fsync' || name === 'no-compress' || name === 'data-plaintext') {
+      if (value !== undefined) throw new Error(`--${name} takes no value (got ${JSON.stringify(value)})`);
       bools.add(name);
       continue;
     }
@@ -124,6 +130,7 @@ export function parseAgentFlags(argv: string[]): AgentFlags {
     sessionIdleMs: int('session-idle-ms', 600_000, 1000),
     confirmWindowMs: int('confirm-window-ms', 300_000, 1000),
     ...(hash !== undefined ? { hash: hash as HashAlgorithm } : {}),
+    dataPlaintext: bools.has('data-plaintext'),
   };
 }
 
@@ -171,17 +178,19 @@ export async function agentMain(argv: string[]): Promise<number> {
     sessionIdleMs: flags.sessionIdleMs,
     confirmWindowMs: flags.confirmWindowMs,
     ...(flags.hash ? { hash: flags.hash } : {}),
+    dataPlaintext: flags.dataPlaintext,
     log,
   });
   const info = agent.info();
   log('info', 'agent ready', {
     port: agent.port,
     dataPort: agent.dataPort,
+    dataScheme: info.dataScheme,
     dataRoot: flags.dataRoot,
     listen: flags.listen,
   });
   process.stdout.write(
-    `${JSON.stringify({ ready: true, pid: process.pid, port: agent.port, dataPort: agent.dataPort, dataRoot: flags.dataRoot, agentId: info.agentId })}\n`,
+    `${JSON.stringify({ ready: true, pid: process.pid, port: agent.port, dataPort: agent.dataPort, dataScheme: info.dataScheme, dataRoot: flags.dataRoot, agentId: info.agentId })}\n`,
   );
   await new Promise<void>((resolve) => {
     const stop = (sig: string): void => {

@@ -1,6 +1,7 @@
 // The storage agent: one process per cluster owning that cluster's volumes. It serves the control
-// API (JSON, default port 9001) and the bulk chunk protocol (default port 9010) over TLS, both
-// behind bearer-token auth except /healthz, and composes the chunk store, the source-side
+// API (JSON, default port 9001) and the bulk chunk protocol (default port 9010) over TLS (the data
+// port in plaintext with dataPlaintext, wire.ts says when and why), both behind bearer-token auth
+// except /healthz, and composes the chunk store, the source-side
 // snapshot and replication managers and the destination-side standby manager over one data root:
 //
 //   <root>/volumes/<handle>/     live volumes (source side)
@@ -11,11 +12,13 @@
 //   <root>/agent-id              stable identity of this agent
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { AgentInfo } from '../protocol/agent-api.js';
+import { dataPortToken } from '../protocol/wire.js';
 import { Chunker, DEFAULT_CHUNKER } from '../store/chunker.js';
 import { ChunkStore, type Pin } from '../store/chunk-store.js';
 import { DEFAULT_HASH, HASHES_AVAILABLE, type HashAlgorithm, isHashAvailable } from '../store/hash.js';
@@ -49,6 +52,11 @@ export interface AgentConfig {
   token: string;
   tlsCert: string | Buffer;
   tlsKey: string | Buffer;
+  /**
+   * Serve the data port in plaintext HTTP, for links already encrypted below (default false). Its
+   * token is then dataPortToken(token), never the control token.
+   */
+  dataPlaintext?: boolean;
   /** Restore points kept per standby volume unless a replication asks otherwise (default 3). */
   retain?: number;
   /** Snapshots kept per source volume (default 2). */
@@ -75,7 +83,7 @@ export class Agent implements AgentContext {
   readonly log: Logger;
   private readonly sessions = new Map<string, Pin>();
   private readonly authLimiter: AuthFailureLimiter;
-  private readonly servers: https.Server[] = [];
+  private readonly servers: http.Server[] = [];
   private timer: NodeJS.Timeout | null = null;
   private commitWatch: NodeJS.Timeout | null = null;
   private agentId = '';
@@ -159,9 +167,17 @@ export class Agent implements AgentContext {
     this.watchCommits();
 
     const tls = { cert: this.cfg.tlsCert, key: this.cfg.tlsKey };
-    const control = this.listenServer('control', controlRoutes(this), this.cfg.port, tls);
-    const data = this.listenServer('data', dataRoutes(this), this.cfg.dataPort, tls);
+    const plain = this.cfg.dataPlaintext ?? false;
+    const control = this.listenServer('control', controlRoutes(this), this.cfg.port, this.cfg.token, tls);
+    const data = plain
+      ? this.listenServer('data', dataRoutes(this), this.cfg.dataPort, dataPortToken(this.cfg.token), null)
+      : this.listenServer('data', dataRoutes(this), this.cfg.dataPort, this.cfg.token, tls);
     [this.port, this.dataPort] = await Promise.all([control, data]);
+    if (plain)
+      this.log('warn', 'the data port serves plaintext HTTP (--data-plaintext)', {
+        dataPort: this.dataPort,
+        note: 'chunk bytes cross the network unencrypted: use it only on a link encrypted below (WireGuard, IPsec)',
+      });
   }
 
   private expireSessions(): void {
@@ -194,13 +210,17 @@ export class Agent implements AgentContext {
     name: string,
     routes: Route[],
     port: number,
-    tls: { cert: string | Buffer; key: string | Buffer },
+    token: string,
+    tls: { cert: string | Buffer; key: string | Buffer } | null,
   ): Promise<number> {
-    const auth = new TokenAuth(this.cfg.token);
-    const server = https.createServer({ ...tls, keepAlive: true }, (req, res) => {
+    const auth = new TokenAuth(token);
+    const serve = (req: IncomingMessage, res: ServerResponse): void => {
       res.on('finish', () => this.count.http(1, { server: name, code: String(res.statusCode) }));
       void this.handle(req, res, routes, auth);
-    });
+    };
+    const server = tls
+      ? https.createServer({ ...tls, keepAlive: true }, serve)
+      : http.createServer({ keepAlive: true }, serve);
     server.keepAliveTimeout = 30_000;
     server.headersTimeout = 60_000;
     server.requestTimeout = 0;
@@ -286,6 +306,7 @@ export class Agent implements AgentContext {
       version: AGENT_VERSION,
       port: this.port,
       dataPort: this.dataPort,
+      dataScheme: this.cfg.dataPlaintext ? 'http' : 'https',
       dataRoot: this.cfg.dataRoot,
       hash: this.hash,
       hashes: [...HASHES_AVAILABLE],

@@ -1,7 +1,6 @@
 // The client's calls to an agent's data port: which chunks the agent holds (hasChunks) and the
 // streaming chunk upload (openChunkUpload, a body of wire.ts frames written with backpressure).
 // A source agent uses them to push chunks to a destination agent (push.ts).
-import https from 'node:https';
 import type { ReceiveResult } from '../destination/receive.js';
 import type { HashAlgorithm } from '../store/hash.js';
 import { HASH_HEADER, SESSION_HEADER } from '../protocol/wire.js';
@@ -55,7 +54,8 @@ export class AgentData {
   async openChunkUpload(
     opts: { session?: string; hash?: HashAlgorithm; signal?: AbortSignal } = {},
   ): Promise<ChunkUpload> {
-    const url = new URL('/v1/chunks', await this.http.base(true));
+    const t = await this.http.target(true);
+    const url = new URL('/v1/chunks', t.origin);
     let settled = false;
     let failure: Error | null = null;
     let resolveAnswer!: (r: Raw) => void;
@@ -65,11 +65,11 @@ export class AgentData {
       rejectAnswer = rej;
     });
     answer.catch(() => undefined);
-    const req = https.request(url, {
+    const req = t.request(url, {
       method: 'POST',
-      agent: this.http.agent,
+      agent: t.agent,
       headers: {
-        authorization: `Bearer ${this.http.endpoint.token}`,
+        authorization: `Bearer ${t.token}`,
         'content-type': 'application/octet-stream',
         ...(opts.session ? { [SESSION_HEADER]: opts.session } : {}),
         ...(opts.hash ? { [HASH_HEADER]: opts.hash } : {}),

@@ -2,8 +2,13 @@
 // CA), bearer-token requests to the control port or to the data port (its URL taken from the
 // endpoint, else from the port /v1/info advertises), an idle timeout per request, and the mapping
 // of error answers and failures to the errors of errors.ts. control.ts and data.ts call through it.
+// A data port the agent says is plaintext (AgentInfo.dataScheme "http") is reached over plain
+// HTTP with the derived data-port token, and only then: an http data URL for an agent that does
+// not say so is refused before anything is sent.
+import http from 'node:http';
 import https from 'node:https';
 import type { AgentInfo } from '../protocol/agent-api.js';
+import { dataPortToken } from '../protocol/wire.js';
 import type { ErrorBody } from '../errors.js';
 import { AgentApiError, AgentUnreachableError } from './errors.js';
 
@@ -40,19 +45,29 @@ export interface RequestOptions {
   timeoutMs?: number;
 }
 
+/** Where and how one port is reached: its origin, the module and keep-alive agent, the token. */
+export interface PortTarget {
+  origin: string;
+  request: typeof https.request;
+  agent: http.Agent;
+  token: string;
+}
+
 export class AgentHttp {
   readonly endpoint: AgentEndpoint;
   readonly agent: https.Agent;
   readonly timeoutMs: number;
-  private dataUrl: string | undefined;
+  private readonly maxSockets: number;
+  private data: PortTarget | undefined;
+  private dataAsked: Promise<PortTarget> | undefined;
 
   constructor(endpoint: AgentEndpoint, opts: ClientOptions = {}) {
     this.endpoint = { ...endpoint, url: endpoint.url.replace(/\/+$/, '') };
-    this.dataUrl = endpoint.dataUrl?.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 120_000;
+    this.maxSockets = opts.maxSockets ?? 8;
     this.agent = new https.Agent({
       keepAlive: true,
-      maxSockets: opts.maxSockets ?? 8,
+      maxSockets: this.maxSockets,
       ...(endpoint.caCertPem ? { ca: endpoint.caCertPem } : {}),
     });
   }
@@ -60,30 +75,68 @@ export class AgentHttp {
   /** Closes idle keep-alive connections. */
   close(): void {
     this.agent.destroy();
+    if (this.data && this.data.agent !== this.agent) this.data.agent.destroy();
+  }
+
+  /** The control port, or with `data` the data port. */
+  async target(data: boolean): Promise<PortTarget> {
+    const control = { request: https.request, agent: this.agent, token: this.endpoint.token };
+    if (!data) return { origin: this.endpoint.url, ...control };
+    if (this.data) return this.data;
+    // One question at a time, so concurrent first calls share one answer (and one http.Agent).
+    this.dataAsked ??= this.dataTarget(control).finally(() => (this.dataAsked = undefined));
+    return this.dataAsked;
+  }
+
+  private async dataTarget(control: Omit<PortTarget, 'origin'>): Promise<PortTarget> {
+    const given = this.endpoint.dataUrl?.replace(/\/+$/, '');
+    // An https data URL needs no question (an agent serving plaintext would fail its handshake).
+    if (given && new URL(given).protocol === 'https:') return (this.data = { origin: given, ...control });
+    const info = await this.json<AgentInfo>({ method: 'GET', path: '/v1/info' });
+    const plain = info.dataScheme === 'http';
+    let origin: string;
+    if (given) {
+      if (!plain)
+        throw new AgentApiError(
+          400,
+          'bad_data_url',
+          `dataUrl ${JSON.stringify(given)}: the agent at ${this.endpoint.url} serves its data port over TLS (https); an http data URL is for an agent started with --data-plaintext`,
+          false,
+        );
+      origin = given;
+    } else {
+      const u = new URL(this.endpoint.url);
+      u.protocol = plain ? 'http:' : 'https:';
+      u.port = String(info.dataPort);
+      origin = u.origin;
+    }
+    this.data = plain
+      ? {
+          origin,
+          request: http.request,
+          agent: new http.Agent({ keepAlive: true, maxSockets: this.maxSockets }),
+          token: dataPortToken(this.endpoint.token),
+        }
+      : { origin, ...control };
+    return this.data;
   }
 
   /** The origin of the control port, or with `data` of the data port. */
   async base(data: boolean): Promise<string> {
-    if (!data) return this.endpoint.url;
-    if (!this.dataUrl) {
-      const info = await this.json<AgentInfo>({ method: 'GET', path: '/v1/info' });
-      const u = new URL(this.endpoint.url);
-      u.port = String(info.dataPort);
-      this.dataUrl = u.origin;
-    }
-    return this.dataUrl;
+    return (await this.target(data)).origin;
   }
 
   async request(o: RequestOptions): Promise<Raw> {
-    const url = new URL(o.path, await this.base(o.data ?? false));
+    const t = await this.target(o.data ?? false);
+    const url = new URL(o.path, t.origin);
     return new Promise<Raw>((resolve, reject) => {
-      const req = https.request(
+      const req = t.request(
         url,
         {
           method: o.method,
-          agent: this.agent,
+          agent: t.agent,
           headers: {
-            authorization: `Bearer ${this.endpoint.token}`,
+            authorization: `Bearer ${t.token}`,
             ...(o.body !== undefined ? { 'content-length': String(Buffer.byteLength(o.body)) } : {}),
             ...o.headers,
           },

@@ -69,6 +69,11 @@ export interface AgentInfo {
   agentId: string;
   version: string;
   dataPort: number;
+  /**
+   * "http" when the data port serves plaintext (--data-plaintext; its token is
+   * wire.ts dataPortToken). Absent from agents older than it: their data port is https.
+   */
+  dataScheme?: 'https' | 'http';
   port: number;
   dataRoot: string;
   /** The hash a new volume's snapshots name chunks with (an existing volume keeps its own). */
@@ -93,7 +98,10 @@ export interface DestinationSpec {
   caCertPem?: string;
   /** Name of the standby volume on the destination; default: the source volume name. */
   volume?: string;
-  /** Override the data URL; default: the destination's host with the dataPort it advertises. */
+  /**
+   * Override the data URL; default: the destination's host with the dataPort it advertises. An
+   * http URL is used only when the destination advertises a plaintext data port (dataScheme).
+   */
   dataUrl?: string;
 }
 

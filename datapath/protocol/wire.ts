@@ -17,11 +17,25 @@
 // An upload may say `X-Ferry-Hash: sha256|blake3`, the algorithm of its volume's manifests: the
 // receiver checks each chunk's name with it first (without it, with each algorithm it has, BLAKE3
 // first), and refuses the upload at once if it cannot compute that algorithm.
+//
+// The data port speaks TLS unless its agent runs with --data-plaintext (AgentInfo.dataScheme
+// "http"), for links encrypted below it (a WireGuard or IPsec mesh). Then chunk bytes cross in
+// clear but nothing is trusted for it: every chunk is checked against its name on arrival, and a
+// restore point is only what a manifest sent over the control port's TLS names. The control token
+// never crosses in clear: the plaintext port accepts only dataPortToken(token), which nothing on
+// the control port accepts, so one sniffed from the wire can ask which chunks exist and upload
+// chunks (pinned for the session timeout, then collected), and nothing else.
+import crypto from 'node:crypto';
 import { HASH_BYTES } from '../store/hash.js';
 
 export const FRAME_HEADER = HASH_BYTES + 8;
 export const SESSION_HEADER = 'x-ferry-session';
 export const HASH_HEADER = 'x-ferry-hash';
+
+/** The bearer token a plaintext data port accepts in place of the agent's token (derived, one-way). */
+export function dataPortToken(token: string): string {
+  return `fdp1.${crypto.createHmac('sha256', token).update('ferry data port v1').digest('base64url')}`;
+}
 
 export function frameHeader(hash: Buffer, rawLen: number, storedLen: number): Buffer {
   const h = Buffer.alloc(FRAME_HEADER);

@@ -48,9 +48,11 @@ export function validateDestination(d: DestinationSpec | undefined, field = 'des
     throw badRequest(`${field}.volume ${JSON.stringify(d.volume)}: not a valid volume name`);
   if (d.dataUrl !== undefined) {
     try {
-      if (new URL(d.dataUrl).protocol !== 'https:') throw new Error('not https');
+      if (!['https:', 'http:'].includes(new URL(d.dataUrl).protocol)) throw new Error('not http(s)');
     } catch {
-      throw badRequest(`${field}.dataUrl ${JSON.stringify(d.dataUrl)}: must be an https URL`);
+      throw badRequest(
+        `${field}.dataUrl ${JSON.stringify(d.dataUrl)}: must be an https URL (http only to a plaintext data port)`,
+      );
     }
   }
 }
