@@ -14,7 +14,12 @@
 import { Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { hasEnded, type ReplicationRequest, type ReplicationStatus } from '../datapath/protocol/agent-api.js';
+import {
+  hasEnded,
+  hasFeature,
+  type ReplicationRequest,
+  type ReplicationStatus,
+} from '../datapath/protocol/agent-api.js';
 import { AgentApiError, AgentClient } from '../datapath/client/client.js';
 import type { ActivityDeps } from './deps.js';
 import { loadClusterPair } from './cluster-pair.js';
@@ -52,7 +57,9 @@ const POLL_MS = 500;
  * replications are cancelled here when this step fails, by the workflow's stopTransfers when it
  * ends later, and otherwise by the agent after its confirm window.
  *
- * Without a pair (or one that names no agent, or cannot be read) the snapshots are plain ones.
+ * Without a pair (or one that names no agent, or cannot be read), or with a source agent older
+ * than awaitConfirm (which would ignore it and commit before the transfer step), the snapshots are
+ * plain ones, which the transfer step then replicates.
  */
 export async function snapshotVolumes(deps: ActivityDeps, input: SnapshotInput): Promise<SnapshotResult> {
   const agent = new AgentClient(deps.agent);
@@ -62,9 +69,10 @@ export async function snapshotVolumes(deps: ActivityDeps, input: SnapshotInput):
           () => null,
         )
       : null;
-  const destination = pair?.destination ?? null;
   const started: string[] = [];
   try {
+    const confirms = pair?.destination ? hasFeature(await agent.info(), 'awaitConfirm') : false;
+    const destination = confirms ? (pair?.destination ?? null) : null;
     const taken = await Promise.all(
       input.volumes.map(async (v) => {
         try {

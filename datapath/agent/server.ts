@@ -17,7 +17,7 @@ import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import type { AgentInfo } from '../protocol/agent-api.js';
+import { AGENT_FEATURES, type AgentInfo } from '../protocol/agent-api.js';
 import { dataPortToken } from '../protocol/wire.js';
 import { Chunker, DEFAULT_CHUNKER } from '../store/chunker.js';
 import { ChunkStore, type Pin } from '../store/chunk-store.js';
@@ -304,6 +304,7 @@ export class Agent implements AgentContext {
     return {
       agentId: this.agentId,
       version: AGENT_VERSION,
+      features: [...AGENT_FEATURES],
       port: this.port,
       dataPort: this.dataPort,
       dataScheme: this.cfg.dataPlaintext ? 'http' : 'https',

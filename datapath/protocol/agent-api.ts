@@ -65,9 +65,24 @@ export type { Manifest, Entry, FileEntry, DirEntry, SymlinkEntry, ChunkRef } fro
  */
 export const VOLUME_LOCK_WAIT = 'the volume lock (another commit or an early retire)';
 
+/**
+ * What an agent can do beyond the first wire API, so a newer caller can tell an older agent
+ * (which ignores fields it does not know) apart: `awaitConfirm` (ReplicationRequest.awaitConfirm
+ * and the confirm window).
+ */
+export const AGENT_FEATURES = ['awaitConfirm'] as const;
+export type AgentFeature = (typeof AGENT_FEATURES)[number];
+
+/** Whether the agent `info` describes has `feature` (agents before the list have none of them). */
+export function hasFeature(info: Pick<AgentInfo, 'features'>, feature: AgentFeature): boolean {
+  return info.features?.includes(feature) ?? false;
+}
+
 export interface AgentInfo {
   agentId: string;
   version: string;
+  /** AGENT_FEATURES this agent has; absent from agents older than the list. */
+  features?: string[];
   dataPort: number;
   /**
    * "http" when the data port serves plaintext (--data-plaintext; its token is

@@ -69,6 +69,11 @@ async function replicatedThenEdited(volume: string): Promise<{ dir: string; rest
 }
 
 describe('a replication that awaits confirmation', () => {
+  it('is a feature the agent advertises, so a Migration can tell an older agent that lacks it', async () => {
+    // activities/volumes.ts snapshotVolumes takes plain snapshots when the list lacks it
+    expect((await sc.info()).features).toContain('awaitConfirm');
+  });
+
   it('sends its data, holds the standby on its restore point, and commits once confirmed', async () => {
     const { dir, restorePoint } = await replicatedThenEdited('held');
     const before = describeTree(dst.standbyPath('held'));
