@@ -20,6 +20,8 @@ export interface BenchArgs {
   snapshotFirst: boolean;
   migration: boolean;
   stream: boolean;
+  /** Ferry's destination agent serves its data port in plaintext (`ferry agent --data-plaintext`). */
+  dataPlaintext: boolean;
   /** Measure only the first N scenarios (1: the full copy only); undefined: all. */
   scenarios?: number;
   /** Whole benchmark runs, each on a fresh volume and fresh copies; the report takes medians. */
@@ -42,6 +44,8 @@ export const USAGE = `usage: npm run bench:datapath -- [options]
   --migration        Ferry replicates a Migration's way: its snapshot step starts the replication
                      awaiting confirmation, its transfer step confirms it (activities/volumes.ts)
   --stream           with --migration: send chunks while the snapshot reads (streamDuringSnapshot)
+  --data-plaintext   Ferry's destination serves its data port over plain HTTP (ferry agent
+                     --data-plaintext), as rsync's daemon does; the control port stays on TLS
   --no-verify-reads  skip the traced re-run of "unchanged" that checks Ferry reads no file contents
   --scenarios N      measure only the first N scenarios (1: the full copy only; they build on each other)
   --runs N           repeat the whole benchmark N times (fresh volume and copies each time) and report
@@ -94,6 +98,7 @@ export function parseArgs(argv: string[]): BenchArgs {
     snapshotFirst: false,
     migration: false,
     stream: false,
+    dataPlaintext: false,
     runs: 1,
     help: false,
   };
@@ -139,6 +144,9 @@ export function parseArgs(argv: string[]): BenchArgs {
         break;
       case '--stream':
         a.stream = true;
+        break;
+      case '--data-plaintext':
+        a.dataPlaintext = true;
         break;
       case '--no-verify-reads':
         a.verifyReads = false;

@@ -106,6 +106,7 @@ function makePeer(tool: Tool, ctx: BenchContext, args: BenchArgs): Peer {
         snapshotFirst: args.snapshotFirst,
         migration: args.migration,
         stream: args.stream,
+        dataPlaintext: args.dataPlaintext,
       });
     case 'rsync':
       return rsyncPeer(ctx);
@@ -312,6 +313,7 @@ async function measureRun(args: BenchArgs, run: number): Promise<RunResult> {
     const ferry = peers.find((p) => p.name === 'ferry');
     const ferryBuild = ferry?.build?.();
     if (ferryBuild) machine.ferryBuild = ferryBuild;
+    if (ferry) machine.ferryDataPort = args.dataPlaintext ? 'plain HTTP (--data-plaintext)' : 'TLS';
     if (run === 0 && args.verifyReads && ferry && active.has(ferry) && ferry.traceUnchangedReads) {
       setPhase('verifying: unchanged replication again, under strace (not timed)');
       try {
@@ -437,6 +439,11 @@ async function main(args: BenchArgs): Promise<number> {
             : []),
           ...COMMON_NOTES,
           ...FERRY_NOTES,
+          ...(args.dataPlaintext
+            ? [
+                "This run's Ferry destination served its data port over plain HTTP (`ferry agent --data-plaintext`, `--data-plaintext` here), as rsync's daemon does: chunk uploads and have-queries crossed unencrypted; the control port (manifests, commits) stayed on TLS.",
+              ]
+            : []),
           FINAL_NOTE,
           ...(failures.length
             ? [

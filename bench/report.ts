@@ -41,6 +41,8 @@ export interface MachineInfo {
   loadAverageAtStart: number[];
   /** Which Ferry build the agents ran (git describe, digest of the copied dist/). */
   ferryBuild?: string;
+  /** How Ferry's destination served its data port: TLS (default) or plain HTTP. */
+  ferryDataPort?: string;
 }
 
 export interface TargetCheck {
@@ -337,6 +339,7 @@ function machineTable(m: MachineInfo, l: MachineLimits): string {
     ...(m.ssh ? [['ssh (rsync-ssh)', m.ssh]] : []),
     ['restic', m.restic],
     ['Ferry build', m.ferryBuild ?? 'not run'],
+    ...(m.ferryDataPort ? [["Ferry's data port", m.ferryDataPort]] : []),
     ['load average at start', m.loadAverageAtStart.map((x) => x.toFixed(2)).join(', ')],
     ['SHA-256 (node:crypto, one core)', `${l.sha256MBps.toFixed(0)} MB/s`],
     ...(l.blake3MBps ? [['BLAKE3 (@napi-rs/blake-hash, one core)', `${l.blake3MBps.toFixed(0)} MB/s`]] : []),

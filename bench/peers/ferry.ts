@@ -122,7 +122,13 @@ interface Agents {
  */
 export function ferryPeer(
   ctx: BenchContext,
-  opts: { warmUp: boolean; snapshotFirst?: boolean; migration?: boolean; stream?: boolean } = {
+  opts: {
+    warmUp: boolean;
+    snapshotFirst?: boolean;
+    migration?: boolean;
+    stream?: boolean;
+    dataPlaintext?: boolean;
+  } = {
     warmUp: true,
   },
 ): Peer {
@@ -170,7 +176,7 @@ export function ferryPeer(
     runs++;
     const destination = {
       url: `https://127.0.0.1:${ctl.port}`,
-      dataUrl: `https://127.0.0.1:${data.port}`,
+      dataUrl: `${opts.dataPlaintext ? 'http' : 'https'}://127.0.0.1:${data.port}`,
       token: agents.dst.token,
       caCertPem: agents.dst.caCertPem,
     };
@@ -214,7 +220,13 @@ export function ferryPeer(
       const ca = await createCertAuthority(path.join(dir, 'ca'), 'ferry-bench-ca');
       const [src, dst] = await Promise.all([
         startAgent({ dir: path.join(dir, 'src'), name: 'source', ca, ferryBin: code.ferryBin }),
-        startAgent({ dir: path.join(dir, 'dst'), name: 'destination', ca, ferryBin: code.ferryBin }),
+        startAgent({
+          dir: path.join(dir, 'dst'),
+          name: 'destination',
+          ca,
+          ferryBin: code.ferryBin,
+          ...(opts.dataPlaintext ? { args: ['--data-plaintext'] } : {}),
+        }),
       ]);
       agents = { src, dst };
       ctx.trackPid(src.pid);
