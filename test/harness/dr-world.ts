@@ -51,6 +51,8 @@ export interface DrWorldOptions {
   context?: HarnessContext;
   /** Extra `ferry worker` flags, e.g. ['--transfer-stall-seconds', '8']. */
   workerArgs?: string[];
+  /** Extra `ferry agent` flags for the destination's agent, e.g. ['--data-plaintext']. */
+  destinationAgentArgs?: string[];
 }
 
 export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Promise<DrWorld> {
@@ -59,7 +61,12 @@ export async function startDrWorld(name: string, opts: DrWorldOptions = {}): Pro
   const ca = await createCertAuthority(path.join(dir, 'ca'), `ferry-test-${name}`);
   const [source, destination] = await Promise.all([
     startAgent({ dir: path.join(dir, 'source'), name: 'source', ca }),
-    startAgent({ dir: path.join(dir, 'destination'), name: 'destination', ca }),
+    startAgent({
+      dir: path.join(dir, 'destination'),
+      name: 'destination',
+      ca,
+      ...(opts.destinationAgentArgs ? { args: opts.destinationAgentArgs } : {}),
+    }),
   ]);
   const agents = { source, destination };
   const kubeconfig = (c: ClusterName) => env.clusters[c]!.kubeconfigPath;
