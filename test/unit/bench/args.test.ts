@@ -7,6 +7,9 @@ describe('bench:datapath paths', () => {
     [['--snapshot-first'], { snapshotFirst: true, migration: false, stream: false }],
     [['--migration'], { snapshotFirst: false, migration: true, stream: false }],
     [['--migration', '--stream'], { snapshotFirst: false, migration: true, stream: true }],
+    [[], { dataPlaintext: false }],
+    [['--data-plaintext'], { dataPlaintext: true }],
+    [['--migration', '--data-plaintext'], { migration: true, dataPlaintext: true }],
   ])('%j', (argv, expected) => {
     expect(parseArgs(argv)).toMatchObject(expected);
   });

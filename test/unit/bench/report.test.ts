@@ -247,7 +247,7 @@ describe('Ferry stage breakdown', () => {
 });
 
 describe('machine table', () => {
-  const doc = (l: MachineLimits): string =>
+  const doc = (l: MachineLimits, ferryDataPort?: string): string =>
     renderMarkdown({
       command: 'npm run bench:datapath',
       date: '2026-12-01T00:00:00Z',
@@ -263,6 +263,7 @@ describe('machine table', () => {
         rsync: 'rsync 3',
         restic: 'restic 0.14',
         loadAverageAtStart: [0, 0, 0],
+        ...(ferryDataPort ? { ferryDataPort } : {}),
       },
       limits: l,
       rows: [],
@@ -275,5 +276,12 @@ describe('machine table', () => {
     expect(md).toMatch(/\| 1 MiB writes into the page cache +\| 2500 MB\/s +\|/);
     expect(md).toMatch(/\| node:tls on loopback \(both ends, 1 MiB writes\) +\| 611 MB per CPU-second +\|/);
     expect(doc(limits)).not.toMatch(/chunker|into the page cache|node:tls/);
+  });
+
+  it("names Ferry's data port transport when Ferry ran, and only then", () => {
+    expect(doc(limits, 'plain HTTP (--data-plaintext)')).toMatch(
+      /\| Ferry's data port +\| plain HTTP \(--data-plaintext\) +\|/,
+    );
+    expect(doc(limits)).not.toMatch(/Ferry's data port/);
   });
 });
