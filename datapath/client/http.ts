@@ -121,11 +121,6 @@ export class AgentHttp {
     return this.data;
   }
 
-  /** The origin of the control port, or with `data` of the data port. */
-  async base(data: boolean): Promise<string> {
-    return (await this.target(data)).origin;
-  }
-
   async request(o: RequestOptions): Promise<Raw> {
     const t = await this.target(o.data ?? false);
     const url = new URL(o.path, t.origin);
@@ -177,8 +172,13 @@ export function unreachable(url: URL, err: unknown): AgentUnreachableError {
   const e = err as NodeJS.ErrnoException;
   if (e?.name === 'AbortError')
     return new AgentUnreachableError(`request to ${url.origin} aborted`, { cause: err });
+  // TLS spoken to a plain HTTP port (an agent's data port under --data-plaintext, say)
+  const plainPort =
+    url.protocol === 'https:' && /wrong version number/.test(e?.message ?? '')
+      ? ` (that port does not speak TLS: is it the data port of an agent started with --data-plaintext? then its URL is http://${url.host})`
+      : '';
   return new AgentUnreachableError(
-    `agent at ${url.origin} unreachable: ${e?.code ?? ''} ${e?.message ?? String(err)}`
+    `agent at ${url.origin} unreachable: ${e?.code ?? ''} ${e?.message ?? String(err)}${plainPort}`
       .replace(/\s+/g, ' ')
       .trim(),
     {

@@ -162,7 +162,7 @@ describe('a plaintext data port (--data-plaintext)', () => {
     expect(windowsFound(r.file, r.sent)).toBe(0);
   });
 
-  it('an http data URL for a TLS data port is refused before a byte is sent, naming the URL', async () => {
+  it('an http data URL for a TLS data port is refused before a byte is sent; TLS to a plaintext one is explained', async () => {
     const client = new AgentClient({ ...tls.dst.endpoint, dataUrl: `http://127.0.0.1:${tls.dst.dataPort}` });
     try {
       const err = (await client.hasChunks([Buffer.alloc(32)]).then(
@@ -174,6 +174,22 @@ describe('a plaintext data port (--data-plaintext)', () => {
       expect(err?.message).toContain('--data-plaintext');
     } finally {
       client.close();
+    }
+    // and the other way round: TLS to the plaintext port says what the port is
+    const tlsToPlain = new AgentClient({
+      ...plain.dst.endpoint,
+      dataUrl: `https://127.0.0.1:${plain.dst.dataPort}`,
+    });
+    try {
+      const err = (await tlsToPlain.hasChunks([Buffer.alloc(32)]).then(
+        () => null,
+        (e: unknown) => e,
+      )) as { message?: string } | null;
+      expect(err?.message).toContain(
+        `does not speak TLS: is it the data port of an agent started with --data-plaintext? then its URL is http://127.0.0.1:${plain.dst.dataPort}`,
+      );
+    } finally {
+      tlsToPlain.close();
     }
     const r = await replicateRecorded(tls, 'refused', 'http');
     expect(r.status).toBeNull();
