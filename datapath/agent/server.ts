@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { AGENT_FEATURES, type AgentInfo } from '../protocol/agent-api.js';
 import { dataPortToken } from '../protocol/wire.js';
@@ -84,6 +84,10 @@ export class Agent implements AgentContext {
   private readonly sessions = new Map<string, Pin>();
   private readonly authLimiter: AuthFailureLimiter;
   private readonly servers: http.Server[] = [];
+  /** Listening sockets that hand each connection to one of `servers` (a plaintext data port's). */
+  private readonly fronts: net.Server[] = [];
+  /** Their connections not handed over yet (no byte received). */
+  private readonly unsorted = new Set<net.Socket>();
   private timer: NodeJS.Timeout | null = null;
   private commitWatch: NodeJS.Timeout | null = null;
   private agentId = '';
@@ -168,10 +172,20 @@ export class Agent implements AgentContext {
 
     const tls = { cert: this.cfg.tlsCert, key: this.cfg.tlsKey };
     const plain = this.cfg.dataPlaintext ?? false;
-    const control = this.listenServer('control', controlRoutes(this), this.cfg.port, this.cfg.token, tls);
+    const control = this.listen(
+      this.server('control', controlRoutes(this), this.cfg.token, tls),
+      this.cfg.port,
+    );
+    const dataTls = this.server('data', dataRoutes(this), this.cfg.token, tls);
     const data = plain
-      ? this.listenServer('data', dataRoutes(this), this.cfg.dataPort, dataPortToken(this.cfg.token), null)
-      : this.listenServer('data', dataRoutes(this), this.cfg.dataPort, this.cfg.token, tls);
+      ? this.listen(
+          this.eitherServer(
+            dataTls,
+            this.server('data', dataRoutes(this), dataPortToken(this.cfg.token), null),
+          ),
+          this.cfg.dataPort,
+        )
+      : this.listen(dataTls, this.cfg.dataPort);
     [this.port, this.dataPort] = await Promise.all([control, data]);
     if (plain)
       this.log('warn', 'the data port serves plaintext HTTP (--data-plaintext)', {
@@ -206,13 +220,13 @@ export class Agent implements AgentContext {
     this.commitWatch.unref();
   }
 
-  private listenServer(
+  /** A server of `routes` behind `token`, over TLS or (tls null) plain HTTP; not listening yet. */
+  private server(
     name: string,
     routes: Route[],
-    port: number,
     token: string,
     tls: { cert: string | Buffer; key: string | Buffer } | null,
-  ): Promise<number> {
+  ): http.Server {
     const auth = new TokenAuth(token);
     const serve = (req: IncomingMessage, res: ServerResponse): void => {
       res.on('finish', () => this.count.http(1, { server: name, code: String(res.statusCode) }));
@@ -225,6 +239,35 @@ export class Agent implements AgentContext {
     server.headersTimeout = 60_000;
     server.requestTimeout = 0;
     this.servers.push(server);
+    return server;
+  }
+
+  /**
+   * One port for two servers: a connection whose first byte starts a TLS handshake (0x16) goes to
+   * `tlsServer`, any other to `plainServer`. So a plaintext data port still serves sources that
+   * speak TLS to it (agents older than --data-plaintext, an https dataUrl), with the agent's
+   * token as before, while plain HTTP takes only the derived one.
+   */
+  private eitherServer(tlsServer: http.Server, plainServer: http.Server): net.Server {
+    const front = net.createServer((socket) => {
+      this.unsorted.add(socket);
+      socket.once('close', () => this.unsorted.delete(socket));
+      socket.setTimeout(60_000, () => socket.destroy()); // silent after connecting
+      socket.on('error', () => socket.destroy());
+      socket.once('data', (first: Buffer) => {
+        this.unsorted.delete(socket);
+        socket.setTimeout(0);
+        socket.pause();
+        socket.unshift(first);
+        (first[0] === 0x16 ? tlsServer : plainServer).emit('connection', socket);
+        process.nextTick(() => socket.resume());
+      });
+    });
+    this.fronts.push(front);
+    return front;
+  }
+
+  private listen(server: net.Server, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, this.cfg.host, () => resolve((server.address() as AddressInfo).port));
@@ -347,9 +390,11 @@ export class Agent implements AgentContext {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     if (this.commitWatch) clearInterval(this.commitWatch);
+    for (const s of this.fronts) s.close();
     for (const s of this.servers) s.close();
     await this.replications.shutdown();
     await this.standby.settled();
     for (const s of this.servers) s.closeAllConnections();
+    for (const s of this.unsorted) s.destroy();
   }
 }

@@ -172,10 +172,10 @@ export function unreachable(url: URL, err: unknown): AgentUnreachableError {
   const e = err as NodeJS.ErrnoException;
   if (e?.name === 'AbortError')
     return new AgentUnreachableError(`request to ${url.origin} aborted`, { cause: err });
-  // TLS spoken to a plain HTTP port (an agent's data port under --data-plaintext, say)
+  // TLS spoken to a port that speaks plain HTTP (a proxy, a wrong port)
   const plainPort =
     url.protocol === 'https:' && /wrong version number/.test(e?.message ?? '')
-      ? ` (that port does not speak TLS: is it the data port of an agent started with --data-plaintext? then its URL is http://${url.host})`
+      ? ` (that port does not speak TLS; if it serves plain HTTP, its URL is http://${url.host})`
       : '';
   return new AgentUnreachableError(
     `agent at ${url.origin} unreachable: ${e?.code ?? ''} ${e?.message ?? String(err)}${plainPort}`

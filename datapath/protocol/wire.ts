@@ -22,9 +22,11 @@
 // "http"), for links encrypted below it (a WireGuard or IPsec mesh). Then chunk bytes cross in
 // clear but nothing is trusted for it: every chunk is checked against its name on arrival, and a
 // restore point is only what a manifest sent over the control port's TLS names. The control token
-// never crosses in clear: the plaintext port accepts only dataPortToken(token), which nothing on
-// the control port accepts, so one sniffed from the wire can ask which chunks exist and upload
-// chunks (pinned for the session timeout, then collected), and nothing else.
+// never crosses in clear: plain HTTP there takes only dataPortToken(token), which nothing on the
+// control port accepts, so one sniffed from the wire can ask which chunks exist and upload chunks
+// (pinned for the session timeout, then collected), and nothing else. The same port still serves
+// a connection that opens with a TLS handshake over TLS, with the agent's token, so sources older
+// than the flag keep working.
 import crypto from 'node:crypto';
 import { HASH_BYTES } from '../store/hash.js';
 
