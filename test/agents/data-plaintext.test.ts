@@ -102,6 +102,15 @@ async function replicateRecorded(
   }
 }
 
+type Recorded = Awaited<ReturnType<typeof replicateRecorded>>;
+
+/** That `r` succeeded, the standby of `volume` equals the source, and the relay carried the file. */
+function expectArrived(p: AgentPair, volume: string, r: Recorded): void {
+  expect([r.status?.phase, r.error]).toEqual(['succeeded', '']);
+  expect(describeTree(p.dst.standbyPath(volume))).toEqual(describeTree(r.vol));
+  expect(r.sent.length).toBeGreaterThan(r.file.length);
+}
+
 /** How many of 20 windows of 64 bytes spread over `file` occur in `haystack`. */
 function windowsFound(file: Buffer, haystack: Buffer): number {
   let found = 0;
@@ -126,8 +135,7 @@ describe('a plaintext data port (--data-plaintext)', () => {
     expect(await rawStatus(tlsUrl, `Bearer ${dataPortToken(plain.dst.token)}`)).toBe(401);
     // a source that speaks TLS to it (an https dataUrl, as an agent before the flag would)
     const r = await replicateRecorded(plain, 'sealed-to-plain', 'https');
-    expect([r.status?.phase, r.error]).toEqual(['succeeded', '']);
-    expect(describeTree(plain.dst.standbyPath('sealed-to-plain'))).toEqual(describeTree(r.vol));
+    expectArrived(plain, 'sealed-to-plain', r);
     expect(windowsFound(r.file, r.sent)).toBe(0);
   });
 
@@ -145,9 +153,7 @@ describe('a plaintext data port (--data-plaintext)', () => {
 
   it('replicates byte for byte, with the bytes in clear on the wire and no control token there', async () => {
     const r = await replicateRecorded(plain, 'clear', 'http');
-    expect([r.status?.phase, r.error]).toEqual(['succeeded', '']);
-    expect(describeTree(plain.dst.standbyPath('clear'))).toEqual(describeTree(r.vol));
-    expect(r.sent.length).toBeGreaterThan(r.file.length);
+    expectArrived(plain, 'clear', r);
     expect(windowsFound(r.file, r.sent)).toBeGreaterThanOrEqual(18);
     expect(r.sent.includes(Buffer.from(plain.dst.token))).toBe(false);
     expect(r.sent.includes(Buffer.from(dataPortToken(plain.dst.token)))).toBe(true);
@@ -167,9 +173,7 @@ describe('a plaintext data port (--data-plaintext)', () => {
 
   it('the same replication to a TLS data port shows none of the bytes (the control case)', async () => {
     const r = await replicateRecorded(tls, 'sealed', 'https');
-    expect([r.status?.phase, r.error]).toEqual(['succeeded', '']);
-    expect(describeTree(tls.dst.standbyPath('sealed'))).toEqual(describeTree(r.vol));
-    expect(r.sent.length).toBeGreaterThan(r.file.length);
+    expectArrived(tls, 'sealed', r);
     expect(windowsFound(r.file, r.sent)).toBe(0);
   });
 
