@@ -252,11 +252,14 @@ export class Agent implements AgentContext {
     const front = net.createServer((socket) => {
       this.unsorted.add(socket);
       socket.once('close', () => this.unsorted.delete(socket));
-      socket.setTimeout(60_000, () => socket.destroy()); // silent after connecting
+      const silent = (): void => void socket.destroy(); // connected and said nothing
+      socket.setTimeout(60_000);
+      socket.on('timeout', silent);
       socket.on('error', () => socket.destroy());
       socket.once('data', (first: Buffer) => {
         this.unsorted.delete(socket);
         socket.setTimeout(0);
+        socket.off('timeout', silent); // the server it goes to keeps its own timeouts
         socket.pause();
         socket.unshift(first);
         (first[0] === 0x16 ? tlsServer : plainServer).emit('connection', socket);
