@@ -71,8 +71,8 @@ export async function snapshotVolumes(deps: ActivityDeps, input: SnapshotInput):
       : null;
   const started: string[] = [];
   try {
-    const confirms = pair?.destination ? hasFeature(await agent.info(), 'awaitConfirm') : false;
-    const destination = confirms ? (pair?.destination ?? null) : null;
+    const destination =
+      pair?.destination && hasFeature(await agent.info(), 'awaitConfirm') ? pair.destination : null;
     const taken = await Promise.all(
       input.volumes.map(async (v) => {
         try {

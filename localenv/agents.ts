@@ -202,8 +202,9 @@ async function spawnAgent(
     dataPort: number;
     dataScheme?: 'https' | 'http';
   }>(proc, opts.readyTimeoutMs ?? 20_000);
-  const url = `https://${r.host.includes(':') ? `[${r.host}]` : r.host}:${ready.port}`;
-  const dataUrl = `${ready.dataScheme ?? 'https'}://${r.host.includes(':') ? `[${r.host}]` : r.host}:${ready.dataPort}`;
+  const host = r.host.includes(':') ? `[${r.host}]` : r.host;
+  const url = `https://${host}:${ready.port}`;
+  const dataUrl = `${ready.dataScheme ?? 'https'}://${host}:${ready.dataPort}`;
   const endpoint: AgentEndpoint = { url, token: r.token, caCertPem: r.caCertPem, dataUrl };
   const handle: AgentHandle = {
     name: r.name,

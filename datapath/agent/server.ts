@@ -1,8 +1,8 @@
 // The storage agent: one process per cluster owning that cluster's volumes. It serves the control
 // API (JSON, default port 9001) and the bulk chunk protocol (default port 9010) over TLS (the data
-// port in plaintext with dataPlaintext, wire.ts says when and why), both behind bearer-token auth
-// except /healthz, and composes the chunk store, the source-side
-// snapshot and replication managers and the destination-side standby manager over one data root:
+// port also in plain HTTP with dataPlaintext; wire.ts says when and why), both behind bearer-token
+// auth except /healthz, and composes the chunk store, the source-side snapshot and replication
+// managers and the destination-side standby manager over one data root:
 //
 //   <root>/volumes/<handle>/     live volumes (source side)
 //   <root>/snapshots/<volume>/   snapshot manifests
@@ -53,8 +53,8 @@ export interface AgentConfig {
   tlsCert: string | Buffer;
   tlsKey: string | Buffer;
   /**
-   * Serve the data port in plaintext HTTP, for links already encrypted below (default false). Its
-   * token is then dataPortToken(token), never the control token.
+   * Serve the data port in plain HTTP too, for links already encrypted below (default false):
+   * plain HTTP there takes only dataPortToken(token); TLS on the same port keeps the agent's token.
    */
   dataPlaintext?: boolean;
   /** Restore points kept per standby volume unless a replication asks otherwise (default 3). */
@@ -172,21 +172,15 @@ export class Agent implements AgentContext {
 
     const tls = { cert: this.cfg.tlsCert, key: this.cfg.tlsKey };
     const plain = this.cfg.dataPlaintext ?? false;
-    const control = this.listen(
-      this.server('control', controlRoutes(this), this.cfg.token, tls),
-      this.cfg.port,
-    );
+    const control = this.server('control', controlRoutes(this), this.cfg.token, tls);
     const dataTls = this.server('data', dataRoutes(this), this.cfg.token, tls);
     const data = plain
-      ? this.listen(
-          this.eitherServer(
-            dataTls,
-            this.server('data', dataRoutes(this), dataPortToken(this.cfg.token), null),
-          ),
-          this.cfg.dataPort,
-        )
-      : this.listen(dataTls, this.cfg.dataPort);
-    [this.port, this.dataPort] = await Promise.all([control, data]);
+      ? this.eitherServer(dataTls, this.server('data', dataRoutes(this), dataPortToken(this.cfg.token), null))
+      : dataTls;
+    [this.port, this.dataPort] = await Promise.all([
+      this.listen(control, this.cfg.port),
+      this.listen(data, this.cfg.dataPort),
+    ]);
     if (plain)
       this.log('warn', 'the data port serves plaintext HTTP (--data-plaintext)', {
         dataPort: this.dataPort,

@@ -90,7 +90,7 @@ export class AgentHttp {
 
   private async dataTarget(control: Omit<PortTarget, 'origin'>): Promise<PortTarget> {
     const given = this.endpoint.dataUrl?.replace(/\/+$/, '');
-    // An https data URL needs no question (an agent serving plaintext would fail its handshake).
+    // An https data URL needs no question: every agent's data port speaks TLS.
     if (given && new URL(given).protocol === 'https:') return (this.data = { origin: given, ...control });
     const info = await this.json<AgentInfo>({ method: 'GET', path: '/v1/info' });
     const plain = info.dataScheme === 'http';

@@ -85,8 +85,8 @@ export interface AgentInfo {
   features?: string[];
   dataPort: number;
   /**
-   * "http" when the data port serves plaintext (--data-plaintext; its token is
-   * wire.ts dataPortToken). Absent from agents older than it: their data port is https.
+   * "http" when the data port also serves plain HTTP (--data-plaintext; there its token is
+   * wire.ts dataPortToken), "https" otherwise. Absent from agents older than it: https.
    */
   dataScheme?: 'https' | 'http';
   port: number;
@@ -155,9 +155,10 @@ export interface ReplicationRequest {
    * replication is cancelled, and posting the id again resumes it. What a Migration's snapshot step
    * asks (activities/volumes.ts): the data moves once the snapshot is taken (and while it reads,
    * unless streamDuringSnapshot is false) and while the post-exec rule runs, and only the transfer
-   * step, which the Migration reaches once the rule succeeded, lets the standby switch. The snapshot of such a replication reuses unchanged files
-   * even when the replication is full (the application may be quiesced while it runs); a full one
-   * still asks about, verifies and commits every chunk.
+   * step, which the Migration reaches once the rule succeeded, lets the standby switch. The
+   * snapshot of such a replication reuses unchanged files even when the replication is full (the
+   * application may be quiesced while it runs); a full one still asks about, verifies and commits
+   * every chunk.
    */
   awaitConfirm?: boolean;
   /**
