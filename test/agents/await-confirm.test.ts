@@ -38,10 +38,19 @@ const request = (
   ...extra,
 });
 
-/** The status once `until` holds, following the replication's phase changes (and polling). */
-async function follow(id: string, until: (s: ReplicationStatus) => boolean): Promise<ReplicationStatus> {
+/**
+ * The status once `until` holds, following the replication's phase changes with long polls of
+ * `waitMs`. A phase change answers the poll waiting on it as it happens; only one that falls
+ * between two polls is seen later (a 50 ms poll under CI load once saw the planning that follows
+ * a snapshot), so a test that reads the state at a phase change waits longer per poll.
+ */
+async function follow(
+  id: string,
+  until: (s: ReplicationStatus) => boolean,
+  waitMs = 50,
+): Promise<ReplicationStatus> {
   let s = await sc.getReplication(id);
-  for (let i = 0; i < 400 && !until(s); i++) s = await sc.nextStatus(id, s.phase, 50);
+  for (let i = 0; i < 20_000 / waitMs && !until(s); i++) s = await sc.nextStatus(id, s.phase, waitMs);
   if (!until(s)) throw new Error(`replication ${id}: ${JSON.stringify(s)}`);
   return s;
 }
@@ -115,7 +124,8 @@ describe('a replication that awaits confirmation', () => {
     };
     const takenWith = async (id: string, extra: Partial<ReplicationRequest>): Promise<ReplicationStatus> => {
       await sc.startReplication(request('quiet', id, { awaitConfirm: true, ...extra }));
-      const taken = await follow(id, (s) => s.snapshotId !== null);
+      // read as the snapshot is taken: bytes sent by then were sent while it ran
+      const taken = await follow(id, (s) => s.snapshotId !== null, 5_000);
       await sc.startReplication(request('quiet', id));
       const done = await sc.waitForReplication(id, { pollMs: 20 });
       expect(describeTree(dst.standbyPath('quiet'))).toEqual(describeTree(dir));
