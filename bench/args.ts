@@ -38,7 +38,8 @@ export const USAGE = `usage: npm run bench:datapath -- [options]
   --work-dir DIR     where to put volumes, repositories and logs (default a new folder in the OS temp dir)
   --keep             keep the work dir afterwards
   --no-save          print only; do not write bench/results/ or docs/benchmarks.md
-  --cold-agents      measure Ferry right after restarting its agents (no warm-up replication first)
+  --cold-agents      restart Ferry's agents before every scenario and measure at once (no warm-up
+                     replication; by default the agents run across the scenarios and are warmed up)
   --snapshot-first   Ferry snapshots first, then replicates that snapshot (a Migration's way
                      before the eighteenth session; a client that snapshots on its own)
   --migration        Ferry replicates a Migration's way: its snapshot step starts the replication

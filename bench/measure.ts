@@ -1,5 +1,5 @@
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync, statSync, lstatSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync, lstatSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -11,8 +11,8 @@ import path from 'node:path';
  *    child they waited for is included. Long-running processes (Ferry's agents) are read from
  *    /proc/<pid>/stat (utime + stime + cutime + cstime) before and after, and the delta is taken;
  *  - peak RSS: the kernel's resident-set high-water mark: ru_maxrss (GNU time %M) for one-shot
- *    commands, VmHWM from /proc/<pid>/status for long-running ones (which the benchmark restarts
- *    before every scenario, so the mark belongs to that scenario alone).
+ *    commands, VmHWM from /proc/<pid>/status for long-running ones, reset right before the measured
+ *    operation (resetPeakRss), so the mark belongs to that operation alone.
  */
 export interface Usage {
   wallSeconds: number;
@@ -208,6 +208,24 @@ export function sampleTree(pid: number): TreeSample {
     }
   }
   return { cpuSeconds: ticks / clockTicks(), peakRssBytes: peak, rchar, readBytes };
+}
+
+/**
+ * Resets the resident-set high-water mark (VmHWM) of a process and its descendants to their
+ * current resident set (`5` written to /proc/<pid>/clear_refs, Linux 4.0+), so a long-running
+ * process's next sampleTree peak is that of what it did since. Returns how many processes it reset.
+ */
+export function resetPeakRss(pid: number): number {
+  let n = 0;
+  for (const p of processTree(pid)) {
+    try {
+      writeFileSync(`/proc/${p}/clear_refs`, '5');
+      n++;
+    } catch {
+      // the process exited between listing and writing
+    }
+  }
+  return n;
 }
 
 /**

@@ -16,6 +16,7 @@ import { repoRoot } from '../../localenv/paths.js';
 import { createCertAuthority } from '../../localenv/tls.js';
 import { startAgent, type AgentHandle } from '../../localenv/agents.js';
 import {
+  resetPeakRss,
   round3,
   sampleTree,
   startCountingProxy,
@@ -29,7 +30,7 @@ import { Keystream, MiB } from '../dataset.js';
 import type { BenchContext, ContentReads, Peer, PeerRun, ScenarioContext } from '../peer.js';
 
 export const VOLUME = 'bench';
-/** A second, tiny volume replicated before every measured run to warm the restarted agents up. */
+/** A second, tiny volume replicated before every measured run to warm the agents up. */
 export const WARMUP_VOLUME = 'warmup';
 /** The warm-up volume's unchanging small tree: WARMUP_DIRS folders of WARMUP_FILES_PER_DIR 4 KiB files. */
 const WARMUP_DIRS = 20;
@@ -37,7 +38,7 @@ const WARMUP_FILES_PER_DIR = 100;
 
 export const FERRY_NOTES = [
   'Ferry runs as two real agent processes (`ferry agent`, started with localenv/agents.ts, default flags: no fsync, adaptive compression) sharing one CA. The dataset is generated straight into the source agent\'s volume folder (`<data root>/volumes/bench`), which rsync and restic read too. Each scenario is one `POST /v1/replications` to the source agent (`mode: DisasterRecovery`; the first one `full: true`): the source agent snapshots the volume (incremental on its previous snapshot), asks the destination which chunks it lacks, pushes those and commits the manifest as the destination\'s new restore point. Wall time runs from that request to the benchmark seeing phase "succeeded" (polled every 20 ms).',
-  "Ferry's agents are long-running in production, while rsync and restic start fresh processes per run. The agents are restarted before every scenario (so peak RSS is that scenario's) and then warmed up by replicating a second volume: 8 MiB of fresh data beside 2,000 unchanged 4 KiB files in 20 folders, so the warm-up walks, reuses and links many files as the measured incremental runs do (with the 8 MiB file alone, the small scenarios measured the JIT compiling the walk: unchanged at 512 MiB 0.19 s both runs vs 0.10–0.14 s with the tree, touch-250 0.28–0.41 vs 0.23–0.35 s); the measured replication starts once both agents have used no CPU for 150 ms after it (at most 3 s: each agent gives back what a replication pruned right after answering it, which a measured run started at once would pay for, unlike a standby fed every few minutes) (`--cold-agents` skips the warm-up). The warm-up is not counted in wall time, CPU or bytes, but is inside the peak-RSS window.",
+  "Ferry's agents are long-running in production, while rsync and restic start fresh processes per run. Since the twenty-first session the agents are started once per run and kept across its scenarios, as a standby pair runs (before, they were restarted before every scenario so that VmHWM was the scenario's, and every scenario measured the JIT compiling its own code paths; now VmHWM is reset right before the measured replication, `/proc/<pid>/clear_refs`). Before each scenario they are warmed up by replicating a second volume: 8 MiB of fresh data beside 2,000 unchanged 4 KiB files in 20 folders, so the warm-up walks, reuses and links many files as the measured incremental runs do (with the 8 MiB file alone, the small scenarios measured the JIT compiling the walk: unchanged at 512 MiB 0.19 s both runs vs 0.10–0.14 s with the tree, touch-250 0.28–0.41 vs 0.23–0.35 s); the measured replication starts once both agents have used no CPU for 150 ms after it (at most 3 s: each agent gives back what a replication pruned right after answering it, which a measured run started at once would pay for, unlike a standby fed every few minutes) (`--cold-agents` instead restarts both agents before every scenario and measures at once: the first replication after an agent starts). The warm-up is not counted in wall time, CPU, bytes or peak RSS.",
   'The agents run from a copy of dist/ taken when the run starts (so a rebuild of the checkout during the run cannot mix builds); the table\'s "Ferry build" row names it.',
   "The destination is given to the source agent as two counting relays (control and data port), so everything the two agents exchange is counted, TLS included; the benchmark's own status polls go to the source agent directly and are not counted. The agent's own bytesOnWire figure is kept in the details file.",
 ];
@@ -117,8 +118,10 @@ interface Agents {
 }
 
 /**
- * Ferry's source and destination agents. Both are restarted before every scenario (same data
- * roots, ports, token and certificates) so each scenario's VmHWM is its own.
+ * Ferry's source and destination agents, started once and kept across the scenarios of a run, as
+ * a standby pair runs in production; each scenario's peak RSS is its own (resetPeakRss). With
+ * `warmUp: false` (`--cold-agents`) both are restarted before every scenario instead (same data
+ * roots, ports, token and certificates) and measured at once: the first replication after a start.
  */
 export function ferryPeer(
   ctx: BenchContext,
@@ -150,6 +153,11 @@ export function ferryPeer(
       ctx.untrackPid(a.src.pid);
       ctx.untrackPid(a.dst.pid);
     }
+  };
+
+  const liveAgents = (): Agents => {
+    if (!agents) throw new Error('ferry agents not started');
+    return agents;
   };
 
   const restart = async (): Promise<Agents> => {
@@ -250,9 +258,10 @@ export function ferryPeer(
       }
     },
     async run(s: ScenarioContext): Promise<PeerRun> {
-      const { src, dst } = await restart();
+      const { src, dst } = opts.warmUp ? liveAgents() : await restart();
       if (opts.warmUp) {
-        // A long-running agent has warm code and connections; a restarted one does not. Replicate
+        // A long-running agent has warm code and connections; one just started does not, and the
+        // time since the last scenario (the other tools' runs) lets connections close. Replicate
         // 8 MiB of fresh data (beside the unchanged small tree) on another volume first, so the
         // measured run finds the agents warm.
         writeFileSync(
@@ -265,6 +274,8 @@ export function ferryPeer(
       }
       ctl!.reset();
       data!.reset();
+      resetPeakRss(src.pid);
+      resetPeakRss(dst.pid);
       const srcClient = src.client();
       const dstClient = dst.client();
       const stagesBefore = await Promise.all([srcClient.metrics(), dstClient.metrics()]);

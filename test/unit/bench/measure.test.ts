@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import {
   parseProcIo,
@@ -6,6 +7,7 @@ import {
   parseStraceReads,
   parseTimeOutput,
   processTree,
+  resetPeakRss,
   sampleTree,
   startCountingProxy,
   waitForQuiet,
@@ -50,6 +52,37 @@ describe('/proc parsers', () => {
     const s = sampleTree(process.pid);
     expect(s.cpuSeconds).toBeGreaterThan(0);
     expect(s.peakRssBytes).toBeGreaterThan(1024 * 1024);
+  });
+});
+
+describe('resetPeakRss', () => {
+  it("brings a long-running process's peak back to its resident set, so the next peak is what came after", async () => {
+    // a child that touches 160 MiB, gives it back (munmap), then waits
+    const child = spawn(
+      process.execPath,
+      [
+        '--expose-gc',
+        '-e',
+        "let b = Buffer.alloc(160 << 20, 1); b = null; gc(); console.log('freed'); setInterval(() => {}, 1000);",
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      const pid = child.pid as number;
+      const before = sampleTree(pid).peakRssBytes;
+      expect(before).toBeGreaterThan(160 << 20);
+      expect(resetPeakRss(pid)).toBe(1);
+      const after = sampleTree(pid).peakRssBytes;
+      expect(after).toBeLessThan(before - (100 << 20));
+      expect(after).toBeGreaterThan(1 << 20);
+    } finally {
+      child.kill();
+    }
+  });
+
+  it('resets nothing for a process that is gone', () => {
+    expect(resetPeakRss(2 ** 22 + 12345)).toBe(0);
   });
 });
 
