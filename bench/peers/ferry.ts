@@ -161,10 +161,9 @@ export function ferryPeer(
   };
 
   const restart = async (): Promise<Agents> => {
-    if (!agents) throw new Error('ferry agents not started');
+    const old = liveAgents();
     client?.close();
-    const old = agents;
-    const [src, dst] = await Promise.all([agents.src.restart(), agents.dst.restart()]);
+    const [src, dst] = await Promise.all([old.src.restart(), old.dst.restart()]);
     ctx.untrackPid(old.src.pid);
     ctx.untrackPid(old.dst.pid);
     agents = { src, dst };
